@@ -1,0 +1,3 @@
+from regentra.cli import main
+
+main()

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from regentra.api import serialize
+from regentra.api.deps import AdminUser, SessionDep
+from regentra.audit import service
+
+router = APIRouter(prefix="/audit-log", tags=["audit"])
+
+
+@router.get("")
+def list_audit_log(
+    session: SessionDep,
+    user: AdminUser,
+    action: str | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = service.list_events(
+        session,
+        org_id=user.org_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        actor_user_id=actor_user_id,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return page.map(serialize.audit_event)

@@ -1,0 +1,91 @@
+"""Domain objects as API JSON, in the domain's words (snake_case, money in minor units)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regentra.kit.money import amount_for
+from regentra.models import AuditEvent, Client, Org, Ticket, TimeEntry, User
+
+
+def user(u: User) -> dict[str, Any]:
+    return {
+        "id": str(u.id),
+        "org_id": str(u.org_id),
+        "email": u.email,
+        "name": u.name,
+        "role": u.role,
+        "is_active": u.is_active,
+    }
+
+
+def org(o: Org) -> dict[str, Any]:
+    return {
+        "id": str(o.id),
+        "name": o.name,
+        "slug": o.slug,
+        "timezone": o.timezone,
+        "default_currency": o.default_currency,
+        "default_hourly_rate": o.default_hourly_rate,
+        "allow_self_approval": o.allow_self_approval,
+    }
+
+
+def client(c: Client) -> dict[str, Any]:
+    return {
+        "id": str(c.id),
+        "name": c.name,
+        "billing_email": c.billing_email,
+        "currency": c.currency,
+        "hourly_rate": c.hourly_rate,
+        "compliance_enabled": c.compliance_enabled,
+        "created_at": c.created_at.isoformat(),
+    }
+
+
+def ticket(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": str(t.id),
+        "client_id": str(t.client_id),
+        "title": t.title,
+        "status": t.status,
+        "created_at": t.created_at.isoformat(),
+    }
+
+
+def time_entry(e: TimeEntry) -> dict[str, Any]:
+    return {
+        "id": str(e.id),
+        "ticket_id": str(e.ticket_id),
+        "client_id": str(e.client_id),
+        "technician_id": str(e.technician_id),
+        "work_date": e.work_date.isoformat(),
+        "minutes": e.minutes,
+        "description": e.description,
+        "billable": e.billable,
+        "hourly_rate": e.hourly_rate,
+        "currency": e.currency,
+        "amount": amount_for(e.hourly_rate, e.minutes) if e.billable else 0,
+        "status": e.status,
+        "submitted_at": e.submitted_at.isoformat() if e.submitted_at else None,
+        "decided_by_id": str(e.decided_by_id) if e.decided_by_id else None,
+        "decided_at": e.decided_at.isoformat() if e.decided_at else None,
+        "rejection_reason": e.rejection_reason,
+        "invoice_id": str(e.invoice_id) if e.invoice_id else None,
+        "created_at": e.created_at.isoformat(),
+        "updated_at": e.updated_at.isoformat(),
+    }
+
+
+def audit_event(a: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": str(a.id),
+        "actor_type": a.actor_type,
+        "actor_user_id": str(a.actor_user_id) if a.actor_user_id else None,
+        "actor": a.actor_label,
+        "action": a.action,
+        "subject_type": a.subject_type,
+        "subject_id": a.subject_id,
+        "details": a.details,
+        "created_at": a.created_at.isoformat(),
+    }

@@ -1,0 +1,47 @@
+"""The ASGI application: API, pages, health, metrics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from regentra.api import errors as api_errors
+from regentra.api.middleware import BodySizeLimit, Observe
+from regentra.api.router import api_router
+from regentra.config import get_settings
+from regentra.db import get_engine
+from regentra.log_setup import configure as configure_logging
+from regentra.web import render_error, web_router
+from regentra.web.static import mount_static
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(env=settings.env, level=settings.log_level)
+    app = FastAPI(
+        title="Regentra",
+        version="0.1.0",
+        description="PSA billing for MSPs. Authenticate with `Authorization: Bearer <token>`.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    api_errors.install(app, render_html=render_error)
+    app.include_router(api_router)
+    app.include_router(web_router)
+    mount_static(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(Observe)
+    app.add_middleware(BodySizeLimit)
+    return app

@@ -1,0 +1,102 @@
+"""Audit log: append-only record of who did what to which object. Never holds secrets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from regentra.kit.pagination import Page, paginate
+from regentra.models import ActorType, AuditEvent, User
+
+_SECRET_MARKERS = ("secret", "password", "token", "key")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a user, or one of the system actors."""
+
+    type: ActorType
+    user_id: uuid.UUID | None = None
+    label: str = ""
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(type=ActorType.user, user_id=user.id, label=user.email)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(type=ActorType.system, label="system")
+
+
+def _scrub(details: dict[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in details.items():
+        if any(marker in key.lower() for marker in _SECRET_MARKERS) and not key.endswith(
+            ("_hint", "_configured", "_id")
+        ):
+            raise ValueError(f"audit details must not carry secrets (field {key!r})")
+        clean[key] = value
+    return clean
+
+
+def record(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    actor: Actor,
+    action: str,
+    subject_type: str,
+    subject_id: uuid.UUID | str,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        org_id=org_id,
+        actor_type=actor.type.value,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        details=_scrub(details or {}),
+    )
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    action: str | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[AuditEvent]:
+    stmt = select(AuditEvent).where(AuditEvent.org_id == org_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if subject_type:
+        stmt = stmt.where(AuditEvent.subject_type == subject_type)
+    if subject_id:
+        stmt = stmt.where(AuditEvent.subject_id == subject_id)
+    if actor_user_id:
+        stmt = stmt.where(AuditEvent.actor_user_id == actor_user_id)
+    if since:
+        stmt = stmt.where(AuditEvent.created_at >= since)
+    if until:
+        stmt = stmt.where(AuditEvent.created_at < until)
+    return paginate(session, stmt, AuditEvent.id, limit=limit, cursor=cursor)
+
+
+def list_actions(session: Session, *, org_id: uuid.UUID) -> list[str]:
+    stmt = select(AuditEvent.action).where(AuditEvent.org_id == org_id).distinct()
+    return sorted(session.scalars(stmt).all())

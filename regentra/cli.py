@@ -1,0 +1,251 @@
+"""The `regentra` command line: thin commands over the services."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import uuid
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from regentra.config import ConfigError, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Regentra PSA billing.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+org_app = typer.Typer(no_args_is_help=True, help="Organizations (MSPs).")
+user_app = typer.Typer(no_args_is_help=True, help="Users of an organization.")
+token_app = typer.Typer(no_args_is_help=True, help="Personal access tokens for the API.")
+keys_app = typer.Typer(no_args_is_help=True, help="The secrets keyring.")
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(keys_app, name="keys")
+
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _settings_or_exit() -> None:
+    try:
+        get_settings()
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    _settings_or_exit()
+    uvicorn.run(
+        "regentra.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_level="info",
+    )
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option(help="Worker threads.")] = 2,
+) -> None:
+    """Run the job queue consumer."""
+    from huey.consumer import Consumer
+
+    from regentra.queue import get_huey
+
+    _settings_or_exit()
+    Consumer(get_huey(), workers=workers, worker_type="thread").run()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (safe to run repeatedly)."""
+    from regentra.migrate import upgrade
+
+    _settings_or_exit()
+    upgrade(get_settings().database_url, revision)
+    err.print("database is up to date")
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="The MSP's name.")],
+    admin_email: Annotated[str, typer.Option(help="First admin's email.")],
+    admin_password: Annotated[str, typer.Option(help="First admin's password (10+ chars).")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "UTC",
+    currency: Annotated[str, typer.Option(help="Default ISO currency.")] = "USD",
+) -> None:
+    """Create an org and its first admin; prints JSON with org_id and user_id."""
+    from regentra.db import session_scope
+    from regentra.errors import RegentraError
+    from regentra.orgs import service
+
+    _settings_or_exit()
+    try:
+        with session_scope() as session:
+            org, admin = service.create_org(
+                session,
+                name=name,
+                admin_email=admin_email,
+                admin_password=admin_password,
+                timezone=timezone,
+                default_currency=currency,
+            )
+            out = {"org_id": str(org.id), "user_id": str(admin.id), "slug": org.slug}
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(json.dumps(out))
+
+
+@user_app.command("add")
+def user_add(
+    org: Annotated[str, typer.Option(help="Org id.")],
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin, approver or technician.")],
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Add a user to an org; prints JSON with user_id."""
+    from regentra.audit.service import Actor
+    from regentra.db import session_scope
+    from regentra.errors import RegentraError
+    from regentra.models import Org
+    from regentra.orgs import service
+
+    _settings_or_exit()
+    try:
+        org_id = uuid.UUID(org)
+    except ValueError:
+        raise _fail(f"'{org}' is not an org id (a UUID, as `org create` prints)") from None
+    try:
+        with session_scope() as session:
+            if session.get(Org, org_id) is None:
+                raise _fail(f"no org with id {org_id}")
+            user = service.add_user(
+                session,
+                org_id=org_id,
+                email=email,
+                password=password,
+                role=role,
+                name=name,
+                actor=Actor.system(),
+            )
+            out = {"user_id": str(user.id), "org_id": str(org_id), "role": user.role}
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(json.dumps(out))
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="A label, e.g. 'billing script'.")] = "cli",
+) -> None:
+    """Create a personal access token; prints it once."""
+    from regentra.audit.service import Actor, record
+    from regentra.auth import tokens
+    from regentra.db import session_scope
+    from regentra.orgs.service import find_user_by_email
+
+    _settings_or_exit()
+    with session_scope() as session:
+        user = find_user_by_email(session, email)
+        if user is None or not user.is_active:
+            raise _fail(f"no active user with email {email}")
+        token, raw = tokens.create_token(session, user=user, name=name)
+        record(
+            session,
+            org_id=user.org_id,
+            actor=Actor.system(),
+            action="api_token.created",
+            subject_type="user",
+            subject_id=user.id,
+            details={"name": name, "prefix": token.prefix},
+        )
+    typer.echo(raw)
+
+
+@keys_app.command("generate")
+def keys_generate(
+    kid: Annotated[str, typer.Option(help="Key id for the new key.")] = "",
+) -> None:
+    """Print a new keyring entry `kid:base64` to put first in REGENTRA_ENCRYPTION_KEYS."""
+    key_id = kid or "k" + uuid.uuid4().hex[:8]
+    typer.echo(f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret under the active (first) key."""
+    from regentra.db import session_scope
+    from regentra.errors import RegentraError
+    from regentra.orgs import secrets
+
+    _settings_or_exit()
+    try:
+        ring = secrets.keyring()
+        with session_scope() as session:
+            total = secrets.count(session)
+            with Progress(console=err, transient=True) as progress:
+                bar = progress.add_task("re-encrypting secrets", total=total)
+                report = secrets.rotate_all(
+                    session, ring=ring, progress=lambda: progress.advance(bar)
+                )
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(
+        json.dumps(
+            {
+                "active_key_id": ring.active_key_id,
+                "secrets": report.total,
+                "rotated": report.rotated,
+            }
+        )
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    reset: Annotated[bool, typer.Option(help="Start from a fresh demo database.")] = True,
+) -> None:
+    """Seed a demo org on a fresh SQLite file and serve it."""
+    from regentra import demo as demo_data
+
+    _settings_or_exit()
+    logins = demo_data.prepare(reset=reset)
+    url = f"http://{host}:{port}"
+    err.print(f"\n[bold]Regentra demo[/bold] at {url}/login\n")
+    for role, email, password in logins:
+        err.print(f"  {role:<11} {email:<28} {password}")
+    err.print("")
+    serve(host=host, port=port, workers=1)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

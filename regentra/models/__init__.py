@@ -1,0 +1,31 @@
+"""All tables, imported here so Alembic and the mappers see every one."""
+
+from regentra.models.api_token import ApiToken
+from regentra.models.audit_event import ActorType, AuditEvent
+from regentra.models.base import Base
+from regentra.models.client import Client
+from regentra.models.login_failure import LoginFailure
+from regentra.models.org import Org
+from regentra.models.org_secret import OrgSecret
+from regentra.models.ticket import Ticket, TicketStatus
+from regentra.models.time_entry import EntryStatus, TimeEntry
+from regentra.models.user import Role, User
+from regentra.models.web_session import WebSession
+
+__all__ = [
+    "ActorType",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Client",
+    "EntryStatus",
+    "LoginFailure",
+    "Org",
+    "OrgSecret",
+    "Role",
+    "Ticket",
+    "TicketStatus",
+    "TimeEntry",
+    "User",
+    "WebSession",
+]

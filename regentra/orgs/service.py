@@ -1,0 +1,146 @@
+"""Orgs and their users."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from regentra.audit.service import Actor, record
+from regentra.auth.passwords import hash_password
+from regentra.auth.service import normalize_email
+from regentra.errors import Conflict, Invalid
+from regentra.kit.money import is_currency
+from regentra.models import Org, Role, User
+from regentra.orgs.repository import OrgScopedRepository
+
+users = OrgScopedRepository(User, "user")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def check_email(email: str) -> str:
+    email = normalize_email(email)
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise Invalid(f"'{email}' is not a valid email address")
+    return email
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50]
+    return slug or "org"
+
+
+def _unique_slug(session: Session, base: str) -> str:
+    slug, n = base, 1
+    while session.scalar(select(func.count()).where(Org.slug == slug)):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def create_org(
+    session: Session,
+    *,
+    name: str,
+    admin_email: str,
+    admin_password: str,
+    admin_name: str = "",
+    timezone: str = "UTC",
+    default_currency: str = "USD",
+    default_hourly_rate: int = 0,
+) -> tuple[Org, User]:
+    name = name.strip()
+    if not name:
+        raise Invalid("org name is required")
+    if timezone not in available_timezones():
+        raise Invalid(f"'{timezone}' is not a known time zone (e.g. America/New_York)")
+    ZoneInfo(timezone)
+    currency = default_currency.upper()
+    if not is_currency(currency):
+        raise Invalid(f"'{default_currency}' is not an ISO 4217 currency code")
+    if default_hourly_rate < 0:
+        raise Invalid("default hourly rate must not be negative")
+    org = Org(
+        name=name,
+        slug=_unique_slug(session, slugify(name)),
+        timezone=timezone,
+        default_currency=currency,
+        default_hourly_rate=default_hourly_rate,
+    )
+    session.add(org)
+    session.flush()
+    admin = add_user(
+        session,
+        org_id=org.id,
+        email=admin_email,
+        password=admin_password,
+        role=Role.admin,
+        name=admin_name,
+        actor=Actor.system(),
+    )
+    record(
+        session,
+        org_id=org.id,
+        actor=Actor.system(),
+        action="org.created",
+        subject_type="org",
+        subject_id=org.id,
+        details={"name": org.name, "slug": org.slug},
+    )
+    return org, admin
+
+
+def add_user(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    email: str,
+    password: str,
+    role: Role | str,
+    actor: Actor,
+    name: str = "",
+) -> User:
+    email = check_email(email)
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise Invalid(f"role must be one of: {', '.join(r.value for r in Role)}") from exc
+    if session.scalar(select(func.count()).where(User.email == email)):
+        raise Conflict(f"a user with email {email} already exists")
+    user = User(
+        org_id=org_id,
+        email=email,
+        name=name.strip()[:200],
+        role=role.value,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        org_id=org_id,
+        actor=actor,
+        action="user.created",
+        subject_type="user",
+        subject_id=user.id,
+        details={"email": email, "role": role.value},
+    )
+    return user
+
+
+def list_users(session: Session, *, org_id: uuid.UUID) -> list[User]:
+    return list(session.scalars(users.select(org_id).order_by(User.email)).all())
+
+
+def get_org(session: Session, org_id: uuid.UUID) -> Org:
+    org = session.get(Org, org_id)
+    if org is None:
+        raise Invalid("org not found")
+    return org
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalize_email(email)))

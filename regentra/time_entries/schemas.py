@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from regentra.models.time_entry import MAX_MINUTES
+
+Minutes = Field(ge=1, le=MAX_MINUTES, description="Whole minutes, 1 to 1440")
+
+
+class TimeEntryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: uuid.UUID
+    work_date: date
+    minutes: int = Minutes
+    description: str = Field(default="", max_length=4000)
+    billable: bool = True
+    hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    technician_id: uuid.UUID | None = None
+
+
+class TimeEntryUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ticket_id: uuid.UUID | None = None
+    work_date: date | None = None
+    minutes: int | None = Field(default=None, ge=1, le=MAX_MINUTES)
+    description: str | None = Field(default=None, max_length=4000)
+    billable: bool | None = None
+    hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class BulkApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=200)

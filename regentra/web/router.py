@@ -1,0 +1,22 @@
+"""All pages, behind one CSRF guard so no form post can skip it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from regentra.web.security import verify_csrf
+from regentra.web.views import (
+    approvals,
+    audit,
+    auth,
+    clients,
+    dashboard,
+    placeholders,
+    tickets,
+    time,
+    users,
+)
+
+web_router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+for module in (auth, dashboard, clients, tickets, time, approvals, audit, users, placeholders):
+    web_router.include_router(module.router)

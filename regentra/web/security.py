@@ -1,0 +1,119 @@
+"""Signed cookies for pages: the CSRF double-submit cookie and one-shot flash messages.
+
+CSRF: a random `regentra_csrf` cookie (HttpOnly, SameSite=Lax); forms carry
+`csrf_token` = HMAC-SHA256(session_secret, cookie value) in hex. A cross-site page can
+neither read the cookie nor compute the HMAC, so it cannot forge a form post.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request, Response
+
+from regentra.config import get_settings
+from regentra.errors import Forbidden
+
+CSRF_COOKIE = "regentra_csrf"
+CSRF_FIELD = "csrf_token"
+FLASH_COOKIE = "regentra_flash"
+FLASH_MAX_AGE = 60
+CSRF_EXPIRED = "Your form expired; reload the page and try again."
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _sign(value: str) -> str:
+    key = get_settings().session_secret.encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def cookie_options(*, max_age: int | None) -> dict[str, object]:
+    return {
+        "httponly": True,
+        "samesite": "lax",
+        "path": "/",
+        "secure": get_settings().secure_cookies,
+        "max_age": max_age,
+    }
+
+
+def _valid_raw(value: str | None) -> bool:
+    return bool(value) and 20 <= len(value or "") <= 100
+
+
+def csrf_cookie_value(request: Request) -> str:
+    """The CSRF cookie for this request, minting one (once per request) if missing."""
+    minted: str | None = getattr(request.state, "csrf_minted", None)
+    if minted:
+        return minted
+    current = request.cookies.get(CSRF_COOKIE)
+    if current is not None and _valid_raw(current):
+        return current
+    request.state.csrf_minted = secrets.token_urlsafe(32)
+    return str(request.state.csrf_minted)
+
+
+def csrf_token(request: Request) -> str:
+    return _sign(csrf_cookie_value(request))
+
+
+def set_csrf_cookie_if_new(request: Request, response: Response) -> None:
+    minted = getattr(request.state, "csrf_minted", None)
+    if minted:
+        response.set_cookie(CSRF_COOKIE, minted, **cookie_options(max_age=None))  # type: ignore[arg-type]
+
+
+async def verify_csrf(request: Request) -> None:
+    """Router-wide guard: every unsafe request to a page must carry a valid token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    cookie = request.cookies.get(CSRF_COOKIE)
+    form = await request.form()  # cached on the request: views read the same form
+    sent = form.get(CSRF_FIELD)
+    if not cookie or not _valid_raw(cookie) or not isinstance(sent, str):
+        raise Forbidden(CSRF_EXPIRED, code="csrf")
+    if not hmac.compare_digest(sent.encode(), _sign(cookie).encode()):
+        raise Forbidden(CSRF_EXPIRED, code="csrf")
+
+
+@dataclass(frozen=True)
+class Flash:
+    kind: str  # "success" or "error"
+    text: str
+
+
+def set_flash(response: Response, flash: Flash) -> None:
+    payload = base64.urlsafe_b64encode(
+        json.dumps({"k": flash.kind, "t": flash.text[:1500]}).encode()
+    ).decode()
+    response.set_cookie(
+        FLASH_COOKIE,
+        f"{payload}.{_sign('flash:' + payload)}",
+        **cookie_options(max_age=FLASH_MAX_AGE),  # type: ignore[arg-type]
+    )
+
+
+def read_flash(request: Request) -> Flash | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw or "." not in raw:
+        return None
+    payload, _, signature = raw.rpartition(".")
+    if not hmac.compare_digest(signature.encode(), _sign("flash:" + payload).encode()):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("k") not in ("success", "error"):
+        return None
+    return Flash(kind=str(data["k"]), text=str(data.get("t", "")))
+
+
+def clear_flash(response: Response) -> None:
+    response.delete_cookie(FLASH_COOKIE, path="/")

@@ -1,0 +1,113 @@
+"""Jinja2 rendering for pages: one environment, the layout's context, redirects with flash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader
+
+from regentra.kit.money import amount_for, format_money, to_decimal
+from regentra.kit.time import as_utc
+from regentra.web.auth import Viewer, login_url
+from regentra.web.security import (
+    Flash,
+    clear_flash,
+    csrf_token,
+    read_flash,
+    set_csrf_cookie_if_new,
+    set_flash,
+)
+
+
+def format_duration(minutes: int) -> str:
+    """90 → "1h 30m", 45 → "45m", 120 → "2h"."""
+    hours, rest = divmod(int(minutes), 60)
+    if hours and rest:
+        return f"{hours}h {rest}m"
+    return f"{hours}h" if hours else f"{rest}m"
+
+
+def format_local(value: datetime | None, tz: str = "UTC") -> str:
+    if value is None:
+        return ""
+    return as_utc(value).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def major_units(amount_minor: int | None, currency: str) -> str:
+    """Minor units as a typed amount for a form field ("150.00"); empty when unset."""
+    return "" if amount_minor is None else str(to_decimal(amount_minor, currency))
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("regentra.web", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = format_money
+    env.filters["duration"] = format_duration
+    env.filters["localtime"] = format_local
+    env.filters["major"] = major_units
+    env.globals["amount_for"] = amount_for
+    return env
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    flash = read_flash(request)
+    ctx: dict[str, Any] = {
+        "request": request,
+        "viewer": viewer,
+        "path": request.url.path,
+        "csrf_token": csrf_token(request),
+        "flash": flash,
+        "error": None,
+        **(context or {}),
+    }
+    html = environment().get_template(template).render(ctx)
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    set_csrf_cookie_if_new(request, response)
+    if flash is not None:
+        clear_flash(response)
+    return response
+
+
+def redirect(url: str, *, success: str | None = None, error: str | None = None) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    if error:
+        set_flash(response, Flash("error", error))
+    elif success:
+        set_flash(response, Flash("success", success))
+    return response
+
+
+_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "Check your input",
+    429: "Too many attempts",
+    503: "Unavailable",
+}
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    """The page for an error outside /api/: sign-in redirect for 401, else the layout."""
+    if status == 401:
+        return RedirectResponse(login_url(request), status_code=303)
+    title = _TITLES.get(status, "Something went wrong" if status >= 500 else "Error")
+    context = {"title": title, "status": status, "message": message}
+    return render(request, "error.html", context, status=status)

@@ -1,0 +1,128 @@
+"""Clients: everyone sees the list; admins create and edit."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from regentra.api.deps import SessionDep
+from regentra.audit.service import Actor
+from regentra.clients import service
+from regentra.clients.schemas import ClientCreate, ClientUpdate
+from regentra.errors import RegentraError
+from regentra.models import Client
+from regentra.web.auth import Account, AdminPage, SignedIn
+from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text
+from regentra.web.templating import major_units, redirect, render
+
+router = APIRouter(prefix="/clients")
+
+
+def _fields(form: FormDep, default_currency: str) -> dict[str, Any]:
+    currency = (text(form, "currency") or default_currency).upper()
+    return {
+        "name": text(form, "name"),
+        "billing_email": text(form, "billing_email"),
+        "currency": currency,
+        "hourly_rate": parse_amount(text(form, "hourly_rate"), currency, "Hourly rate"),
+        "compliance_enabled": checkbox(form, "compliance_enabled"),
+    }
+
+
+def _list_page(
+    request: Request,
+    session: Session,
+    account: Account,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "title": "Clients",
+        "clients": service.all_clients(session, org_id=account.org.id),
+        "org": account.org,
+        "values": values or {"currency": account.org.default_currency},
+        "error": error,
+    }
+    return render(request, "clients/list.html", context, status=status)
+
+
+@router.get("")
+def list_clients(request: Request, session: SessionDep, account: SignedIn) -> Response:
+    return _list_page(request, session, account)
+
+
+@router.post("")
+def create_client(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    try:
+        data = ClientCreate(**_fields(form, account.org.default_currency))
+        client = service.create(session, org=account.org, data=data, actor=Actor.of(account.user))
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        return _list_page(
+            request, session, account, values=_typed(form), error=message, status=status
+        )
+    return redirect("/clients", success=f"Client {client.name} created.")
+
+
+_TYPED = ("name", "billing_email", "currency", "hourly_rate", "compliance_enabled")
+
+
+def _typed(form: FormDep) -> dict[str, str]:
+    return {name: text(form, name) for name in _TYPED}
+
+
+def _edit_page(
+    request: Request,
+    client: Client,
+    values: dict[str, str],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = {"title": f"Edit {client.name}", "client": client, "values": values, "error": error}
+    return render(request, "clients/edit.html", context, status=status)
+
+
+@router.get("/{client_id}")
+def edit_client_page(
+    request: Request, client_id: uuid.UUID, session: SessionDep, account: AdminPage
+) -> Response:
+    client = service.clients.get(session, org_id=account.org.id, id=client_id)
+    values = {
+        "name": client.name,
+        "billing_email": client.billing_email,
+        "currency": client.currency,
+        "hourly_rate": major_units(client.hourly_rate, client.currency),
+        "compliance_enabled": "on" if client.compliance_enabled else "",
+    }
+    return _edit_page(request, client, values)
+
+
+@router.post("/{client_id}")
+def edit_client(
+    request: Request, client_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    client = service.clients.get(session, org_id=account.org.id, id=client_id)
+    try:
+        data = ClientUpdate(**_fields(form, client.currency))
+        service.update(
+            session,
+            org_id=account.org.id,
+            client_id=client_id,
+            data=data,
+            actor=Actor.of(account.user),
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        return _edit_page(request, client, _typed(form), error=message, status=status)
+    return redirect("/clients", success=f"Client {client.name} saved.")

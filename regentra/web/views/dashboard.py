@@ -1,0 +1,39 @@
+"""The home page: what needs my attention, and what I did lately."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from regentra.api.deps import SessionDep
+from regentra.audit import service as audit
+from regentra.models import EntryStatus
+from regentra.web import queries
+from regentra.web.auth import SignedIn
+from regentra.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/")
+def dashboard(request: Request, session: SessionDep, account: SignedIn) -> Response:
+    user, org = account.user, account.org
+    counts = {
+        "drafts": queries.count_entries(
+            session, org_id=org.id, status=EntryStatus.draft, technician_id=user.id
+        ),
+        "submitted": queries.count_entries(
+            session, org_id=org.id, status=EntryStatus.submitted, technician_id=user.id
+        ),
+        "rejected": queries.count_entries(
+            session, org_id=org.id, status=EntryStatus.rejected, technician_id=user.id
+        ),
+        "open_tickets": queries.count_open_tickets(session, org_id=org.id),
+        "awaiting": None,
+    }
+    if account.viewer.is_approver:
+        counts["awaiting"] = queries.count_entries(
+            session, org_id=org.id, status=EntryStatus.submitted
+        )
+    activity = audit.list_events(session, org_id=org.id, actor_user_id=user.id, limit=10).items
+    context = {"title": "Dashboard", "counts": counts, "activity": activity}
+    return render(request, "dashboard/index.html", context)

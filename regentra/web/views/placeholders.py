@@ -1,0 +1,61 @@
+"""Parts of the product that are not set up yet: real pages, so no link is dead."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from regentra.web.auth import AdminPage, SignedIn
+from regentra.web.templating import render
+
+router = APIRouter()
+
+
+def _page(request: Request, area: str, title: str, summary: str, next_step: str) -> Response:
+    context = {"title": title, "area": area, "summary": summary, "next_step": next_step}
+    return render(request, "placeholders/not_set_up.html", context)
+
+
+@router.get("/invoices")
+def invoices(request: Request, account: SignedIn) -> Response:
+    return _page(
+        request,
+        "invoices",
+        "Invoices",
+        f"Invoicing is not set up yet for {account.org.name}.",
+        "Approved time waits here until invoices can be generated from it and sent to "
+        "clients through your Stripe account.",
+    )
+
+
+@router.get("/catalog")
+def catalog(request: Request, account: SignedIn) -> Response:
+    return _page(
+        request,
+        "catalog",
+        "Catalog",
+        f"The product catalog is not set up yet for {account.org.name}.",
+        "Services and rates you bill for will be listed here.",
+    )
+
+
+@router.get("/integrations")
+def integrations(request: Request, account: AdminPage) -> Response:
+    return _page(
+        request,
+        "integrations",
+        "Integrations",
+        f"No integrations are set up yet for {account.org.name}.",
+        "Connecting your Stripe account (to send invoices) and QuickBooks Online (to record "
+        "payments) will be done from this page.",
+    )
+
+
+@router.get("/billing")
+def billing(request: Request, account: AdminPage) -> Response:
+    return _page(
+        request,
+        "billing",
+        "Billing",
+        f"Billing for your Regentra subscription is not set up yet for {account.org.name}.",
+        "Your plan, seats and Regentra invoices will be shown here.",
+    )

@@ -1,0 +1,198 @@
+"""Tickets: list and create, a ticket's page with its time, and the log-time form."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from regentra.api.deps import SessionDep
+from regentra.audit.service import Actor
+from regentra.clients.service import all_clients, clients
+from regentra.errors import RegentraError
+from regentra.models import Org, Role, Ticket
+from regentra.tickets import service
+from regentra.tickets.schemas import TicketCreate, TicketUpdate
+from regentra.time_entries import service as time_service
+from regentra.time_entries.schemas import TimeEntryCreate
+from regentra.web import queries
+from regentra.web.auth import Account, SignedIn
+from regentra.web.forms import (
+    FormDep,
+    checkbox,
+    failure,
+    optional_id,
+    parse_amount,
+    parse_date,
+    parse_duration,
+    parse_id,
+    text,
+)
+from regentra.web.templating import format_duration, redirect, render
+
+router = APIRouter(prefix="/tickets")
+
+
+def org_today(org: Org) -> str:
+    return datetime.now(ZoneInfo(org.timezone)).date().isoformat()
+
+
+@router.get("")
+def list_tickets(
+    request: Request,
+    session: SessionDep,
+    account: SignedIn,
+    status: str = "open",
+    client: str = "",
+    cursor: str | None = None,
+) -> Response:
+    return _list_page(request, session, account, status=status, client=client, cursor=cursor)
+
+
+def _list_page(
+    request: Request,
+    session: Session,
+    account: Account,
+    *,
+    status: str = "open",
+    client: str = "",
+    cursor: str | None = None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    code: int = 200,
+) -> Response:
+    org_id = account.org.id
+    client_id = optional_id(client, "client")
+    page = service.list_tickets(
+        session,
+        org_id=org_id,
+        client_id=client_id,
+        status=status if status in ("open", "closed") else None,
+        limit=50,
+        cursor=cursor,
+    )
+    context = {
+        "title": "Tickets",
+        "tickets": page.items,
+        "next_cursor": page.next_cursor,
+        "clients": all_clients(session, org_id=org_id),
+        "names": queries.names_for(session, org_id=org_id),
+        "filters": {"status": status, "client": client},
+        "values": values or {},
+        "error": error,
+    }
+    return render(request, "tickets/list.html", context, status=code)
+
+
+@router.post("")
+def create_ticket(
+    request: Request, session: SessionDep, account: SignedIn, form: FormDep
+) -> Response:
+    try:
+        client_id = parse_id(text(form, "client_id"), "client")
+        data = TicketCreate(client_id=client_id, title=text(form, "title"))
+        ticket = service.create(
+            session, org_id=account.org.id, data=data, actor=Actor.of(account.user)
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, code = failure(exc)
+        values = {"client_id": text(form, "client_id"), "title": text(form, "title")}
+        return _list_page(request, session, account, values=values, error=message, code=code)
+    return redirect(f"/tickets/{ticket.id}", success="Ticket created.")
+
+
+def _detail_page(
+    request: Request,
+    session: Session,
+    account: Account,
+    ticket: Ticket,
+    *,
+    values: dict[str, Any] | None = None,
+    error: str | None = None,
+    code: int = 200,
+) -> Response:
+    org = account.org
+    entries = time_service.list_entries(
+        session, user=account.user, ticket_id=ticket.id, limit=200
+    ).items
+    context = {
+        "title": ticket.title,
+        "ticket": ticket,
+        "client": clients.get(session, org_id=org.id, id=ticket.client_id),
+        "entries": entries,
+        "names": queries.names_for(session, org_id=org.id, with_users=True),
+        "can_set_rate": account.user.has_role(*time_service.RATE_SETTERS),
+        "values": values or {"work_date": org_today(org), "billable": "on"},
+        "today": org_today(org),
+        "error": error,
+    }
+    return render(request, "tickets/detail.html", context, status=code)
+
+
+@router.get("/{ticket_id}")
+def ticket_page(
+    request: Request, ticket_id: uuid.UUID, session: SessionDep, account: SignedIn
+) -> Response:
+    ticket = service.get(session, org_id=account.org.id, ticket_id=ticket_id)
+    return _detail_page(request, session, account, ticket)
+
+
+@router.post("/{ticket_id}/status")
+def set_status(
+    request: Request, ticket_id: uuid.UUID, session: SessionDep, account: SignedIn, form: FormDep
+) -> Response:
+    ticket = service.get(session, org_id=account.org.id, ticket_id=ticket_id)
+    try:
+        data = TicketUpdate(status=text(form, "status"))
+        service.update(
+            session,
+            org_id=account.org.id,
+            ticket_id=ticket.id,
+            data=data,
+            actor=Actor.of(account.user),
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, code = failure(exc)
+        return _detail_page(request, session, account, ticket, error=message, code=code)
+    word = "closed" if ticket.status == "closed" else "reopened"
+    return redirect(f"/tickets/{ticket.id}", success=f"Ticket {word}.")
+
+
+@router.post("/{ticket_id}/time")
+def log_time(
+    request: Request, ticket_id: uuid.UUID, session: SessionDep, account: SignedIn, form: FormDep
+) -> Response:
+    ticket = service.get(session, org_id=account.org.id, ticket_id=ticket_id)
+    can_set_rate = account.user.has_role(Role.admin, Role.approver)
+    try:
+        minutes = parse_duration(text(form, "duration"))
+        rate = None
+        if can_set_rate:
+            client = clients.get(session, org_id=account.org.id, id=ticket.client_id)
+            rate = parse_amount(text(form, "hourly_rate"), client.currency, "Hourly rate")
+        data = TimeEntryCreate(
+            ticket_id=ticket.id,
+            work_date=parse_date(text(form, "work_date"), "Work date"),
+            minutes=minutes,
+            description=text(form, "description"),
+            billable=checkbox(form, "billable"),
+            hourly_rate=rate,
+        )
+        entry = time_service.create(session, org=account.org, user=account.user, data=data)
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, code = failure(exc)
+        values = {k: text(form, k) for k in ("work_date", "duration", "description")}
+        values.update(hourly_rate=text(form, "hourly_rate"), billable=text(form, "billable"))
+        return _detail_page(
+            request, session, account, ticket, values=values, error=message, code=code
+        )
+    done = f"Logged {format_duration(entry.minutes)} on {entry.work_date.isoformat()} as a draft."
+    return redirect(f"/tickets/{ticket.id}", success=done + " Submit it from My time when ready.")

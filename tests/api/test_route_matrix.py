@@ -1,0 +1,239 @@
+"""Every /api/v1 route, for every role and across orgs.
+
+The matrix enumerates the app's routes: a new route without a case here fails the suite.
+Each role gets exactly its rights (allowed → 2xx, otherwise 403), and a user of org B gets
+404 for org A's objects on every route that takes an id, and never sees A's rows in lists.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pytest
+
+from regentra.app import create_app
+from regentra.models import TimeEntry, User
+
+ALL = frozenset({"admin", "approver", "technician"})
+APPROVE = frozenset({"admin", "approver"})
+ADMIN = frozenset({"admin"})
+
+
+@dataclass
+class World:
+    """Org A with one user per role, plus a second technician and an approver as a third
+    party, a client and a ticket."""
+
+    kit: Any
+    users: dict[str, User]
+    other_tech: User
+    client: Any
+    ticket: Any
+
+    def entry(self, owner: User, status: str = "draft") -> TimeEntry:
+        approver = self.users["approver"] if owner.role != "approver" else self.users["admin"]
+        return self.kit.entry(owner, ticket=self.ticket, status=status, approver=approver)
+
+
+@dataclass
+class Req:
+    params: dict[str, Any] = field(default_factory=dict)
+    json: dict[str, Any] | None = None
+    # When set, the list response must contain this id (own org) and must not (other org).
+    listed_id: str | None = None
+
+
+@dataclass
+class Case:
+    roles: frozenset[str]
+    build: Callable[[World, User], Req]
+    expect: int = 200
+
+
+def _uniq() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _foreign_entry(w: World, caller: User, status: str) -> TimeEntry:
+    """An entry the caller may act on as an approver: someone else's."""
+    return w.entry(w.other_tech, status)
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/api/v1/me"): Case(ALL, lambda w, u: Req()),
+    ("POST", "/api/v1/clients"): Case(
+        ADMIN,
+        lambda w, u: Req(json={"name": f"New {_uniq()}", "billing_email": "a@b.example.com"}),
+        201,
+    ),
+    ("GET", "/api/v1/clients"): Case(ALL, lambda w, u: Req(listed_id=str(w.client.id))),
+    ("GET", "/api/v1/clients/{client_id}"): Case(
+        ALL, lambda w, u: Req(params={"client_id": w.client.id})
+    ),
+    ("PATCH", "/api/v1/clients/{client_id}"): Case(
+        ADMIN,
+        lambda w, u: Req(params={"client_id": w.client.id}, json={"compliance_enabled": True}),
+    ),
+    ("POST", "/api/v1/tickets"): Case(
+        ALL, lambda w, u: Req(json={"client_id": str(w.client.id), "title": "VPN down"}), 201
+    ),
+    ("GET", "/api/v1/tickets"): Case(ALL, lambda w, u: Req(listed_id=str(w.ticket.id))),
+    ("GET", "/api/v1/tickets/{ticket_id}"): Case(
+        ALL, lambda w, u: Req(params={"ticket_id": w.ticket.id})
+    ),
+    ("PATCH", "/api/v1/tickets/{ticket_id}"): Case(
+        ALL, lambda w, u: Req(params={"ticket_id": w.ticket.id}, json={"title": "Renamed"})
+    ),
+    ("POST", "/api/v1/time-entries"): Case(
+        ALL,
+        lambda w, u: Req(
+            json={
+                "ticket_id": str(w.ticket.id),
+                "work_date": date.today().isoformat(),
+                "minutes": 30,
+            }
+        ),
+        201,
+    ),
+    ("GET", "/api/v1/time-entries"): Case(ALL, lambda w, u: Req(listed_id=str(w.entry(u).id))),
+    ("GET", "/api/v1/time-entries/{entry_id}"): Case(
+        ALL, lambda w, u: Req(params={"entry_id": w.entry(u).id})
+    ),
+    ("PATCH", "/api/v1/time-entries/{entry_id}"): Case(
+        ALL, lambda w, u: Req(params={"entry_id": w.entry(u).id}, json={"minutes": 45})
+    ),
+    ("POST", "/api/v1/time-entries/{entry_id}/submit"): Case(
+        ALL, lambda w, u: Req(params={"entry_id": w.entry(u).id})
+    ),
+    ("POST", "/api/v1/time-entries/{entry_id}/approve"): Case(
+        APPROVE, lambda w, u: Req(params={"entry_id": _foreign_entry(w, u, "submitted").id})
+    ),
+    ("POST", "/api/v1/time-entries/{entry_id}/reject"): Case(
+        APPROVE,
+        lambda w, u: Req(
+            params={"entry_id": _foreign_entry(w, u, "submitted").id}, json={"reason": "vague"}
+        ),
+    ),
+    ("POST", "/api/v1/time-entries/{entry_id}/unapprove"): Case(
+        APPROVE, lambda w, u: Req(params={"entry_id": _foreign_entry(w, u, "approved").id})
+    ),
+    ("POST", "/api/v1/time-entries/bulk-approve"): Case(
+        APPROVE,
+        lambda w, u: Req(json={"ids": [str(_foreign_entry(w, u, "submitted").id)]}),
+    ),
+    ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
+    ("GET", "/api/v1/users"): Case(ADMIN, lambda w, u: Req(listed_id=str(w.users["admin"].id))),
+    ("POST", "/api/v1/users"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            json={
+                "email": f"new-{_uniq()}@example.com",
+                "password": "long-enough-password",
+                "role": "technician",
+            }
+        ),
+        201,
+    ),
+}
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """Every /api/v1 operation the app serves, read from its OpenAPI document."""
+    schema = create_app().openapi()
+    return {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/v1")
+        for method in operations
+    }
+
+
+def test_every_api_route_has_a_case() -> None:
+    routes = api_routes()
+    assert routes, "no /api/v1 routes found"
+    missing = routes - set(CASES)
+    stale = set(CASES) - routes
+    assert not missing, f"routes without a role/isolation case: {sorted(missing)}"
+    assert not stale, f"cases for routes that no longer exist: {sorted(stale)}"
+
+
+@pytest.fixture(scope="module")
+def world(live_server: Any, make_org_module: Any) -> World:
+    kit = make_org_module()
+    users = {
+        "admin": kit.admin,
+        "approver": kit.add_user("approver"),
+        "technician": kit.add_user("technician"),
+    }
+    client = kit.client()
+    return World(kit, users, kit.add_user("technician"), client, kit.ticket(client))
+
+
+@pytest.fixture(scope="module")
+def intruder(make_org_module: Any) -> Any:
+    return make_org_module("Intruder MSP")
+
+
+def _call(api: Any, method: str, path: str, req: Req) -> Any:
+    url = path.removeprefix("/api/v1").format(**{k: str(v) for k, v in req.params.items()})
+    return api.request(method, url, json=req.json)
+
+
+@pytest.mark.parametrize("role", sorted(ALL))
+@pytest.mark.parametrize(("method", "path"), sorted(CASES))
+def test_role_rights(world: World, role: str, method: str, path: str) -> None:
+    case = CASES[(method, path)]
+    user = world.users[role]
+    req = case.build(world, user)
+    with world.kit.api(user) as api:
+        response = _call(api, method, path, req)
+    if role in case.roles:
+        assert response.status_code == case.expect, response.text
+        if req.listed_id:
+            assert req.listed_id in {item["id"] for item in response.json()["items"]}
+        if path.endswith("bulk-approve"):
+            assert response.json()["failed"] == [], response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CASES))
+def test_other_org_never_reaches_our_rows(
+    world: World, intruder: Any, method: str, path: str
+) -> None:
+    """Org B's admin (every right in B) aims at org A's objects."""
+    case = CASES[(method, path)]
+    # Build the request with A's objects, as A's most capable role for this route would.
+    owner = world.users["admin"] if "admin" in case.roles else world.users["technician"]
+    req = case.build(world, owner)
+    with intruder.api() as api:
+        response = _call(api, method, path, req)
+        if req.params:
+            assert response.status_code == 404, response.text
+            assert response.json()["error"]["code"] == "not_found"
+            return
+        if req.listed_id:
+            assert response.status_code == 200
+            assert req.listed_id not in {item["id"] for item in response.json()["items"]}
+            return
+        body = response.text
+        assert str(world.kit.org.id) not in body
+        if path.endswith("bulk-approve"):
+            assert response.status_code == 200
+            assert response.json()["approved"] == []
+            assert response.json()["failed"][0]["error"]["code"] == "not_found"
+        elif req.json and any(k in req.json for k in ("client_id", "ticket_id")):
+            # A's client or ticket named in a body is unknown to B: refused, nothing made.
+            assert response.status_code == 422, body
+        else:
+            assert response.status_code in (200, 201), body
+    # Whatever B did, A's rows are unchanged in A's view.
+    with world.kit.api() as api_a:
+        if path.endswith("bulk-approve"):
+            entry_id = req.json["ids"][0] if req.json else ""
+            assert api_a.get(f"/time-entries/{entry_id}").json()["status"] == "submitted"

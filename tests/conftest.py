@@ -1,0 +1,293 @@
+"""Shared fixtures: real databases (SQLite file and a throwaway PostgreSQL), a real
+`regentra serve` process per database, and factories that create orgs through the services.
+
+Every test that uses `live_server` runs once on SQLite and once on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+# The test process and every server it starts share these settings.
+_VAR = Path(tempfile.mkdtemp(prefix="regentra-test-var-"))
+os.environ["REGENTRA_VAR_DIR"] = str(_VAR)
+os.environ["REGENTRA_ENV"] = "development"
+os.environ["REGENTRA_ENCRYPTION_KEYS"] = "test1:" + base64.b64encode(b"\x01" * 32).decode()
+os.environ["REGENTRA_SESSION_SECRET"] = "test-session-secret-" + "x" * 40
+os.environ["REGENTRA_QUEUE_URL"] = f"sqlite:///{_VAR / 'queue.db'}"
+os.environ.pop("REGENTRA_DATABASE_URL", None)
+
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from support.postgres import PostgresServer, start_postgres  # noqa: E402
+
+from regentra.audit.service import Actor  # noqa: E402
+from regentra.auth import tokens  # noqa: E402
+from regentra.clients import service as clients_service  # noqa: E402
+from regentra.clients.schemas import ClientCreate  # noqa: E402
+from regentra.db import make_engine  # noqa: E402
+from regentra.migrate import upgrade  # noqa: E402
+from regentra.models import Client, Org, Ticket, TimeEntry, User  # noqa: E402
+from regentra.orgs import service as orgs_service  # noqa: E402
+from regentra.tickets import service as tickets_service  # noqa: E402
+from regentra.tickets.schemas import TicketCreate  # noqa: E402
+from regentra.time_entries import service as entries_service  # noqa: E402
+from regentra.time_entries.schemas import TimeEntryCreate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    sessions: sessionmaker[Session]
+
+    def session(self) -> Session:
+        return self.sessions()
+
+
+def _database(backend: str, request: pytest.FixtureRequest) -> Iterator[Database]:
+    if backend == "sqlite":
+        url = f"sqlite:///{_VAR / f'test-{uuid.uuid4().hex[:8]}.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(f"regentra_{uuid.uuid4().hex[:8]}")
+    upgrade(url)
+    engine = make_engine(url)
+    yield Database(backend, url, sessionmaker(bind=engine, expire_on_commit=False))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated database, shared by the tests of one backend (orgs keep them apart)."""
+    yield from _database(request.param, request)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    log_path = _VAR / f"server-{port}.log"
+    env = {**os.environ, "REGENTRA_DATABASE_URL": database_url, **(extra_env or {})}
+    env["REGENTRA_BASE_URL"] = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "regentra", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"regentra serve exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return LiveServer(url, database_url, process, log_path)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"regentra serve did not become healthy:\n{log_path.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(database: Database) -> Iterator[LiveServer]:
+    """A real `regentra serve` process on the backend's database."""
+    server = start_server(database.url)
+    yield server
+    stop_server(server)
+
+
+@dataclass
+class OrgKit:
+    """One org made through the services, with helpers to add what a test needs."""
+
+    db: Database
+    server: LiveServer | None
+    org: Org
+    admin: User
+    _tokens: dict[uuid.UUID, str] = field(default_factory=dict)
+
+    def _commit(self, fn: Callable[[Session], Any]) -> Any:
+        with self.db.session() as session:
+            result = fn(session)
+            session.commit()
+            return result
+
+    def add_user(self, role: str, email: str | None = None, password: str = PASSWORD) -> User:
+        email = email or f"{role}-{uuid.uuid4().hex[:8]}@{self.org.slug}.example.com"
+        return self._commit(  # type: ignore[no-any-return]
+            lambda s: orgs_service.add_user(
+                s,
+                org_id=self.org.id,
+                email=email,
+                password=password,
+                role=role,
+                name=f"{role.title()} {email[:6]}",
+                actor=Actor.system(),
+            )
+        )
+
+    def client(self, name: str | None = None, **kw: Any) -> Client:
+        data = ClientCreate(
+            name=name or f"Client {uuid.uuid4().hex[:6]}",
+            billing_email=kw.pop("billing_email", "ap@client.example.com"),
+            **kw,
+        )
+        return self._commit(  # type: ignore[no-any-return]
+            lambda s: clients_service.create(
+                s, org=s.get(Org, self.org.id), data=data, actor=Actor.of(self.admin)
+            )
+        )
+
+    def ticket(self, client: Client | None = None, title: str = "Printer on fire") -> Ticket:
+        client = client or self.client()
+        data = TicketCreate(client_id=client.id, title=title)
+        return self._commit(  # type: ignore[no-any-return]
+            lambda s: tickets_service.create(
+                s, org_id=self.org.id, data=data, actor=Actor.of(self.admin)
+            )
+        )
+
+    def entry(
+        self,
+        technician: User,
+        ticket: Ticket | None = None,
+        minutes: int = 60,
+        status: str = "draft",
+        approver: User | None = None,
+    ) -> TimeEntry:
+        ticket = ticket or self.ticket()
+
+        def make(s: Session) -> TimeEntry:
+            org = s.get(Org, self.org.id)
+            assert org is not None
+            tech = s.get(User, technician.id)
+            assert tech is not None
+            data = TimeEntryCreate(
+                ticket_id=ticket.id, work_date=date.today(), minutes=minutes, description="work"
+            )
+            entry = entries_service.create(s, org=org, user=tech, data=data)
+            if status in ("submitted", "approved", "rejected"):
+                entries_service.submit(s, user=tech, entry_id=entry.id)
+            if status in ("approved", "rejected"):
+                who = s.get(User, (approver or self.admin).id)
+                assert who is not None
+                if status == "approved":
+                    entries_service.approve(s, org=org, user=who, entry_id=entry.id)
+                else:
+                    entries_service.reject(
+                        s, org=org, user=who, entry_id=entry.id, reason="not billable"
+                    )
+            return entry
+
+        return self._commit(make)  # type: ignore[no-any-return]
+
+    def token(self, user: User) -> str:
+        if user.id not in self._tokens:
+            self._tokens[user.id] = self._commit(
+                lambda s: tokens.create_token(s, user=s.get(User, user.id), name="test")[1]
+            )
+        return self._tokens[user.id]
+
+    def api(self, user: User | None = None) -> httpx.Client:
+        """An HTTP client for the live server, authenticated as `user` (default: admin)."""
+        assert self.server is not None, "this OrgKit was made without a live server"
+        return httpx.Client(
+            base_url=self.server.url + "/api/v1",
+            headers={"Authorization": f"Bearer {self.token(user or self.admin)}"},
+            timeout=30,
+        )
+
+
+def _org_factory(database: Database, server: LiveServer | None) -> Callable[..., OrgKit]:
+    def make(name: str | None = None) -> OrgKit:
+        name = name or f"MSP {uuid.uuid4().hex[:8]}"
+        with database.session() as session:
+            org, admin = orgs_service.create_org(
+                session,
+                name=name,
+                admin_email=f"admin-{uuid.uuid4().hex[:8]}@example.com",
+                admin_password=PASSWORD,
+                default_hourly_rate=15000,
+            )
+            session.commit()
+        return OrgKit(database, server, org, admin)
+
+    return make
+
+
+@pytest.fixture
+def make_org(database: Database, request: pytest.FixtureRequest) -> Callable[..., OrgKit]:
+    """Create orgs through the services (tied to `live_server` when the test uses it)."""
+    server = None
+    if "live_server" in request.fixturenames:
+        server = request.getfixturevalue("live_server")
+    return _org_factory(database, server)
+
+
+@pytest.fixture(scope="module")
+def make_org_module(database: Database, live_server: LiveServer) -> Callable[..., OrgKit]:
+    """Like make_org, for module-scoped worlds; always tied to the live server."""
+    return _org_factory(database, live_server)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under CI nothing may be skipped: a skip is turned into a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which is not allowed: {report.longrepr}"
