@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,7 +47,10 @@ def authenticate(session: Session, raw: str) -> User | None:
     token, user = row.tuple()
     if not user.is_active:
         return None
-    token.last_used_at = utcnow()
+    now = utcnow()
+    # Record use at most once a minute: a read request should not always write.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
     return user
 
 

@@ -110,6 +110,14 @@ def create(session: Session, *, org: Org, user: User, data: TimeEntryCreate) -> 
     return entry
 
 
+PAST = {
+    "submit": "submitted",
+    "approve": "approved",
+    "reject": "rejected",
+    "un-approve": "un-approved",
+}
+
+
 def _explain_refusal(session: Session, entry: TimeEntry, verb: str, allowed: str) -> Conflict:
     session.refresh(entry)
     if entry.invoice_id is not None:
@@ -117,10 +125,8 @@ def _explain_refusal(session: Session, entry: TimeEntry, verb: str, allowed: str
             "this entry has been invoiced and can no longer change", code="entry_invoiced"
         )
     return Conflict(
-        f"cannot {verb} an entry that is {entry.status}; only {allowed} entries can be {verb}ed"
-        if not verb.endswith("e")
-        else f"cannot {verb} an entry that is {entry.status}; only {allowed} entries can be "
-        f"{verb}d",
+        f"cannot {verb} an entry that is {entry.status}: only {allowed} entries can be "
+        f"{PAST.get(verb, verb)}",
         code="illegal_transition",
     )
 

@@ -13,7 +13,7 @@ from regentra.auth import sessions
 from regentra.config import get_settings
 from regentra.errors import Forbidden, Unauthenticated
 from regentra.models import Org, Role, User
-from regentra.web.security import cookie_options
+from regentra.web.security import delete_cookie, set_cookie
 
 SESSION_COOKIE = "regentra_session"
 
@@ -83,18 +83,11 @@ MaybeSignedIn = Annotated[Account | None, Depends(account_for)]
 
 
 def set_session_cookie(response: Response, raw: str) -> None:
-    max_age = get_settings().session_max_age_seconds
-    response.set_cookie(SESSION_COOKIE, raw, **cookie_options(max_age=max_age))  # type: ignore[arg-type]
+    set_cookie(response, SESSION_COOKIE, raw, max_age=get_settings().session_max_age_seconds)
 
 
 def clear_session_cookie(response: Response) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().secure_cookies,
-    )
+    delete_cookie(response, SESSION_COOKIE)
 
 
 def safe_next(value: str | None) -> str:

@@ -9,9 +9,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from regentra.api.errors import describe_validation
 from regentra.errors import Invalid, RegentraError
 from regentra.kit.money import parse_major
 from regentra.models.time_entry import MAX_MINUTES
@@ -108,26 +110,9 @@ def optional_id(raw: str | None, label: str) -> uuid.UUID | None:
     return parse_id(raw, label) if raw and raw.strip() else None
 
 
-_FIELD_LABELS = {
-    "billing_email": "Billing email",
-    "hourly_rate": "Hourly rate",
-    "work_date": "Work date",
-    "client_id": "Client",
-    "ticket_id": "Ticket",
-}
-
-
-def describe_validation(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err.get("loc", ()))
-        label = _FIELD_LABELS.get(field, field.replace("_", " ").capitalize() or "Input")
-        parts.append(f"{label}: {err.get('msg', 'invalid value')}")
-    return "; ".join(parts) or "Check the form and try again."
-
-
 def failure(exc: RegentraError | ValidationError) -> tuple[str, int]:
     """The message to show next to the form, and the status to answer with."""
     if isinstance(exc, ValidationError):
-        return describe_validation(exc), 422
+        code, message, _ = describe_validation(RequestValidationError(exc.errors()))
+        return message, 400 if code == "malformed_json" else 422
     return exc.message, exc.status

@@ -33,14 +33,23 @@ def _sign(value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def cookie_options(*, max_age: int | None) -> dict[str, object]:
-    return {
-        "httponly": True,
-        "samesite": "lax",
-        "path": "/",
-        "secure": get_settings().secure_cookies,
-        "max_age": max_age,
-    }
+def set_cookie(response: Response, name: str, value: str, *, max_age: int | None) -> None:
+    """Every cookie we set: HttpOnly, SameSite=Lax, Path=/, Secure behind https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/",
+        secure=get_settings().secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def delete_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(
+        name, path="/", secure=get_settings().secure_cookies, httponly=True, samesite="lax"
+    )
 
 
 def _valid_raw(value: str | None) -> bool:
@@ -66,7 +75,7 @@ def csrf_token(request: Request) -> str:
 def set_csrf_cookie_if_new(request: Request, response: Response) -> None:
     minted = getattr(request.state, "csrf_minted", None)
     if minted:
-        response.set_cookie(CSRF_COOKIE, minted, **cookie_options(max_age=None))  # type: ignore[arg-type]
+        set_cookie(response, CSRF_COOKIE, minted, max_age=None)
 
 
 async def verify_csrf(request: Request) -> None:
@@ -92,10 +101,8 @@ def set_flash(response: Response, flash: Flash) -> None:
     payload = base64.urlsafe_b64encode(
         json.dumps({"k": flash.kind, "t": flash.text[:1500]}).encode()
     ).decode()
-    response.set_cookie(
-        FLASH_COOKIE,
-        f"{payload}.{_sign('flash:' + payload)}",
-        **cookie_options(max_age=FLASH_MAX_AGE),  # type: ignore[arg-type]
+    set_cookie(
+        response, FLASH_COOKIE, f"{payload}.{_sign('flash:' + payload)}", max_age=FLASH_MAX_AGE
     )
 
 
@@ -116,4 +123,4 @@ def read_flash(request: Request) -> Flash | None:
 
 
 def clear_flash(response: Response) -> None:
-    response.delete_cookie(FLASH_COOKIE, path="/")
+    delete_cookie(response, FLASH_COOKIE)

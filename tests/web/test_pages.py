@@ -34,6 +34,7 @@ def test_login_page_sets_csrf_cookie_and_renders(live_server: Any) -> None:
     assert raw not in r.text  # only its HMAC is in the page
     assert len(csrf_from(r.text)) == 64
     assert r.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
 
 def test_wrong_password_rerenders_with_401_and_failures_are_kept(

@@ -129,7 +129,6 @@ def _detail_page(
         "names": queries.names_for(session, org_id=org.id, with_users=True),
         "can_set_rate": account.user.has_role(*time_service.RATE_SETTERS),
         "values": values or {"work_date": org_today(org), "billable": "on"},
-        "today": org_today(org),
         "error": error,
     }
     return render(request, "tickets/detail.html", context, status=code)

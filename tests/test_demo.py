@@ -1,0 +1,63 @@
+"""`regentra demo` (what `make demo` runs): fresh SQLite, seeded, served; the logins work."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from conftest import ROOT, free_port
+from weblogin import sign_in
+
+
+def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGENTRA_")}
+    env["REGENTRA_VAR_DIR"] = str(tmp_path / "var")
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "regentra", "demo", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        printed = log.read_text()
+        assert f"{base}/login" in printed
+        logins = re.findall(r"^\s+(admin|approver|technician)\s+(\S+@\S+)\s+(\S+)$", printed, re.M)
+        assert {role for role, _, _ in logins} == {"admin", "approver", "technician"}
+        for role, email, password in logins:
+            with httpx.Client(base_url=base, timeout=30) as browser:
+                r = sign_in(browser, email, password)
+                assert r.status_code == 303, (role, r.text)
+                home = browser.get("/")
+                assert home.status_code == 200 and "Northwind IT Services" in home.text
+                time_page = browser.get("/time")
+                assert time_page.status_code == 200
+        # Entries in every state exist.
+        with httpx.Client(base_url=base, timeout=30) as browser:
+            sign_in(browser, "approver@northwind.example", "regentra-demo")
+            approvals = browser.get("/approvals").text
+            assert "submitted" in approvals.lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    db = tmp_path / "var" / "demo.db"
+    assert db.exists()
