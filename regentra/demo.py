@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -114,7 +115,7 @@ def seed(session: Session) -> None:
             (tailspin, "Warehouse Wi-Fi dead spots"),
         )
     ]
-    today = date.today()
+    today = datetime.now(ZoneInfo(org.timezone)).date()
 
     def log(tech: User, ticket_idx: int, days_ago: int, minutes: int, text: str) -> TimeEntry:
         return entries.create(
