@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from regentra.audit.service import Actor, record
 from regentra.auth.passwords import hash_password
 from regentra.auth.service import normalize_email
-from regentra.errors import Conflict, Invalid
+from regentra.errors import Conflict, Invalid, NotFound
 from regentra.kit.money import is_currency
 from regentra.models import Org, Role, User
 from regentra.orgs.repository import OrgScopedRepository
+from regentra.orgs.schemas import OrgUpdate
 
 users = OrgScopedRepository(User, "user")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -41,6 +42,20 @@ def _unique_slug(session: Session, base: str) -> str:
     return slug
 
 
+def _check_timezone(timezone: str) -> str:
+    if timezone not in available_timezones():
+        raise Invalid(f"'{timezone}' is not a known time zone (e.g. America/New_York)")
+    ZoneInfo(timezone)
+    return timezone
+
+
+def _check_currency(code: str) -> str:
+    currency = code.upper()
+    if not is_currency(currency):
+        raise Invalid(f"'{code}' is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+    return currency
+
+
 def create_org(
     session: Session,
     *,
@@ -55,12 +70,8 @@ def create_org(
     name = name.strip()
     if not name:
         raise Invalid("org name is required")
-    if timezone not in available_timezones():
-        raise Invalid(f"'{timezone}' is not a known time zone (e.g. America/New_York)")
-    ZoneInfo(timezone)
-    currency = default_currency.upper()
-    if not is_currency(currency):
-        raise Invalid(f"'{default_currency}' is not an ISO 4217 currency code")
+    _check_timezone(timezone)
+    currency = _check_currency(default_currency)
     if default_hourly_rate < 0:
         raise Invalid("default hourly rate must not be negative")
     org = Org(
@@ -91,6 +102,36 @@ def create_org(
         details={"name": org.name, "slug": org.slug},
     )
     return org, admin
+
+
+def update_org(session: Session, *, org_id: uuid.UUID, data: OrgUpdate, actor: Actor) -> Org:
+    org = get_org(session, org_id)
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise Invalid(f"{name} cannot be null")
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        if not changes["name"]:
+            raise Invalid("name must not be blank")
+    if "timezone" in changes:
+        changes["timezone"] = _check_timezone(changes["timezone"].strip())
+    if "default_currency" in changes:
+        changes["default_currency"] = _check_currency(changes["default_currency"])
+    applied = {k: v for k, v in changes.items() if getattr(org, k) != v}
+    for key, value in applied.items():
+        setattr(org, key, value)
+    if applied:
+        record(
+            session,
+            org_id=org.id,
+            actor=actor,
+            action="org.updated",
+            subject_type="org",
+            subject_id=org.id,
+            details={"changed": applied},
+        )
+    return org
 
 
 def add_user(
@@ -138,7 +179,7 @@ def list_users(session: Session, *, org_id: uuid.UUID) -> list[User]:
 def get_org(session: Session, org_id: uuid.UUID) -> Org:
     org = session.get(Org, org_id)
     if org is None:
-        raise Invalid("org not found")
+        raise NotFound("org not found")
     return org
 
 

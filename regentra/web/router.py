@@ -12,11 +12,23 @@ from regentra.web.views import (
     clients,
     dashboard,
     placeholders,
+    settings,
     tickets,
     time,
     users,
 )
 
 web_router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
-for module in (auth, dashboard, clients, tickets, time, approvals, audit, users, placeholders):
+for module in (
+    auth,
+    dashboard,
+    clients,
+    tickets,
+    time,
+    approvals,
+    audit,
+    users,
+    settings,
+    placeholders,
+):
     web_router.include_router(module.router)

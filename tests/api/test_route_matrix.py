@@ -65,6 +65,8 @@ def _foreign_entry(w: World, caller: User, status: str) -> TimeEntry:
 
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/me"): Case(ALL, lambda w, u: Req()),
+    ("GET", "/api/v1/org"): Case(ALL, lambda w, u: Req()),
+    ("PATCH", "/api/v1/org"): Case(ADMIN, lambda w, u: Req(json={"default_hourly_rate": 16000})),
     ("POST", "/api/v1/clients"): Case(
         ADMIN,
         lambda w, u: Req(json={"name": f"New {_uniq()}", "billing_email": "a@b.example.com"}),
@@ -223,6 +225,7 @@ def test_other_org_never_reaches_our_rows(
             return
         body = response.text
         assert str(world.kit.org.id) not in body
+        assert world.kit.org.name not in body
         if path.endswith("bulk-approve"):
             assert response.status_code == 200
             assert response.json()["approved"] == []

@@ -107,6 +107,7 @@ def test_every_post_needs_the_csrf_token(live_server: Any, make_org: Any) -> Non
             (f"/tickets/{ticket.id}/time", {"work_date": "2024-01-02", "duration": "60"}),
             ("/time/submit-drafts", {}),
             ("/users", {"email": "n@x.example", "password": "x" * 12, "role": "admin"}),
+            ("/settings", {"name": "Hijacked", "timezone": "UTC", "default_currency": "USD"}),
         ):
             for token in (None, "0" * 64, good[:-1] + ("0" if good[-1] != "0" else "1")):
                 body = dict(data) if token is None else {**data, "csrf_token": token}
@@ -136,8 +137,9 @@ PAGES = [
     "/catalog",
     "/integrations",
     "/billing",
+    "/settings",
 ]
-ADMIN_ONLY = {"/audit", "/users", "/clients/{client}", "/integrations", "/billing"}
+ADMIN_ONLY = {"/audit", "/users", "/clients/{client}", "/integrations", "/billing", "/settings"}
 APPROVERS = {"/approvals"}
 
 
@@ -164,7 +166,7 @@ def test_pages_by_role(live_server: Any, make_org: Any) -> None:
                     assert 'id="error-message"' in r.text
             nav = page.get("/").text
             assert ('href="/approvals"' in nav) == (role != "technician")
-            for admin_link in ("/users", "/audit", "/integrations", "/billing"):
+            for admin_link in ("/users", "/audit", "/integrations", "/billing", "/settings"):
                 assert (f'href="{admin_link}"' in nav) == (role == "admin")
             assert user.display_name in nav and kit.org.name in nav
             assert 'action="/logout"' in nav

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OrgUpdate(BaseModel):
+    """Org settings an admin may change. Omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    default_currency: str | None = Field(default=None, min_length=3, max_length=3)
+    default_hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    allow_self_approval: bool | None = None
