@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from regentra.audit.service import Actor, record
 from regentra.auth.passwords import verify_password
 from regentra.config import get_settings
 from regentra.kit.time import utcnow
@@ -66,4 +67,13 @@ def login(session: Session, *, email: str, password: str, ip: str) -> LoginResul
         return LoginResult(None, "Email or password is incorrect.", 401)
     session.execute(delete(LoginFailure).where(LoginFailure.email == email, LoginFailure.ip == ip))
     user.last_login_at = now
+    record(
+        session,
+        org_id=user.org_id,
+        actor=Actor.of(user),
+        action="user.signed_in",
+        subject_type="user",
+        subject_id=user.id,
+        details={"ip": ip},
+    )
     return LoginResult(user)
