@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,11 +22,15 @@ org_app = typer.Typer(no_args_is_help=True, help="Organizations (MSPs).")
 user_app = typer.Typer(no_args_is_help=True, help="Users of an organization.")
 token_app = typer.Typer(no_args_is_help=True, help="Personal access tokens for the API.")
 keys_app = typer.Typer(no_args_is_help=True, help="The secrets keyring.")
+sandbox_app = typer.Typer(
+    no_args_is_help=True, help="Local emulators of vendor APIs (tests and the offline demo)."
+)
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sandbox_app, name="sandbox")
 
 err = Console(stderr=True)
 
@@ -222,6 +227,33 @@ def keys_rotate() -> None:
             }
         )
     )
+
+
+@sandbox_app.command("stripe")
+def sandbox_stripe(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 12111,
+    state: Annotated[
+        Path | None, typer.Option(help="Keep state in this JSON file across restarts.")
+    ] = None,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests per second per account (0: unlimited).")
+    ] = 25,
+    allow_remote: Annotated[
+        bool, typer.Option(help="Allow binding an interface other than loopback.")
+    ] = False,
+) -> None:
+    """Serve the Stripe API emulator (never for production use)."""
+    import uvicorn
+
+    from regentra.sandbox.stripe.app import create_app
+    from regentra.sandbox.stripe.state import Sandbox
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
+        raise _fail(f"refusing to bind {host}: the sandbox is for this machine (--allow-remote)")
+    sandbox = Sandbox(state_file=state, rate_limit=rate_limit)
+    sandbox.base_url = f"http://{host}:{port}"
+    uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -1,0 +1,49 @@
+"""Every emulated endpoint, by area. Each module owns one `router` (and pages, if any)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regentra.sandbox.stripe import webhooks
+from regentra.sandbox.stripe.resources import (
+    billing,
+    catalog,
+    control,
+    core,
+    customers,
+    events,
+    hosted_checkout,
+    hosted_invoice,
+    payments,
+    subscriptions,
+)
+from regentra.sandbox.stripe.routing import Router
+from regentra.sandbox.stripe.state import Sandbox
+
+ROUTERS: list[Router] = [
+    core.router,
+    catalog.router,
+    customers.router,
+    billing.router,
+    payments.router,
+    subscriptions.router,
+    events.router,
+    control.router,
+]
+
+
+def page_routes(sandbox: Sandbox) -> list[Any]:
+    """Unauthenticated HTML pages: the hosted invoice and checkout pages."""
+    return [*hosted_invoice.routes(sandbox), *hosted_checkout.routes(sandbox)]
+
+
+def startup(sandbox: Sandbox) -> None:
+    for module in (billing, payments, subscriptions):
+        install = getattr(module, "install", None)
+        if install is not None:
+            install(sandbox)
+    webhooks.start(sandbox)
+
+
+def shutdown(sandbox: Sandbox) -> None:
+    webhooks.stop(sandbox)

@@ -1,0 +1,48 @@
+"""Helpers shared by resource handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regentra.sandbox.stripe.errors import StripeError
+
+
+def merge_metadata(current: dict[str, str], update: Any) -> dict[str, str]:
+    """Stripe's metadata update: keys set to "" are removed; "" for the whole hash clears it."""
+    if update == "":
+        return {}
+    merged = dict(current)
+    for key, value in (update or {}).items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = str(value)
+    if len(merged) > 50:
+        raise StripeError("Metadata can have at most 50 keys.", param="metadata")
+    return merged
+
+
+def apply(obj: dict[str, Any], params: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Set plain fields from params; returns previous values of what changed."""
+    previous: dict[str, Any] = {}
+    for name in fields:
+        if name in params:
+            value = params[name]
+            if value == "":
+                value = None
+            if obj.get(name) != value:
+                previous[name] = obj.get(name)
+                obj[name] = value
+    if "metadata" in params:
+        merged = merge_metadata(obj.get("metadata", {}), params["metadata"])
+        if merged != obj.get("metadata"):
+            previous["metadata"] = obj.get("metadata")
+            obj["metadata"] = merged
+    return previous
+
+
+def currency(value: str, param: str = "currency") -> str:
+    code = value.lower()
+    if len(code) != 3 or not code.isalpha():
+        raise StripeError(f"Invalid currency: {value}.", param=param)
+    return code

@@ -1,0 +1,53 @@
+"""GET /v1/account and GET /v1/balance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regentra.sandbox.stripe.routing import Ctx, Router
+
+router = Router()
+
+
+@router.route("GET", "/v1/account", "AccountRetrieveCurrentParams")
+def retrieve_account(ctx: Ctx) -> dict[str, Any]:
+    account = ctx.account
+    return {
+        "id": account.id,
+        "object": "account",
+        "business_profile": {"name": f"Sandbox account {account.id[-6:]}", "url": None},
+        "business_type": "company",
+        "capabilities": {"card_payments": "active", "us_bank_account_ach_payments": "active"},
+        "charges_enabled": True,
+        "country": "US",
+        "created": ctx.now(),
+        "default_currency": "usd",
+        "details_submitted": True,
+        "email": None,
+        "payouts_enabled": True,
+        "settings": {
+            "dashboard": {"display_name": f"Sandbox {account.id[-6:]}", "timezone": "UTC"}
+        },
+        "type": "standard",
+    }
+
+
+@router.route("GET", "/v1/balance", "BalanceRetrieveParams")
+def retrieve_balance(ctx: Ctx) -> dict[str, Any]:
+    available: dict[str, int] = {}
+    pending: dict[str, int] = {}
+    for txn in ctx.sandbox.all(ctx.account, "balance_transaction"):
+        bucket = available if txn["status"] == "available" else pending
+        bucket[txn["currency"]] = bucket.get(txn["currency"], 0) + txn["net"]
+    return {
+        "object": "balance",
+        "available": [
+            {"amount": v, "currency": c, "source_types": {"card": v}} for c, v in available.items()
+        ]
+        or [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+        "pending": [
+            {"amount": v, "currency": c, "source_types": {"card": v}} for c, v in pending.items()
+        ]
+        or [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+        "livemode": ctx.account.livemode,
+    }

@@ -1,0 +1,103 @@
+"""The Stripe sandbox as a separate server on 127.0.0.1, driven by the real `stripe` SDK."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+from conftest import ROOT, free_port
+
+
+@dataclass
+class StripeSandbox:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def client(self, key: str | None = None) -> stripe.StripeClient:
+        """A real SDK client on a fresh account (each key is its own account)."""
+        return stripe.StripeClient(
+            key or new_key(), base_addresses={"api": self.url}, max_network_retries=0
+        )
+
+    def control(self, key: str) -> httpx.Client:
+        """The /_sandbox control API, authenticated as the account of `key`."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+
+
+def new_key(mode: str = "test") -> str:
+    return f"sk_{mode}_{uuid.uuid4().hex}"
+
+
+def start_sandbox(*args: str, state: Path | None = None) -> StripeSandbox:
+    port = free_port()
+    log_path = Path(os.environ.get("REGENTRA_VAR_DIR", "/tmp")) / f"stripe-sandbox-{port}.log"
+    cmd = [sys.executable, "-m", "regentra", "sandbox", "stripe", "--port", str(port), *args]
+    if state is not None:
+        cmd += ["--state", str(state)]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"stripe sandbox exited:\n{log_path.read_text()}")
+        try:
+            httpx.get(url + "/v1/account", timeout=1)
+            return StripeSandbox(url, proc, log_path)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"stripe sandbox did not start:\n{log_path.read_text()}")
+
+
+def stop_sandbox(sandbox: StripeSandbox) -> None:
+    sandbox.process.terminate()
+    try:
+        sandbox.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        sandbox.process.kill()
+
+
+@pytest.fixture(scope="session")
+def stripe_sandbox() -> Iterator[StripeSandbox]:
+    """One sandbox server for the session, with the rate limit off (tests that need it
+    start their own). Tests keep apart by using fresh keys, i.e. fresh accounts."""
+    sandbox = start_sandbox("--rate-limit", "0")
+    yield sandbox
+    stop_sandbox(sandbox)
+
+
+@pytest.fixture
+def sk() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def client(stripe_sandbox: StripeSandbox, sk: str) -> stripe.StripeClient:
+    return stripe_sandbox.client(sk)
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., StripeSandbox]]:
+    started: list[StripeSandbox] = []
+
+    def make(*args: str, state: Path | None = None) -> StripeSandbox:
+        sandbox = start_sandbox(*args, state=state)
+        started.append(sandbox)
+        return sandbox
+
+    yield make
+    for sandbox in started:
+        stop_sandbox(sandbox)

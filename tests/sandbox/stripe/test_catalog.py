@@ -1,0 +1,148 @@
+"""Products, prices, customers, accounts by key, contract checks, idempotency, pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+
+def test_account_and_balance(client: stripe.StripeClient) -> None:
+    account = client.v1.accounts.retrieve_current()
+    assert account.id.startswith("acct_")
+    assert client.v1.balance.retrieve().object == "balance"
+
+
+def test_keys_are_checked(stripe_sandbox: Any) -> None:
+    for bad in ("pk_test_abcdefghijkl", "sk_test_short", "nonsense", "sk_prod_abcdefghijkl"):
+        with pytest.raises(stripe.AuthenticationError) as info:
+            stripe_sandbox.client(bad).v1.accounts.retrieve_current()
+        assert info.value.http_status == 401
+    r = httpx.get(stripe_sandbox.url + "/v1/products")
+    assert r.status_code == 401
+    assert "did not provide an API key" in r.json()["error"]["message"]
+
+
+def test_livemode_follows_the_key(stripe_sandbox: Any) -> None:
+    live = stripe_sandbox.client("sk_live_" + "a" * 24)
+    assert live.v1.products.create(params={"name": "Live"}).livemode is True
+    test = stripe_sandbox.client("rk_test_" + "b" * 24)
+    assert test.v1.products.create(params={"name": "Test"}).livemode is False
+
+
+def test_product_lifecycle(client: stripe.StripeClient) -> None:
+    product = client.v1.products.create(
+        params={"name": "Managed endpoint", "metadata": {"sku": "ME-1"}}
+    )
+    assert product.id.startswith("prod_") and product.active
+    price = client.v1.prices.create(
+        params={"product": product.id, "unit_amount": 1500, "currency": "usd"}
+    )
+    assert price.id.startswith("price_") and price.type == "one_time"
+    monthly = client.v1.prices.create(
+        params={
+            "product": product.id,
+            "unit_amount": 9900,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
+    assert monthly.type == "recurring" and monthly.recurring.interval == "month"
+    updated = client.v1.products.update(
+        product.id, params={"default_price": price.id, "metadata": {"sku": ""}}
+    )
+    assert updated.default_price == price.id and updated.metadata.to_dict() == {}
+    expanded = client.v1.products.retrieve(product.id, params={"expand": ["default_price"]})
+    assert expanded.default_price.unit_amount == 1500
+    assert client.v1.prices.update(price.id, params={"active": False}).active is False
+    active = client.v1.prices.list(params={"product": product.id, "active": True})
+    assert [p.id for p in active.data] == [monthly.id]
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.products.delete(product.id)  # it has prices
+    empty = client.v1.products.create(params={"name": "Empty"})
+    assert client.v1.products.delete(empty.id).deleted is True
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.products.retrieve(empty.id)
+    assert info.value.http_status == 404 and info.value.code == "resource_missing"
+
+
+def test_customers(client: stripe.StripeClient) -> None:
+    a = client.v1.customers.create(params={"name": "Contoso", "email": "ap@contoso.example"})
+    client.v1.customers.create(params={"name": "Other", "email": "x@y.example"})
+    assert a.id.startswith("cus_")
+    found = client.v1.customers.list(params={"email": "ap@contoso.example"})
+    assert [c.id for c in found.data] == [a.id]
+    assert client.v1.customers.update(a.id, params={"name": "Contoso Ltd"}).name == "Contoso Ltd"
+
+
+def test_unknown_parameters_get_stripes_error(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.products.create(params={"name": "X", "colour": "blue"})  # type: ignore[typeddict-unknown-key]
+    assert info.value.http_status == 400
+    assert info.value.code == "parameter_unknown"
+    assert info.value.param == "colour"
+    assert str(info.value.user_message) == "Received unknown parameter: colour"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.create(params={"product": "prod_x", "currency": "usd"})
+    assert info.value.http_status == 404 or info.value.code == "parameter_missing"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.create(params={"unit_amount": 5})  # type: ignore[typeddict-item]
+    assert info.value.code == "parameter_missing" and info.value.param == "currency"
+
+
+def test_idempotent_replay_and_conflict(
+    client: stripe.StripeClient, stripe_sandbox: Any, sk: str
+) -> None:
+    first = client.v1.products.create(params={"name": "Once"}, options={"idempotency_key": "k-1"})
+    raw = httpx.post(
+        stripe_sandbox.url + "/v1/products",
+        data={"name": "Once"},
+        headers={"Authorization": f"Bearer {sk}", "Idempotency-Key": "k-1"},
+    )
+    assert raw.headers["Idempotent-Replayed"] == "true"
+    assert raw.json() == first.to_dict()
+    with pytest.raises(stripe.IdempotencyError):
+        client.v1.products.create(params={"name": "Twice"}, options={"idempotency_key": "k-1"})
+    assert len(client.v1.products.list().data) == 1
+
+
+def test_accounts_never_see_each_other(stripe_sandbox: Any) -> None:
+    a, b = stripe_sandbox.client(), stripe_sandbox.client()
+    product = a.v1.products.create(params={"name": "Mine"})
+    assert b.v1.products.list().data == []
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        b.v1.products.retrieve(product.id)
+    assert info.value.http_status == 404
+
+
+def test_pagination_both_ways(client: stripe.StripeClient) -> None:
+    made = [client.v1.products.create(params={"name": f"P{i}"}).id for i in range(7)]
+    newest_first = list(reversed(made))
+    page1 = client.v1.products.list(params={"limit": 3})
+    assert [p.id for p in page1.data] == newest_first[:3] and page1.has_more
+    page2 = client.v1.products.list(params={"limit": 3, "starting_after": page1.data[-1].id})
+    assert [p.id for p in page2.data] == newest_first[3:6] and page2.has_more
+    back = client.v1.products.list(params={"limit": 3, "ending_before": page2.data[0].id})
+    assert [p.id for p in back.data] == newest_first[:3]
+    every = [p.id for p in client.v1.products.list(params={"limit": 2}).auto_paging_iter()]
+    assert every == newest_first
+    for bad in (0, 101):
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            client.v1.products.list(params={"limit": bad})
+        assert info.value.param == "limit"
+
+
+def test_rate_limit(make_sandbox: Any) -> None:
+    sandbox = make_sandbox("--rate-limit", "5")
+    client = sandbox.client()
+    statuses = []
+    for _ in range(12):
+        try:
+            client.v1.products.list()
+            statuses.append(200)
+        except stripe.RateLimitError as exc:
+            assert exc.json_body["error"]["code"] == "rate_limit"
+            statuses.append(429)
+    assert statuses.count(200) >= 5 and 429 in statuses
