@@ -65,6 +65,13 @@ def _is_typeddict(hint: Any) -> bool:
     )
 
 
+def _structured(value: Any, hint: Any) -> bool:
+    origin: Any = get_origin(hint)
+    return isinstance(value, dict | list) and (
+        _is_typeddict(hint) or origin is list or origin is dict
+    )
+
+
 def _invalid(path: str, expected: str, value: Any) -> StripeError:
     return StripeError(
         f"Invalid {expected}: {path} must be {expected}"
@@ -83,15 +90,7 @@ def coerce(value: Any, hint: Any, path: str) -> Any:
         options = get_args(hint)
         errors: list[StripeError] = []
         # Prefer structured options for structured values.
-        ordered = sorted(
-            options,
-            key=lambda o: (
-                0
-                if isinstance(value, dict | list)
-                and (_is_typeddict(o) or get_origin(o) in (list, dict, list, dict))
-                else 1
-            ),
-        )
+        ordered = sorted(options, key=lambda o: 0 if _structured(value, o) else 1)
         for option in ordered:
             try:
                 return coerce(value, option, path)
