@@ -109,6 +109,8 @@ class Sandbox:
         self.state_file = state_file
         self.listeners: list[Listener] = []
         self.includables: dict[str, dict[str, Callable[[Account, dict[str, Any]], Any]]] = {}
+        # Called (under the lock) after the clock moves: subscription renewals hook in here.
+        self.clock_hooks: list[Callable[[Sandbox], None]] = []
         self.base_url = "http://127.0.0.1:12111"
         if state_file and state_file.exists():
             self._load(state_file)
