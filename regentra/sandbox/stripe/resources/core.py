@@ -29,6 +29,30 @@ def retrieve_account(ctx: Ctx) -> dict[str, Any]:
             "dashboard": {"display_name": f"Sandbox {account.id[-6:]}", "timezone": "UTC"}
         },
         "type": "standard",
+        "controller": {"type": "account"},
+        "external_accounts": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "url": f"/v1/accounts/{account.id}/external_accounts",
+        },
+        "future_requirements": _no_requirements(),
+        "metadata": {},
+        "requirements": _no_requirements(),
+        "tos_acceptance": {"date": None, "ip": None, "user_agent": None},
+    }
+
+
+def _no_requirements() -> dict[str, Any]:
+    return {
+        "alternatives": [],
+        "current_deadline": None,
+        "currently_due": [],
+        "disabled_reason": None,
+        "errors": [],
+        "eventually_due": [],
+        "past_due": [],
+        "pending_verification": [],
     }
 
 
@@ -49,5 +73,6 @@ def retrieve_balance(ctx: Ctx) -> dict[str, Any]:
             {"amount": v, "currency": c, "source_types": {"card": v}} for c, v in pending.items()
         ]
         or [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
+        "connect_reserved": [],
         "livemode": ctx.account.livemode,
     }
