@@ -256,22 +256,48 @@ def sandbox_stripe(
     uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
 
 
+def _start_stripe_sandbox(host: str, port: int, state: Path) -> str:
+    """Run the Stripe sandbox in a background thread of this process (demo only)."""
+    import threading
+
+    import uvicorn
+
+    from regentra.sandbox.stripe.app import create_app
+    from regentra.sandbox.stripe.state import Sandbox
+
+    sandbox = Sandbox(state_file=state)
+    sandbox.base_url = f"http://{host}:{port}"
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(sandbox), host=host, port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, name="stripe-sandbox", daemon=True).start()
+    return sandbox.base_url
+
+
 @app.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    reset: Annotated[bool, typer.Option(help="Start from a fresh demo database.")] = True,
+    stripe_port: Annotated[int, typer.Option(help="Port of the local Stripe sandbox.")] = 12111,
+    reset: Annotated[
+        bool, typer.Option(help="Start from a fresh demo database and Stripe sandbox.")
+    ] = True,
 ) -> None:
-    """Seed a demo org on a fresh SQLite file and serve it."""
+    """Seed a demo org on a fresh SQLite file and serve it, with the local Stripe sandbox."""
     from regentra import demo as demo_data
+    from regentra.config import VAR_DIR
 
     _settings_or_exit()
     logins = demo_data.prepare(reset=reset)
+    stripe_state = VAR_DIR / "demo-stripe.json"
+    if reset:
+        stripe_state.unlink(missing_ok=True)
+    stripe_url = _start_stripe_sandbox("127.0.0.1", stripe_port, stripe_state)
     url = f"http://{host}:{port}"
     err.print(f"\n[bold]Regentra demo[/bold] at {url}/login\n")
     for role, email, password in logins:
         err.print(f"  {role:<11} {email:<28} {password}")
-    err.print("")
+    err.print(f"\n  Stripe sandbox at {stripe_url} (any sk_test_… key is its own account)\n")
     serve(host=host, port=port, workers=1)
 
 

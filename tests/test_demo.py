@@ -15,13 +15,22 @@ from web.pages import PageClient
 
 
 def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
-    port = free_port()
+    port, stripe_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGENTRA_")}
     env["REGENTRA_VAR_DIR"] = str(tmp_path / "var")
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "regentra", "demo", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "regentra",
+                "demo",
+                "--port",
+                str(port),
+                "--stripe-port",
+                str(stripe_port),
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -55,6 +64,13 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             browser.login("approver@northwind.example", "regentra-demo")
             approvals = browser.get("/approvals").text
             assert "submitted" in approvals.lower()
+        # The local Stripe sandbox runs beside it.
+        sandbox = f"http://127.0.0.1:{stripe_port}"
+        assert sandbox in printed
+        account = httpx.get(
+            sandbox + "/v1/account", headers={"Authorization": "Bearer sk_test_demo1234567890"}
+        )
+        assert account.status_code == 200 and account.json()["object"] == "account"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
