@@ -146,3 +146,19 @@ def test_rate_limit(make_sandbox: Any) -> None:
             assert exc.json_body["error"]["code"] == "rate_limit"
             statuses.append(429)
     assert statuses.count(200) >= 5 and 429 in statuses
+
+
+def test_250_products_with_prices_page_back_newest_first(client: stripe.StripeClient) -> None:
+    made = []
+    for i in range(250):
+        product = client.v1.products.create(params={"name": f"Service {i}"})
+        client.v1.prices.create(
+            params={"product": product.id, "unit_amount": 1000 + i, "currency": "usd"}
+        )
+        made.append(product.id)
+    seen = [p.id for p in client.v1.products.list(params={"limit": 100}).auto_paging_iter()]
+    assert len(seen) == 250 and len(set(seen)) == 250
+    assert seen == list(reversed(made))
+    prices = list(client.v1.prices.list(params={"limit": 100}).auto_paging_iter())
+    assert len({p.id for p in prices}) == 250
+    assert {p.product for p in prices} == set(made)
