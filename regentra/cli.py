@@ -167,7 +167,7 @@ def token_create(
     name: Annotated[str, typer.Option(help="A label, e.g. 'billing script'.")] = "cli",
 ) -> None:
     """Create a personal access token; prints it once."""
-    from regentra.audit.service import Actor, record
+    from regentra.audit.service import Actor
     from regentra.auth import tokens
     from regentra.db import session_scope
     from regentra.orgs.service import find_user_by_email
@@ -177,16 +177,7 @@ def token_create(
         user = find_user_by_email(session, email)
         if user is None or not user.is_active:
             raise _fail(f"no active user with email {email}")
-        token, raw = tokens.create_token(session, user=user, name=name)
-        record(
-            session,
-            org_id=user.org_id,
-            actor=Actor.system(),
-            action="api_token.created",
-            subject_type="user",
-            subject_id=user.id,
-            details={"name": name, "prefix": token.prefix},
-        )
+        _, raw = tokens.create_token(session, user=user, name=name, actor=Actor.system())
     typer.echo(raw)
 
 

@@ -10,6 +10,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regentra.audit.service import Actor, record
+from regentra.errors import NotFound
 from regentra.kit.time import utcnow
 from regentra.models import ApiToken, User
 
@@ -20,17 +22,30 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, *, user: User, name: str = "", actor: Actor | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for `user`; the raw value is returned once and never stored."""
+    name = name.strip()[:100]
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         org_id=user.org_id,
         user_id=user.id,
-        name=name[:100],
+        name=name,
         token_hash=_digest(raw),
         prefix=raw[:10],
     )
     session.add(token)
     session.flush()
+    record(
+        session,
+        org_id=user.org_id,
+        actor=actor or Actor.of(user),
+        action="api_token.created",
+        subject_type="user",
+        subject_id=user.id,
+        details={"name": name, "prefix": token.prefix},
+    )
     return token, raw
 
 
@@ -54,11 +69,36 @@ def authenticate(session: Session, raw: str) -> User | None:
     return user
 
 
-def revoke(session: Session, *, org_id: uuid.UUID, token_id: uuid.UUID) -> bool:
-    token = session.scalar(
-        select(ApiToken).where(ApiToken.org_id == org_id, ApiToken.id == token_id)
+def list_for(session: Session, *, user: User) -> list[ApiToken]:
+    """The user's own tokens, newest first (revoked ones included, marked)."""
+    stmt = (
+        select(ApiToken)
+        .where(ApiToken.org_id == user.org_id, ApiToken.user_id == user.id)
+        .order_by(ApiToken.id.desc())
     )
-    if token is None or token.revoked_at is not None:
-        return False
-    token.revoked_at = utcnow()
-    return True
+    return list(session.scalars(stmt).all())
+
+
+def revoke(session: Session, *, user: User, token_id: uuid.UUID) -> ApiToken:
+    """Revoke one of the user's own tokens; another user's token is not found."""
+    token = session.scalar(
+        select(ApiToken).where(
+            ApiToken.org_id == user.org_id,
+            ApiToken.user_id == user.id,
+            ApiToken.id == token_id,
+        )
+    )
+    if token is None:
+        raise NotFound("token not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(
+            session,
+            org_id=user.org_id,
+            actor=Actor.of(user),
+            action="api_token.revoked",
+            subject_type="user",
+            subject_id=user.id,
+            details={"name": token.name, "prefix": token.prefix},
+        )
+    return token

@@ -15,6 +15,7 @@ from regentra.web.views import (
     settings,
     tickets,
     time,
+    tokens,
     users,
 )
 
@@ -29,6 +30,7 @@ for module in (
     audit,
     users,
     settings,
+    tokens,
     placeholders,
 ):
     web_router.include_router(module.router)

@@ -108,6 +108,7 @@ def test_every_post_needs_the_csrf_token(live_server: Any, make_org: Any) -> Non
             ("/time/submit-drafts", {}),
             ("/users", {"email": "n@x.example", "password": "x" * 12, "role": "admin"}),
             ("/settings", {"name": "Hijacked", "timezone": "UTC", "default_currency": "USD"}),
+            ("/tokens", {"name": "sneaky"}),
         ):
             for token in (None, "0" * 64, good[:-1] + ("0" if good[-1] != "0" else "1")):
                 body = dict(data) if token is None else {**data, "csrf_token": token}
@@ -138,6 +139,7 @@ PAGES = [
     "/integrations",
     "/billing",
     "/settings",
+    "/tokens",
 ]
 ADMIN_ONLY = {"/audit", "/users", "/clients/{client}", "/integrations", "/billing", "/settings"}
 APPROVERS = {"/approvals"}
