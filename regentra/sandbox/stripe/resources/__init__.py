@@ -8,6 +8,7 @@ from regentra.sandbox.stripe import webhooks
 from regentra.sandbox.stripe.resources import (
     billing,
     catalog,
+    checkout,
     control,
     core,
     customers,
@@ -27,6 +28,7 @@ ROUTERS: list[Router] = [
     billing.router,
     payments.router,
     subscriptions.router,
+    checkout.router,
     events.router,
     control.router,
 ]

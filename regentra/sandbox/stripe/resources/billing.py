@@ -1,7 +1,559 @@
-"""(being written)"""
+"""Invoices and InvoicePayments (invoice items and lines are in `invoice_items`).
+
+Invoices follow Stripe's state machine: draft → open (finalize) → paid | void |
+uncollectible. Since API version 2025-03-31 an invoice has no `charge`, `payment_intent` or
+`paid`; its payments are the includable list `payments` (InvoicePayment objects), see
+`payments.py` for how they are made.
+"""
 
 from __future__ import annotations
 
-from regentra.sandbox.stripe.routing import Router
+import copy
+from typing import Any
+
+from regentra.sandbox.stripe import listing
+from regentra.sandbox.stripe.errors import StripeError, missing_parameter
+from regentra.sandbox.stripe.resources import invoice_items, payments
+from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
+from regentra.sandbox.stripe.routing import Ctx, Router
+from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
 router = Router()
+# Invoice items share this module's router (one router per area, see resources/__init__).
+router.routes.extend(invoice_items.router.routes)
+
+DAY = 86400
+_DAYS_KEY = "days_until_due:"  # account.counters entry: an invoice's days_until_due
+UPDATABLE = (
+    "auto_advance",
+    "collection_method",
+    "default_payment_method",
+    "description",
+    "due_date",
+    "footer",
+    "statement_descriptor",
+)
+
+
+def install(sandbox: Sandbox) -> None:
+    sandbox.includables.setdefault("invoice", {})["payments"] = invoice_payments_list
+
+
+def invoice_payments_of(account: Account, invoice_id: str) -> list[dict[str, Any]]:
+    """The invoice's InvoicePayments, newest first."""
+    return [
+        account.objects[i]
+        for i in reversed(account.order.get("invoice_payment", []))
+        if account.objects[i]["invoice"] == invoice_id
+    ]
+
+
+def invoice_payments_list(account: Account, invoice: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [copy.deepcopy(p) for p in invoice_payments_of(account, invoice["id"])],
+        "has_more": False,
+        "url": "/v1/invoice_payments",
+    }
+
+
+# ---- making invoices (also for subscriptions) ---------------------------------------------
+def new_invoice(
+    sandbox: Sandbox,
+    account: Account,
+    params: dict[str, Any],
+    *,
+    billing_reason: str = "manual",
+    subscription: str | None = None,
+) -> dict[str, Any]:
+    """A draft invoice from `InvoiceCreateParams`-style params; emits `invoice.created`."""
+    p = params
+    if not p.get("customer"):
+        raise missing_parameter("customer")
+    customer = sandbox.get(account, "customer", p["customer"], "customer")
+    method = p.get("collection_method", "charge_automatically")
+    if method not in ("charge_automatically", "send_invoice"):
+        raise StripeError(f"Invalid collection_method: {method}", param="collection_method")
+    days = p.get("days_until_due")
+    now = sandbox.now()
+    if method == "send_invoice":
+        if days is None and p.get("due_date") is None:
+            raise StripeError(
+                "Invoices with `collection_method=send_invoice` require `days_until_due` or "
+                "`due_date`.",
+                code="parameter_missing",
+                param="days_until_due",
+            )
+    elif days is not None or p.get("due_date") is not None:
+        raise StripeError(
+            "You can only set `days_until_due` or `due_date` when `collection_method` is "
+            "`send_invoice`.",
+            param="days_until_due" if days is not None else "due_date",
+        )
+    if days is not None and days < 0:
+        raise StripeError("Invalid integer: days_until_due must be >= 0", param="days_until_due")
+    types = (p.get("payment_settings") or {}).get("payment_method_types") or None
+    cur = currency(p["currency"]) if p.get("currency") else (customer.get("currency") or "usd")
+    sub_id = subscription or p.get("subscription")
+    invoice_id = sandbox.new_id("invoice")
+    invoice = sandbox.add(
+        account,
+        {
+            "id": invoice_id,
+            "object": "invoice",
+            "account_country": "US",
+            "account_name": f"Sandbox {account.id[-6:]}",
+            "account_tax_ids": None,
+            "amount_due": 0,
+            "amount_overpaid": 0,
+            "amount_paid": 0,
+            "amount_remaining": 0,
+            "amount_shipping": 0,
+            "application": None,
+            "attempt_count": 0,
+            "attempted": False,
+            "auto_advance": p.get("auto_advance", False),
+            "automatic_tax": {
+                "disabled_reason": None,
+                "enabled": False,
+                "liability": None,
+                "provider": None,
+                "status": None,
+            },
+            "automatically_finalizes_at": None,
+            "billing_reason": billing_reason,
+            "collection_method": method,
+            "created": now,
+            "currency": cur,
+            "custom_fields": None,
+            "customer": customer["id"],
+            "customer_account": None,
+            "customer_address": customer.get("address"),
+            "customer_email": customer.get("email"),
+            "customer_name": customer.get("name"),
+            "customer_phone": customer.get("phone"),
+            "customer_shipping": customer.get("shipping"),
+            "customer_tax_exempt": customer.get("tax_exempt", "none"),
+            "customer_tax_ids": [],
+            "default_payment_method": p.get("default_payment_method"),
+            "default_source": None,
+            "default_tax_rates": [],
+            "description": p.get("description"),
+            "discounts": [],
+            "due_date": p.get("due_date", now + days * DAY if days is not None else None),
+            "effective_at": None,
+            "ending_balance": None,
+            "footer": p.get("footer"),
+            "from_invoice": None,
+            "hosted_invoice_url": None,
+            "invoice_pdf": None,
+            "issuer": {"type": "self"},
+            "last_finalization_error": None,
+            "latest_revision": None,
+            "lines": {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/invoices/{invoice_id}/lines",
+            },
+            "metadata": merge_metadata({}, p.get("metadata", {})),
+            "next_payment_attempt": None,
+            "number": None,
+            "on_behalf_of": None,
+            "parent": (
+                {
+                    "quote_details": None,
+                    "subscription_details": {
+                        "metadata": None,
+                        "subscription": sub_id,
+                        "subscription_proration_date": None,
+                    },
+                    "type": "subscription_details",
+                }
+                if sub_id
+                else None
+            ),
+            "payment_settings": {
+                "default_mandate": None,
+                "payment_method_options": None,
+                "payment_method_types": types,
+            },
+            "period_end": now,
+            "period_start": now,
+            "post_payment_credit_notes_amount": 0,
+            "pre_payment_credit_notes_amount": 0,
+            "receipt_number": None,
+            "rendering": {
+                "amount_tax_display": None,
+                "pdf": {"page_size": "auto"},
+                "template": None,
+                "template_version": None,
+            },
+            "shipping_cost": None,
+            "shipping_details": None,
+            "starting_balance": 0,
+            "statement_descriptor": p.get("statement_descriptor"),
+            "status": "draft",
+            "status_transitions": {
+                "finalized_at": None,
+                "marked_uncollectible_at": None,
+                "paid_at": None,
+                "voided_at": None,
+            },
+            "subtotal": 0,
+            "subtotal_excluding_tax": 0,
+            "test_clock": None,
+            "total": 0,
+            "total_discount_amounts": [],
+            "total_excluding_tax": 0,
+            "total_pretax_credit_amounts": [],
+            "total_taxes": [],
+            "webhooks_delivered_at": None,
+        },
+    )
+    if days is not None:
+        account.counters[_DAYS_KEY + invoice_id] = days
+    if p.get("pending_invoice_items_behavior", "exclude") == "include":
+        invoice_items.pull_pending_items(sandbox, account, invoice)
+    sandbox.emit(account, "invoice.created", invoice)
+    return invoice
+
+
+def _number(account: Account, customer: dict[str, Any] | None) -> str:
+    if customer and customer.get("invoice_prefix"):
+        seq = customer.get("next_invoice_sequence", 1)
+        customer["next_invoice_sequence"] = seq + 1
+        return f"{customer['invoice_prefix']}-{seq:04d}"
+    return f"{account.id[-8:].upper()}-{account.next_number('invoice_number'):04d}"
+
+
+def finalize(
+    sandbox: Sandbox,
+    account: Account,
+    invoice: dict[str, Any],
+    base_url: str | None = None,
+    *,
+    auto_advance: bool | None = None,
+) -> dict[str, Any]:
+    """draft → open (or paid when nothing is due); emits `invoice.finalized`."""
+    if invoice["status"] != "draft":
+        raise StripeError(
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+            code="invoice_not_editable",
+        )
+    invoice_items.refresh_totals(invoice)
+    now = sandbox.now()
+    base = (base_url or sandbox.base_url).rstrip("/")
+    url = f"{base}/i/{account.id}/test_{random_token(32)}"
+    customer = sandbox.find(account, "customer", invoice["customer"])
+    days = account.counters.get(_DAYS_KEY + invoice["id"])
+    due_date = invoice["due_date"]
+    if invoice["collection_method"] == "send_invoice" and days is not None:
+        due_date = now + days * DAY
+    previous = {"status": "draft", "number": None, "hosted_invoice_url": None}
+    invoice.update(
+        number=invoice.get("number") or _number(account, customer),
+        hosted_invoice_url=url,
+        invoice_pdf=url + "/pdf",
+        due_date=due_date,
+        effective_at=now,
+        ending_balance=0,
+        status="open",
+        auto_advance=invoice["auto_advance"] if auto_advance is None else auto_advance,
+    )
+    invoice["status_transitions"]["finalized_at"] = now
+    sandbox.emit(account, "invoice.finalized", invoice, previous)
+    if invoice["amount_due"] == 0:
+        invoice["status"] = "paid"
+        invoice["status_transitions"]["paid_at"] = now
+        sandbox.emit(account, "invoice.paid", invoice, {"status": "open"})
+    return invoice
+
+
+# ---- invoices -----------------------------------------------------------------------------
+@router.route("POST", "/v1/invoices", "InvoiceCreateParams")
+def create_invoice(ctx: Ctx) -> dict[str, Any]:
+    return new_invoice(ctx.sandbox, ctx.account, ctx.params)
+
+
+@router.route("GET", "/v1/invoices/{id}", "InvoiceRetrieveParams")
+def retrieve_invoice(ctx: Ctx) -> dict[str, Any]:
+    return ctx.get("invoice", ctx.path["id"])
+
+
+@router.route("POST", "/v1/invoices/{id}", "InvoiceUpdateParams")
+def update_invoice(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    p = ctx.params
+    editable_after = {"metadata", "description", "footer", "auto_advance", "expand"}
+    if invoice["status"] != "draft" and set(p) - editable_after:
+        field = sorted(set(p) - editable_after)[0]
+        raise StripeError(
+            f"You can only update `{field}` on draft invoices; this invoice is "
+            f"{invoice['status']}.",
+            code="invoice_not_editable",
+            param=field,
+        )
+    if invoice["status"] in ("paid", "void") and set(p) - {"metadata", "expand"}:
+        raise StripeError(
+            f"This invoice is {invoice['status']}: only `metadata` can be updated.",
+            code="invoice_not_editable",
+        )
+    method = p.get("collection_method") or invoice["collection_method"]
+    wants_due = "days_until_due" in p or bool(p.get("due_date"))
+    if method == "charge_automatically" and wants_due:
+        raise StripeError(
+            "You can only set `days_until_due` or `due_date` when `collection_method` is "
+            "`send_invoice`.",
+            param="days_until_due" if "days_until_due" in p else "due_date",
+        )
+    if method == "send_invoice" and not wants_due and invoice["due_date"] is None:
+        raise StripeError(
+            "Invoices with `collection_method=send_invoice` require `days_until_due` or "
+            "`due_date`.",
+            code="parameter_missing",
+            param="days_until_due",
+        )
+    if method == "charge_automatically" and invoice["due_date"] is not None:
+        p = {**p, "due_date": None}
+        ctx.account.counters.pop(_DAYS_KEY + invoice["id"], None)
+    previous = apply(invoice, p, UPDATABLE)
+    if "days_until_due" in p:
+        ctx.account.counters[_DAYS_KEY + invoice["id"]] = p["days_until_due"]
+        due = ctx.now() + p["days_until_due"] * DAY
+        if invoice["due_date"] != due:
+            previous.setdefault("due_date", invoice["due_date"])
+            invoice["due_date"] = due
+    elif p.get("due_date"):
+        ctx.account.counters.pop(_DAYS_KEY + invoice["id"], None)
+    if "payment_settings" in p:
+        types = (p["payment_settings"] or {}).get("payment_method_types") or None
+        if types != invoice["payment_settings"]["payment_method_types"]:
+            previous["payment_settings"] = copy.deepcopy(invoice["payment_settings"])
+            invoice["payment_settings"]["payment_method_types"] = types
+    if previous:
+        ctx.emit("invoice.updated", invoice, previous)
+    return invoice
+
+
+@router.route("DELETE", "/v1/invoices/{id}", "InvoiceDeleteParams")
+def delete_invoice(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    if invoice["status"] != "draft":
+        raise StripeError(
+            "You can only delete draft invoices. This invoice is "
+            f"{invoice['status']}; void it instead.",
+            code="invoice_not_editable",
+        )
+    for item in ctx.sandbox.all(ctx.account, "invoiceitem"):
+        if item["invoice"] == invoice["id"]:
+            ctx.sandbox.remove(ctx.account, item["id"])
+    ctx.sandbox.remove(ctx.account, invoice["id"])
+    ctx.emit("invoice.deleted", invoice)
+    return {"id": invoice["id"], "object": "invoice", "deleted": True}
+
+
+def _subscription_of(invoice: dict[str, Any]) -> str | None:
+    parent = invoice.get("parent") or {}
+    return (parent.get("subscription_details") or {}).get("subscription")
+
+
+@router.route("GET", "/v1/invoices", "InvoiceListParams")
+def list_invoices(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    items = ctx.sandbox.all(ctx.account, "invoice")
+    for name in ("customer", "status", "collection_method"):
+        if name in p:
+            items = [i for i in items if i[name] == p[name]]
+    if "subscription" in p:
+        items = [i for i in items if _subscription_of(i) == p["subscription"]]
+    return listing.page(items, p, "/v1/invoices", kind="invoice")
+
+
+@router.route("POST", "/v1/invoices/{id}/finalize", "InvoiceFinalizeInvoiceParams")
+def finalize_invoice(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    return finalize(
+        ctx.sandbox, ctx.account, invoice, ctx.base_url, auto_advance=ctx.params.get("auto_advance")
+    )
+
+
+@router.route("POST", "/v1/invoices/{id}/send", "InvoiceSendInvoiceParams")
+def send_invoice(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    if invoice["collection_method"] != "send_invoice":
+        raise StripeError(
+            "You can only manually send an invoice if its collection method is 'send_invoice'.",
+        )
+    if invoice["status"] == "draft":
+        finalize(ctx.sandbox, ctx.account, invoice, ctx.base_url)
+    if invoice["status"] in ("void", "uncollectible"):
+        raise StripeError(f"You can't send an invoice that is {invoice['status']}.")
+    ctx.emit("invoice.sent", invoice)
+    return invoice
+
+
+_PM_METHODS = {
+    "pm_card_visa": "card",
+    "pm_card_mastercard": "card",
+    "pm_card_chargeDeclined": "card_declined",
+    "pm_card_visa_chargeDeclined": "card_declined",
+    "pm_usBankAccount": "ach",
+}
+
+
+def _method_for(ctx: Ctx, payment_method: str) -> str:
+    """Which test behaviour a payment method stands for (Stripe's test PMs, or a stored one)."""
+    if payment_method in _PM_METHODS:
+        return _PM_METHODS[payment_method]
+    pm = ctx.sandbox.find(ctx.account, "payment_method", payment_method)
+    if pm is None:
+        raise StripeError(
+            f"No such PaymentMethod: '{payment_method}'",
+            status=404,
+            code="resource_missing",
+            param="payment_method",
+        )
+    if pm["type"] == "us_bank_account":
+        return "ach"
+    card = pm.get("card") or {}
+    return "card_declined" if card.get("last4") == "0002" else "card"
+
+
+def _payable(invoice: dict[str, Any]) -> None:
+    if invoice["status"] == "paid":
+        raise StripeError("Invoice is already paid.")
+    if invoice["status"] == "void":
+        raise StripeError("This invoice has been voided and can no longer be paid.")
+
+
+@router.route("POST", "/v1/invoices/{id}/pay", "InvoicePayParams")
+def pay_invoice(ctx: Ctx) -> dict[str, Any]:
+    sandbox, account = ctx.sandbox, ctx.account
+    invoice = ctx.get("invoice", ctx.path["id"])
+    _payable(invoice)
+    if invoice["status"] == "draft":
+        finalize(sandbox, account, invoice, ctx.base_url)
+        if invoice["status"] == "paid":
+            return invoice
+    if payments.processing_intent(account, invoice) is not None:
+        raise StripeError(
+            "This invoice has a payment that is processing; wait for it to settle.",
+            code="invoice_payment_intent_requires_action",
+        )
+    if ctx.params.get("paid_out_of_band"):
+        previous = {"status": invoice["status"], "amount_paid": invoice["amount_paid"]}
+        now = ctx.now()
+        invoice["amount_paid"] += invoice["amount_remaining"]
+        invoice["amount_remaining"] = 0
+        invoice["status"] = "paid"
+        invoice["status_transitions"]["paid_at"] = now
+        payments.cancel_open_intents(sandbox, account, invoice)
+        ctx.emit("invoice.paid", invoice, previous)
+        return invoice
+    pm_id = (
+        ctx.params.get("payment_method")
+        or invoice.get("default_payment_method")
+        or _customer_default_pm(ctx, invoice)
+    )
+    if not pm_id:
+        raise StripeError(
+            "This customer has no attached payment source or default payment method. Please "
+            "consider adding a default payment method.",
+            status=402,
+            type="card_error",
+        )
+    method = _method_for(ctx, pm_id)
+    intent = payments.pay_invoice(sandbox, account, invoice, method=method)  # type: ignore[arg-type]
+    if intent["status"] == "requires_payment_method":
+        error = intent["last_payment_error"] or {}
+        raise StripeError(
+            error.get("message") or "Your card was declined.",
+            status=402,
+            type="card_error",
+            code=error.get("code") or "card_declined",
+            extra={
+                "decline_code": error.get("decline_code"),
+                "charge": intent["latest_charge"],
+                "payment_intent": copy.deepcopy(intent),
+            },
+        )
+    return invoice
+
+
+def _customer_default_pm(ctx: Ctx, invoice: dict[str, Any]) -> str | None:
+    customer = ctx.sandbox.find(ctx.account, "customer", invoice["customer"]) or {}
+    settings = customer.get("invoice_settings") or {}
+    pm = settings.get("default_payment_method")
+    return pm if isinstance(pm, str) else None
+
+
+@router.route("POST", "/v1/invoices/{id}/void", "InvoiceVoidInvoiceParams")
+def void_invoice(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    if invoice["status"] == "draft":
+        raise StripeError(
+            "You can't void a draft invoice; delete it instead.", code="invoice_not_editable"
+        )
+    if invoice["status"] in ("paid", "void"):
+        raise StripeError(
+            f"You can't void an invoice that is {invoice['status']}.",
+            code="invoice_not_editable",
+        )
+    if payments.processing_intent(ctx.account, invoice) is not None:
+        raise StripeError(
+            "This invoice has a payment that is processing and can't be voided.",
+            code="invoice_payment_intent_requires_action",
+        )
+    previous = {"status": invoice["status"]}
+    invoice["status"] = "void"
+    invoice["status_transitions"]["voided_at"] = ctx.now()
+    payments.cancel_open_intents(ctx.sandbox, ctx.account, invoice)
+    ctx.emit("invoice.voided", invoice, previous)
+    return invoice
+
+
+@router.route("POST", "/v1/invoices/{id}/mark_uncollectible", "InvoiceMarkUncollectibleParams")
+def mark_uncollectible(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    if invoice["status"] != "open":
+        raise StripeError(
+            f"You can only mark open invoices as uncollectible; this invoice is "
+            f"{invoice['status']}.",
+            code="invoice_not_editable",
+        )
+    invoice["status"] = "uncollectible"
+    invoice["status_transitions"]["marked_uncollectible_at"] = ctx.now()
+    ctx.emit("invoice.marked_uncollectible", invoice, {"status": "open"})
+    return invoice
+
+
+@router.route("GET", "/v1/invoices/{id}/lines", "InvoiceListLinesParams")
+def list_lines(ctx: Ctx) -> dict[str, Any]:
+    invoice = ctx.get("invoice", ctx.path["id"])
+    url = f"/v1/invoices/{invoice['id']}/lines"
+    return listing.page(invoice["lines"]["data"], ctx.params, url, kind="line_item")
+
+
+# ---- invoice payments ---------------------------------------------------------------------
+@router.route("GET", "/v1/invoice_payments/{id}", "InvoicePaymentRetrieveParams")
+def retrieve_invoice_payment(ctx: Ctx) -> dict[str, Any]:
+    return ctx.get("invoice_payment", ctx.path["id"])
+
+
+@router.route("GET", "/v1/invoice_payments", "InvoicePaymentListParams")
+def list_invoice_payments(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    items = ctx.sandbox.all(ctx.account, "invoice_payment")
+    if "invoice" in p:
+        items = [i for i in items if i["invoice"] == p["invoice"]]
+    if "status" in p:
+        items = [i for i in items if i["status"] == p["status"]]
+    payment = p.get("payment") or {}
+    if payment.get("payment_intent"):
+        items = [
+            i for i in items if i["payment"].get("payment_intent") == payment["payment_intent"]
+        ]
+    if payment.get("type"):
+        items = [i for i in items if i["payment"]["type"] == payment["type"]]
+    return listing.page(items, p, "/v1/invoice_payments", kind="invoice_payment")
