@@ -16,6 +16,8 @@ import pytest
 import stripe
 from conftest import ROOT, free_port
 
+from sandbox.stripe.receiver import Receiver
+
 
 @dataclass
 class StripeSandbox:
@@ -77,6 +79,28 @@ def stripe_sandbox() -> Iterator[StripeSandbox]:
     sandbox = start_sandbox("--rate-limit", "0")
     yield sandbox
     stop_sandbox(sandbox)
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[StripeSandbox]:
+    """A sandbox of the test module's own, for tests that change sandbox-wide settings
+    (faults, delivery settings) and must not disturb other modules."""
+    sandbox = start_sandbox("--rate-limit", "0")
+    yield sandbox
+    stop_sandbox(sandbox)
+
+
+@pytest.fixture
+def key() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that records what it gets."""
+    r = Receiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture

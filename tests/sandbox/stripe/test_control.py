@@ -11,19 +11,7 @@ import httpx
 import pytest
 import stripe
 
-from sandbox.stripe.conftest import StripeSandbox, new_key, start_sandbox, stop_sandbox
-
-
-@pytest.fixture(scope="module")
-def box() -> Iterator[StripeSandbox]:
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
-
-
-@pytest.fixture
-def key() -> str:
-    return new_key()
+from sandbox.stripe.conftest import StripeSandbox
 
 
 @pytest.fixture

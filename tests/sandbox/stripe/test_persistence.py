@@ -10,7 +10,7 @@ import pytest
 import stripe
 
 from sandbox.stripe.conftest import StripeSandbox, new_key, stop_sandbox
-from sandbox.stripe.test_webhooks import Receiver
+from sandbox.stripe.receiver import Receiver
 
 
 def test_state_survives_a_restart(

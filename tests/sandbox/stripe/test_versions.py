@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +13,7 @@ import stripe
 from regentra.sandbox.stripe import versions
 from regentra.sandbox.stripe.resources import billing, invoice_items, payments
 from regentra.sandbox.stripe.state import API_VERSION, Sandbox
+from sandbox.stripe.receiver import Receiver
 
 OLD = "2024-06-20"
 
@@ -73,49 +71,18 @@ def test_old_shape_of_a_declined_invoice() -> None:
     assert account.objects[obj["charge"]]["status"] == "failed"
 
 
-class _Receiver:
-    """A local HTTP endpoint that records what it receives."""
-
-    def __init__(self) -> None:
-        received: list[tuple[str, str]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                received.append((body, self.headers["Stripe-Signature"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, event_type: str, timeout: float = 15) -> tuple[str, str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for body, signature in list(self.received):
-                if json.loads(body)["type"] == event_type:
-                    return body, signature
-            time.sleep(0.05)
-        raise AssertionError(f"no {event_type} received")
-
-
 @pytest.fixture
-def receivers() -> Iterator[list[_Receiver]]:
-    made: list[_Receiver] = []
+def receivers() -> Iterator[list[Receiver]]:
+    made: list[Receiver] = []
     yield made
     for receiver in made:
-        receiver.server.shutdown()
+        receiver.close()
 
 
 def test_webhook_payloads_follow_the_endpoints_version(
-    stripe_sandbox: Any, sk: str, client: stripe.StripeClient, receivers: list[_Receiver]
+    stripe_sandbox: Any, sk: str, client: stripe.StripeClient, receivers: list[Receiver]
 ) -> None:
-    old, pinned = _Receiver(), _Receiver()
+    old, pinned = Receiver(), Receiver()
     receivers += [old, pinned]
     with stripe_sandbox.control(sk) as http:
         old_secret = http.post(

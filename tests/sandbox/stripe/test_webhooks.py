@@ -9,90 +9,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import stripe
 
-from sandbox.stripe.conftest import StripeSandbox, new_key, start_sandbox, stop_sandbox
-
-
-class Receiver:
-    """A tiny threaded HTTP server that records every request it gets. It answers the first
-    `fail_first` requests with 500, then 200; each after `sleep` seconds."""
-
-    def __init__(self) -> None:
-        self.hits: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
-        self.fail_first = 0
-        self.sleep = 0.0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.cond:
-                    n = len(receiver.hits)
-                    receiver.hits.append(
-                        {
-                            "path": self.path,
-                            "headers": dict(self.headers),
-                            "body": body.decode(),
-                            "at": time.monotonic(),
-                        }
-                    )
-                    receiver.cond.notify_all()
-                if receiver.sleep:
-                    time.sleep(receiver.sleep)
-                status = 500 if n < receiver.fail_first else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stripe/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait(self, n: int, timeout: float = 10) -> list[dict[str, Any]]:
-        """Wait until at least `n` requests arrived; return them all."""
-        with self.cond:
-            ok = self.cond.wait_for(lambda: len(self.hits) >= n, timeout)
-            assert ok, f"expected {n} deliveries, got {len(self.hits)}: {self.types()}"
-            return list(self.hits)
-
-    def events(self) -> list[dict[str, Any]]:
-        with self.cond:
-            return [json.loads(h["body"]) for h in self.hits]
-
-    def types(self) -> list[str]:
-        return [e["type"] for e in self.events()]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def box() -> Iterator[StripeSandbox]:
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
-
-
-@pytest.fixture
-def key() -> str:
-    return new_key()
+from sandbox.stripe.conftest import StripeSandbox, new_key
+from sandbox.stripe.receiver import Receiver, deliveries, register, wait_until
 
 
 @pytest.fixture
@@ -110,35 +36,6 @@ def control(box: StripeSandbox, key: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def sdk(box: StripeSandbox, key: str) -> stripe.StripeClient:
     return box.client(key)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-def register(control: httpx.Client, url: str, **extra: Any) -> dict[str, Any]:
-    r = control.post("/_sandbox/webhooks", data={"url": url, **extra})
-    assert r.status_code == 200, r.text
-    return dict(r.json())
-
-
-def deliveries(control: httpx.Client, **filters: str) -> list[dict[str, Any]]:
-    r = control.get("/_sandbox/deliveries", params=filters)
-    assert r.status_code == 200, r.text
-    return list(r.json()["data"])
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def test_registered_endpoint_gets_events_the_sdk_verifies(
