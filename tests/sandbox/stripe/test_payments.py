@@ -11,7 +11,7 @@ import pytest
 import stripe
 
 from regentra.sandbox.stripe.errors import StripeError
-from regentra.sandbox.stripe.resources import billing, invoice_items, payments
+from regentra.sandbox.stripe.resources import billing, invoice_items, payment_methods, payments
 from regentra.sandbox.stripe.state import Sandbox
 from sandbox.stripe.shapes import assert_shape
 
@@ -332,6 +332,26 @@ def test_pay_invoice_interface_for_automatic_invoices() -> None:
     ]
     with pytest.raises(StripeError):
         payments.pay_invoice(sandbox, account, invoice, method="card")
+
+
+def test_pay_invoice_charges_a_stored_payment_method() -> None:
+    sandbox = Sandbox()
+    account, invoice = _in_process_invoice(sandbox)
+    customer = account.objects[invoice["customer"]]
+    card = payment_methods.new_card(sandbox, account, customer, last4="4444", brand="mastercard")
+    with pytest.raises(StripeError) as info:
+        payments.pay_invoice(sandbox, account, invoice, payment_method="pm_missing")
+    assert info.value.status == 404 and info.value.param == "payment_method"
+    with pytest.raises(StripeError) as info:
+        payments.pay_invoice(sandbox, account, invoice, method="ach", payment_method=card["id"])
+    assert info.value.param == "method" and invoice["status"] == "draft"
+    intent = payments.pay_invoice(sandbox, account, invoice, payment_method=card["id"])
+    assert intent["status"] == "succeeded" and intent["payment_method"] == card["id"]
+    charge = account.objects[intent["latest_charge"]]
+    assert charge["payment_method"] == card["id"]
+    assert charge["payment_method_details"]["card"]["last4"] == "4444"
+    assert len(sandbox.all(account, "payment_method")) == 1  # no new one-off card
+    assert invoice["status"] == "paid"
 
 
 def test_settle_invoice_interface() -> None:

@@ -305,6 +305,62 @@ def test_renewals_bill_each_period_passed(acct: Account) -> None:
     assert len(updates) == 2
 
 
+def _intent(client: stripe.StripeClient, invoice_id: str) -> Any:
+    """The invoice's (only) PaymentIntent, with its latest charge expanded."""
+    invoice = client.v1.invoices.retrieve(invoice_id, params={"expand": ["payments"]})
+    (payment,) = invoice.payments.data
+    return client.v1.payment_intents.retrieve(
+        payment.payment.payment_intent, params={"expand": ["latest_charge"]}
+    )
+
+
+def test_creation_and_renewals_charge_the_default_payment_method(acct: Account) -> None:
+    client = acct.client
+    sub, _, _ = _subscribe(client, seats=2)
+    pm = sub.default_payment_method
+    expanded = client.v1.subscriptions.retrieve(
+        sub.id, params={"expand": ["default_payment_method"]}
+    )
+    assert pm and expanded.default_payment_method.customer == sub.customer
+    first = _intent(client, sub.latest_invoice)
+    assert first.payment_method == pm and first.latest_charge.payment_method == pm
+    acct.advance(32 * DAY)
+    renewal = _invoices(client, sub.id)[-1]
+    assert renewal.billing_reason == "subscription_cycle" and renewal.status == "paid"
+    intent = _intent(client, renewal.id)
+    assert intent.status == "succeeded" and intent.customer == sub.customer
+    assert intent.payment_method == pm and intent.latest_charge.payment_method == pm
+    assert intent.latest_charge.payment_method_details.card.last4 == "4242"
+
+    declined, _, _ = _subscribe(client, default_payment_method="pm_card_chargeDeclined")
+    failed = _intent(client, declined.latest_invoice)
+    assert failed.status == "requires_payment_method"
+    assert failed.latest_charge.payment_method == declined.default_payment_method
+    assert failed.last_payment_error.payment_method.id == declined.default_payment_method
+
+
+def test_invoice_created_event_carries_the_subscription_lines(
+    client: stripe.StripeClient,
+) -> None:
+    sub, plan, seat = _subscribe(client, seats=4)
+    events = client.v1.events.list(params={"type": "invoice.created"}).data
+    (created,) = [e for e in events if e.data.object.id == sub.latest_invoice]
+    invoice = created.data.object
+    lines = invoice.lines.data
+    assert [(line.pricing.price_details.price, line.amount) for line in lines] == [
+        (plan, PLAN_FEE),
+        (seat, 4 * SEAT),
+    ]
+    assert invoice.status == "draft" and invoice.total == PLAN_FEE + 4 * SEAT
+    types = list(reversed(_event_types(client)))
+    assert types.index("invoice.created") < types.index("invoice.finalized")
+    # An invoice created through the API starts empty, as on Stripe.
+    manual = client.v1.invoices.create(params={"customer": sub.customer})
+    events = client.v1.events.list(params={"type": "invoice.created"}).data
+    (created,) = [e for e in events if e.data.object.id == manual.id]
+    assert created.data.object.lines.data == []
+
+
 def test_cancel_now(client: stripe.StripeClient) -> None:
     sub, _, _ = _subscribe(client)
     canceled = client.v1.subscriptions.cancel(

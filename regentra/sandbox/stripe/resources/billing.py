@@ -13,7 +13,7 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
-from regentra.sandbox.stripe.resources import invoice_items, payments
+from regentra.sandbox.stripe.resources import invoice_items, payment_methods, payments
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
@@ -65,8 +65,11 @@ def new_invoice(
     *,
     billing_reason: str = "manual",
     subscription: str | None = None,
+    emit_created: bool = True,
 ) -> dict[str, Any]:
-    """A draft invoice from `InvoiceCreateParams`-style params; emits `invoice.created`."""
+    """A draft invoice from `InvoiceCreateParams`-style params; emits `invoice.created`
+    unless `emit_created` is false (a caller that adds lines first emits it afterwards, so
+    the event carries them, as Stripe's does for subscription invoices)."""
     p = params
     if not p.get("customer"):
         raise missing_parameter("customer")
@@ -215,7 +218,8 @@ def new_invoice(
         account.counters[_DAYS_KEY + invoice_id] = days
     if p.get("pending_invoice_items_behavior", "exclude") == "include":
         invoice_items.pull_pending_items(sandbox, account, invoice)
-    sandbox.emit(account, "invoice.created", invoice)
+    if emit_created:
+        sandbox.emit(account, "invoice.created", invoice)
     return invoice
 
 
@@ -393,33 +397,6 @@ def send_invoice(ctx: Ctx) -> dict[str, Any]:
     return invoice
 
 
-_PM_METHODS = {
-    "pm_card_visa": "card",
-    "pm_card_mastercard": "card",
-    "pm_card_chargeDeclined": "card_declined",
-    "pm_card_visa_chargeDeclined": "card_declined",
-    "pm_usBankAccount": "ach",
-}
-
-
-def _method_for(ctx: Ctx, payment_method: str) -> str:
-    """Which test behaviour a payment method stands for (Stripe's test PMs, or a stored one)."""
-    if payment_method in _PM_METHODS:
-        return _PM_METHODS[payment_method]
-    pm = ctx.sandbox.find(ctx.account, "payment_method", payment_method)
-    if pm is None:
-        raise StripeError(
-            f"No such PaymentMethod: '{payment_method}'",
-            status=404,
-            code="resource_missing",
-            param="payment_method",
-        )
-    if pm["type"] == "us_bank_account":
-        return "ach"
-    card = pm.get("card") or {}
-    return "card_declined" if card.get("last4") == "0002" else "card"
-
-
 def _payable(invoice: dict[str, Any]) -> None:
     if invoice["status"] == "paid":
         raise StripeError("Invoice is already paid.")
@@ -454,7 +431,9 @@ def pay_invoice(ctx: Ctx) -> dict[str, Any]:
     pm_id = (
         ctx.params.get("payment_method")
         or invoice.get("default_payment_method")
-        or _customer_default_pm(ctx, invoice)
+        or payment_methods.customer_default_id(
+            sandbox.find(account, "customer", invoice["customer"])
+        )
     )
     if not pm_id:
         raise StripeError(
@@ -463,8 +442,13 @@ def pay_invoice(ctx: Ctx) -> dict[str, Any]:
             status=402,
             type="card_error",
         )
-    method = _method_for(ctx, pm_id)
-    intent = payments.pay_invoice(sandbox, account, invoice, method=method)  # type: ignore[arg-type]
+    # One of Stripe's test tokens stands for a new card (or bank account); a stored
+    # PaymentMethod is charged itself.
+    method = payment_methods.token_method(pm_id)
+    if method is not None:
+        intent = payments.pay_invoice(sandbox, account, invoice, method=method)
+    else:
+        intent = payments.pay_invoice(sandbox, account, invoice, payment_method=pm_id)
     if intent["status"] == "requires_payment_method":
         error = intent["last_payment_error"] or {}
         raise StripeError(
@@ -479,13 +463,6 @@ def pay_invoice(ctx: Ctx) -> dict[str, Any]:
             },
         )
     return invoice
-
-
-def _customer_default_pm(ctx: Ctx, invoice: dict[str, Any]) -> str | None:
-    customer = ctx.sandbox.find(ctx.account, "customer", invoice["customer"]) or {}
-    settings = customer.get("invoice_settings") or {}
-    pm = settings.get("default_payment_method")
-    return pm if isinstance(pm, str) else None
 
 
 @router.route("POST", "/v1/invoices/{id}/void", "InvoiceVoidInvoiceParams")

@@ -14,7 +14,12 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
-from regentra.sandbox.stripe.resources import customers, subscriptions
+from regentra.sandbox.stripe.resources import (
+    customers,
+    payment_methods,
+    subscription_items,
+    subscription_lifecycle,
+)
 from regentra.sandbox.stripe.resources._util import merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
@@ -115,11 +120,13 @@ def create_session(ctx: Ctx) -> dict[str, Any]:
     if not specs:
         raise missing_parameter("line_items")
     prices = [
-        subscriptions.recurring_price(sandbox, account, s, f"line_items[{i}]")
+        subscription_items.recurring_price(sandbox, account, s, f"line_items[{i}]")
         for i, s in enumerate(specs)
     ]
-    quantities = [subscriptions.item_quantity(s, f"line_items[{i}]") for i, s in enumerate(specs)]
-    subscriptions.check_compatible(prices, "line_items")
+    quantities = [
+        subscription_items.item_quantity(s, f"line_items[{i}]") for i, s in enumerate(specs)
+    ]
+    subscription_items.check_compatible(prices, "line_items")
     if p.get("customer") and p.get("customer_email"):
         raise StripeError(
             "You may only specify one of these parameters: customer, customer_email.",
@@ -377,13 +384,13 @@ def complete(
     try:  # the prices may have been archived since the session was created
         for n, line in enumerate(stored["data"]):
             spec = {"price": line["price"]["id"]}
-            subscriptions.recurring_price(sandbox, account, spec, f"line_items[{n}]")
+            subscription_items.recurring_price(sandbox, account, spec, f"line_items[{n}]")
     except StripeError as exc:
         return exc.message
     if customer is None:
         fields = {"email": email, "name": name} if name else {"email": email}
         customer = customers.create_customer(Ctx(sandbox, account, fields, {}, sandbox.base_url))
-    pm = subscriptions.new_card(
+    pm = payment_methods.new_card(
         sandbox,
         account,
         customer,
@@ -394,7 +401,7 @@ def complete(
         name=name,
         email=email or customer.get("email"),
     )
-    subscriptions.set_default_payment_method(sandbox, account, customer, pm)
+    payment_methods.set_default_payment_method(sandbox, account, customer, pm)
     data = stored.get("subscription_data") or {}
     params: dict[str, Any] = {
         "customer": customer["id"],
@@ -405,7 +412,7 @@ def complete(
     if data.get("description"):
         params["description"] = data["description"]
     try:
-        sub = subscriptions.create_subscription(sandbox, account, params)
+        sub = subscription_lifecycle.create_subscription(sandbox, account, params)
     except StripeError as exc:
         return exc.message
     if sub["status"] != "active":

@@ -3,8 +3,9 @@
 An invoice's first payment attempt makes a PaymentIntent and a default InvoicePayment for
 it; later attempts reuse them until the invoice is paid. Test behaviours: `card` (4242…)
 succeeds, `card_declined` (4000 0000 0000 0002) is declined, `ach` stays `processing` until
-`settle_invoice`. Fees (USD list prices): card 2.9% + 30¢, ACH 0.8% capped at $5.00, both
-rounded half up.
+`settle_invoice`. Given a stored PaymentMethod (a customer's or subscription's default
+card), that one is charged instead of a new one-off method. Fees (USD list prices): card
+2.9% + 30¢, ACH 0.8% capped at $5.00, both rounded half up.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from regentra.sandbox.stripe import listing
-from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.errors import StripeError, missing
 from regentra.sandbox.stripe.resources import payment_methods
+from regentra.sandbox.stripe.resources.payment_methods import Method
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
@@ -360,24 +362,58 @@ def _stored(account: Account, invoice: dict[str, Any]) -> dict[str, Any]:
     return stored if stored is not None and stored.get("object") == "invoice" else invoice
 
 
+def _payment_method(
+    sandbox: Sandbox,
+    account: Account,
+    invoice: dict[str, Any],
+    method: Method | None,
+    payment_method: str | None,
+) -> tuple[Method, dict[str, Any] | None]:
+    """The behaviour of the payment and the stored PaymentMethod to charge (None: a new one
+    is made for `method`)."""
+    if payment_method is None:
+        if method not in METHODS:
+            raise StripeError(
+                f"Invalid method: {method!r} (one of card, card_declined, ach)", param="method"
+            )
+        return method, None
+    pm = sandbox.find(account, "payment_method", payment_method)
+    if pm is None:
+        raise missing("PaymentMethod", payment_method, "payment_method")
+    if pm.get("customer") not in (None, invoice["customer"]):
+        raise StripeError(
+            f"The PaymentMethod {payment_method} belongs to another customer.",
+            param="payment_method",
+        )
+    behaviour = payment_methods.method_of(pm)
+    if method is not None and method != behaviour:
+        raise StripeError(
+            f"Invalid method: {method!r} does not match the PaymentMethod {payment_method} "
+            f"({behaviour}).",
+            param="method",
+        )
+    return behaviour, pm
+
+
 def pay_invoice(
     sandbox: Sandbox,
     account: Account,
     invoice: dict[str, Any],
     *,
-    method: Literal["card", "card_declined", "ach"],
+    method: Method | None = None,
+    payment_method: str | None = None,
 ) -> dict[str, Any]:
     """Pay an open invoice like a client would; returns the PaymentIntent.
 
-    `card` succeeds (invoice paid), `card_declined` fails (invoice stays open), `ach` leaves
-    the PaymentIntent `processing` until `settle_invoice`. A draft invoice is finalized
-    first. Works for both collection methods."""
+    `payment_method` (a stored `pm_…` id, e.g. the customer's default card) is charged when
+    given, and its card or bank account decides the outcome; otherwise a new one-off
+    PaymentMethod is made for `method`. `card` succeeds (invoice paid), `card_declined`
+    fails (invoice stays open), `ach` leaves the PaymentIntent `processing` until
+    `settle_invoice`. A draft invoice is finalized first. Works for both collection
+    methods."""
     with sandbox.lock:
-        if method not in METHODS:
-            raise StripeError(
-                f"Invalid method: {method!r} (one of card, card_declined, ach)", param="method"
-            )
         invoice = _stored(account, invoice)
+        method, stored_pm = _payment_method(sandbox, account, invoice, method, payment_method)
         if invoice["status"] == "draft":
             from regentra.sandbox.stripe.resources.billing import finalize
 
@@ -399,7 +435,7 @@ def pay_invoice(
             )
         intent = _open_intent(sandbox, account, invoice)
         customer = sandbox.find(account, "customer", invoice["customer"])
-        pm = payment_methods.create(sandbox, account, method, customer)
+        pm = stored_pm or payment_methods.create(sandbox, account, method, customer)
         invoice["attempt_count"] += 1
         invoice["attempted"] = True
         if method == "ach":
@@ -452,7 +488,10 @@ def _invoice_response(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, Any]:
 @router.route("POST", "/_sandbox/invoices/{id}/pay", control=True)
 def control_pay(ctx: Ctx) -> dict[str, Any]:
     invoice = ctx.get("invoice", ctx.path["id"])
-    pay_invoice(ctx.sandbox, ctx.account, invoice, method=ctx.params.get("method", "card"))
+    p = ctx.params
+    stored = p.get("payment_method") or None
+    method = p.get("method", None if stored else "card")
+    pay_invoice(ctx.sandbox, ctx.account, invoice, method=method, payment_method=stored)
     return _invoice_response(ctx, invoice)
 
 
