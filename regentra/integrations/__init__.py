@@ -1,0 +1,2 @@
+"""Vendor integrations. Each one does the calling when a vendor must react; domains never
+call vendors."""

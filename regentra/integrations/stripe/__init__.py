@@ -1,0 +1,1 @@
+"""Stripe: the org's own account (invoices, catalog, webhooks)."""
