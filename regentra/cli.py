@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -33,6 +35,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sandbox_app, name="sandbox")
 
 err = Console(stderr=True)
+log = structlog.get_logger(__name__)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -52,34 +55,65 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Do not run the job queue consumer in this process (it runs by default "
+            "when the queue is SQLite; with Redis, run `regentra worker` instead).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (and, on a SQLite queue, the job queue consumer)."""
     import uvicorn
 
+    from regentra import queue
+    from regentra.log_setup import configure as configure_logging
+
     _settings_or_exit()
-    uvicorn.run(
-        "regentra.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_level="info",
-    )
+    settings = get_settings()
+    configure_logging(env=settings.env, level=settings.log_level)
+    huey = queue.get_huey()
+    running = None
+    if queue.is_sqlite(huey) and not no_worker:
+        running = queue.start_in_process(huey)
+        # uvicorn re-raises SIGTERM once it has shut down; exit through `finally` instead of
+        # dying on it, so tasks in flight get a few seconds to finish.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(
+            "regentra.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            log_level="info",
+        )
+    finally:
+        if running is not None:
+            queue.stop_in_process(running)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()
 def worker(
     workers: Annotated[int, typer.Option(help="Worker threads.")] = 2,
 ) -> None:
-    """Run the job queue consumer."""
-    from huey.consumer import Consumer
-
-    from regentra.queue import get_huey
+    """Run the job queue consumer (tasks and periodic jobs)."""
+    from regentra import queue
+    from regentra.log_setup import configure as configure_logging
 
     _settings_or_exit()
-    Consumer(get_huey(), workers=workers, worker_type="thread").run()
+    settings = get_settings()
+    configure_logging(env=settings.env, level=settings.log_level)
+    huey = queue.get_huey()
+    log.info("job queue consumer starting", tasks=queue.registered(), workers=workers)
+    queue.consumer(huey, workers=workers).run()
 
 
 @db_app.command("upgrade")

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 60 * 60 * 12
     login_max_failures: int = 10
     login_window_seconds: int = 15 * 60
+    # Stripe (integrations/stripe/client.py). The base URL points at a local sandbox in
+    # tests and the demo; in production it stays Stripe's own.
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_timeout_seconds: float = 30.0
+    stripe_max_network_retries: int = 2
+    # Requests per second per org, shared by every process (Stripe allows 25 in test mode,
+    # 100 in live mode). 0 turns the throttle off.
+    stripe_max_rps: float = Field(default=20.0, ge=0)
+    # 429s: retried this many times with exponential back-off (base, cap in seconds).
+    stripe_rate_limit_retries: int = Field(default=6, ge=0)
+    stripe_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    stripe_backoff_max_seconds: float = Field(default=8.0, ge=0)
 
     @property
     def secure_cookies(self) -> bool:

@@ -1,32 +1,442 @@
-"""The one Huey instance: SqliteHuey under ./var by default, RedisHuey for redis:// URLs."""
+"""The job queue: the one Huey instance, tasks under stable names, enqueue after commit, and a
+pacing throttle that lives in the queue's storage.
+
+- `get_huey()`: `SqliteHuey` on `$REGENTRA_VAR_DIR/queue.db` by default (or the file of a
+  `sqlite:///…` URL), `RedisHuey` when `REGENTRA_QUEUE_URL=redis://…` (or `rediss://`).
+- `@task("stripe.catalog_sync", retries=5, retry_delay=2)` declares a task beside its flow
+  (`integrations/*/tasks.py`). Tasks take ids, open their own session
+  (`regentra.db.session_scope`) and are idempotent. Raising `Transient` retries with
+  exponential back-off and jitter; any other exception fails the task at once.
+- `enqueue(session, "stripe.catalog_sync", sync_id)` sends the task only after `session`
+  commits, never for a rolled-back change. Domains call it by name and never import
+  integrations; `load_tasks()` imports the task modules in the web process and the consumer.
+- `pace(key, rate)` spaces calls to an outside API across every process that shares the
+  queue (see `Pacer`).
+"""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import random
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+import structlog
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+from huey.exceptions import RetryTask
+from huey.storage import RedisStorage, SqliteStorage
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
-from regentra.config import VAR_DIR, get_settings
+from regentra.config import VAR_DIR, ConfigError, get_settings
+
+log = structlog.get_logger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Modules that declare tasks, imported by name when their file exists (they are written by
+# the flows that need them). Add a module here when a new integration gets tasks.
+TASK_MODULES = (
+    "regentra.integrations.stripe.tasks",
+    "regentra.integrations.quickbooks.tasks",
+)
+# Registry keys are "<TASK_NAMESPACE>.<name>": stable whichever module declares the task,
+# so a queued message survives a refactor.
+TASK_NAMESPACE = "regentra.tasks"
+
+
+class Transient(Exception):
+    """A failure worth retrying (vendor outage, rate limit, timeout). `retry_after` (seconds)
+    overrides the back-off when the vendor said how long to wait."""
+
+    def __init__(self, message: str = "", *args: Any, retry_after: float | None = None) -> None:
+        super().__init__(message, *args)
+        self.retry_after = retry_after
+
+
+# ---- the Huey instance ------------------------------------------------------------------------
+
+
+def make_huey(url: str) -> Huey:
+    """A Huey instance for `url` with every task declared so far registered on it."""
+    if url.startswith(("redis://", "rediss://")):
+        huey: Huey = RedisHuey("regentra", url=url)
+    elif url == "" or url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///")) if url else VAR_DIR / "queue.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey("regentra", filename=str(path), timeout=30)
+    else:
+        raise ConfigError(
+            "REGENTRA_QUEUE_URL must be redis://host:port/db, rediss://… or sqlite:///path "
+            "(empty: a SQLite file under REGENTRA_VAR_DIR)."
+        )
+    with _lock:
+        _WRAPPERS[huey] = {}
+        for spec in _SPECS.values():
+            _register(huey, spec)
+    return huey
 
 
 @lru_cache(maxsize=1)
 def get_huey() -> Huey:
-    url = get_settings().queue_url
-    if url.startswith("redis://") or url.startswith("rediss://"):
-        return RedisHuey("regentra", url=url)
-    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
-    if path is None:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path = str(VAR_DIR / "queue.db")
-    return SqliteHuey("regentra", filename=path)
+    """The process's Huey instance, with the task modules and periodic jobs loaded."""
+    from regentra import periodic
+
+    huey = make_huey(get_settings().queue_url)
+    load_tasks()
+    periodic.install(huey)
+    return huey
 
 
-def enqueue_after_commit(session: Any, task: Any, *args: Any) -> None:
-    """Enqueue `task(*args)` only once `session` commits, never for a rolled-back change."""
-    from sqlalchemy import event
+def is_sqlite(huey: Huey) -> bool:
+    return isinstance(huey.storage, SqliteStorage)
 
-    def _send(_session: Any) -> None:
-        task(*args)
 
-    event.listen(session, "after_commit", _send, once=True)
+def _module_exists(name: str) -> bool:
+    parts = name.split(".")
+    return all(
+        importlib.util.find_spec(".".join(parts[:i])) is not None for i in range(1, 1 + len(parts))
+    )
+
+
+def load_tasks() -> list[str]:
+    """Import every task module that exists (idempotent); returns their names."""
+    loaded = []
+    for name in TASK_MODULES:
+        if _module_exists(name):
+            importlib.import_module(name)
+            loaded.append(name)
+    return loaded
+
+
+# ---- tasks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    fn: Callable[..., Any]
+    retries: int
+    retry_delay: float
+    max_retry_delay: float
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before retry number `attempt` (1-based): exponential, with jitter."""
+        ceiling = min(self.max_retry_delay, self.retry_delay * 2.0 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
+
+
+_lock = threading.RLock()
+_SPECS: dict[str, TaskSpec] = {}
+_WRAPPERS: weakref.WeakKeyDictionary[Huey, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def task(
+    name: str, *, retries: int = 0, retry_delay: float = 1.0, max_retry_delay: float = 600.0
+) -> Callable[[F], F]:
+    """Declare `fn` as the task `name`. `retries` counts retries of `Transient` failures,
+    `retry_delay` is the first back-off in seconds (doubling, with jitter, up to
+    `max_retry_delay`). The function is returned unchanged: calling it runs it here."""
+
+    def decorator(fn: F) -> F:
+        spec = TaskSpec(name, fn, retries, retry_delay, max_retry_delay)
+        with _lock:
+            known = _SPECS.get(name)
+            if known is not None and _qualname(known.fn) != _qualname(fn):
+                raise ValueError(
+                    f"task name {name!r} is already taken by {_qualname(known.fn)}; "
+                    "task names must be unique"
+                )
+            _SPECS[name] = spec
+            for huey in list(_WRAPPERS):
+                _register(huey, spec)
+        return fn
+
+    return decorator
+
+
+def _qualname(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _register(huey: Huey, spec: TaskSpec) -> None:
+    wrappers = _WRAPPERS[huey]
+    old = wrappers.pop(spec.name, None)
+    if old is not None:
+        old.unregister()
+
+    def run(*args: Any, task: Any) -> Any:
+        try:
+            return spec.fn(*args)
+        except Transient as exc:
+            if task.retries <= 0:
+                log.error("task failed, retries used up", task=spec.name, error=str(exc))
+                raise
+            attempt = spec.retries - task.retries + 1
+            delay = exc.retry_after if exc.retry_after is not None else spec.backoff(attempt)
+            # RetryTask does not count against retries by itself: count here.
+            task.retries -= 1
+            log.warning(
+                "task will retry",
+                task=spec.name,
+                attempt=attempt,
+                delay=round(delay, 2),
+                error=str(exc),
+            )
+            raise RetryTask(str(exc), delay=delay) from exc
+        except Exception:
+            task.retries = 0  # not transient: a retry would fail the same way
+            raise
+
+    run.__name__ = run.__qualname__ = spec.name
+    run.__module__ = TASK_NAMESPACE
+    run.__doc__ = spec.fn.__doc__
+    wrappers[spec.name] = huey.task(retries=spec.retries, context=True, name=spec.name)(run)
+
+
+def registered() -> list[str]:
+    """Names of every declared task."""
+    with _lock:
+        return sorted(_SPECS)
+
+
+def spec(name: str) -> TaskSpec:
+    """The task declared as `name` (loading task modules first); LookupError if none."""
+    found = _SPECS.get(name)
+    if found is None:
+        load_tasks()
+        found = _SPECS.get(name)
+    if found is None:
+        raise LookupError(f"no task is declared as {name!r} (known: {', '.join(registered())})")
+    return found
+
+
+def send(name: str, *args: Any, huey: Huey | None = None) -> str:
+    """Enqueue task `name` now, outside any transaction (sweeps, the CLI); returns its id.
+    Inside a unit of work use `enqueue`, so a rolled-back change sends nothing."""
+    spec(name)
+    huey = huey or get_huey()
+    result = _WRAPPERS[huey][name](*args)
+    return str(result.id)
+
+
+# ---- enqueue after commit ---------------------------------------------------------------------
+
+_PENDING = "regentra.queue.pending"
+
+
+@dataclass
+class _Pending:
+    name: str
+    args: tuple[Any, ...]
+    transaction: SessionTransaction | None
+
+
+def enqueue(session: Session, name: str, *args: Any) -> None:
+    """Send task `name(*args)` once `session` commits. A rollback (of the whole transaction,
+    or of the savepoint it was asked in) drops it. Unknown names fail here, in the caller."""
+    spec(name)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    _pending(session).append(_Pending(name, args, transaction))
+
+
+def _pending(session: Session) -> list[_Pending]:
+    pending: list[_Pending] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", _after_soft_rollback)
+    return pending
+
+
+def _after_commit(session: Session) -> None:
+    pending: list[_Pending] = session.info.get(_PENDING, [])
+    items = list(pending)
+    pending.clear()
+    for item in items:
+        try:
+            send(item.name, *item.args)
+        except Exception:
+            # The change is committed; failing the caller now would report a failure for a
+            # change that happened. The flow's periodic sweep re-enqueues what was dropped.
+            log.exception("could not enqueue task after commit", task=item.name)
+
+
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    pending: list[_Pending] = session.info.get(_PENDING, [])
+    if previous.parent is None:
+        pending.clear()
+        return
+    pending[:] = [p for p in pending if not _within(p.transaction, previous)]
+
+
+def _within(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+# ---- consumers --------------------------------------------------------------------------------
+
+
+class _InProcessConsumer(Consumer):  # type: ignore[misc]
+    """A consumer that leaves signal handling to its host (uvicorn in `regentra serve`)."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def consumer(huey: Huey, *, workers: int = 2, in_process: bool = False) -> Consumer:
+    """A consumer on thread workers, with periodic jobs. Locks of periodic jobs left by a
+    consumer that died mid-run are flushed at start, so a crash never stops a sweep."""
+    cls = _InProcessConsumer if in_process else Consumer
+    return cls(
+        huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=True,
+        flush_locks=True,
+        # An idle SQLite queue is polled at most a second apart (Redis blocks on the list),
+        # so a task enqueued after a quiet spell still starts within a second.
+        max_delay=1.0,
+    )
+
+
+def start_in_process(huey: Huey, *, workers: int = 2) -> Consumer:
+    """Start a consumer on background threads of this process; stop it with
+    `stop_in_process`."""
+    running = consumer(huey, workers=workers, in_process=True)
+    running.start()
+    log.info("job queue consumer started in-process", workers=workers)
+    return running
+
+
+def stop_in_process(running: Consumer, *, timeout: float = 5.0) -> None:
+    """Stop taking tasks and wait up to `timeout` seconds for the running ones."""
+    running.shutdown_timeout = timeout
+    running.stop(graceful=True)
+    running.huey.notify_interrupted_tasks()
+
+
+# ---- pacing (cross-process throttle) ----------------------------------------------------------
+
+_PACE_LUA = """\
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat),
+           'PX', math.floor((new_tat - now) / 1000) + 60000)
+return string.format('%.0f', tat - now)
+"""
+
+
+class Pacer:
+    """Spaces calls sharing a key so they run at most `rate` per second, across every thread
+    and process that uses the same queue.
+
+    Why this design: Stripe limits requests per account over a sliding second, and Regentra
+    runs many `serve` and `worker` processes. Process memory cannot hold the count, and a
+    fixed one-second window lets twice the rate through across a window boundary. So each
+    call reserves the next free slot of a per-key schedule (GCRA, "virtual scheduling": the
+    key stores its theoretical arrival time `tat`; a call's slot is max(now, tat) and moves
+    `tat` on by 1/rate) and sleeps until its slot. Any one-second window then holds at most
+    rate + 1 calls, bursts are smoothed rather than refused, and a lone call never waits.
+
+    The schedule lives where the queue lives, because every process that can run a task
+    already shares that storage: a Lua script on the Redis server (atomic, on the Redis clock)
+    when the queue is Redis, otherwise a row in the SQLite queue file updated under
+    `BEGIN IMMEDIATE` (on this host's clock, the only host that can share that file). No
+    table in the application database, so no migration.
+    """
+
+    def __init__(self, huey: Huey) -> None:
+        storage = huey.storage
+        self._prefix = f"{huey.name}.pace."
+        self._redis: Any = None
+        self._script: Any = None
+        self._filename: str | None = None
+        if isinstance(storage, RedisStorage):
+            self._redis = storage.conn
+            self._script = self._redis.register_script(_PACE_LUA)
+        elif isinstance(storage, SqliteStorage):
+            self._filename = storage.filename
+            self._local = threading.local()
+            self._sqlite().execute(
+                "CREATE TABLE IF NOT EXISTS regentra_pace (key TEXT PRIMARY KEY, tat REAL NOT NULL)"
+            )
+        else:
+            raise ConfigError(f"cannot pace calls on queue storage {type(storage).__name__}")
+
+    def reserve(self, key: str, rate: float) -> float:
+        """Reserve the next slot for `key`; returns seconds to wait before using it."""
+        if rate <= 0:
+            return 0.0
+        interval = 1.0 / rate
+        if self._script is not None:
+            wait_us = self._script(keys=[self._prefix + key], args=[round(interval * 1e6)])
+            return max(0.0, int(wait_us) / 1e6)
+        conn = self._sqlite()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            now = time.time()  # read under the write lock: slots are handed out in order
+            row = conn.execute("SELECT tat FROM regentra_pace WHERE key = ?", (key,)).fetchone()
+            slot = max(now, row[0] if row else 0.0)
+            conn.execute(
+                "INSERT INTO regentra_pace (key, tat) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET tat = excluded.tat",
+                (key, slot + interval),
+            )
+            if random.random() < 0.01:  # noqa: S311 (housekeeping, not crypto)
+                conn.execute("DELETE FROM regentra_pace WHERE tat < ?", (now - 3600,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return slot - now
+
+    def wait(self, key: str, rate: float) -> float:
+        """Reserve a slot and sleep until it; returns the seconds slept."""
+        delay = self.reserve(key, rate)
+        if delay > 0:
+            time.sleep(delay)
+        return delay
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            assert self._filename is not None
+            conn = sqlite3.connect(self._filename, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+
+_PACERS: weakref.WeakKeyDictionary[Huey, Pacer] = weakref.WeakKeyDictionary()
+
+
+def pacer(huey: Huey | None = None) -> Pacer:
+    huey = huey or get_huey()
+    with _lock:
+        found = _PACERS.get(huey)
+        if found is None:
+            found = _PACERS[huey] = Pacer(huey)
+        return found
+
+
+def pace(key: str, rate: float) -> float:
+    """Wait for `key`'s next slot at `rate` calls per second (shared by all processes)."""
+    return pacer().wait(key, rate)

@@ -110,6 +110,10 @@ def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) 
     log_path = _VAR / f"server-{port}.log"
     env = {**os.environ, "REGENTRA_DATABASE_URL": database_url, **(extra_env or {})}
     env["REGENTRA_BASE_URL"] = f"http://127.0.0.1:{port}"
+    if "REGENTRA_QUEUE_URL" not in (extra_env or {}):
+        # Each server runs a consumer in-process: a queue of its own, so it never picks up a
+        # task another server (on another database) enqueued.
+        env["REGENTRA_QUEUE_URL"] = f"sqlite:///{_VAR / f'queue-server-{port}.db'}"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "regentra", "serve", "--port", str(port)],

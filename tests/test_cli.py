@@ -137,7 +137,8 @@ def test_keys_rotate_then_drop_old_key(db_url: str) -> None:
         ).stdout
     )
     org_id = created["org_id"]
-    # Store two secrets under the old key, as the integrations will.
+    # The org was made with its Stripe webhook token (a secret under the old key); store two
+    # more under the old key, as the integrations will.
     old_ring = Keyring.from_spec(KEY1)
     engine = make_engine(db_url)
     import uuid
@@ -157,7 +158,7 @@ def test_keys_rotate_then_drop_old_key(db_url: str) -> None:
         s.commit()
     # Rotate under [new, old].
     out = run(db_url, "keys", "rotate", keys=f"{KEY2},{KEY1}")
-    assert json.loads(out.stdout) == {"active_key_id": "new", "secrets": 2, "rotated": 2}
+    assert json.loads(out.stdout) == {"active_key_id": "new", "secrets": 3, "rotated": 3}
     # Again: nothing left to do.
     out = run(db_url, "keys", "rotate", keys=f"{KEY2},{KEY1}")
     assert json.loads(out.stdout)["rotated"] == 0
@@ -165,9 +166,10 @@ def test_keys_rotate_then_drop_old_key(db_url: str) -> None:
     new_only = Keyring.from_spec(KEY2)
     with Session(engine) as s:
         rows = s.scalars(select(OrgSecret).order_by(OrgSecret.purpose)).all()
-        assert [r.key_id for r in rows] == ["new", "new"]
+        assert [r.key_id for r in rows] == ["new", "new", "new"]
         values = [new_only.decrypt(r.ciphertext, org_id=r.org_id, purpose=r.purpose) for r in rows]
-    assert values == ["rt-x", "sk_test_abc123"]
+    assert values[:2] == ["rt-x", "sk_test_abc123"]
+    assert [r.purpose for r in rows][2] == "stripe_webhook_token"
     engine.dispose()
     raw = Path(db_url.removeprefix("sqlite:///")).read_bytes()
     assert b"sk_test_abc123" not in raw

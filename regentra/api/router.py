@@ -2,8 +2,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from regentra.api import audit, clients, me, org, tickets, time_entries, users
+from regentra.api import (
+    audit,
+    catalog,
+    clients,
+    integrations,
+    me,
+    org,
+    tickets,
+    time_entries,
+    users,
+)
+from regentra.api import webhooks as inbound_webhooks
 
-api_router = APIRouter(prefix="/api/v1")
-for module in (me, org, clients, tickets, time_entries, audit, users):
-    api_router.include_router(module.router)
+v1_router = APIRouter(prefix="/api/v1")
+for module in (me, org, clients, tickets, time_entries, audit, users, integrations, catalog):
+    v1_router.include_router(module.router)
+
+# The app mounts this one router: the /api/v1 surface and the inbound vendor webhooks.
+api_router = APIRouter()
+api_router.include_router(v1_router)
+api_router.include_router(inbound_webhooks.router)

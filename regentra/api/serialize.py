@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from regentra.kit.money import amount_for
-from regentra.models import AuditEvent, Client, Org, Ticket, TimeEntry, User
+from regentra.models import (
+    AuditEvent,
+    CatalogItem,
+    CatalogSync,
+    Client,
+    Org,
+    Ticket,
+    TimeEntry,
+    User,
+)
 
 
 def user(u: User) -> dict[str, Any]:
@@ -64,6 +73,7 @@ def time_entry(e: TimeEntry) -> dict[str, Any]:
         "description": e.description,
         "billable": e.billable,
         "hourly_rate": e.hourly_rate,
+        "catalog_item_id": str(e.catalog_item_id) if e.catalog_item_id else None,
         "currency": e.currency,
         "amount": amount_for(e.hourly_rate, e.minutes) if e.billable else 0,
         "status": e.status,
@@ -88,4 +98,35 @@ def audit_event(a: AuditEvent) -> dict[str, Any]:
         "subject_id": a.subject_id,
         "details": a.details,
         "created_at": a.created_at.isoformat(),
+    }
+
+
+def catalog_item(i: CatalogItem) -> dict[str, Any]:
+    return {
+        "id": str(i.id),
+        "name": i.name,
+        "description": i.description,
+        "unit_amount": i.unit_amount,
+        "currency": i.currency,
+        "recurring_interval": i.recurring_interval,
+        "recurring_interval_count": i.recurring_interval_count,
+        "active": i.active,
+        "source": i.source,
+        "stripe_product_id": i.stripe_product_id,
+        "stripe_price_id": i.stripe_price_id,
+        "created_at": i.created_at.isoformat(),
+        "updated_at": i.updated_at.isoformat(),
+    }
+
+
+def catalog_sync(s: CatalogSync) -> dict[str, Any]:
+    return {
+        "id": str(s.id),
+        "status": s.status,
+        "seen": s.seen,
+        "total": s.total,
+        "error": s.error,
+        "started_at": s.started_at.isoformat() if s.started_at else None,
+        "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+        "created_at": s.created_at.isoformat(),
     }

@@ -3,10 +3,13 @@
 from regentra.models.api_token import ApiToken
 from regentra.models.audit_event import ActorType, AuditEvent
 from regentra.models.base import Base
+from regentra.models.catalog_item import CatalogItem, CatalogSource
+from regentra.models.catalog_sync import CatalogSync, SyncStatus
 from regentra.models.client import Client
 from regentra.models.login_failure import LoginFailure
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret
+from regentra.models.stripe_connection import StripeConnection
 from regentra.models.ticket import Ticket, TicketStatus
 from regentra.models.time_entry import EntryStatus, TimeEntry
 from regentra.models.user import Role, User
@@ -17,12 +20,17 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "CatalogItem",
+    "CatalogSource",
+    "CatalogSync",
     "Client",
     "EntryStatus",
     "LoginFailure",
     "Org",
     "OrgSecret",
     "Role",
+    "StripeConnection",
+    "SyncStatus",
     "Ticket",
     "TicketStatus",
     "TimeEntry",

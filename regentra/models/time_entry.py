@@ -36,6 +36,9 @@ class TimeEntry(IdMixin, OrgScoped, TimestampMixin, Base):
         ForeignKeyConstraint(["org_id", "ticket_id"], ["tickets.org_id", "tickets.id"]),
         ForeignKeyConstraint(["org_id", "client_id"], ["clients.org_id", "clients.id"]),
         ForeignKeyConstraint(["org_id", "technician_id"], ["users.org_id", "users.id"]),
+        ForeignKeyConstraint(
+            ["org_id", "catalog_item_id"], ["catalog_items.org_id", "catalog_items.id"]
+        ),
         CheckConstraint(f"minutes >= 1 AND minutes <= {MAX_MINUTES}", name="minutes_range"),
         CheckConstraint("hourly_rate >= 0", name="rate_not_negative"),
         CheckConstraint(
@@ -53,6 +56,9 @@ class TimeEntry(IdMixin, OrgScoped, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     billable: Mapped[bool] = mapped_column(Boolean, default=True)
     hourly_rate: Mapped[int] = mapped_column(Integer)
+    # The catalog item the rate was taken from, if any; the rate itself is copied at logging
+    # time, so later changes to the item never alter the entry.
+    catalog_item_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True, index=True)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(12), default=EntryStatus.draft.value)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import uuid
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -14,11 +16,13 @@ from regentra.auth.passwords import hash_password
 from regentra.auth.service import normalize_email
 from regentra.errors import Conflict, Invalid, NotFound
 from regentra.kit.money import is_currency
-from regentra.models import Org, Role, User
+from regentra.models import Org, Role, StripeConnection, User
+from regentra.orgs import secrets as org_secrets
 from regentra.orgs.repository import OrgScopedRepository
 from regentra.orgs.schemas import OrgUpdate
 
 users = OrgScopedRepository(User, "user")
+STRIPE_WEBHOOK_TOKEN = "stripe_webhook_token"  # noqa: S105 (an org_secrets purpose)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -83,6 +87,7 @@ def create_org(
     )
     session.add(org)
     session.flush()
+    issue_stripe_webhook_token(session, org_id=org.id)
     admin = add_user(
         session,
         org_id=org.id,
@@ -102,6 +107,27 @@ def create_org(
         details={"name": org.name, "slug": org.slug},
     )
     return org, admin
+
+
+def webhook_token_hash(token: str) -> str:
+    """How an incoming webhook finds its org: the SHA-256 of the token in its URL."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_stripe_webhook_token(session: Session, *, org_id: uuid.UUID) -> str:
+    """A new token for the org's Stripe webhook URL (32 random bytes, base64url), replacing
+    any previous one. Stored as its SHA-256 (indexed, for look-up) and encrypted (for
+    display); the org's Stripe connection row is made along with the first token."""
+    token = secrets.token_urlsafe(32)
+    digest = webhook_token_hash(token)
+    connection = session.scalar(select(StripeConnection).where(StripeConnection.org_id == org_id))
+    if connection is None:
+        session.add(StripeConnection(org_id=org_id, webhook_token_hash=digest))
+    else:
+        connection.webhook_token_hash = digest
+    org_secrets.put(session, org_id=org_id, purpose=STRIPE_WEBHOOK_TOKEN, value=token)
+    session.flush()
+    return token
 
 
 def update_org(session: Session, *, org_id: uuid.UUID, data: OrgUpdate, actor: Actor) -> Org:

@@ -19,6 +19,9 @@ class TimeEntryCreate(BaseModel):
     description: str = Field(default="", max_length=4000)
     billable: bool = True
     hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    # Take the hourly rate from this catalog item (copied now; later item changes don't
+    # alter the entry). Mutually exclusive with hourly_rate.
+    catalog_item_id: uuid.UUID | None = None
     technician_id: uuid.UUID | None = None
 
 
@@ -31,6 +34,7 @@ class TimeEntryUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
     billable: bool | None = None
     hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    catalog_item_id: uuid.UUID | None = None
 
 
 class RejectBody(BaseModel):

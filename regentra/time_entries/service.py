@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
+from regentra.catalog import service as catalog
 from regentra.clients.service import clients
 from regentra.errors import Conflict, Forbidden, Invalid, NotFound, RegentraError
 from regentra.kit.pagination import Page, paginate
@@ -81,6 +82,12 @@ def create(session: Session, *, org: Org, user: User, data: TimeEntryCreate) -> 
     _check_work_date(org, data.work_date)
     client = clients.get(session, org_id=org.id, id=ticket.client_id)
     rate = data.hourly_rate
+    if data.catalog_item_id is not None:
+        if rate is not None:
+            raise Invalid("give either hourly_rate or catalog_item_id, not both")
+        rate = _catalog_rate(
+            session, org=org, item_id=data.catalog_item_id, currency=client.currency
+        )
     if rate is None:
         rate = client.hourly_rate if client.hourly_rate is not None else org.default_hourly_rate
     entry = TimeEntry(
@@ -93,6 +100,7 @@ def create(session: Session, *, org: Org, user: User, data: TimeEntryCreate) -> 
         description=data.description.strip(),
         billable=data.billable,
         hourly_rate=rate,
+        catalog_item_id=data.catalog_item_id,
         currency=client.currency,
         status=EntryStatus.draft.value,
     )
@@ -105,9 +113,21 @@ def create(session: Session, *, org: Org, user: User, data: TimeEntryCreate) -> 
         action="time_entry.created",
         subject_type="time_entry",
         subject_id=entry.id,
-        details={"minutes": entry.minutes, "ticket_id": str(ticket.id), "billable": entry.billable},
+        details={
+            "minutes": entry.minutes,
+            "ticket_id": str(ticket.id),
+            "billable": entry.billable,
+            **({"catalog_item_id": str(entry.catalog_item_id)} if entry.catalog_item_id else {}),
+        },
     )
     return entry
+
+
+def _catalog_rate(session: Session, *, org: Org, item_id: uuid.UUID, currency: str) -> int:
+    """The hourly rate copied from a catalog item (active, one-time, client's currency)."""
+    item = catalog.rate_from_item(session, org_id=org.id, item_id=item_id, currency=currency)
+    assert item.unit_amount is not None  # rate_from_item refuses items without an amount
+    return item.unit_amount
 
 
 PAST = {
@@ -167,19 +187,39 @@ def edit(
     for name in ("ticket_id", "work_date", "minutes", "billable", "description"):
         if name in changes and changes[name] is None:
             raise Invalid(f"{name} cannot be null")
+    if (
+        changes.get("hourly_rate") is not None
+        and changes["hourly_rate"] == entry.hourly_rate
+        and "catalog_item_id" not in changes
+    ):
+        del changes["hourly_rate"]  # the same rate again keeps the catalog item it came from
+    item_id = changes.get("catalog_item_id")
+    if item_id is not None and changes.get("hourly_rate") is not None:
+        raise Invalid("give either hourly_rate or catalog_item_id, not both")
     if "hourly_rate" in changes:
         if not user.has_role(*RATE_SETTERS):
             raise Forbidden("only admins and approvers can set an hourly rate")
+        if item_id is None:
+            changes["catalog_item_id"] = None  # a typed rate replaces a catalog item's
         if changes["hourly_rate"] is None:
             changes["hourly_rate"] = default_rate(session, org=org, client_id=entry.client_id)
+    elif "catalog_item_id" in changes and item_id is None:
+        # The item is removed: back to the client's (or the org's) rate.
+        changes["hourly_rate"] = default_rate(session, org=org, client_id=entry.client_id)
+    currency = entry.currency
     if "ticket_id" in changes and changes["ticket_id"] != entry.ticket_id:
         ticket = _open_ticket(session, org_id=org.id, ticket_id=changes["ticket_id"])
         if ticket.client_id != entry.client_id:
             client = clients.get(session, org_id=org.id, id=ticket.client_id)
             changes["client_id"] = client.id
-            changes["currency"] = client.currency
+            changes["currency"] = currency = client.currency
             if "hourly_rate" not in changes:
-                changes["hourly_rate"] = default_rate(session, org=org, client_id=client.id)
+                if entry.catalog_item_id is not None and "catalog_item_id" not in changes:
+                    item_id = changes["catalog_item_id"] = entry.catalog_item_id
+                if item_id is None:
+                    changes["hourly_rate"] = default_rate(session, org=org, client_id=client.id)
+    if item_id is not None:
+        changes["hourly_rate"] = _catalog_rate(session, org=org, item_id=item_id, currency=currency)
     if "work_date" in changes:
         _check_work_date(org, changes["work_date"])
     if "description" in changes:

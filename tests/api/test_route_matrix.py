@@ -52,10 +52,56 @@ class Case:
     roles: frozenset[str]
     build: Callable[[World, User], Req]
     expect: int = 200
+    # The status org B's admin gets for a request without ids that acts on B's own state
+    # (e.g. 409 "Stripe is not connected" for B's catalog sync), when it is not 2xx.
+    other_org: int | None = None
 
 
 def _uniq() -> str:
     return uuid.uuid4().hex[:8]
+
+
+_CATALOG_ITEMS: dict[uuid.UUID, str] = {}
+
+
+def _catalog_item(w: World) -> str:
+    """A manual catalog item of org A (made once), and A connected to Stripe, so its admin
+    can ask for a sync (the sync runs in the server's worker and fails harmlessly)."""
+    org_id = w.kit.org.id
+    if org_id not in _CATALOG_ITEMS:
+        from regentra.audit.service import Actor
+        from regentra.catalog import service as catalog
+        from regentra.catalog.schemas import CatalogItemCreate
+        from regentra.orgs import secrets
+
+        def make(s: Any) -> str:
+            secrets.put(s, org_id=org_id, purpose="stripe_secret_key", value="sk_test_" + "0" * 24)
+            data = CatalogItemCreate(name="Remote support", unit_amount=12500, currency="USD")
+            item = catalog.create_manual(s, org_id=org_id, data=data, actor=Actor.system())
+            return str(item.id)
+
+        _CATALOG_ITEMS[org_id] = w.kit._commit(make)
+    return _CATALOG_ITEMS[org_id]
+
+
+def _stripe_connected(w: World) -> Req:
+    _catalog_item(w)
+    from regentra.orgs import secrets
+
+    # Again each time: the DELETE /integrations/stripe case disconnects org A.
+    w.kit._commit(
+        lambda s: secrets.put(
+            s, org_id=w.kit.org.id, purpose="stripe_secret_key", value="sk_test_" + "0" * 24
+        )
+    )
+    return Req()
+
+
+def _catalog_sync(w: World) -> str:
+    from regentra.catalog import service as catalog
+
+    _catalog_item(w)
+    return str(w.kit._commit(lambda s: catalog.start_sync(s, org_id=w.kit.org.id).id))
 
 
 def _foreign_entry(w: World, caller: User, status: str) -> TimeEntry:
@@ -127,6 +173,33 @@ CASES: dict[tuple[str, str], Case] = {
         APPROVE,
         lambda w, u: Req(json={"ids": [str(_foreign_entry(w, u, "submitted").id)]}),
     ),
+    ("GET", "/api/v1/catalog"): Case(ALL, lambda w, u: Req(listed_id=_catalog_item(w))),
+    ("POST", "/api/v1/catalog"): Case(
+        ADMIN,
+        lambda w, u: Req(json={"name": f"Item {_uniq()}", "unit_amount": 9900, "currency": "usd"}),
+        201,
+    ),
+    ("PATCH", "/api/v1/catalog/{item_id}"): Case(
+        ADMIN,
+        lambda w, u: Req(params={"item_id": _catalog_item(w)}, json={"description": "Per hour"}),
+    ),
+    ("POST", "/api/v1/catalog/sync"): Case(
+        ADMIN, lambda w, u: _stripe_connected(w), 202, other_org=409
+    ),
+    ("GET", "/api/v1/catalog/sync/{sync_id}"): Case(
+        ALL, lambda w, u: Req(params={"sync_id": _catalog_sync(w)})
+    ),
+    # Settings → Integrations → Stripe: admins only, each org its own connection. PUT and
+    # Test Connection get keys that fail validation (422, before any call to Stripe).
+    ("GET", "/api/v1/integrations/stripe"): Case(ADMIN, lambda w, u: Req()),
+    ("PUT", "/api/v1/integrations/stripe"): Case(
+        ADMIN, lambda w, u: Req(json={"publishable_key": "pub_matrix"}), 422, other_org=422
+    ),
+    ("POST", "/api/v1/integrations/stripe/test"): Case(
+        ADMIN, lambda w, u: Req(json={"secret_key": "pk_test_matrix"}), 422, other_org=422
+    ),
+    ("POST", "/api/v1/integrations/stripe/webhook-token/rotate"): Case(ADMIN, lambda w, u: Req()),
+    ("DELETE", "/api/v1/integrations/stripe"): Case(ADMIN, lambda w, u: Req()),
     ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
     ("GET", "/api/v1/users"): Case(ADMIN, lambda w, u: Req(listed_id=str(w.users["admin"].id))),
     ("POST", "/api/v1/users"): Case(
@@ -226,7 +299,9 @@ def test_other_org_never_reaches_our_rows(
         body = response.text
         assert str(world.kit.org.id) not in body
         assert world.kit.org.name not in body
-        if path.endswith("bulk-approve"):
+        if case.other_org is not None:
+            assert response.status_code == case.other_org, body
+        elif path.endswith("bulk-approve"):
             assert response.status_code == 200
             assert response.json()["approved"] == []
             assert response.json()["failed"][0]["error"]["code"] == "not_found"

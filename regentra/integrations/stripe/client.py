@@ -1,25 +1,129 @@
-"""The only module that imports `stripe`. (Interface; being implemented.)
+"""The only module that imports `stripe`: one `StripeClient` per org key.
 
-One `StripeClient` per org key, the SDK's pinned API version, base URL from
-REGENTRA_STRIPE_API_BASE, timeouts, `max_network_retries=2`, a per-org throttle that holds
-across processes, 429 back-off, and Stripe errors turned into `RegentraError`s a person can
-act on.
+Every client uses the SDK's pinned API version, the base URL `REGENTRA_STRIPE_API_BASE`
+(Stripe's own by default; the sandbox in tests and the demo), a timeout, and
+`max_network_retries` (the SDK retries connection errors, 409 and 5xx itself). On top:
+
+- a per-org throttle, `REGENTRA_STRIPE_MAX_RPS` (20/s, under Stripe's 25 in test mode),
+  shared by every process through the queue's storage (`regentra.queue.Pacer`); each HTTP
+  request the SDK makes, retries included, waits for its slot;
+- 429s (which the SDK does not retry) backed off exponentially with jitter, honouring
+  `Retry-After` and `Stripe-Should-Retry`, a bounded number of times;
+- Stripe errors turned into `RegentraError`s a person can act on. Outages and rate limits
+  are `StripeUnavailable`, which is also `queue.Transient`, so a task retries them.
+
+The secret key never appears in a message or a log line: errors are logged by type, status,
+code and request id, and Stripe's own messages are scrubbed of anything key-like.
 """
 
 from __future__ import annotations
 
+import json
+import random
+import re
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+import stripe
+import structlog
 from sqlalchemy.orm import Session
 
+from regentra import queue
+from regentra.config import get_settings
+from regentra.errors import Conflict, RegentraError
+from regentra.orgs import secrets
+
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+API_VERSION: str = stripe.api_version
+SECRET_KEY_PURPOSE = "stripe_secret_key"  # noqa: S105 (a purpose name, not a secret)
+NOT_CONNECTED = (
+    "Stripe is not connected: an admin can connect it in Settings → Integrations → Stripe"
+)
+KEY_REJECTED = "Stripe rejected the secret key"
+UNREACHABLE = "Could not reach Stripe"
+RATE_LIMITED = "Stripe is rate-limiting this account; try again shortly"
+
+_KEYLIKE = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_\S*|\bwhsec_\S*", re.IGNORECASE)
+_READ_ACTIONS = {"list", "retrieve", "search", "get", "read", "iterate"}
 
 
 def idempotency_key(op: str, our_id: uuid.UUID | str) -> str:
     """Deterministic idempotency key for a create or state change: `regentra:<op>:<id>`."""
     return f"regentra:{op}:{our_id}"
+
+
+def redact(text: str) -> str:
+    """`text` with anything that looks like a Stripe key or signing secret removed."""
+    return _KEYLIKE.sub("[redacted]", text)
+
+
+def key_mode(key: str) -> str | None:
+    """ "test" or "live" from a key's prefix (`sk_test_…`, `rk_live_…`, `pk_test_…`)."""
+    found = re.match(r"^(?:sk|rk|pk)_(test|live)_", key)
+    return found.group(1) if found else None
+
+
+class StripeRejected(RegentraError):
+    """Stripe refused the request (key, permission, parameters): fix something, then retry."""
+
+    status = 400
+    code = "stripe_rejected"
+
+
+class StripeUnavailable(RegentraError, queue.Transient):
+    """Stripe could not be reached, failed, or is rate-limiting: retry later."""
+
+    status = 503
+    code = "stripe_unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status, code=code, details=details)
+        self.retry_after = retry_after
+
+
+class _PacedHTTPClient(stripe.RequestsClient):
+    """The SDK's requests-based client, waiting for the org's throttle slot before every
+    request it sends (the SDK's own network retries included)."""
+
+    def __init__(self, *, timeout: float, pace: Callable[[], None]) -> None:
+        super().__init__(timeout=timeout)
+        self._pace = pace
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        self._pace()
+        return super().request(method, url, headers, post_data)
+
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        self._pace()
+        return super().request_stream(method, url, headers, post_data)
 
 
 class OrgStripe:
@@ -28,23 +132,265 @@ class OrgStripe:
     def __init__(self, *, org_id: uuid.UUID, secret_key: str) -> None:
         self.org_id = org_id
         self._secret_key = secret_key
+        settings = get_settings()
+        self._rate = settings.stripe_max_rps
+        self._client = stripe.StripeClient(
+            secret_key,
+            stripe_version=API_VERSION,
+            base_addresses={"api": settings.stripe_api_base.rstrip("/")},
+            max_network_retries=settings.stripe_max_network_retries,
+            http_client=_PacedHTTPClient(timeout=settings.stripe_timeout_seconds, pace=self._pace),
+        )
+
+    def __repr__(self) -> str:
+        return f"OrgStripe(org_id={self.org_id}, mode={key_mode(self._secret_key)})"
+
+    @property
+    def mode(self) -> str | None:
+        """ "test" or "live", from the key."""
+        return key_mode(self._secret_key)
+
+    def _pace(self) -> None:
+        if self._rate > 0:
+            queue.pace(f"stripe:{self.org_id}", self._rate)
 
     def call(self, fn: Callable[[Any], T], *, op: str) -> T:
         """Run `fn(stripe_client)` with the org's throttle, 429 back-off and error mapping.
         `op` names the operation for logs and messages (e.g. "products.list")."""
-        raise NotImplementedError
+        settings = get_settings()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn(self._client)
+            except stripe.RateLimitError as exc:
+                retry_after = _retry_after(exc)
+                give_up = (
+                    attempt > settings.stripe_rate_limit_retries
+                    or _header(exc, "stripe-should-retry") == "false"
+                    # Too long to wait inline: a task reschedules itself instead.
+                    or (retry_after or 0) > settings.stripe_backoff_max_seconds
+                )
+                if give_up:
+                    self._log_failure(exc, op)
+                    raise StripeUnavailable(
+                        RATE_LIMITED,
+                        503,
+                        code="stripe_rate_limited",
+                        details=_details(exc),
+                        retry_after=retry_after,
+                    ) from None
+                delay = retry_after if retry_after is not None else _backoff(attempt)
+                log.info(
+                    "stripe rate limit, backing off",
+                    op=op,
+                    org_id=str(self.org_id),
+                    attempt=attempt,
+                    delay=round(delay, 3),
+                )
+                time.sleep(delay)
+            except stripe.StripeError as exc:
+                self._log_failure(exc, op)
+                raise _translate(exc, op=op, secret_key=self._secret_key) from None
 
     def iterate(self, list_fn: Callable[[Any], Any], *, op: str) -> Iterator[dict[str, Any]]:
         """Every object of a list call, across pages (each page fetched through `call`),
         as plain dicts (`to_dict()`)."""
-        raise NotImplementedError
+        page = self.call(list_fn, op=op)
+        while True:
+            for obj in page.data:
+                yield obj.to_dict()
+            if not page.has_more or not page.data:
+                return
+            page = self.call(_next_page_of(page), op=op)
 
     def retrieve_account(self) -> dict[str, Any]:
         """GET /v1/account as a dict."""
-        raise NotImplementedError
+        account = self.call(lambda c: c.v1.accounts.retrieve_current(), op="account.retrieve")
+        found: dict[str, Any] = account.to_dict()
+        return found
+
+    def _log_failure(self, exc: stripe.StripeError, op: str) -> None:
+        log.warning(
+            "stripe call failed",
+            op=op,
+            org_id=str(self.org_id),
+            error=type(exc).__name__,
+            http_status=exc.http_status,
+            stripe_code=exc.code,
+            request_id=exc.request_id,
+        )
+
+
+def _next_page_of(page: Any) -> Callable[[Any], Any]:
+    def fetch(_client: Any) -> Any:
+        return page.next_page()
+
+    return fetch
+
+
+def check_secret_key(org_id: uuid.UUID, secret_key: str) -> dict[str, Any]:
+    """Try a key that is not saved yet (Test Connection): the account as a dict, or the
+    `RegentraError` Stripe's answer maps to."""
+    return OrgStripe(org_id=org_id, secret_key=secret_key).retrieve_account()
 
 
 def for_org(session: Session, org_id: uuid.UUID) -> OrgStripe:
     """The org's client from its stored (encrypted) secret key; Conflict (409) pointing to
     Settings → Integrations when Stripe is not connected."""
-    raise NotImplementedError
+    secret_key = secrets.get(session, org_id=org_id, purpose=SECRET_KEY_PURPOSE)
+    if not secret_key:
+        raise Conflict(NOT_CONNECTED, code="stripe_not_connected")
+    return OrgStripe(org_id=org_id, secret_key=secret_key)
+
+
+# ---- webhooks -------------------------------------------------------------------------------
+
+WEBHOOK_TOLERANCE_SECONDS = stripe.Webhook.DEFAULT_TOLERANCE  # 300 s
+
+
+def construct_event(
+    payload: bytes | str,
+    signature: str,
+    secret: str,
+    *,
+    tolerance: int = WEBHOOK_TOLERANCE_SECONDS,
+) -> dict[str, Any]:
+    """Verify a webhook delivery's `Stripe-Signature` with the SDK (`WebhookSignature`, as
+    `Webhook.construct_event` does; any `v1` signature may match, for secret rotation) and
+    return the event as a plain dict. A delivery that fails
+    is a `RegentraError` (400) saying what to check; never with the secret in it."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        reason = _signature_problem(str(exc.user_message or exc))
+        raise RegentraError(
+            f"signature verification failed: {reason}", 400, code="webhook_signature"
+        ) from None
+    try:
+        event = json.loads(payload)
+    except ValueError:  # not JSON, or not UTF-8
+        event = None
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+    ):
+        raise RegentraError(
+            "the payload is not a Stripe event (JSON with an id and a type)",
+            400,
+            code="webhook_payload",
+        )
+    return event
+
+
+def _signature_problem(reason: str) -> str:
+    if reason.startswith("Timestamp outside the tolerance zone"):
+        return (
+            "the signature is too old (over 5 minutes): check this server's clock, or the "
+            "delivery is a replay"
+        )
+    if reason.startswith("No signatures found matching"):
+        return (
+            "the signature does not match: the signing secret saved for this org is not this "
+            "endpoint's (copy it from the endpoint in the Stripe Dashboard → Webhooks)"
+        )
+    return "the Stripe-Signature header is malformed"
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+def _translate(exc: stripe.StripeError, *, op: str, secret_key: str) -> RegentraError:
+    details = _details(exc)
+    if isinstance(exc, stripe.AuthenticationError):
+        if secret_key.startswith("pk_"):
+            message = (
+                f"{KEY_REJECTED}: that is the publishable key. Paste the secret key "
+                "(Stripe Dashboard → Developers → API keys) or a restricted key instead."
+            )
+        else:
+            message = (
+                f"{KEY_REJECTED}: check that it was copied whole and has not been rolled or "
+                "deleted (Stripe Dashboard → Developers → API keys)."
+            )
+        return StripeRejected(message, 422, code="stripe_key_rejected", details=details)
+    if isinstance(exc, stripe.PermissionError):
+        resource, access = _resource(op)
+        who = "This restricted key" if secret_key.startswith("rk_") else "This Stripe key"
+        message = (
+            f"{who} lacks {access} access to {resource}: in the Stripe Dashboard "
+            f"(Developers → API keys) give it {access.title()} permission on {resource}."
+        )
+        return StripeRejected(message, 422, code="stripe_permission", details=details)
+    if isinstance(exc, stripe.APIConnectionError):
+        message = (
+            f"{UNREACHABLE}: the connection failed or timed out. Try again in a minute; if it "
+            "keeps failing, check this server's outbound network access."
+        )
+        return StripeUnavailable(message, 502, code="stripe_unreachable", details=details)
+    if isinstance(exc, stripe.IdempotencyError):
+        return StripeRejected(
+            _stripe_message(exc, "Stripe refused a repeated request"),
+            409,
+            code="stripe_conflict",
+            details=details,
+        )
+    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
+        status = 409 if exc.code == "resource_already_exists" else 400
+        return StripeRejected(
+            _stripe_message(exc, "Stripe refused the request"),
+            status,
+            code="stripe_invalid_request",
+            details=details,
+        )
+    return StripeUnavailable(
+        "Stripe had a problem answering; try again shortly.",
+        502,
+        code="stripe_error",
+        details=details,
+    )
+
+
+def _stripe_message(exc: stripe.StripeError, fallback: str) -> str:
+    return redact(exc.user_message or "") or fallback
+
+
+def _details(exc: stripe.StripeError) -> dict[str, Any]:
+    return {"stripe_request_id": exc.request_id} if exc.request_id else {}
+
+
+def _resource(op: str) -> tuple[str, str]:
+    """("Products", "read") from "products.list"; ("Invoices", "write") from
+    "invoices.create"."""
+    noun, _, action = op.partition(".")
+    resource = " ".join(word.capitalize() for word in noun.replace("-", "_").split("_"))
+    verb = action.split(".")[0].split("_")[0]
+    return resource or "this resource", "read" if verb in _READ_ACTIONS else "write"
+
+
+def _header(exc: stripe.StripeError, name: str) -> str | None:
+    for key, value in (exc.headers or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _retry_after(exc: stripe.StripeError) -> float | None:
+    raw = _header(exc, "retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        return None
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential back-off with jitter for retry `attempt` (1-based)."""
+    settings = get_settings()
+    ceiling = min(
+        settings.stripe_backoff_max_seconds,
+        settings.stripe_backoff_base_seconds * 2.0 ** (attempt - 1),
+    )
+    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)

@@ -27,29 +27,6 @@ def invoices(request: Request, account: SignedIn) -> Response:
     )
 
 
-@router.get("/catalog")
-def catalog(request: Request, account: SignedIn) -> Response:
-    return _page(
-        request,
-        "catalog",
-        "Catalog",
-        f"The product catalog is not set up yet for {account.org.name}.",
-        "Services and rates you bill for will be listed here.",
-    )
-
-
-@router.get("/integrations")
-def integrations(request: Request, account: AdminPage) -> Response:
-    return _page(
-        request,
-        "integrations",
-        "Integrations",
-        f"No integrations are set up yet for {account.org.name}.",
-        "Connecting your Stripe account (to send invoices) and QuickBooks Online (to record "
-        "payments) will be done from this page.",
-    )
-
-
 @router.get("/billing")
 def billing(request: Request, account: AdminPage) -> Response:
     return _page(

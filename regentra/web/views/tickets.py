@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
+from regentra.catalog import service as catalog
 from regentra.clients.service import all_clients, clients
 from regentra.errors import RegentraError
 from regentra.models import Org, Role, Ticket
@@ -121,10 +122,12 @@ def _detail_page(
     entries = time_service.list_entries(
         session, user=account.user, ticket_id=ticket.id, limit=200
     ).items
+    client = clients.get(session, org_id=org.id, id=ticket.client_id)
     context = {
         "title": ticket.title,
         "ticket": ticket,
-        "client": clients.get(session, org_id=org.id, id=ticket.client_id),
+        "client": client,
+        "rate_items": catalog.rate_items(session, org_id=org.id, currency=client.currency),
         "entries": entries,
         "names": queries.names_for(session, org_id=org.id, with_users=True),
         "can_set_rate": account.user.has_role(*time_service.RATE_SETTERS),
@@ -183,6 +186,7 @@ def log_time(
             description=text(form, "description"),
             billable=checkbox(form, "billable"),
             hourly_rate=rate,
+            catalog_item_id=optional_id(text(form, "catalog_item_id"), "catalog item"),
         )
         entry = time_service.create(session, org=account.org, user=account.user, data=data)
     except (RegentraError, ValidationError) as exc:
@@ -190,6 +194,7 @@ def log_time(
         message, code = failure(exc)
         values = {k: text(form, k) for k in ("work_date", "duration", "description")}
         values.update(hourly_rate=text(form, "hourly_rate"), billable=text(form, "billable"))
+        values.update(catalog_item_id=text(form, "catalog_item_id"))
         return _detail_page(
             request, session, account, ticket, values=values, error=message, code=code
         )

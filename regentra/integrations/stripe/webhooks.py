@@ -1,0 +1,65 @@
+"""Stripe's webhooks for an org: `POST /api/webhooks/stripe/{token}`.
+
+The token in the URL finds the org (by its SHA-256); the org's signing secret verifies the
+`Stripe-Signature` header through the SDK (`client.construct_event`, 300 s tolerance).
+Rejections are recorded on the org's connection (shown in Settings → Integrations), and so
+is the time of the last accepted event. Handling events is issue 5's part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from regentra.errors import NotFound, RegentraError
+from regentra.integrations.stripe import client, settings
+from regentra.kit.time import utcnow
+from regentra.models import StripeConnection
+from regentra.orgs import secrets
+
+SIGNING_MISSING = (
+    "no webhook signing secret is saved for this org: copy the endpoint's signing secret "
+    "(whsec_…) from the Stripe Dashboard into Settings → Integrations → Stripe"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def _reject(conn: StripeConnection, reason: str) -> Outcome:
+    reason = settings.clean_message(reason)
+    conn.last_webhook_rejected_at = utcnow()
+    conn.last_webhook_rejection = reason
+    return Outcome(400, {"error": {"code": "webhook_rejected", "message": reason}})
+
+
+def receive(session: Session, *, token: str, payload: bytes, signature: str | None) -> Outcome:
+    """Verify one delivery. Unknown token → NotFound (404); a rejection is recorded and
+    answered 400 (the caller must commit it, so it is returned rather than raised)."""
+    conn = settings.find_by_webhook_token(session, token)
+    if conn is None:
+        raise NotFound("unknown webhook URL")
+    secret = secrets.get(session, org_id=conn.org_id, purpose=settings.WEBHOOK_SECRET)
+    if secret is None:
+        return _reject(conn, SIGNING_MISSING)
+    if not signature:
+        return _reject(conn, "the Stripe-Signature header is missing")
+    try:
+        event = client.construct_event(payload, signature, secret)
+    except RegentraError as exc:
+        return _reject(conn, exc.message)
+    livemode = event.get("livemode")
+    if conn.mode is not None and isinstance(livemode, bool) and livemode != (conn.mode == "live"):
+        sent = "live" if livemode else "test"
+        return _reject(
+            conn,
+            f"a {sent}-mode event reached an org connected with {conn.mode} keys: point the "
+            f"{sent}-mode endpoint at the org whose keys are {sent} keys, or save {sent} keys",
+        )
+    conn.last_webhook_at = utcnow()
+    return Outcome(200, {"received": True})

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from regentra.models.base import Base, IdMixin, OrgScoped, TimestampMixin, UTCDateTime
+
+
+class StripeConnection(IdMixin, OrgScoped, TimestampMixin, Base):
+    """An org's link to its own Stripe account: one row per org, made with the org.
+
+    Never holds a secret: the secret key, the webhook signing secret and the webhook token
+    itself live encrypted in `org_secrets`; here is only the token's SHA-256 (to find the org
+    of an incoming webhook), the publishable key (public by design), and what happened last.
+    """
+
+    __tablename__ = "stripe_connections"
+    __table_args__ = (
+        CheckConstraint("mode IS NULL OR mode IN ('test', 'live')", name="mode_known"),
+    )
+
+    # One row per org: the unique constraint is the org_id index.
+    org_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orgs.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+
+    webhook_token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    publishable_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    mode: Mapped[str | None] = mapped_column(String(4), default=None)
+    # The first time saved keys were confirmed by Stripe (the catalog's first sync follows).
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_test_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    last_test_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_test_account_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    last_test_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    last_webhook_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_webhook_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_webhook_rejection: Mapped[str | None] = mapped_column(String(500), default=None)

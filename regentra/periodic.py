@@ -1,0 +1,60 @@
+"""The one place periodic jobs are declared.
+
+A periodic job names a task declared with `regentra.queue.task` beside its flow (for
+example the hourly Stripe reconciliation sweep in `integrations/stripe/tasks.py`) and a
+schedule. Every consumer's scheduler wakes it on time; it runs the task under Huey's
+`lock_task`, so when several consumers (`regentra worker` processes, `regentra serve` on a
+SQLite queue) wake the same job at once, one runs it and the others log that it was locked
+and skip. Sweeps must still be idempotent: a lock left by a consumer that died mid-run is
+flushed when a consumer starts.
+
+To add one, append to `SCHEDULE`, e.g. (with `from huey import crontab`)::
+
+    Periodic("stripe.reconcile", task="stripe.reconcile_sweep", schedule=crontab(minute="7"))
+
+Nothing runs periodically yet.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from huey import Huey
+
+from regentra import queue
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str  # also the lock's name
+    task: str  # a task declared with @queue.task
+    schedule: Callable[[datetime.datetime], bool]  # huey.crontab(...)
+
+
+SCHEDULE: tuple[Periodic, ...] = ()
+
+LOCK_PREFIX = "periodic."
+
+
+def install(huey: Huey, entries: Sequence[Periodic] = SCHEDULE) -> None:
+    """Register `entries` as periodic tasks of `huey`; each runs its task under a lock."""
+    names = [entry.name for entry in entries]
+    if len(set(names)) != len(names):
+        raise ValueError(f"periodic job names must be unique: {names}")
+    for entry in entries:
+        _install(huey, entry)
+
+
+def _install(huey: Huey, entry: Periodic) -> None:
+    spec = queue.spec(entry.task)  # fails at start-up for a job naming an unknown task
+    lock = huey.lock_task(LOCK_PREFIX + entry.name)
+
+    def sweep() -> None:
+        with lock:
+            spec.fn()
+
+    sweep.__name__ = sweep.__qualname__ = LOCK_PREFIX + entry.name
+    sweep.__module__ = queue.TASK_NAMESPACE
+    huey.periodic_task(entry.schedule, name=LOCK_PREFIX + entry.name)(sweep)

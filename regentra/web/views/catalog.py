@@ -1,0 +1,139 @@
+"""PSA → Catalog: everyone browses and searches; admins sync from Stripe and add items."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from regentra.api.deps import SessionDep
+from regentra.audit.service import Actor
+from regentra.catalog import service
+from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate
+from regentra.errors import RegentraError
+from regentra.models import SyncStatus
+from regentra.web.auth import Account, AdminPage, SignedIn
+from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text
+from regentra.web.templating import redirect, render
+
+router = APIRouter(prefix="/catalog")
+
+ACTIVE_FILTERS = {"all": None, "active": True, "inactive": False}
+INTERVALS = ("day", "week", "month", "year")
+REFRESH_SECONDS = 2
+
+
+def _list_page(
+    request: Request,
+    session: Session,
+    account: Account,
+    *,
+    q: str = "",
+    active: str = "active",
+    cursor: str | None = None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    org_id = account.org.id
+    active = active if active in ACTIVE_FILTERS else "active"
+    page = service.list_items(
+        session, org_id=org_id, q=q, active=ACTIVE_FILTERS[active], limit=100, cursor=cursor
+    )
+    sync = service.latest_sync(session, org_id=org_id)
+    syncing = sync is not None and sync.status in (
+        SyncStatus.queued.value,
+        SyncStatus.running.value,
+    )
+    context = {
+        "title": "Catalog",
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "filters": {"q": q, "active": active},
+        "sync": sync,
+        "syncing": syncing and not service.is_stale(sync) if sync else False,
+        "refresh": REFRESH_SECONDS,
+        "last_sync_at": service.last_success_at(session, org_id=org_id),
+        "connected": service.stripe_connected(session, org_id=org_id),
+        "intervals": INTERVALS,
+        "values": values or {"currency": account.org.default_currency, "active": "on"},
+        "error": error,
+    }
+    return render(request, "catalog/list.html", context, status=status)
+
+
+@router.get("")
+def catalog_page(
+    request: Request,
+    session: SessionDep,
+    account: SignedIn,
+    q: str = "",
+    active: str = "active",
+    cursor: str | None = None,
+) -> Response:
+    return _list_page(request, session, account, q=q[:200], active=active, cursor=cursor)
+
+
+_TYPED = ("name", "description", "unit_amount", "currency", "recurring_interval", "active")
+
+
+def _fields(form: FormDep, default_currency: str) -> dict[str, Any]:
+    currency = (text(form, "currency") or default_currency).upper()
+    return {
+        "name": text(form, "name"),
+        "description": text(form, "description") or None,
+        "unit_amount": parse_amount(text(form, "unit_amount"), currency, "Price"),
+        "currency": currency,
+        "recurring_interval": text(form, "recurring_interval") or None,
+        "active": checkbox(form, "active"),
+    }
+
+
+@router.post("")
+def create_item(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    try:
+        data = CatalogItemCreate(**_fields(form, account.org.default_currency))
+        item = service.create_manual(
+            session, org_id=account.org.id, data=data, actor=Actor.of(account.user)
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        values = {name: text(form, name) for name in _TYPED}
+        return _list_page(request, session, account, values=values, error=message, status=status)
+    return redirect("/catalog", success=f"Catalog item {item.name} added.")
+
+
+@router.post("/sync")
+def sync_from_stripe(request: Request, session: SessionDep, account: AdminPage) -> Response:
+    try:
+        service.request_sync(session, org_id=account.org.id, actor=Actor.of(account.user))
+    except RegentraError as exc:
+        session.rollback()
+        return redirect("/catalog", error=exc.message[:1].upper() + exc.message[1:] + ".")
+    return redirect("/catalog", success="Sync from Stripe started.")
+
+
+@router.post("/{item_id}/active")
+def set_active(
+    request: Request, item_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    active = checkbox(form, "active")
+    try:
+        item = service.update(
+            session,
+            org_id=account.org.id,
+            item_id=item_id,
+            data=CatalogItemUpdate(active=active),
+            actor=Actor.of(account.user),
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect("/catalog", error=exc.message[:1].upper() + exc.message[1:] + ".")
+    word = "activated" if active else "deactivated"
+    return redirect("/catalog", success=f"Catalog item {item.name} {word}.")

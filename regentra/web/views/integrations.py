@@ -1,0 +1,142 @@
+"""Settings → Integrations (admins): connect the org's Stripe account.
+
+Plain forms that work without JavaScript: Save and Test Connection are two buttons of one
+form (Test Connection posts to its own action and shows the result inline); the webhook URL
+is selectable text. JavaScript only improves: Copy button, Test Connection without a reload.
+Secret fields are never filled in: only their hint is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from regentra.api.deps import SessionDep
+from regentra.audit.service import Actor
+from regentra.errors import RegentraError
+from regentra.integrations.stripe import settings
+from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys, TestResult
+from regentra.web.auth import Account, AdminPage
+from regentra.web.forms import FormDep, failure, text
+from regentra.web.templating import redirect, render
+
+router = APIRouter(prefix="/integrations")
+
+
+_LABELS = {
+    "publishable_key": "Publishable key",
+    "secret_key": "Secret key",
+    "webhook_signing_secret": "Webhook signing secret",
+}
+
+
+def _problem(exc: RegentraError | ValidationError) -> tuple[str, int]:
+    """The message next to the form, naming fields by their labels."""
+    message, status = failure(exc)
+    fields = exc.details.get("fields") if isinstance(exc, RegentraError) else None
+    if fields:
+        message = "; ".join(
+            f"{_LABELS.get(f['field'], f['field'])}: {f['message']}" for f in fields
+        )
+    return message, status
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    account: Account,
+    *,
+    publishable_key: str | None = None,
+    error: str | None = None,
+    test: TestResult | None = None,
+    status: int = 200,
+) -> Response:
+    state = settings.status(session, org_id=account.org.id)
+    last_test = state["last_test"]
+    rejection = state["last_webhook_rejection"]
+    context: dict[str, Any] = {
+        "title": "Integrations",
+        "stripe": state,
+        "publishable_key": state["publishable_key"] if publishable_key is None else publishable_key,
+        "last_test_at": _when(last_test["at"]) if last_test else None,
+        "last_webhook_at": _when(state["last_webhook_at"]),
+        "rejected_at": _when(rejection["at"]) if rejection else None,
+        "catalog_last_sync_at": _when(state["catalog"]["last_sync_at"]),
+        "test": test,
+        "error": error,
+    }
+    return render(request, "integrations/index.html", context, status=status)
+
+
+@router.get("")
+def integrations(request: Request, session: SessionDep, account: AdminPage) -> Response:
+    return _page(request, session, account)
+
+
+@router.post("/stripe")
+def save_stripe(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    try:
+        keys = StripeKeys(
+            publishable_key=text(form, "publishable_key"),
+            secret_key=text(form, "secret_key") or None,
+            webhook_signing_secret=text(form, "webhook_signing_secret") or None,
+        )
+        result = settings.save_keys(
+            session, org_id=account.org.id, keys=keys, actor=Actor.of(account.user)
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = _problem(exc)
+        typed = text(form, "publishable_key")[:255]
+        return _page(request, session, account, publishable_key=typed, error=message, status=status)
+    if result is not None and not result.ok:
+        return redirect(
+            "/integrations", error=f"Saved, but the connection test failed: {result.message}"
+        )
+    done = "Stripe settings saved."
+    if result is not None:
+        done += " " + result.message
+    return redirect("/integrations", success=done)
+
+
+@router.post("/stripe/test")
+def test_stripe(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    typed = text(form, "publishable_key")[:255]
+    try:
+        keys = StripeTestKeys(
+            publishable_key=typed or None, secret_key=text(form, "secret_key") or None
+        )
+        result = settings.test_connection(
+            session, org_id=account.org.id, keys=keys, actor=Actor.of(account.user)
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = _problem(exc)
+        return _page(request, session, account, publishable_key=typed, error=message, status=status)
+    return _page(request, session, account, publishable_key=typed or None, test=result)
+
+
+@router.post("/stripe/webhook-token/rotate")
+def rotate_webhook_url(session: SessionDep, account: AdminPage) -> Response:
+    settings.rotate_webhook_token(session, org_id=account.org.id, actor=Actor.of(account.user))
+    return redirect(
+        "/integrations",
+        success="New webhook URL made; the old one no longer works. Update it in Stripe.",
+    )
+
+
+@router.post("/stripe/disconnect")
+def disconnect_stripe(session: SessionDep, account: AdminPage) -> Response:
+    settings.disconnect(session, org_id=account.org.id, actor=Actor.of(account.user))
+    return redirect("/integrations", success="Stripe disconnected; its keys were deleted.")

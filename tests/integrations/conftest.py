@@ -1,0 +1,77 @@
+"""A Regentra server wired to the Stripe sandbox, per database backend.
+
+`stripe_app` is a real `regentra serve` on the backend's database whose Stripe client talks
+to a real sandbox server (`REGENTRA_STRIPE_API_BASE`), with a job queue of its own (so its
+in-process worker runs only this server's tasks). Unpack it as `server, sandbox =
+stripe_app`, or use `stripe_app.make_org()` for an org whose `.api()` calls this server.
+Each org connects with its own fresh sandbox key (`new_key()`), i.e. its own Stripe account.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from conftest import _VAR, Database, LiveServer, OrgKit, _org_factory, start_server, stop_server
+from sandbox.stripe.conftest import StripeSandbox, start_sandbox, stop_sandbox
+
+# Key material after a Stripe prefix. A hint (`sk_test_…4f2a`) has an ellipsis there.
+SECRET_SHAPED = re.compile(r"(?:sk|rk)_(?:test|live)_[A-Za-z0-9]|whsec_[A-Za-z0-9]")
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    """No key material in `text` (a response, a page, a log), and none of `secrets`."""
+    found = SECRET_SHAPED.search(text)
+    assert found is None, text[max(0, found.start() - 80) : found.end() + 80]
+    for secret in secrets:
+        assert secret not in text
+        assert secret[-12:] not in text  # nor its random tail
+
+
+@dataclass
+class StripeApp:
+    server: LiveServer
+    sandbox: StripeSandbox
+    database: Database
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.server
+        yield self.sandbox
+
+    @property
+    def make_org(self) -> Callable[..., OrgKit]:
+        return _org_factory(self.database, self.server)
+
+
+def start_stripe_app(
+    database: Database, stripe_base: str, *, extra_env: dict[str, str] | None = None
+) -> LiveServer:
+    """A server on `database` whose Stripe is `stripe_base` (a sandbox, or a dead port)."""
+    queue = _VAR / f"queue-stripe-app-{uuid.uuid4().hex[:8]}.db"
+    env = {
+        "REGENTRA_STRIPE_API_BASE": stripe_base,
+        "REGENTRA_QUEUE_URL": f"sqlite:///{queue}",
+        **(extra_env or {}),
+    }
+    return start_server(database.url, extra_env=env)
+
+
+@pytest.fixture(scope="session")
+def app_sandbox() -> Iterator[StripeSandbox]:
+    """The Stripe sandbox the `stripe_app` servers talk to (rate limit off; a test that
+    needs 429s starts a sandbox of its own)."""
+    sandbox = start_sandbox("--rate-limit", "0")
+    yield sandbox
+    stop_sandbox(sandbox)
+
+
+@pytest.fixture(scope="session")
+def stripe_app(database: Database, app_sandbox: StripeSandbox) -> Iterator[StripeApp]:
+    """(app server, sandbox) for each backend: runs once on SQLite, once on PostgreSQL."""
+    server = start_stripe_app(database, app_sandbox.url)
+    yield StripeApp(server, app_sandbox, database)
+    stop_server(server)

@@ -1,0 +1,80 @@
+"""PSA → Catalog as a browser without JavaScript uses it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regentra.catalog import service as catalog
+from regentra.catalog.schemas import StripeItem
+from regentra.models import CatalogSync
+from web.pages import PageClient, flash, form_error
+
+
+def _stripe_items(kit: Any, n: int) -> None:
+    batch = [
+        StripeItem(
+            product_id=f"prod_{i}",
+            price_id=f"price_{i}",
+            name=f"Managed seat {i:02d}",
+            description="Per device",
+            unit_amount=2500 + i,
+            currency="USD",
+            recurring_interval="month" if i % 2 else None,
+            recurring_interval_count=1 if i % 2 else None,
+            active=i != 0,
+        )
+        for i in range(n)
+    ]
+    kit._commit(lambda s: catalog.upsert_stripe_items(s, org_id=kit.org.id, batch=batch))
+
+
+def test_catalog_page_lists_searches_and_adds(live_server: Any, make_org: Any) -> None:
+    kit = make_org()
+    _stripe_items(kit, 5)
+    with PageClient(live_server.url) as page:
+        page.login(kit.admin.email)
+        html = page.get("/catalog").text
+        assert 'id="catalog-items"' in html and "Managed seat 03" in html
+        assert "$25.03" in html and "every month" in html
+        assert "Managed seat 00" not in html  # inactive: hidden by the default filter
+        assert 'id="sync-from-stripe"' in html
+        assert "Stripe is not connected" in html and "Settings → Integrations" in html
+        html = page.get("/catalog", params={"active": "inactive"}).text
+        assert "Managed seat 00" in html and "Managed seat 01" not in html
+        html = page.get("/catalog", params={"q": "seat 04", "active": "all"}).text
+        assert "Managed seat 04" in html and "Managed seat 02" not in html
+
+        r = page.post(
+            "/catalog",
+            {"name": "Onsite visit", "unit_amount": "150.00", "currency": "USD", "active": "on"},
+        )
+        html = page.follow(r).text
+        assert flash(html) == ("success", "Catalog item Onsite visit added.")
+        assert "Onsite visit" in html and "$150.00" in html
+        r = page.post("/catalog", {"name": "Bad", "unit_amount": "1.234", "currency": "USD"})
+        assert r.status_code == 422 and "more decimals" in (form_error(r.text) or "")
+
+        # Not connected: the button explains where to connect Stripe.
+        html = page.follow(page.post("/catalog/sync")).text
+        kind, text = flash(html) or ("", "")
+        assert kind == "error" and "Settings → Integrations" in text
+
+
+def test_progress_while_syncing_and_roles(live_server: Any, make_org: Any) -> None:
+    kit = make_org()
+    tech = kit.add_user("technician")
+    _stripe_items(kit, 3)
+
+    def running(s: Any) -> None:
+        s.add(CatalogSync(org_id=kit.org.id, status="running", seen=120, total=250))
+
+    kit._commit(running)
+    with PageClient(live_server.url) as page:
+        page.login(tech.email)
+        html = page.get("/catalog").text
+        assert "Syncing… 120 of 250" in html
+        assert '<meta http-equiv="refresh"' in html  # refreshes itself, no JavaScript
+        assert "Managed seat 01" in html
+        assert 'id="catalog-form"' not in html and 'id="sync-from-stripe"' not in html
+        assert page.post("/catalog", {"name": "Sneaky"}).status_code == 403
+        assert page.post("/catalog/sync").status_code == 403
