@@ -313,16 +313,22 @@ def demo(
     from regentra.config import VAR_DIR
 
     _settings_or_exit()
-    logins = demo_data.prepare(reset=reset)
+    url = f"http://{host}:{port}"
     stripe_state = VAR_DIR / "demo-stripe.json"
     if reset:
         stripe_state.unlink(missing_ok=True)
     stripe_url = _start_stripe_sandbox("127.0.0.1", stripe_port, stripe_state)
-    url = f"http://{host}:{port}"
+    logins = demo_data.prepare(reset=reset)
+    demo_data.use_stripe_sandbox(stripe_url, url)
+    demo_data.seed_stripe_catalog(stripe_url)
+    demo_data.connect_stripe(stripe_url)
     err.print(f"\n[bold]Regentra demo[/bold] at {url}/login\n")
     for role, email, password in logins:
         err.print(f"  {role:<11} {email:<28} {password}")
-    err.print(f"\n  Stripe sandbox at {stripe_url} (any sk_test_… key is its own account)\n")
+    err.print(
+        f"\n  Stripe sandbox at {stripe_url}: the demo org is connected to an account there,"
+        " its webhook URL registered and the catalog syncing.\n"
+    )
     serve(host=host, port=port, workers=1)
 
 

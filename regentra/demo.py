@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
@@ -160,3 +162,95 @@ def seed(session: Session) -> None:
         entry_id=e.id,
         reason="8 hours looks high for this ticket: split it by day and add detail",
     )
+
+
+# ---- Stripe (the local sandbox) --------------------------------------------------------------
+
+DEMO_SECRET_KEY = "sk_test_RegentraDemo0001"  # noqa: S105 (a sandbox key, not a secret)
+DEMO_PUBLISHABLE_KEY = "pk_test_RegentraDemo0001"
+DEMO_CATALOG = [
+    ("Managed endpoint", "Monitoring, patching and antivirus per device", 2500, "month"),
+    ("Managed server", "Monitoring, patching and backup per server", 12500, "month"),
+    ("Microsoft 365 seat", "Licence and support per user", 2200, "month"),
+    ("Onsite hour", "Technician onsite, per hour", 17500, None),
+    ("Remote support hour", "Remote helpdesk, per hour", 15000, None),
+    ("Project hour", "Projects and migrations, per hour", 18500, None),
+]
+
+
+def use_stripe_sandbox(stripe_url: str, app_url: str) -> None:
+    """Point this process (and the server it starts) at the local Stripe sandbox."""
+    os.environ["REGENTRA_STRIPE_API_BASE"] = stripe_url
+    os.environ["REGENTRA_BASE_URL"] = app_url
+    get_settings.cache_clear()
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def seed_stripe_catalog(stripe_url: str) -> None:
+    """What the MSP would have in its Stripe account: products with prices."""
+    auth = {"Authorization": f"Bearer {DEMO_SECRET_KEY}"}
+    _wait_for(stripe_url + "/v1/account")
+    with httpx.Client(base_url=stripe_url, headers=auth, timeout=30) as stripe_api:
+        if stripe_api.get("/v1/products", params={"limit": 1}).json()["data"]:
+            return
+        for name, description, amount, interval in DEMO_CATALOG:
+            data = {
+                "name": name,
+                "description": description,
+                "default_price_data[unit_amount]": str(amount),
+                "default_price_data[currency]": "usd",
+            }
+            if interval:
+                data["default_price_data[recurring][interval]"] = interval
+            stripe_api.post("/v1/products", data=data).raise_for_status()
+
+
+def connect_stripe(stripe_url: str) -> None:
+    """Connect the demo org as its admin would: paste the keys (the first save fills the
+    catalog), add the org's webhook URL in the Stripe "Dashboard" (the sandbox's control
+    API), and paste the signing secret back."""
+    from regentra.integrations.stripe import settings as stripe_settings
+
+    with session_scope() as session:
+        org = session.query(Org).one()
+        org_id = org.id
+        if stripe_settings.status(session, org_id=org_id)["webhook_signing_secret_configured"]:
+            return
+        actor = Actor.system()
+        stripe_settings.save_keys(
+            session,
+            org_id=org_id,
+            keys=stripe_settings.StripeKeys(
+                publishable_key=DEMO_PUBLISHABLE_KEY, secret_key=DEMO_SECRET_KEY
+            ),
+            actor=actor,
+        )
+        webhook_url = stripe_settings.status(session, org_id=org_id)["webhook_url"]
+    response = httpx.post(
+        stripe_url + "/_sandbox/webhooks",
+        data={"url": webhook_url},
+        headers={"Authorization": f"Bearer {DEMO_SECRET_KEY}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    with session_scope() as session:
+        stripe_settings.save_keys(
+            session,
+            org_id=org_id,
+            keys=stripe_settings.StripeKeys(
+                publishable_key=DEMO_PUBLISHABLE_KEY,
+                webhook_signing_secret=response.json()["secret"],
+            ),
+            actor=Actor.system(),
+        )

@@ -49,6 +49,7 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         printed = log.read_text()
+        assert "sk_test_" not in printed and "whsec_" not in printed
         assert f"{base}/login" in printed
         logins = re.findall(r"^\s+(admin|approver|technician)\s+(\S+@\S+)\s+(\S+)$", printed, re.M)
         assert {role for role, _, _ in logins} == {"admin", "approver", "technician"}
@@ -64,6 +65,18 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             browser.login("approver@northwind.example", "regentra-demo")
             approvals = browser.get("/approvals").text
             assert "submitted" in approvals.lower()
+        # The org is connected to the sandbox: the catalog fills by itself, and the
+        # org's webhook URL is registered there.
+        with PageClient(base) as browser:
+            browser.login("admin@northwind.example", "regentra-demo")
+            deadline = time.monotonic() + 20
+            while "Managed endpoint" not in (catalog := browser.get("/catalog").text):
+                assert time.monotonic() < deadline, catalog
+                time.sleep(0.5)
+            assert "Remote support hour" in catalog
+            integrations = browser.get("/integrations").text
+            assert "/api/webhooks/stripe/" in integrations
+            assert "sk_test_" not in integrations.replace("sk_test_…", "")
         # The local Stripe sandbox runs beside it.
         sandbox = f"http://127.0.0.1:{stripe_port}"
         assert sandbox in printed
