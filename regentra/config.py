@@ -41,9 +41,10 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     stripe_timeout_seconds: float = 30.0
     stripe_max_network_retries: int = 2
-    # Requests per second per org, shared by every process (Stripe allows 25 in test mode,
-    # 100 in live mode). 0 turns the throttle off.
+    # Requests per second per org, shared by every process, by the key's mode: Stripe allows
+    # 25 in test mode and 100 in live mode. 0 turns the throttle off.
     stripe_max_rps: float = Field(default=20.0, ge=0)
+    stripe_max_rps_live: float = Field(default=80.0, ge=0)
     # 429s: retried this many times with exponential back-off (base, cap in seconds).
     stripe_rate_limit_retries: int = Field(default=6, ge=0)
     stripe_backoff_base_seconds: float = Field(default=0.5, ge=0)

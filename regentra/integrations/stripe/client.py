@@ -4,8 +4,9 @@ Every client uses the SDK's pinned API version, the base URL `REGENTRA_STRIPE_AP
 (Stripe's own by default; the sandbox in tests and the demo), a timeout, and
 `max_network_retries` (the SDK retries connection errors, 409 and 5xx itself). On top:
 
-- a per-org throttle, `REGENTRA_STRIPE_MAX_RPS` (20/s, under Stripe's 25 in test mode),
-  shared by every process through the queue's storage (`regentra.queue.Pacer`); each HTTP
+- a per-org throttle by the key's mode, `REGENTRA_STRIPE_MAX_RPS` (20/s, under Stripe's 25 in
+  test mode) and `REGENTRA_STRIPE_MAX_RPS_LIVE` (80/s, under its 100 in live mode), shared by
+  every process through the queue's storage (`regentra.queue.Pacer`); each HTTP
   request the SDK makes, retries included, waits for its slot;
 - 429s (which the SDK does not retry) backed off exponentially with jitter, honouring
   `Retry-After` and `Stripe-Should-Retry`, a bounded number of times;
@@ -133,7 +134,8 @@ class OrgStripe:
         self.org_id = org_id
         self._secret_key = secret_key
         settings = get_settings()
-        self._rate = settings.stripe_max_rps
+        live = key_mode(secret_key) == "live"
+        self._rate = settings.stripe_max_rps_live if live else settings.stripe_max_rps
         self._client = stripe.StripeClient(
             secret_key,
             stripe_version=API_VERSION,
@@ -195,11 +197,17 @@ class OrgStripe:
 
     def iterate(self, list_fn: Callable[[Any], Any], *, op: str) -> Iterator[dict[str, Any]]:
         """Every object of a list call, across pages (each page fetched through `call`),
-        as plain dicts (`to_dict()`)."""
+        as plain dicts: the JSON Stripe sent (decimals stay strings), which is cheaper than
+        converting the SDK's objects back."""
         page = self.call(list_fn, op=op)
         while True:
-            for obj in page.data:
-                yield obj.to_dict()
+            response = page.last_response
+            raw = getattr(response, "data", None) if response is not None else None
+            if isinstance(raw, dict) and isinstance(raw.get("data"), list):
+                yield from raw["data"]
+            else:
+                for obj in page.data:
+                    yield obj.to_dict()
             if not page.has_more or not page.data:
                 return
             page = self.call(_next_page_of(page), op=op)

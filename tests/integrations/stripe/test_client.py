@@ -480,3 +480,18 @@ def test_construct_event_verifies_with_the_sdk() -> None:
         stripe_client.construct_event(b"[1]", signed(b"[1]", secret), secret)
     with pytest.raises(RegentraError, match="not a Stripe event"):
         stripe_client.construct_event(b"{nope", signed(b"{nope", secret), secret)
+
+
+def test_the_pace_follows_the_keys_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stripe allows 25 requests/s in test mode and 100 in live mode: the per-org pace is
+    20/s for test keys and 80/s for live ones, each configurable."""
+    monkeypatch.setenv("REGENTRA_STRIPE_MAX_RPS", "20")
+    monkeypatch.setenv("REGENTRA_STRIPE_MAX_RPS_LIVE", "80")
+    get_settings.cache_clear()
+    try:
+        test = OrgStripe(org_id=uuid.uuid4(), secret_key="sk_test_" + "a" * 24)
+        live = OrgStripe(org_id=uuid.uuid4(), secret_key="rk_live_" + "b" * 24)
+        assert (test.mode, test._rate) == ("test", 20)
+        assert (live.mode, live._rate) == ("live", 80)
+    finally:
+        get_settings.cache_clear()
