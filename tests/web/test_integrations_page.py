@@ -124,6 +124,15 @@ def test_admin_connects_stripe_in_chromium(stripe_app: StripeApp, page: Page) ->
     kit = stripe_app.make_org()
     sk, pub = new_key(), pk()
     base = stripe_app.server.url
+    # What the MSP already sells in its Stripe account.
+    stripe_api = stripe_app.sandbox.client(sk)
+    for name, amount in (("Managed endpoint", 2500), ("Onsite hour", 17500)):
+        stripe_api.v1.products.create(
+            params={
+                "name": name,
+                "default_price_data": {"unit_amount": amount, "currency": "usd"},
+            }
+        )
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page.goto(base + "/login")
     page.get_by_label("Email").fill(kit.admin.email)
@@ -158,6 +167,16 @@ def test_admin_connects_stripe_in_chromium(stripe_app: StripeApp, page: Page) ->
     expect(page.locator("#copy-webhook-url-done")).to_have_text("Copied.")
     assert page.evaluate("navigator.clipboard.readText()") == url
     assert_no_secret(page.content(), sk)
+
+    # PSA → Catalog: the first save filled it, without a click on Sync.
+    page.locator('nav a[href="/catalog"]').click()
+    for _ in range(40):
+        if "Onsite hour" in page.content():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(page.locator("main")).to_contain_text("Managed endpoint")
+    expect(page.locator("main")).to_contain_text("Onsite hour")
 
 
 def test_page_shows_webhook_and_catalog_status(stripe_app: StripeApp) -> None:
