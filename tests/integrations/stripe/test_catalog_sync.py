@@ -314,8 +314,15 @@ def test_sync_requests_join_one_sync_run_by_the_servers_consumer(stripe_app: Any
             barrier.wait()
             return api.post("/catalog/sync")
 
-    with ThreadPoolExecutor(4) as pool:
-        responses = list(pool.map(request, range(4)))
+    # Slow Stripe down so the first sync is still running when the last request arrives
+    # (with SQLite the four requests are serialized, and 50 prices sync in a blink).
+    with box.control(key) as control:
+        control.post("/_sandbox/faults", data={"latency_ms": "400"}).raise_for_status()
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                responses = list(pool.map(request, range(4)))
+        finally:
+            control.post("/_sandbox/faults").raise_for_status()
     assert [r.status_code for r in responses] == [202] * 4, [r.text for r in responses]
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1, f"concurrent requests made {len(ids)} syncs"
