@@ -16,47 +16,17 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import stripe
+from sandbox import start_sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
 MAX_RATIO = 1.5
-NO_LIMIT = ("--rate-limit", "0")
 BENCH_PASSWORD = "bench-password-long"  # noqa: S105 (a throwaway admin of a temp database)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "regentra", "sandbox", "stripe", "--port", str(port), *NO_LIMIT],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/v1/account", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("sandbox did not start")
 
 
 def seed(client: stripe.StripeClient, products: int, prices_each: int, threads: int) -> None:

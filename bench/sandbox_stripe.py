@@ -10,53 +10,15 @@ the floor that keeps the suites fast.
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import httpx
 import stripe
+from sandbox import start_sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
 FLOOR = 200.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "regentra",
-            "sandbox",
-            "stripe",
-            "--port",
-            str(port),
-            "--rate-limit",
-            "0",
-        ],
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(url + "/v1/account", timeout=1)
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("sandbox did not start")
 
 
 def rate(n: int, threads: int, op: Callable[[int], object]) -> float:
@@ -71,7 +33,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1200)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
-    proc, url = start()
+    proc, url = start_sandbox()
     try:
         client = stripe.StripeClient(
             f"sk_test_{uuid.uuid4().hex}", base_addresses={"api": url}, max_network_retries=0

@@ -1,0 +1,41 @@
+"""A Stripe sandbox server for the benchmarks: a separate process on a free loopback port,
+rate limit off."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
+    """Start `regentra sandbox stripe`; returns the process and its base URL."""
+    port = free_port()
+    command = ["sandbox", "stripe", "--port", str(port), "--rate-limit", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "regentra", *command],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(url + "/v1/account", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("sandbox did not start")
