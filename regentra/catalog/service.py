@@ -26,7 +26,7 @@ from regentra.audit.service import Actor, record
 from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate, StripeItem
 from regentra.errors import Conflict, Invalid
 from regentra.kit.ids import new_id
-from regentra.kit.money import is_currency
+from regentra.kit.money import check_currency
 from regentra.kit.pagination import Page, check_limit
 from regentra.kit.time import as_utc, utcnow
 from regentra.models import CatalogItem, CatalogSource, CatalogSync, OrgSecret, SyncStatus
@@ -44,13 +44,6 @@ STALE_AFTER = timedelta(minutes=5)
 CHUNK = 500
 
 # ---- items ---------------------------------------------------------------------------------
-
-
-def _currency(code: str) -> str:
-    code = code.upper()
-    if not is_currency(code):
-        raise Invalid(f"currency '{code}' is not an ISO 4217 code (e.g. USD, EUR, GBP)")
-    return code
 
 
 def _encode_cursor(name: str, item_id: uuid.UUID) -> str:
@@ -131,7 +124,7 @@ def create_manual(
     name = data.name.strip()
     if not name:
         raise Invalid("name must not be blank")
-    currency = _currency(data.currency) if data.currency else None
+    currency = check_currency(data.currency) if data.currency else None
     _check_priced(data.unit_amount, currency)
     item = CatalogItem(
         org_id=org_id,
@@ -184,7 +177,7 @@ def update(
     if "description" in changes:
         changes["description"] = (changes["description"] or "").strip() or None
     if changes.get("currency") is not None:
-        changes["currency"] = _currency(changes["currency"])
+        changes["currency"] = check_currency(changes["currency"])
     if "recurring_interval" in changes:
         changes["recurring_interval_count"] = 1 if changes["recurring_interval"] else None
     _check_priced(

@@ -10,20 +10,13 @@ from sqlalchemy.orm import Session
 from regentra.audit.service import Actor, record
 from regentra.clients.schemas import ClientCreate, ClientUpdate
 from regentra.errors import Conflict, Invalid
-from regentra.kit.money import is_currency
+from regentra.kit.money import check_currency
 from regentra.kit.pagination import Page, paginate
 from regentra.models import Client, Org, TimeEntry
 from regentra.orgs.repository import OrgScopedRepository
 from regentra.orgs.service import check_email
 
 clients = OrgScopedRepository(Client, "client")
-
-
-def _currency(code: str) -> str:
-    code = code.upper()
-    if not is_currency(code):
-        raise Invalid(f"currency '{code}' is not an ISO 4217 code (e.g. USD, EUR, GBP)")
-    return code
 
 
 def _check_name_free(
@@ -45,7 +38,7 @@ def create(session: Session, *, org: Org, data: ClientCreate, actor: Actor) -> C
         org_id=org.id,
         name=name,
         billing_email=check_email(data.billing_email),
-        currency=_currency(data.currency or org.default_currency),
+        currency=check_currency(data.currency or org.default_currency),
         hourly_rate=data.hourly_rate,
         compliance_enabled=data.compliance_enabled,
     )
@@ -76,7 +69,7 @@ def update(
     if "billing_email" in changes and changes["billing_email"] is not None:
         changes["billing_email"] = check_email(changes["billing_email"])
     if "currency" in changes and changes["currency"] is not None:
-        changes["currency"] = _currency(changes["currency"])
+        changes["currency"] = check_currency(changes["currency"])
         if changes["currency"] != client.currency:
             used = session.scalar(
                 select(func.count()).where(

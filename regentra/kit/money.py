@@ -7,11 +7,21 @@ from decimal import ROUND_HALF_UP, Decimal
 from babel.core import Locale
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
+from regentra.errors import Invalid
+
 _CURRENCIES = frozenset(list_currencies())
 
 
 def is_currency(code: str) -> bool:
     return code in _CURRENCIES
+
+
+def check_currency(code: str) -> str:
+    """The ISO 4217 code in upper case, or a 422 a person can act on."""
+    upper = code.upper()
+    if not is_currency(upper):
+        raise Invalid(f"currency '{upper}' is not an ISO 4217 code (e.g. USD, EUR, GBP)")
+    return upper
 
 
 def amount_for(rate_minor: int, minutes: int) -> int:

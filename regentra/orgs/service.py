@@ -6,7 +6,6 @@ import hashlib
 import re
 import secrets
 import uuid
-from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,7 +14,8 @@ from regentra.audit.service import Actor, record
 from regentra.auth.passwords import hash_password
 from regentra.auth.service import normalize_email
 from regentra.errors import Conflict, Invalid, NotFound
-from regentra.kit.money import is_currency
+from regentra.kit.money import check_currency
+from regentra.kit.time import time_zones
 from regentra.models import Org, Role, StripeConnection, User
 from regentra.orgs import secrets as org_secrets
 from regentra.orgs.repository import OrgScopedRepository
@@ -47,17 +47,9 @@ def _unique_slug(session: Session, base: str) -> str:
 
 
 def _check_timezone(timezone: str) -> str:
-    if timezone not in available_timezones():
+    if timezone not in time_zones():
         raise Invalid(f"'{timezone}' is not a known time zone (e.g. America/New_York)")
-    ZoneInfo(timezone)
     return timezone
-
-
-def _check_currency(code: str) -> str:
-    currency = code.upper()
-    if not is_currency(currency):
-        raise Invalid(f"'{code}' is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
-    return currency
 
 
 def create_org(
@@ -75,7 +67,7 @@ def create_org(
     if not name:
         raise Invalid("org name is required")
     _check_timezone(timezone)
-    currency = _check_currency(default_currency)
+    currency = check_currency(default_currency)
     if default_hourly_rate < 0:
         raise Invalid("default hourly rate must not be negative")
     org = Org(
@@ -143,7 +135,7 @@ def update_org(session: Session, *, org_id: uuid.UUID, data: OrgUpdate, actor: A
     if "timezone" in changes:
         changes["timezone"] = _check_timezone(changes["timezone"].strip())
     if "default_currency" in changes:
-        changes["default_currency"] = _check_currency(changes["default_currency"])
+        changes["default_currency"] = check_currency(changes["default_currency"])
     applied = {k: v for k, v in changes.items() if getattr(org, k) != v}
     for key, value in applied.items():
         setattr(org, key, value)

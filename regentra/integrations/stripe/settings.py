@@ -29,7 +29,7 @@ from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog_service
 from regentra.config import get_settings
 from regentra.errors import Invalid, RegentraError
-from regentra.integrations.stripe.client import OrgStripe
+from regentra.integrations.stripe.client import OrgStripe, key_mode, redact
 from regentra.kit.crypto import hint
 from regentra.kit.time import utcnow
 from regentra.models import StripeConnection
@@ -48,8 +48,6 @@ Mode = Literal["test", "live"]
 _PUBLISHABLE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
 _SECRET = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
 _SIGNING = re.compile(r"^whsec_[A-Za-z0-9+/=_-]+$")
-# Anything shaped like a Stripe key or signing secret, masked or not, in a vendor message.
-_KEYLIKE = re.compile(r"\b(?:(?:sk|rk|pk)_(?:test|live)_|whsec_)\S*")
 
 
 class StripeKeys(BaseModel):
@@ -98,7 +96,7 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 def _mode(key: str) -> Mode:
-    return "live" if "_live_" in key[:8] else "test"
+    return "live" if key_mode(key) == "live" else "test"
 
 
 def _describe_mode(key: str) -> str:
@@ -313,9 +311,8 @@ def save(session: Session, *, org_id: uuid.UUID, keys: StripeKeys, actor: Actor)
     if secret is not None and secret != stored_secret:
         secrets.put(session, org_id=org_id, purpose=SECRET_KEY, value=secret)
         changed.append("secret_key")
-    if signing is not None and signing != secrets.get(
-        session, org_id=org_id, purpose=WEBHOOK_SECRET
-    ):
+    stored_signing = secrets.get(session, org_id=org_id, purpose=WEBHOOK_SECRET)
+    if signing is not None and signing != stored_signing:
         secrets.put(session, org_id=org_id, purpose=WEBHOOK_SECRET, value=signing)
         changed.append("webhook_signing_secret")
     if changed:
@@ -330,8 +327,7 @@ def save(session: Session, *, org_id: uuid.UUID, keys: StripeKeys, actor: Actor)
                 "changed": changed,
                 "mode": conn.mode,
                 "secret_key_configured": bool(secret or stored_secret),
-                "webhook_signing_secret_configured": signing is not None
-                or secrets.get(session, org_id=org_id, purpose=WEBHOOK_SECRET) is not None,
+                "webhook_signing_secret_configured": (signing or stored_signing) is not None,
             },
         )
     has_secret = secret is not None or stored_secret is not None
@@ -380,7 +376,7 @@ def start_catalog_sync(session: Session, *, org_id: uuid.UUID, actor: Actor) -> 
 
 def clean_message(message: str) -> str:
     """A vendor message safe to store and show: anything key-shaped is masked."""
-    return _KEYLIKE.sub("[key]", message)[:500]
+    return redact(message)[:500]
 
 
 def _account_name(account: dict[str, Any]) -> str | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
+from regentra.kit.time import time_zones
 from regentra.models import Org
 from regentra.orgs import service
 from regentra.orgs.schemas import OrgUpdate
@@ -18,8 +17,6 @@ from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text
 from regentra.web.templating import major_units, redirect, render
 
 router = APIRouter(prefix="/settings")
-
-_TIMEZONES = sorted(available_timezones())
 
 
 def _values(org: Org) -> dict[str, str]:
@@ -38,7 +35,7 @@ def _page(
     context = {
         "title": "Organization",
         "values": values,
-        "timezones": _TIMEZONES,
+        "timezones": time_zones(),
         "error": error,
     }
     return render(request, "settings/org.html", context, status=status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from regentra.kit.money import format_money
 from regentra.sandbox.stripe.errors import StripeError
 
 
@@ -46,3 +47,9 @@ def currency(value: str, param: str = "currency") -> str:
     if len(code) != 3 or not code.isalpha():
         raise StripeError(f"Invalid currency: {value}.", param=param)
     return code
+
+
+def money(amount: int, currency: str) -> str:
+    """An amount in minor units as people read it ("$1,250.50", "¥1,500"): the product's
+    one formatter, which knows each currency's precision."""
+    return format_money(amount, currency.upper())

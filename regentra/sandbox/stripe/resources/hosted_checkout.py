@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from regentra.sandbox.stripe.resources import checkout
+from regentra.sandbox.stripe.resources._util import money
 from regentra.sandbox.stripe.state import Account, Sandbox
 
 _CSS = """
@@ -37,12 +38,6 @@ color:#fff;font-size:16px;cursor:pointer}
 .test{background:#fff8e1;border-radius:6px;padding:8px;font-size:12px;margin-top:14px}
 a{color:#635bff}
 """
-
-
-def _money(amount: int, currency: str) -> str:
-    if currency == "usd":
-        return f"${amount / 100:,.2f}"
-    return f"{amount / 100:,.2f} {currency.upper()}"
 
 
 def _every(price: dict[str, Any]) -> str:
@@ -86,13 +81,13 @@ def _render(
     rows = "".join(
         f"<tr><td>{esc(item['description'] or item['price']['id'])}"
         f'<div class="muted">Qty {item["quantity"]} &times; '
-        f"{esc(_money(item['price']['unit_amount'] or 0, currency))} per "
+        f"{esc(money(item['price']['unit_amount'] or 0, currency))} per "
         f"{esc(_every(item['price']))}</div></td>"
-        f'<td class="amt">{esc(_money(item["amount_total"], currency))}</td></tr>'
+        f'<td class="amt">{esc(money(item["amount_total"], currency))}</td></tr>'
         for item in items
     )
     every = _every(items[0]["price"]) if items else "month"
-    total = _money(session["amount_total"] or 0, currency)
+    total = money(session["amount_total"] or 0, currency)
     email_field = ""
     if not session["customer"] and not session["customer_email"]:
         email_field = (

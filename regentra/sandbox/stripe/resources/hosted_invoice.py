@@ -19,11 +19,8 @@ from starlette.routing import Route
 
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.resources import payments
+from regentra.sandbox.stripe.resources._util import money
 from regentra.sandbox.stripe.state import Account, Sandbox
-
-ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx"}
-ZERO_DECIMAL |= {"vnd", "vuv", "xaf", "xof", "xpf"}
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$", "jpy": "¥"}
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;background:#f6f8fa;color:#1a1f36;
@@ -48,18 +45,6 @@ font-size:16px;margin-bottom:8px}
 button{width:100%;padding:12px;border:0;border-radius:6px;background:#635bff;color:#fff;
 font-size:16px;font-weight:600;cursor:pointer}button.secondary{background:#1a1f36}
 """
-
-
-def money(amount: int, currency: str) -> str:
-    sign = "-" if amount < 0 else ""
-    cur = currency.lower()
-    if cur in ZERO_DECIMAL:
-        text = f"{abs(amount):,}"
-    else:
-        whole, cents = divmod(abs(amount), 100)
-        text = f"{whole:,}.{cents:02d}"
-    symbol = SYMBOLS.get(cur)
-    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {cur.upper()}"
 
 
 def _date(timestamp: int | None) -> str:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from regentra.sandbox.stripe.resources import billing, invoice_items, payment_methods, payments
+from regentra.sandbox.stripe.resources._util import money
 from regentra.sandbox.stripe.resources.subscription_items import (
     is_live,
     items_of,
@@ -32,12 +33,6 @@ TIMES = "\u00d7"  # the multiplication sign of Stripe's line descriptions
 # Subscriptions being invoiced synchronously by `bill`: the invoice.paid listener leaves
 # them to the code that is changing them.
 _IN_FLIGHT: set[str] = set()
-
-
-def _money(amount: int, currency: str) -> str:
-    if currency == "usd":
-        return f"${amount / 100:,.2f}"
-    return f"{amount / 100:,.2f} {currency.upper()}"
 
 
 # ---- prorations -----------------------------------------------------------------------------
@@ -168,7 +163,7 @@ def _item_line(
         invoice,
         amount=unit * item["quantity"],
         description=f"{item['quantity']} {TIMES} {product.get('name', price['id'])} "
-        f"(at {_money(unit, price['currency'])} / {every})",
+        f"(at {money(unit, price['currency'])} / {every})",
         quantity=item["quantity"],
         price=price,
         period={"end": item["current_period_end"], "start": item["current_period_start"]},
