@@ -7,6 +7,7 @@ from regentra.api import (
     catalog,
     clients,
     integrations,
+    invoices,
     me,
     org,
     tickets,
@@ -16,7 +17,18 @@ from regentra.api import (
 from regentra.api import webhooks as inbound_webhooks
 
 v1_router = APIRouter(prefix="/api/v1")
-for module in (me, org, clients, tickets, time_entries, audit, users, integrations, catalog):
+for module in (
+    me,
+    org,
+    clients,
+    tickets,
+    time_entries,
+    audit,
+    users,
+    integrations,
+    catalog,
+    invoices,
+):
     v1_router.include_router(module.router)
 
 # The app mounts this one router: the /api/v1 surface and the inbound vendor webhooks.

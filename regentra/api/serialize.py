@@ -10,6 +10,8 @@ from regentra.models import (
     CatalogItem,
     CatalogSync,
     Client,
+    Invoice,
+    InvoiceLine,
     Org,
     Ticket,
     TimeEntry,
@@ -129,4 +131,57 @@ def catalog_sync(s: CatalogSync) -> dict[str, Any]:
         "started_at": s.started_at.isoformat() if s.started_at else None,
         "finished_at": s.finished_at.isoformat() if s.finished_at else None,
         "created_at": s.created_at.isoformat(),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def invoice(i: Invoice, *, client_name: str | None = None) -> dict[str, Any]:
+    return {
+        "id": str(i.id),
+        "number": i.number,
+        "client_id": str(i.client_id),
+        **({"client_name": client_name} if client_name is not None else {}),
+        "status": i.status,
+        "currency": i.currency,
+        "total": i.total,
+        "period_start": _iso(i.period_start),
+        "period_end": _iso(i.period_end),
+        "days_until_due": i.days_until_due,
+        "memo": i.memo,
+        "stripe_invoice_id": i.stripe_invoice_id,
+        "hosted_invoice_url": i.hosted_invoice_url,
+        "due_date": _iso(i.due_date),
+        "sent_at": _iso(i.sent_at),
+        "paid_at": _iso(i.paid_at),
+        "amount_paid": i.amount_paid,
+        "overdue_at": _iso(i.overdue_at),
+        "voided_at": _iso(i.voided_at),
+        "payment_processing": i.payment_processing_at is not None,
+        "payment_processing_at": _iso(i.payment_processing_at),
+        "created_at": i.created_at.isoformat(),
+        "updated_at": i.updated_at.isoformat(),
+    }
+
+
+def invoice_line(line: InvoiceLine) -> dict[str, Any]:
+    return {
+        "id": str(line.id),
+        "position": line.position,
+        "kind": line.kind,
+        "description": line.description,
+        "time_entry_id": str(line.time_entry_id) if line.time_entry_id else None,
+        "catalog_item_id": str(line.catalog_item_id) if line.catalog_item_id else None,
+        "work_date": _iso(line.work_date),
+        "ticket_id": str(line.ticket_id) if line.ticket_id else None,
+        "ticket_title": line.ticket_title,
+        "technician_id": str(line.technician_id) if line.technician_id else None,
+        "technician_name": line.technician_name,
+        "minutes": line.minutes,
+        "hours": f"{line.minutes / 60:.2f}" if line.minutes is not None else None,
+        "quantity": line.quantity,
+        "unit_amount": line.unit_amount,
+        "amount": line.amount,
     }

@@ -6,16 +6,25 @@ from regentra.models.base import Base
 from regentra.models.catalog_item import CatalogItem, CatalogSource
 from regentra.models.catalog_sync import CatalogSync, SyncStatus
 from regentra.models.client import Client
+from regentra.models.invoice import (
+    OPEN_STATUSES,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+)
 from regentra.models.login_failure import LoginFailure
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret
 from regentra.models.stripe_connection import StripeConnection
+from regentra.models.stripe_event import StripeEvent
 from regentra.models.ticket import Ticket, TicketStatus
 from regentra.models.time_entry import EntryStatus, TimeEntry
 from regentra.models.user import Role, User
 from regentra.models.web_session import WebSession
 
 __all__ = [
+    "OPEN_STATUSES",
     "ActorType",
     "ApiToken",
     "AuditEvent",
@@ -25,11 +34,16 @@ __all__ = [
     "CatalogSync",
     "Client",
     "EntryStatus",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "LineKind",
     "LoginFailure",
     "Org",
     "OrgSecret",
     "Role",
     "StripeConnection",
+    "StripeEvent",
     "SyncStatus",
     "Ticket",
     "TicketStatus",

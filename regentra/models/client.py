@@ -21,3 +21,5 @@ class Client(IdMixin, OrgScoped, TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     hourly_rate: Mapped[int | None] = mapped_column(Integer, nullable=True)
     compliance_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The client's Customer in the org's Stripe account, made on the first send.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), default=None)

@@ -10,7 +10,12 @@ class Org(IdMixin, TimestampMixin, Base):
     """An MSP: the tenant."""
 
     __tablename__ = "orgs"
-    __table_args__ = (CheckConstraint("default_hourly_rate >= 0", name="rate_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("default_hourly_rate >= 0", name="rate_not_negative"),
+        CheckConstraint(
+            "default_days_until_due >= 0 AND default_days_until_due <= 365", name="terms_range"
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(63), unique=True)
@@ -18,3 +23,8 @@ class Org(IdMixin, TimestampMixin, Base):
     default_currency: Mapped[str] = mapped_column(String(3), default="USD")
     default_hourly_rate: Mapped[int] = mapped_column(Integer, default=0)
     allow_self_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Payment terms of new invoices (days until due).
+    default_days_until_due: Mapped[int] = mapped_column(Integer, default=30)
+    # The next invoice number (INV-000001 …): taken with one UPDATE … RETURNING, which also
+    # serializes invoice generation within the org.
+    next_invoice_number: Mapped[int] = mapped_column(Integer, default=1)

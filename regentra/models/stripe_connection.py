@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regentra.models.base import Base, IdMixin, OrgScoped, TimestampMixin, UTCDateTime
@@ -39,3 +39,9 @@ class StripeConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     last_webhook_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_webhook_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_webhook_rejection: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Reconciliation: Stripe events up to this time (epoch seconds, Stripe's `created`) have
+    # been read; the next run asks only for later ones.
+    reconcile_checkpoint: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_reconcile_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_reconcile_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    last_reconcile_message: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -39,6 +39,7 @@ class TimeEntry(IdMixin, OrgScoped, TimestampMixin, Base):
         ForeignKeyConstraint(
             ["org_id", "catalog_item_id"], ["catalog_items.org_id", "catalog_items.id"]
         ),
+        ForeignKeyConstraint(["org_id", "invoice_id"], ["invoices.org_id", "invoices.id"]),
         CheckConstraint(f"minutes >= 1 AND minutes <= {MAX_MINUTES}", name="minutes_range"),
         CheckConstraint("hourly_rate >= 0", name="rate_not_negative"),
         CheckConstraint(
@@ -46,6 +47,8 @@ class TimeEntry(IdMixin, OrgScoped, TimestampMixin, Base):
         ),
         CheckConstraint("invoice_id IS NULL OR status = 'approved'", name="invoiced_is_approved"),
         Index("ix_time_entries_org_status", "org_id", "status"),
+        # Invoice generation: a client's approved, uninvoiced entries.
+        Index("ix_time_entries_billing", "org_id", "client_id", "status", "invoice_id"),
     )
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)

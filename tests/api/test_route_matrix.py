@@ -109,6 +109,41 @@ def _foreign_entry(w: World, caller: User, status: str) -> TimeEntry:
     return w.entry(w.other_tech, status)
 
 
+def _invoice(w: World, status: str = "draft") -> str:
+    """A fresh draft invoice of org A billing one approved entry (voided when asked)."""
+    from regentra.audit.service import Actor
+    from regentra.invoices import service as invoicing
+    from regentra.invoices.schemas import InvoiceCreate
+    from regentra.models import Org
+
+    entry = w.entry(w.other_tech, "approved")
+
+    def make(s: Any) -> str:
+        org = s.get(Org, w.kit.org.id)
+        admin = s.get(User, w.users["admin"].id)
+        data = InvoiceCreate(client_id=w.client.id, entry_ids=[entry.id])
+        invoice = invoicing.generate(s, org=org, user=admin, data=data)
+        if status == "void":
+            invoicing.mark_void(
+                s, org=org, actor=Actor.system(), invoice=invoice, release_entries=True
+            )
+        return str(invoice.id)
+
+    return str(w.kit._commit(make))
+
+
+def _invoice_line(w: World) -> Req:
+    from regentra.invoices import service as invoicing
+
+    invoice_id = _invoice(w)
+
+    def first_line(s: Any) -> str:
+        invoice = invoicing.invoices.get(s, org_id=w.kit.org.id, id=uuid.UUID(invoice_id))
+        return str(invoicing.lines_of(s, invoice)[0].id)
+
+    return Req(params={"invoice_id": invoice_id, "line_id": w.kit._commit(first_line)})
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/me"): Case(ALL, lambda w, u: Req()),
     ("GET", "/api/v1/org"): Case(ALL, lambda w, u: Req()),
@@ -201,6 +236,48 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/integrations/stripe/webhook-token/rotate"): Case(ADMIN, lambda w, u: Req()),
     ("DELETE", "/api/v1/integrations/stripe"): Case(ADMIN, lambda w, u: Req()),
     ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
+    ("POST", "/api/v1/invoices"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            json={
+                "client_id": str(w.client.id),
+                "entry_ids": [str(w.entry(w.other_tech, "approved").id)],
+            }
+        ),
+        201,
+    ),
+    ("GET", "/api/v1/invoices"): Case(APPROVE, lambda w, u: Req(listed_id=_invoice(w))),
+    ("GET", "/api/v1/invoices/preview"): Case(
+        ADMIN, lambda w, u: Req(params={"client_id": w.client.id})
+    ),
+    ("GET", "/api/v1/invoices/{invoice_id}"): Case(
+        APPROVE, lambda w, u: Req(params={"invoice_id": _invoice(w)})
+    ),
+    ("PATCH", "/api/v1/invoices/{invoice_id}"): Case(
+        ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"memo": "Thanks!"})
+    ),
+    ("DELETE", "/api/v1/invoices/{invoice_id}"): Case(
+        ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w)}), 204
+    ),
+    ("POST", "/api/v1/invoices/{invoice_id}/lines"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            params={"invoice_id": _invoice(w)},
+            json={"description": "Site visit", "unit_amount": 7500},
+        ),
+        201,
+    ),
+    ("DELETE", "/api/v1/invoices/{invoice_id}/lines/{line_id}"): Case(
+        ADMIN, lambda w, u: _invoice_line(w)
+    ),
+    # A void invoice cannot be sent: refused (409) before anything reaches Stripe.
+    ("POST", "/api/v1/invoices/{invoice_id}/send"): Case(
+        ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w, "void")}), 409
+    ),
+    ("POST", "/api/v1/invoices/{invoice_id}/void"): Case(
+        ADMIN,
+        lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"release_entries": True}),
+    ),
     ("GET", "/api/v1/users"): Case(ADMIN, lambda w, u: Req(listed_id=str(w.users["admin"].id))),
     ("POST", "/api/v1/users"): Case(
         ADMIN,
@@ -254,8 +331,10 @@ def intruder(make_org_module: Any) -> Any:
 
 
 def _call(api: Any, method: str, path: str, req: Req) -> Any:
-    url = path.removeprefix("/api/v1").format(**{k: str(v) for k, v in req.params.items()})
-    return api.request(method, url, json=req.json)
+    values = {k: str(v) for k, v in req.params.items()}
+    url = path.removeprefix("/api/v1").format(**values)
+    query = {k: v for k, v in values.items() if "{" + k + "}" not in path}
+    return api.request(method, url, json=req.json, params=query or None)
 
 
 @pytest.mark.parametrize("role", sorted(ALL))
