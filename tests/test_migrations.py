@@ -35,3 +35,119 @@ def test_audit_log_is_append_only(database: Any, make_org: Any) -> None:
         with database.session() as s, pytest.raises(DatabaseError, match="append-only"):
             s.execute(stmt)
             s.commit()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0004 (invoices) over a 0003 database with an org, a client, approved time and
+    a Stripe connection: everything survives, orgs get 30-day terms and number 1."""
+    import sqlalchemy as sa
+
+    from regentra.db import make_engine
+    from regentra.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+        )
+    upgrade(url, "0003")
+    engine = make_engine(url)
+    # Reflected tables: SQLite stores a UUID as 32 hex characters, PostgreSQL as uuid.
+    ids = {
+        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
+        for name in ("org", "user", "client", "ticket", "entry", "conn")
+    }
+    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
+    with engine.begin() as conn:
+
+        def insert(table: str, **values: Any) -> None:
+            meta = sa.MetaData()
+            t = sa.Table(table, meta, autoload_with=conn)
+            row = {k: v for k, v in values.items()}
+            for column in ("created_at", "updated_at"):
+                if column in t.c:
+                    row[column] = now
+            conn.execute(sa.insert(t).values(**row))
+
+        insert(
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="USD",
+            default_hourly_rate=10000,
+            allow_self_approval=False,
+        )
+        insert(
+            "users",
+            id=ids["user"],
+            org_id=ids["org"],
+            email="tech@old.example",
+            name="Tech",
+            role="technician",
+            password_hash="x",
+            is_active=True,
+        )
+        insert(
+            "clients",
+            id=ids["client"],
+            org_id=ids["org"],
+            name="Client",
+            billing_email="ap@client.example",
+            currency="USD",
+            hourly_rate=12000,
+            compliance_enabled=False,
+        )
+        insert(
+            "tickets",
+            id=ids["ticket"],
+            org_id=ids["org"],
+            client_id=ids["client"],
+            title="Old ticket",
+            status="open",
+        )
+        insert(
+            "time_entries",
+            id=ids["entry"],
+            org_id=ids["org"],
+            ticket_id=ids["ticket"],
+            client_id=ids["client"],
+            technician_id=ids["user"],
+            work_date=sa.func.current_date(),
+            minutes=60,
+            description="work",
+            billable=True,
+            hourly_rate=12000,
+            currency="USD",
+            status="approved",
+        )
+        insert(
+            "stripe_connections",
+            id=ids["conn"],
+            org_id=ids["org"],
+            webhook_token_hash="a" * 64,
+            mode="test",
+        )
+    engine.dispose()
+
+    upgrade(url)
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        org = conn.execute(
+            sa.text("SELECT default_days_until_due, next_invoice_number FROM orgs")
+        ).one()
+        assert tuple(org) == (30, 1)
+        entry = conn.execute(sa.text("SELECT minutes, status, invoice_id FROM time_entries")).one()
+        assert tuple(entry) == (60, "approved", None)
+        assert conn.execute(sa.text("SELECT stripe_customer_id FROM clients")).scalar() is None
+        assert conn.execute(sa.text("SELECT mode FROM stripe_connections")).scalar() == "test"
+        assert conn.execute(sa.text("SELECT count(*) FROM invoices")).scalar() == 0
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == [], diff
+    engine.dispose()

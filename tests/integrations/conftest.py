@@ -75,3 +75,76 @@ def stripe_app(database: Database, app_sandbox: StripeSandbox) -> Iterator[Strip
     server = start_stripe_app(database, app_sandbox.url)
     yield StripeApp(server, app_sandbox, database)
     stop_server(server)
+
+
+# ---- invoices: an org connected to the sandbox with its webhook endpoint added --------------
+
+
+@dataclass
+class Billing:
+    """An org of a `stripe_app` connected to its own sandbox account (key), with the org's
+    webhook URL added as an endpoint in that account and its signing secret saved."""
+
+    kit: OrgKit
+    sandbox: StripeSandbox
+    key: str
+    webhook_secret: str
+    endpoint_id: str
+
+    @property
+    def stripe(self) -> Any:
+        """The org's Stripe account through the real SDK (to count and inspect objects)."""
+        return self.sandbox.client(self.key)
+
+    def control(self) -> Any:
+        """The sandbox's /_sandbox control API as this org's account."""
+        return self.sandbox.control(self.key)
+
+    def invoice(self, *, minutes: int = 90, rate: int = 12000, entries: int = 1) -> dict[str, Any]:
+        """A draft (via POST /invoices) billing `entries` approved entries of a new USD client."""
+        client = self.kit.client(hourly_rate=rate)
+        ticket = self.kit.ticket(client)
+        tech = self.kit.add_user("technician")
+        approver = self.kit.add_user("approver")
+        for _ in range(entries):
+            self.kit.entry(
+                tech, ticket=ticket, minutes=minutes, status="approved", approver=approver
+            )
+        with self.kit.api() as api:
+            response = api.post("/invoices", json={"client_id": str(client.id)})
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def sent_invoice(self, **kw: Any) -> dict[str, Any]:
+        draft = self.invoice(**kw)
+        with self.kit.api() as api:
+            response = api.post(f"/invoices/{draft['id']}/send")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert body["status"] == "sent", body
+        return body
+
+
+def connect_billing(
+    app: StripeApp, kit: OrgKit | None = None, *, key: str | None = None
+) -> Billing:
+    """Connect an org (a new one unless given) as an admin would: keys, then the webhook
+    endpoint added in the Stripe "Dashboard" (the sandbox control API), then its secret."""
+    from sandbox.stripe.conftest import new_key
+
+    kit = kit or app.make_org()
+    key = key or new_key()
+    with kit.api() as api:
+        saved = api.put(
+            "/integrations/stripe",
+            json={"publishable_key": "pk_test_" + key[8:], "secret_key": key},
+        )
+        assert saved.status_code == 200, saved.text
+        url = saved.json()["webhook_url"]
+        endpoint = app.sandbox.control(key).post("/_sandbox/webhooks", data={"url": url})
+        assert endpoint.status_code == 200, endpoint.text
+        secret = endpoint.json()["secret"]
+        signed = api.put("/integrations/stripe", json={"webhook_signing_secret": secret})
+        assert signed.status_code == 200, signed.text
+    return Billing(kit, app.sandbox, key, secret, endpoint.json()["id"])
