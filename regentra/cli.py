@@ -254,6 +254,49 @@ def keys_rotate() -> None:
     )
 
 
+@app.command()
+def reconcile(
+    org: Annotated[
+        str | None, typer.Option(help="Only this org (its id); default: every connected org.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON report per org instead of a summary.")
+    ] = False,
+) -> None:
+    """Reconcile open invoices with Stripe now (what the hourly job does): invoices Stripe
+    has as paid become paid here. Exits 1 when any org's run failed."""
+    org_id = None
+    if org is not None:
+        try:
+            org_id = uuid.UUID(org)
+        except ValueError:
+            raise _fail(f"'{org}' is not an org id (a UUID, as `org create` prints)") from None
+    _settings_or_exit()
+    from regentra.errors import RegentraError
+    from regentra.integrations.stripe import reconcile as reconciliation
+
+    try:
+        reports = reconciliation.reconcile_all(org_id=org_id)
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    if not reports:
+        err.print("no org has Stripe connected: nothing to reconcile")
+    for report in reports:
+        if as_json:
+            typer.echo(json.dumps(report.to_json()))
+            continue
+        outcome = "ok" if report.ok else "FAILED"
+        typer.echo(f"{report.org_id}  {outcome}  {report.message}")
+        if report.paid:
+            typer.echo(f"    paid: {', '.join(report.paid)}")
+        for warning in report.warnings:
+            typer.echo(f"    warning: {warning}")
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        err.print(f"[red]{len(failed)} of {len(reports)} orgs failed[/red] (see their messages)")
+        raise typer.Exit(1)
+
+
 @sandbox_app.command("stripe")
 def sandbox_stripe(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",

@@ -143,9 +143,11 @@ def seed(session: Session) -> None:
     ):
         e = log(tech, idx, ago, mins, text)
         entries.submit(session, user=tech, entry_id=e.id)
-    # Approved
+    # Approved, ready to invoice (PSA → Invoices → New invoice)
     for tech, idx, ago, mins, text in (
         (taylor, 0, 3, 30, "Remote session: printer queue stuck"),
+        (taylor, 1, 6, 120, "Replaced front desk PC, migrated profiles"),
+        (jordan, 0, 8, 45, "Patched imaging server, rebooted after hours"),
         (jordan, 2, 4, 75, "Verified offsite replication"),
         (jordan, 4, 5, 240, "Installed two access points"),
     ):

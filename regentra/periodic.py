@@ -11,8 +11,6 @@ flushed when a consumer starts.
 To add one, append to `SCHEDULE`, e.g. (with `from huey import crontab`)::
 
     Periodic("stripe.reconcile", task="stripe.reconcile_sweep", schedule=crontab(minute="7"))
-
-Nothing runs periodically yet.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from huey import Huey
+from huey import Huey, crontab
 
 from regentra import queue
 
@@ -33,7 +31,20 @@ class Periodic:
     schedule: Callable[[datetime.datetime], bool]  # huey.crontab(...)
 
 
-SCHEDULE: tuple[Periodic, ...] = ()
+SCHEDULE: tuple[Periodic, ...] = (
+    # Hourly, off the top of the hour: heal invoices whose `invoice.paid` webhook was lost.
+    Periodic("stripe.reconcile", task="stripe.reconcile_sweep", schedule=crontab(minute="7")),
+    # Every 15 minutes: an invoice turns overdue soon after midnight in its org's time zone
+    # (time zones are offset by quarter hours at the finest).
+    Periodic("invoices.overdue", task="invoices.overdue_sweep", schedule=crontab(minute="*/15")),
+    # Every 10 minutes: webhook events whose follow-up task a crash or a long outage dropped
+    # (a bank payment's invoice still to look up) are enqueued again.
+    Periodic(
+        "stripe.pending_events",
+        task="stripe.pending_events_sweep",
+        schedule=crontab(minute="*/10"),
+    ),
+)
 
 LOCK_PREFIX = "periodic."
 

@@ -48,6 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 TASK_MODULES = (
     "regentra.integrations.stripe.tasks",
     "regentra.integrations.quickbooks.tasks",
+    "regentra.invoices.tasks",
 )
 # Registry keys are "<TASK_NAMESPACE>.<name>": stable whichever module declares the task,
 # so a queued message survives a refactor.

@@ -123,7 +123,7 @@ def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) 
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: a loaded 2-core machine starts slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"regentra serve exited early:\n{log_path.read_text()}")

@@ -303,34 +303,48 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
             + ": approve time first, or choose another period",
             code="nothing_to_invoice",
         )
-    rows = session.execute(
-        _line_rows_stmt(org.id, [TimeEntry.org_id == org.id, TimeEntry.invoice_id == invoice.id])
-    )
+    # The entries just claimed, found through the billing index (org, client, status,
+    # invoice): by org and invoice alone, SQLite without statistics reads every entry of the org.
+    claimed_here = [
+        TimeEntry.org_id == org.id,
+        TimeEntry.client_id == client.id,
+        TimeEntry.status == EntryStatus.approved.value,
+        TimeEntry.invoice_id == invoice.id,
+    ]
+    # Streamed and written 1,000 lines at a time, so memory stays flat however many entries an
+    # invoice bills; Core executemany on the session's connection skips the ORM's per-row work.
+    rows_stmt = _line_rows_stmt(org.id, claimed_here).execution_options(yield_per=1000)
+    rows = session.execute(rows_stmt)
+    lines_stmt = insert(InvoiceLine)
+    connection = session.connection()
     total = 0
-    values: list[dict[str, Any]] = []
-    for position, line in enumerate(_preview_lines(rows), start=1):
-        total += line.amount
-        values.append(
-            {
-                "id": new_id(),
-                "org_id": org.id,
-                "invoice_id": invoice.id,
-                "position": position,
-                "kind": LineKind.time.value,
-                "description": line.description,
-                "time_entry_id": line.time_entry_id,
-                "work_date": line.work_date,
-                "ticket_id": line.ticket_id,
-                "ticket_title": line.ticket_title,
-                "technician_id": line.technician_id,
-                "technician_name": line.technician_name,
-                "minutes": line.minutes,
-                "quantity": 1,
-                "unit_amount": line.hourly_rate,
-                "amount": line.amount,
-            }
-        )
-    session.execute(insert(InvoiceLine), values)
+    position = 0
+    for batch in rows.partitions():
+        values: list[dict[str, Any]] = []
+        for line in _preview_lines(batch):
+            position += 1
+            total += line.amount
+            values.append(
+                {
+                    "id": new_id(),
+                    "org_id": org.id,
+                    "invoice_id": invoice.id,
+                    "position": position,
+                    "kind": LineKind.time.value,
+                    "description": line.description,
+                    "time_entry_id": line.time_entry_id,
+                    "work_date": line.work_date,
+                    "ticket_id": line.ticket_id,
+                    "ticket_title": line.ticket_title,
+                    "technician_id": line.technician_id,
+                    "technician_name": line.technician_name,
+                    "minutes": line.minutes,
+                    "quantity": 1,
+                    "unit_amount": line.hourly_rate,
+                    "amount": line.amount,
+                }
+            )
+        connection.execute(lines_stmt, values)
     invoice.total = total
     session.flush()
     record(
@@ -340,7 +354,7 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
         action="invoice.created",
         subject_type="invoice",
         subject_id=invoice.id,
-        details={"number": number, "lines": len(values), "total": total},
+        details={"number": number, "lines": position, "total": total},
     )
     return invoice
 
@@ -702,6 +716,23 @@ def mark_payment_processing(
             details={"message": "bank payment processing", "number": invoice.number},
         )
     return invoice
+
+
+def clear_payment_processing(
+    session: Session, *, org_id: uuid.UUID, stripe_invoice_id: str, before: datetime
+) -> Invoice | None:
+    """A payment failed: a "bank payment processing" note from before `before` goes (it was
+    that payment). The status stays; the failure itself is audited by the caller."""
+    return _transition(
+        session,
+        org_id=org_id,
+        where=[
+            Invoice.stripe_invoice_id == stripe_invoice_id,
+            Invoice.payment_processing_at < before,
+        ],
+        from_states=OPEN,
+        values={"payment_processing_at": None},
+    )
 
 
 def note_stripe_event(

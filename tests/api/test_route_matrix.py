@@ -235,6 +235,11 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/integrations/stripe/webhook-token/rotate"): Case(ADMIN, lambda w, u: Req()),
     ("DELETE", "/api/v1/integrations/stripe"): Case(ADMIN, lambda w, u: Req()),
+    # Reconcile now: A is connected and has no open invoice, so the run is recorded without a
+    # call to Stripe (200); B has no Stripe key (409 "Stripe is not connected").
+    ("POST", "/api/v1/integrations/stripe/reconcile"): Case(
+        ADMIN, lambda w, u: _stripe_connected(w), 200, other_org=409
+    ),
     ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
     ("POST", "/api/v1/invoices"): Case(
         ADMIN,

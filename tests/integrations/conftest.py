@@ -145,6 +145,9 @@ def connect_billing(
         endpoint = app.sandbox.control(key).post("/_sandbox/webhooks", data={"url": url})
         assert endpoint.status_code == 200, endpoint.text
         secret = endpoint.json()["secret"]
-        signed = api.put("/integrations/stripe", json={"webhook_signing_secret": secret})
+        signed = api.put(
+            "/integrations/stripe",
+            json={"publishable_key": "pk_test_" + key[8:], "webhook_signing_secret": secret},
+        )
         assert signed.status_code == 200, signed.text
     return Billing(kit, app.sandbox, key, secret, endpoint.json()["id"])

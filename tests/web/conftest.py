@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+# The server wired to the Stripe sandbox (`stripe_app`, one per backend for the session), for
+# the invoice pages that send through Stripe and get paid through its webhooks.
+from integrations.conftest import app_sandbox, stripe_app  # noqa: F401
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

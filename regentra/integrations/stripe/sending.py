@@ -1,25 +1,587 @@
 """Send an invoice through the org's Stripe account, and void it there.
 
-(Interface fixed; implementation in progress.)
+Sending is a few Stripe calls, each with a deterministic idempotency key, and every step is
+also *found again* on a retry. So a send that stopped at any step (a crash, a timeout, Stripe
+down) is finished by sending again, even days later when Stripe has forgotten the keys (it
+keeps them about 24 h), and nothing is created twice:
+
+1. the client's Customer: the stored one (retrieved; name and email brought up to date), else
+   one listed by email that carries our client id in its metadata, else a new one; its id is
+   stored on the client and committed;
+2. the Stripe invoice, created first (a draft with `auto_advance=false`, so Stripe never
+   finalizes a half-built one, and no pending items pulled in): the stored one, else a draft
+   of this customer carrying our invoice id in its metadata, else a new one. Its id is
+   committed at once, which freezes our draft (`invoices.service._editable_draft`);
+3. one invoice item per line, attached to that invoice: the items already on it are listed
+   and matched by our line id (metadata `regentra_line_id`); only the missing ones are made;
+4. Stripe's total must equal ours (else nothing is finalized); then finalize (skipped once it
+   is no longer a draft) and send;
+5. `invoices.service.mark_sent` with the Stripe id, hosted page and due date (it writes the
+   "invoice.sent" audit entry).
+
+No database transaction is open while Stripe answers (SQLite takes its write lock at BEGIN):
+like `settings.save_keys`, the flow commits before each network call.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy.orm import Session
 
-from regentra.models import Invoice, Org, User
+from regentra.audit.service import Actor
+from regentra.clients.service import clients
+from regentra.errors import Conflict, NotFound, RegentraError
+from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe.client import OrgStripe, idempotency_key
+from regentra.invoices import service
+from regentra.kit.money import format_money
+from regentra.models import Client, Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+SEND_OP = "invoice-send"
+VOID_OP = "invoice-void"
+CUSTOMER_OP = "customer"
+DESCRIPTION_MAX = 500
+
+
+# ---- small helpers ----------------------------------------------------------------------------
+
+
+def _fingerprint(params: dict[str, Any]) -> str:
+    """A short digest of a request's parameters: the same request always gets the same key,
+    and a changed one (the draft was edited after a failed attempt) a new key, instead of
+    Stripe's "same key, different parameters" refusal."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _options(key: str) -> dict[str, Any]:
+    return {"idempotency_key": key}
+
+
+def _or_none(fn: Callable[[Any], T]) -> Callable[[Any], T | None]:
+    """`fn`, answering None when Stripe says the object does not exist (404
+    `resource_missing`: deleted, or made in another Stripe account than the one connected)."""
+
+    def run(c: Any) -> T | None:
+        try:
+            return fn(c)
+        except Exception as exc:  # the SDK's error types live in client.py only
+            missing = getattr(exc, "http_status", None) == 404
+            if missing and getattr(exc, "code", None) == "resource_missing":
+                return None
+            raise
+
+    return run
+
+
+def _dict(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    found: dict[str, Any] = obj.to_dict()
+    return found
+
+
+def _fresh(
+    session: Session, *, org_id: uuid.UUID, invoice_id: uuid.UUID, lock: bool = False
+) -> Invoice | None:
+    """The invoice as the database has it now (the session keeps objects across commits)."""
+    stmt = (
+        service.invoices.select(org_id)
+        .where(Invoice.id == invoice_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def _due_date(epoch: Any, org: Org) -> date | None:
+    if not isinstance(epoch, int):
+        return None
+    return datetime.fromtimestamp(epoch, tz=ZoneInfo(org.timezone)).date()
+
+
+def payment_method_types(currency: str) -> list[str]:
+    """Card everywhere; ACH (`us_bank_account`) too for USD invoices."""
+    return ["card", "us_bank_account"] if currency.upper() == "USD" else ["card"]
+
+
+def _hours(minutes: int) -> str:
+    hours = (Decimal(minutes) / Decimal(60)).quantize(Decimal("0.01"))
+    return format(hours.normalize(), "f")
+
+
+def line_description(line: InvoiceLine, currency: str) -> str:
+    """What the client reads on the Stripe invoice for one line."""
+    if line.kind == LineKind.time.value:
+        parts = [
+            line.work_date.isoformat() if line.work_date else None,
+            line.ticket_title,
+            line.technician_name,
+            f"{_hours(line.minutes or 0)} h @ {format_money(line.unit_amount, currency)}/h",
+        ]
+        text = " · ".join(part for part in parts if part)
+        if line.description.strip():
+            text += f" — {line.description.strip()}"
+    else:
+        text = line.description.strip() or "Item"
+    return text[:DESCRIPTION_MAX]
+
+
+def _item_params(line: InvoiceLine, invoice: Invoice) -> dict[str, Any]:
+    metadata = {"regentra_invoice_id": str(invoice.id), "regentra_line_id": str(line.id)}
+    if line.time_entry_id is not None:
+        metadata["regentra_time_entry_id"] = str(line.time_entry_id)
+    params: dict[str, Any] = {
+        "currency": invoice.currency.lower(),
+        "description": line_description(line, invoice.currency),
+        "metadata": metadata,
+    }
+    if line.kind != LineKind.time.value and line.quantity > 1:
+        # Stripe shows the quantity and unit price; the amount is their exact product.
+        params.update(quantity=line.quantity, unit_amount_decimal=str(line.unit_amount))
+    else:
+        params["amount"] = line.amount
+    return params
+
+
+def _invoice_description(invoice: Invoice) -> str:
+    text = f"Invoice {invoice.number}"
+    start, end = invoice.period_start, invoice.period_end
+    if start and end:
+        text += f" for work from {start.isoformat()} to {end.isoformat()}"
+    elif start:
+        text += f" for work from {start.isoformat()}"
+    elif end:
+        text += f" for work up to {end.isoformat()}"
+    memo = invoice.memo.strip()
+    return f"{text}\n\n{memo}" if memo else text
+
+
+def _invoice_params(invoice: Invoice, *, customer_id: str) -> dict[str, Any]:
+    return {
+        "customer": customer_id,
+        "collection_method": "send_invoice",
+        "days_until_due": invoice.days_until_due,
+        "currency": invoice.currency.lower(),
+        "auto_advance": False,
+        "pending_invoice_items_behavior": "exclude",
+        "payment_settings": {"payment_method_types": payment_method_types(invoice.currency)},
+        "description": _invoice_description(invoice),
+        "metadata": {
+            "regentra_org_id": str(invoice.org_id),
+            "regentra_invoice_id": str(invoice.id),
+            "regentra_invoice_number": invoice.number,
+        },
+    }
+
+
+# ---- send -------------------------------------------------------------------------------------
+
+
+def _check_sendable(session: Session, invoice: Invoice) -> None:
+    status = invoice.status
+    if status != InvoiceStatus.draft.value:
+        if status == InvoiceStatus.void.value:
+            why = "is void and cannot be sent: generate a new invoice to bill this time"
+        elif status == InvoiceStatus.paid.value:
+            why = "is already paid"
+        else:
+            why = f"was already sent ({status})"
+        raise Conflict(f"invoice {invoice.number} {why}", code="not_draft")
+    if not service.lines_of(session, invoice):
+        raise Conflict(
+            f"invoice {invoice.number} has no lines: add a line before sending it",
+            code="invoice_empty",
+        )
+    if invoice.total <= 0:
+        raise Conflict(
+            f"invoice {invoice.number} totals {format_money(invoice.total, invoice.currency)}: "
+            "there is nothing to charge. Add a line, or delete the draft.",
+            code="invoice_zero_total",
+        )
 
 
 def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> Invoice:
     """Draft → sent through Stripe (409 `stripe_not_connected` when Stripe is not
-    connected). Crash-safe: every Stripe call carries a deterministic idempotency key."""
-    raise NotImplementedError
+    connected). Crash-safe: every Stripe call carries a deterministic idempotency key, and a
+    retry finds what an earlier attempt made (see the module's docstring)."""
+    invoice = service.get(session, org_id=org.id, invoice_id=invoice_id)
+    _check_sendable(session, invoice)
+    stripe = stripe_client.for_org(session, org.id)
+    customer = clients.get(session, org_id=org.id, id=invoice.client_id)
+    session.commit()  # hold no database lock while Stripe answers
+
+    customer_id = _customer(session, stripe, org=org, client=customer)
+    found, fresh = _stripe_invoice(session, stripe, invoice=invoice, customer_id=customer_id)
+    sid = str(found["id"])
+    # The draft is frozen from here on: read its lines and total as they now are.
+    current = _fresh(session, org_id=org.id, invoice_id=invoice.id)
+    if current is None:
+        raise NotFound("invoice not found")
+    if current.status != InvoiceStatus.draft.value:
+        session.commit()
+        if current.status == InvoiceStatus.void.value:
+            raise Conflict(
+                f"invoice {current.number} was voided while it was being sent", code="invoice_void"
+            )
+        return current  # another request finished sending it
+    lines = service.lines_of(session, current)
+    items = [(line.id, _item_params(line, current)) for line in lines]
+    total = current.total
+    session.commit()
+
+    if found["status"] == "draft":
+        stripe_total = _add_items(
+            stripe,
+            invoice=current,
+            sid=sid,
+            customer_id=str(found["customer"]),
+            items=items,
+            fresh=fresh,
+        )
+        _check_total(current, sid=sid, stripe_total=stripe_total, total=total)
+        found = _call(
+            stripe,
+            lambda c: c.v1.invoices.finalize_invoice(
+                sid,
+                {"auto_advance": False},
+                _options(idempotency_key(SEND_OP, f"{current.id}:{sid}:finalize")),
+            ),
+            op="invoices.finalize_invoice",
+        )
+    else:
+        _check_total(current, sid=sid, stripe_total=int(found.get("total") or 0), total=total)
+    status = found["status"]
+    if status == "open":
+        found = _call(
+            stripe,
+            lambda c: c.v1.invoices.send_invoice(
+                sid, None, _options(idempotency_key(SEND_OP, f"{current.id}:{sid}:send"))
+            ),
+            op="invoices.send_invoice",
+        )
+    elif status != "paid":  # void or uncollectible: changed in Stripe meanwhile
+        raise Conflict(
+            f"the Stripe invoice {sid} of invoice {current.number} is {status} in Stripe, so it "
+            "cannot be sent: void this invoice, then generate a new one to bill this time",
+            code="stripe_invoice_closed",
+        )
+    sent = service.mark_sent(
+        session,
+        invoice=current,
+        actor=Actor.of(user),
+        stripe_invoice_id=sid,
+        hosted_invoice_url=found.get("hosted_invoice_url"),
+        due_date=_due_date(found.get("due_date"), org),
+    )
+    if sent.status == InvoiceStatus.void.value:
+        raise Conflict(
+            f"invoice {sent.number} was voided while it was being sent", code="invoice_void"
+        )
+    log.info(
+        "invoice sent through Stripe",
+        org_id=str(org.id),
+        invoice_id=str(sent.id),
+        stripe_invoice_id=sid,
+        stripe_status=found["status"],
+    )
+    return sent
+
+
+def _call(stripe: OrgStripe, fn: Callable[[Any], Any], *, op: str) -> dict[str, Any]:
+    found = _dict(stripe.call(fn, op=op))
+    assert found is not None
+    return found
+
+
+def _customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) -> str:
+    """The client's Customer id in the org's Stripe account (found or made, and stored)."""
+    wanted = {"name": client.name, "email": client.billing_email}
+    replaces = None
+    if client.stripe_customer_id:
+        stored = client.stripe_customer_id
+        found = _dict(
+            stripe.call(
+                _or_none(lambda c: c.v1.customers.retrieve(stored)), op="customers.retrieve"
+            )
+        )
+        if found is not None and not found.get("deleted"):
+            _update_customer(stripe, found, wanted)
+            return stored
+        # Deleted in Stripe, or the org connected another Stripe account since.
+        log.warning(
+            "stored Stripe customer is gone; finding or making another",
+            org_id=str(org.id),
+            client_id=str(client.id),
+            stripe_customer_id=stored,
+        )
+        replaces = stored
+    customer_id = None
+    for listed in stripe.iterate(
+        lambda c: c.v1.customers.list({"email": client.billing_email, "limit": 100}),
+        op="customers.list",
+    ):
+        ours = (listed.get("metadata") or {}).get("regentra_client_id") == str(client.id)
+        if ours and not listed.get("deleted"):
+            customer_id = str(listed["id"])
+            _update_customer(stripe, listed, wanted)
+            break
+    if customer_id is None:
+        params = {
+            **wanted,
+            "metadata": {"regentra_org_id": str(org.id), "regentra_client_id": str(client.id)},
+        }
+        key = idempotency_key(
+            CUSTOMER_OP, f"{client.id}:{_fingerprint({**params, 'replaces': replaces})}"
+        )
+        created = _call(
+            stripe,
+            lambda c: c.v1.customers.create(params, _options(key)),
+            op="customers.create",
+        )
+        customer_id = str(created["id"])
+    client.stripe_customer_id = customer_id
+    session.commit()
+    return customer_id
+
+
+def _update_customer(stripe: OrgStripe, found: dict[str, Any], wanted: dict[str, str]) -> None:
+    """Bring the Customer's name and email up to date: Stripe emails the invoice there."""
+    changes = {name: value for name, value in wanted.items() if found.get(name) != value}
+    if not changes:
+        return
+    customer_id = str(found["id"])
+    key = idempotency_key("customer-update", f"{customer_id}:{_fingerprint(changes)}")
+    stripe.call(
+        lambda c: c.v1.customers.update(customer_id, changes, _options(key)),
+        op="customers.update",
+    )
+
+
+def _stripe_invoice(
+    session: Session, stripe: OrgStripe, *, invoice: Invoice, customer_id: str
+) -> tuple[dict[str, Any], bool]:
+    """The Stripe invoice of our draft (found again, or created and noted at once), and
+    whether it was just created (then it has no items yet)."""
+    replaces = None
+    if invoice.stripe_invoice_id:
+        stored = invoice.stripe_invoice_id
+        found = _dict(
+            stripe.call(_or_none(lambda c: c.v1.invoices.retrieve(stored)), op="invoices.retrieve")
+        )
+        if found is not None:
+            return found, False
+        log.warning(
+            "stored Stripe invoice is gone; making another",
+            org_id=str(invoice.org_id),
+            invoice_id=str(invoice.id),
+            stripe_invoice_id=stored,
+        )
+        replaces = stored
+    params = _invoice_params(invoice, customer_id=customer_id)
+    # A crash between Stripe's answer and our commit leaves a draft we never noted: find it.
+    found = None
+    for listed in stripe.iterate(
+        lambda c: c.v1.invoices.list({"customer": customer_id, "status": "draft", "limit": 100}),
+        op="invoices.list",
+    ):
+        if (listed.get("metadata") or {}).get("regentra_invoice_id") == str(invoice.id):
+            found = listed
+            break
+    if found is not None:
+        # Made by an attempt that read the draft earlier: bring it up to date.
+        fresh = False
+        sid = str(found["id"])
+        changes = {
+            name: params[name] for name in ("description", "days_until_due", "payment_settings")
+        }
+        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{_fingerprint(changes)}")
+        found = _call(
+            stripe,
+            lambda c: c.v1.invoices.update(sid, changes, _options(key)),
+            op="invoices.update",
+        )
+    else:
+        fresh = True
+        key = idempotency_key(
+            SEND_OP, f"{invoice.id}:invoice:{_fingerprint({**params, 'replaces': replaces})}"
+        )
+        found = _call(
+            stripe, lambda c: c.v1.invoices.create(params, _options(key)), op="invoices.create"
+        )
+    _note(session, stripe, invoice=invoice, sid=str(found["id"]), replaces=replaces)
+    return found, fresh
+
+
+def _note(
+    session: Session, stripe: OrgStripe, *, invoice: Invoice, sid: str, replaces: str | None
+) -> None:
+    """Remember the Stripe invoice and commit, so a retry resumes with it. Our invoice is
+    locked and checked first: when it was deleted, voided or given another Stripe invoice
+    meanwhile, the Stripe draft just made is deleted again and nothing is sent."""
+    number = invoice.number
+    current = _fresh(session, org_id=invoice.org_id, invoice_id=invoice.id, lock=True)
+    if current is not None and current.stripe_invoice_id == sid:
+        session.commit()  # already noted (a concurrent send of the same invoice)
+        return
+    draft = current is not None and current.status == InvoiceStatus.draft.value
+    if current is not None and draft and current.stripe_invoice_id in (None, replaces):
+        service.note_stripe_invoice(session, invoice=current, stripe_invoice_id=sid)
+        session.commit()
+        return
+    if current is None:
+        problem: RegentraError = NotFound(f"invoice {number} was deleted while it was being sent")
+    elif not draft:
+        problem = Conflict(
+            f"invoice {number} became {current.status} while it was being sent", code="not_draft"
+        )
+    else:
+        problem = Conflict(
+            f"invoice {number} is being sent by another request: wait a moment and reload it",
+            code="send_in_progress",
+        )
+    session.rollback()
+    try:
+        stripe.call(_or_none(lambda c: c.v1.invoices.delete(sid)), op="invoices.delete")
+    except RegentraError as exc:
+        log.warning(
+            "could not delete an unneeded Stripe draft invoice",
+            org_id=str(invoice.org_id),
+            stripe_invoice_id=sid,
+            error=exc.message,
+        )
+    raise problem
+
+
+def _add_items(
+    stripe: OrgStripe,
+    *,
+    invoice: Invoice,
+    sid: str,
+    customer_id: str,
+    items: list[tuple[uuid.UUID, dict[str, Any]]],
+    fresh: bool,
+) -> int:
+    """Create the invoice items the Stripe draft lacks; returns the sum of all its items."""
+    present: set[str] = set()
+    stripe_total = 0
+    if not fresh:
+        for item in stripe.iterate(
+            lambda c: c.v1.invoice_items.list({"invoice": sid, "limit": 100}),
+            op="invoice_items.list",
+        ):
+            stripe_total += int(item.get("amount") or 0)
+            line_id = (item.get("metadata") or {}).get("regentra_line_id")
+            if line_id:
+                present.add(str(line_id))
+    for line_id, params in items:
+        if str(line_id) in present:
+            continue
+        body = {**params, "customer": customer_id, "invoice": sid}
+        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:item:{line_id}")
+        created = _create_item(stripe, body, key)
+        stripe_total += int(created.get("amount") or 0)
+    return stripe_total
+
+
+def _create_item(stripe: OrgStripe, body: dict[str, Any], key: str) -> dict[str, Any]:
+    return _call(
+        stripe,
+        lambda c: c.v1.invoice_items.create(body, _options(key)),
+        op="invoice_items.create",
+    )
+
+
+def _check_total(invoice: Invoice, *, sid: str, stripe_total: int, total: int) -> None:
+    if stripe_total == total:
+        return
+    raise Conflict(
+        f"the Stripe invoice {sid} totals {format_money(stripe_total, invoice.currency)} but "
+        f"invoice {invoice.number} totals {format_money(total, invoice.currency)}: it was "
+        "changed in Stripe, so it was not sent. Void this invoice (its Stripe draft is deleted) "
+        "and generate a new one.",
+        code="stripe_total_mismatch",
+    )
+
+
+# ---- void -------------------------------------------------------------------------------------
 
 
 def void(
     session: Session, *, org: Org, user: User, invoice_id: uuid.UUID, release_entries: bool
 ) -> Invoice:
-    """Void the invoice here and, when it was sent, in Stripe (not when paid: 409)."""
-    raise NotImplementedError
+    """Void the invoice here and, when it reached Stripe, there too (a Stripe draft left by
+    a send that stopped half-way is deleted). A paid invoice cannot be voided (409), nor one
+    Stripe already has as paid."""
+    invoice = _fresh(session, org_id=org.id, invoice_id=invoice_id, lock=True)
+    if invoice is None:
+        raise NotFound("invoice not found")
+    if invoice.status not in service.VOIDABLE:
+        raise service.not_voidable(invoice)
+    sid = invoice.stripe_invoice_id
+    if sid is not None:
+        stripe = stripe_client.for_org(session, org.id)
+        session.commit()  # hold no database lock while Stripe answers
+        _void_in_stripe(stripe, invoice=invoice, sid=sid)
+    return service.mark_void(
+        session, org=org, actor=Actor.of(user), invoice=invoice, release_entries=release_entries
+    )
+
+
+def _paid_in_stripe(invoice: Invoice, sid: str) -> Conflict:
+    if invoice.status == InvoiceStatus.draft.value:
+        then = "send it again to record it here; it will then show as paid"
+    else:
+        then = (
+            "it will show as paid here once Stripe's notice arrives or reconciliation runs "
+            "(refund the payment in Stripe instead)"
+        )
+    return Conflict(
+        f"invoice {invoice.number} was already paid in Stripe ({sid}), so it cannot be voided: "
+        + then,
+        code="invoice_paid_in_stripe",
+    )
+
+
+def _void_in_stripe(stripe: OrgStripe, *, invoice: Invoice, sid: str) -> None:
+    def retrieve() -> dict[str, Any] | None:
+        return _dict(
+            stripe.call(_or_none(lambda c: c.v1.invoices.retrieve(sid)), op="invoices.retrieve")
+        )
+
+    found = retrieve()
+    status = found["status"] if found is not None else None
+    if status is None or status == "void":
+        log.info("nothing to void in Stripe", invoice_id=str(invoice.id), stripe_invoice_id=sid)
+        return
+    if status == "paid":
+        raise _paid_in_stripe(invoice, sid)
+    if status == "draft":
+        stripe.call(_or_none(lambda c: c.v1.invoices.delete(sid)), op="invoices.delete")
+        return
+    key = idempotency_key(VOID_OP, f"{invoice.id}:{sid}")
+    try:
+        stripe.call(
+            lambda c: c.v1.invoices.void_invoice(sid, None, _options(key)),
+            op="invoices.void_invoice",
+        )
+    except RegentraError:
+        again = retrieve()  # paid (or voided) in the meantime?
+        if again is not None and again["status"] == "paid":
+            raise _paid_in_stripe(invoice, sid) from None
+        if again is not None and again["status"] == "void":
+            return
+        raise

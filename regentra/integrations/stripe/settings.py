@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
@@ -262,6 +262,18 @@ def status(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
             "at": _iso(conn.last_webhook_rejected_at),
             "reason": conn.last_webhook_rejection or "",
         }
+    reconciliation = None
+    if conn.last_reconcile_at is not None:
+        checkpoint = conn.reconcile_checkpoint
+        reconciliation = {
+            "at": _iso(conn.last_reconcile_at),
+            "ok": bool(conn.last_reconcile_ok),
+            "message": conn.last_reconcile_message or "",
+            # Stripe events up to this time have been read (the next run starts there).
+            "checkpoint": (
+                _iso(datetime.fromtimestamp(checkpoint, UTC)) if checkpoint is not None else None
+            ),
+        }
     return {
         "configured": bool(conn.publishable_key and secret_key),
         "mode": conn.mode,
@@ -272,6 +284,7 @@ def status(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
         "last_test": last_test,
         "last_webhook_at": _iso(conn.last_webhook_at),
         "last_webhook_rejection": rejection,
+        "last_reconcile": reconciliation,
         "catalog": catalog_service.summary(session, org_id=org_id),
     }
 

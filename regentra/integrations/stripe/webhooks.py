@@ -3,7 +3,13 @@
 The token in the URL finds the org (by its SHA-256); the org's signing secret verifies the
 `Stripe-Signature` header through the SDK (`client.construct_event`, 300 s tolerance).
 Rejections are recorded on the org's connection (shown in Settings → Integrations), and so
-is the time of the last accepted event. Handling events is issue 5's part.
+is the time of the last accepted event; a rejected delivery stores nothing.
+
+A verified event whose `livemode` matches the org's key mode is stored under its unique
+(org, event id) before anything else and handed to `handlers` in the same transaction
+(`handlers.ingest`); the caller commits and only then answers 2xx, so Stripe retries
+anything not committed. A duplicate (a redelivery, or the same delivery reaching another
+server at once) finds the row and does nothing. No Stripe call is made here.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from regentra.errors import NotFound, RegentraError
-from regentra.integrations.stripe import client, settings
+from regentra.integrations.stripe import client, handlers, settings
 from regentra.kit.time import utcnow
 from regentra.models import StripeConnection
 from regentra.orgs import secrets
@@ -39,8 +45,9 @@ def _reject(conn: StripeConnection, reason: str) -> Outcome:
 
 
 def receive(session: Session, *, token: str, payload: bytes, signature: str | None) -> Outcome:
-    """Verify one delivery. Unknown token → NotFound (404); a rejection is recorded and
-    answered 400 (the caller must commit it, so it is returned rather than raised)."""
+    """Verify, store and handle one delivery. Unknown token → NotFound (404); a rejection is
+    recorded and answered 400 (the caller must commit it, so it is returned rather than
+    raised); an accepted event answers 200 once the caller has committed."""
     conn = settings.find_by_webhook_token(session, token)
     if conn is None:
         raise NotFound("unknown webhook URL")
@@ -61,5 +68,9 @@ def receive(session: Session, *, token: str, payload: bytes, signature: str | No
             f"a {sent}-mode event reached an org connected with {conn.mode} keys: point the "
             f"{sent}-mode endpoint at the org whose keys are {sent} keys, or save {sent} keys",
         )
+    outcome = handlers.ingest(session, org_id=conn.org_id, event=event, source="webhook")
+    # Set last, so the connection row is locked after the invoice row (one lock order).
     conn.last_webhook_at = utcnow()
+    if outcome is None:
+        return Outcome(200, {"received": True, "duplicate": True})
     return Outcome(200, {"received": True})

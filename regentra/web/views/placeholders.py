@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from regentra.web.auth import AdminPage, SignedIn
+from regentra.web.auth import AdminPage
 from regentra.web.templating import render
 
 router = APIRouter()
@@ -13,18 +13,6 @@ router = APIRouter()
 def _page(request: Request, area: str, title: str, summary: str, next_step: str) -> Response:
     context = {"title": title, "area": area, "summary": summary, "next_step": next_step}
     return render(request, "placeholders/not_set_up.html", context)
-
-
-@router.get("/invoices")
-def invoices(request: Request, account: SignedIn) -> Response:
-    return _page(
-        request,
-        "invoices",
-        "Invoices",
-        f"Invoicing is not set up yet for {account.org.name}.",
-        "Approved time waits here until invoices can be generated from it and sent to "
-        "clients through your Stripe account.",
-    )
 
 
 @router.get("/billing")

@@ -1,0 +1,498 @@
+"""What a verified Stripe event does here. Shared by the webhook and by reconciliation.
+
+`ingest(session, org_id=, event=, source=)` stores the event under its unique (org, event id)
+first (`INSERT … ON CONFLICT DO NOTHING`, race-safe across processes on SQLite and
+PostgreSQL) and, only when this call stored it, hands it to `handle` in the same transaction
+and writes the outcome on the stored row. A duplicate (a redelivery, a concurrent delivery to
+another server, or an event reconciliation already read) returns None and does nothing.
+
+`handle(session, org_id=, event=, source=)` acts on one event and returns the outcome (a
+short sentence stored on the event). It relies only on fields present in every API version
+(`id`, `type`, `livemode`, `created`, `data.object.id`, `data.object.status`); any other field
+is used only when present with the right type, with a fallback otherwise. It never calls
+Stripe: what needs Stripe (the invoice of a PaymentIntent, which newer API versions no longer
+put on the PaymentIntent) is enqueued as a task that looks it up through the pinned client.
+
+- `invoice.paid`: the org's invoice with that Stripe id moves sent|overdue → paid
+  (`invoices.service.mark_paid`, one conditional UPDATE, which also writes the audit entry and
+  hands the payment to bookkeeping). No such invoice in this org → ignored.
+- `invoice.payment_succeeded`, `invoice.payment_failed`: audit entries only (the failure
+  message when the payload carries one). A failed payment also clears the "bank payment
+  processing" note a bank payment started before it left.
+- `payment_intent.processing`: "bank payment processing" noted on the invoice (its status
+  stays). Older API versions name the invoice on the PaymentIntent; newer ones do not, and
+  then the `stripe.payment_processing` task finds it through `invoice_payments.list`.
+- anything else: stored only.
+
+The transitions are conditional, so a duplicate, a reordered delivery or a race with
+reconciliation can never apply one twice.
+
+Also here, the bodies of the tasks this flow enqueues (they run in a worker, open their own
+sessions and call Stripe with no transaction open): `resolve_processing` for
+`stripe.payment_processing`, and `requeue_pending`, the periodic sweep that enqueues again a
+lookup a crash or a long outage dropped (the event stays `processed_at IS NULL` until done).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from regentra import queue
+from regentra.db import session_scope
+from regentra.errors import Conflict, RegentraError
+from regentra.integrations.stripe import client
+from regentra.invoices import service as invoices
+from regentra.kit.time import utcnow
+from regentra.models import Invoice, StripeEvent
+
+log = structlog.get_logger(__name__)
+
+SOURCES = ("webhook", "reconciliation")
+PAYMENT_PROCESSING_TASK = "stripe.payment_processing"
+# An outcome that starts with this is not final: a task finishes the event and then sets
+# `processed_at` (until then a sweep can find it).
+PENDING = "pending: "
+OUTCOME_MAX = 500
+
+
+# ---- reading a payload of any API version -------------------------------------------------------
+
+
+def _str(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _int(obj: dict[str, Any], name: str) -> int | None:
+    value = obj.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _dict(obj: dict[str, Any], name: str) -> dict[str, Any]:
+    value = obj.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _epoch(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Event:
+    """The parts of an event every API version has, read defensively."""
+
+    org_id: uuid.UUID
+    id: str
+    type: str
+    source: str
+    created: datetime | None
+    obj: dict[str, Any]  # data.object ({} when absent)
+
+    @classmethod
+    def of(cls, org_id: uuid.UUID, event: dict[str, Any], source: str) -> Event:
+        return cls(
+            org_id=org_id,
+            id=str(event.get("id") or ""),
+            type=str(event.get("type") or ""),
+            source=source,
+            created=_epoch(_int(event, "created")),
+            obj=_dict(_dict(event, "data"), "object"),
+        )
+
+    @property
+    def object_id(self) -> str | None:
+        return _str(self.obj, "id")
+
+    @property
+    def at(self) -> datetime:
+        """When it happened: the event's `created`, else now."""
+        return self.created or utcnow()
+
+    def log(self) -> Any:
+        return log.bind(
+            org_id=str(self.org_id), event_id=self.id, event_type=self.type, source=self.source
+        )
+
+
+# ---- storing ----------------------------------------------------------------------------------
+
+
+def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source: str) -> bool:
+    """Insert the event under its unique (org, event id). False when it is already stored (by
+    this or another process: the insert waits for a concurrent one and then does nothing)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown event source {source!r}")
+    parsed = Event.of(org_id, event, source)
+    if not parsed.id:
+        raise ValueError("a Stripe event needs an id")
+    livemode = event.get("livemode")
+    api_version = _str(event, "api_version")
+    object_id = parsed.object_id
+    values = {
+        "id": uuid.uuid4(),
+        "org_id": org_id,
+        "event_id": parsed.id,
+        "type": _clip(parsed.type, 100),
+        "livemode": livemode if isinstance(livemode, bool) else False,
+        "api_version": api_version[:64] if api_version else None,
+        "object_id": object_id[:255] if object_id else None,
+        "created": parsed.created,
+        "received_at": utcnow(),
+        "source": source,
+        "payload": event,
+    }
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            make(StripeEvent)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
+            .returning(StripeEvent.id)
+        )
+        return session.execute(stmt).first() is not None
+    try:  # any other database: a savepoint keeps the transaction usable after a duplicate
+        with session.begin_nested():
+            session.add(StripeEvent(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+def finish(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    event_id: str,
+    outcome: str,
+    final: bool = True,
+    if_pending: bool = False,
+) -> None:
+    """Write the outcome on the stored event (`processed_at` too when it is final);
+    `if_pending`: only on an event not processed yet (a task run twice keeps the first)."""
+    pending = [StripeEvent.processed_at.is_(None)] if if_pending else []
+    session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.org_id == org_id, StripeEvent.event_id == event_id, *pending)
+        .values(outcome=_clip(outcome, OUTCOME_MAX), processed_at=utcnow() if final else None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def ingest(
+    session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source: str
+) -> str | None:
+    """Store the event, then handle it, in the caller's transaction. The outcome, or None for
+    an event already stored (nothing is done then)."""
+    if not store(session, org_id=org_id, event=event, source=source):
+        Event.of(org_id, event, source).log().info("stripe event already received")
+        return None
+    outcome = handle(session, org_id=org_id, event=event, source=source)
+    finish(
+        session,
+        org_id=org_id,
+        event_id=str(event["id"]),
+        outcome=outcome,
+        final=not outcome.startswith(PENDING),
+    )
+    return outcome
+
+
+# ---- acting -----------------------------------------------------------------------------------
+
+
+def handle(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source: str) -> str:
+    """Act on one verified event of `org_id` (see the module doc); the outcome. Never calls
+    Stripe; never commits."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown event source {source!r}")
+    parsed = Event.of(org_id, event, source)
+    handler = _HANDLERS.get(parsed.type)
+    outcome = handler(session, parsed) if handler is not None else "stored"
+    parsed.log().info("stripe event handled", outcome=outcome)
+    return outcome
+
+
+def _invoice_of(session: Session, ev: Event) -> tuple[str | None, Invoice | None]:
+    stripe_invoice_id = ev.object_id
+    if stripe_invoice_id is None:
+        return None, None
+    found = invoices.find_by_stripe_id(
+        session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id
+    )
+    return stripe_invoice_id, found
+
+
+def _unknown(ev: Event, stripe_invoice_id: str | None) -> str:
+    if stripe_invoice_id is None:
+        ev.log().warning("stripe invoice event without data.object.id: ignored")
+        return "ignored: the event names no invoice (data.object.id)"
+    ev.log().info("stripe event for an invoice this org does not have: ignored")
+    return f"ignored: no invoice of this org has Stripe id {stripe_invoice_id}"
+
+
+def _invoice_paid(session: Session, ev: Event) -> str:
+    stripe_invoice_id, invoice = _invoice_of(session, ev)
+    if stripe_invoice_id is None or invoice is None:
+        return _unknown(ev, stripe_invoice_id)
+    paid_at = _epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
+    moved = invoices.mark_paid(
+        session,
+        org_id=ev.org_id,
+        stripe_invoice_id=stripe_invoice_id,
+        paid_at=paid_at,
+        amount_paid=_int(ev.obj, "amount_paid"),
+        source=ev.source,
+        stripe_event_id=ev.id,
+    )
+    if moved is None:
+        session.refresh(invoice)
+        return f"no change: invoice {invoice.number} is {invoice.status}"
+    return f"paid: invoice {moved.number}"
+
+
+def _failure_message(obj: dict[str, Any]) -> str | None:
+    """Why a payment failed, when the payload says: the invoice's `last_finalization_error`,
+    or (older API versions, expanded) its PaymentIntent's `last_payment_error`."""
+    for error in (
+        _dict(obj, "last_finalization_error"),
+        _dict(obj, "last_payment_error"),
+        _dict(_dict(obj, "payment_intent"), "last_payment_error"),
+    ):
+        message = _str(error, "message")
+        if message:
+            return message
+    return None
+
+
+def _payment_succeeded(session: Session, ev: Event) -> str:
+    stripe_invoice_id, invoice = _invoice_of(session, ev)
+    if stripe_invoice_id is None or invoice is None:
+        return _unknown(ev, stripe_invoice_id)
+    amount = _int(ev.obj, "amount_paid")
+    invoices.note_stripe_event(
+        session,
+        invoice=invoice,
+        action="invoice.payment_succeeded",
+        message="payment succeeded in Stripe",
+        details={
+            "stripe_event_id": ev.id,
+            "stripe_invoice_id": stripe_invoice_id,
+            **({"amount_paid": amount} if amount is not None else {}),
+        },
+        source=ev.source,
+    )
+    return f"noted: payment succeeded for invoice {invoice.number}"
+
+
+def _payment_failed(session: Session, ev: Event) -> str:
+    stripe_invoice_id, invoice = _invoice_of(session, ev)
+    if stripe_invoice_id is None or invoice is None:
+        return _unknown(ev, stripe_invoice_id)
+    reason = _failure_message(ev.obj)
+    attempts = _int(ev.obj, "attempt_count")
+    message = f"payment failed: {reason}" if reason else "payment failed"
+    invoices.note_stripe_event(
+        session,
+        invoice=invoice,
+        action="invoice.payment_failed",
+        message=message,
+        details={
+            "stripe_event_id": ev.id,
+            "stripe_invoice_id": stripe_invoice_id,
+            **({"reason": reason} if reason else {}),
+            **({"attempt_count": attempts} if attempts is not None else {}),
+        },
+        source=ev.source,
+    )
+    if ev.created is not None:
+        # A bank payment noted as processing before this failure has failed with it (one
+        # that started in the same second or later is kept: the order is not known then).
+        invoices.clear_payment_processing(
+            session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, before=ev.created
+        )
+    return f"noted: {message} for invoice {invoice.number}"
+
+
+def _payment_processing(session: Session, ev: Event) -> str:
+    intent_id = ev.object_id
+    if intent_id is None:
+        ev.log().warning("payment_intent.processing without data.object.id: ignored")
+        return "ignored: the event names no PaymentIntent (data.object.id)"
+    invoice_field = ev.obj.get("invoice")
+    # Older API versions: the invoice's id (or the expanded invoice) is on the PaymentIntent.
+    stripe_invoice_id = (
+        invoice_field
+        if isinstance(invoice_field, str) and invoice_field
+        else _str(invoice_field, "id")
+        if isinstance(invoice_field, dict)
+        else None
+    )
+    if stripe_invoice_id is not None:
+        return mark_processing(
+            session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, at=ev.at
+        )
+    if "invoice" in ev.obj:  # an older version saying it is not an invoice's payment
+        return "ignored: not an invoice's payment"
+    created = int(ev.created.timestamp()) if ev.created is not None else None
+    queue.enqueue(session, PAYMENT_PROCESSING_TASK, str(ev.org_id), intent_id, ev.id, created)
+    return f"{PENDING}looking up the invoice of {intent_id} in Stripe"
+
+
+def mark_processing(
+    session: Session, *, org_id: uuid.UUID, stripe_invoice_id: str, at: datetime
+) -> str:
+    """Note "bank payment processing" on the org's open invoice with this Stripe id."""
+    moved = invoices.mark_payment_processing(
+        session, org_id=org_id, stripe_invoice_id=stripe_invoice_id, at=at
+    )
+    if moved is not None:
+        return f"processing noted: invoice {moved.number}"
+    found = invoices.find_by_stripe_id(session, org_id=org_id, stripe_invoice_id=stripe_invoice_id)
+    if found is None:
+        log.info(
+            "bank payment processing for an invoice this org does not have: ignored",
+            org_id=str(org_id),
+            stripe_invoice_id=stripe_invoice_id,
+        )
+        return f"ignored: no invoice of this org has Stripe id {stripe_invoice_id}"
+    session.refresh(found)
+    if found.payment_processing_at is not None and found.status in invoices.OPEN:
+        return f"no change: invoice {found.number} already noted as processing"
+    return f"no change: invoice {found.number} is {found.status}"
+
+
+_HANDLERS: dict[str, Callable[[Session, Event], str]] = {
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_succeeded": _payment_succeeded,
+    "invoice.payment_failed": _payment_failed,
+    "payment_intent.processing": _payment_processing,
+}
+
+HANDLED_TYPES = frozenset(_HANDLERS)
+
+
+# ---- the `stripe.payment_processing` task's body (calls Stripe; opens its own sessions) --------
+
+
+def _invoice_ids(payments: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for payment in payments:
+        ref = payment.get("invoice")
+        stripe_invoice_id = (
+            ref if isinstance(ref, str) else _str(ref, "id") if isinstance(ref, dict) else None
+        )
+        if stripe_invoice_id and stripe_invoice_id not in found:
+            found.append(stripe_invoice_id)
+    return found
+
+
+def resolve_processing(
+    org_id: uuid.UUID, payment_intent_id: str, event_id: str, created: int | None
+) -> str:
+    """Find the invoice a processing PaymentIntent pays (newer API versions do not say it on
+    the PaymentIntent) through the org's pinned client, and note it as processing. Idempotent.
+    Stripe outages raise `StripeUnavailable` (transient: the task retries); anything else
+    Stripe refuses ends the event with a "failed" outcome."""
+    bound = log.bind(org_id=str(org_id), event_id=event_id, payment_intent=payment_intent_id)
+    at = _epoch(created) or utcnow()
+    with session_scope() as session:
+        try:
+            stripe = client.for_org(session, org_id)
+        except Conflict:
+            outcome = "ignored: Stripe is no longer connected"
+            finish(session, org_id=org_id, event_id=event_id, outcome=outcome, if_pending=True)
+            bound.info("payment processing not looked up", outcome=outcome)
+            return outcome
+    # No transaction is open while Stripe answers.
+    try:
+        intent = stripe.call(
+            lambda c: c.v1.payment_intents.retrieve(payment_intent_id),
+            op="payment_intents.retrieve",
+        ).to_dict()
+        status = _str(intent, "status")
+        payments: list[dict[str, Any]] = []
+        if status == "processing":
+            payments = list(
+                stripe.iterate(
+                    lambda c: c.v1.invoice_payments.list(
+                        params={
+                            "payment": {
+                                "type": "payment_intent",
+                                "payment_intent": payment_intent_id,
+                            },
+                            "limit": 10,
+                        }
+                    ),
+                    op="invoice_payments.list",
+                )
+            )
+    except client.StripeUnavailable:
+        raise
+    except RegentraError as exc:
+        outcome = f"failed: {exc.message}"
+        with session_scope() as session:
+            finish(session, org_id=org_id, event_id=event_id, outcome=outcome, if_pending=True)
+        bound.warning("payment processing lookup failed", outcome=outcome)
+        return outcome
+    with session_scope() as session:
+        if status != "processing":
+            outcome = f"no change: {payment_intent_id} is no longer processing ({status})"
+        else:
+            found = _invoice_ids(payments)
+            outcomes = [
+                mark_processing(session, org_id=org_id, stripe_invoice_id=i, at=at) for i in found
+            ]
+            outcome = "; ".join(outcomes) or "ignored: not an invoice's payment"
+        finish(session, org_id=org_id, event_id=event_id, outcome=outcome, if_pending=True)
+    bound.info("payment processing looked up", outcome=outcome)
+    return outcome
+
+
+def requeue_pending(
+    *, older_than_s: float = 600, within_s: float = 86_400, limit: int = 500
+) -> int:
+    """Enqueue again the lookups of events still pending after `older_than_s` seconds (a crash
+    or an outage outlasting the retries dropped them), for events under `within_s` old."""
+    now = utcnow()
+    with session_scope() as session:
+        rows = session.execute(
+            select(
+                StripeEvent.org_id, StripeEvent.event_id, StripeEvent.object_id, StripeEvent.created
+            )
+            .where(
+                StripeEvent.processed_at.is_(None),
+                StripeEvent.type == "payment_intent.processing",
+                StripeEvent.outcome.startswith(PENDING),
+                StripeEvent.received_at < now - timedelta(seconds=older_than_s),
+                StripeEvent.received_at > now - timedelta(seconds=within_s),
+            )
+            .order_by(StripeEvent.received_at)
+            .limit(limit)
+        ).all()
+        for org_id, event_id, object_id, created in rows:
+            if object_id:
+                epoch = int(created.timestamp()) if created is not None else None
+                queue.enqueue(
+                    session, PAYMENT_PROCESSING_TASK, str(org_id), object_id, event_id, epoch
+                )
+    return len(rows)

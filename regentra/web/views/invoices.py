@@ -1,0 +1,503 @@
+"""PSA → Invoices: the list, generating a draft from approved time (with a preview), the
+invoice page (lines, draft editing, status timeline, payment link), Send, Void and Delete.
+
+Admins do everything; approvers read; technicians get 403 (the API's rules). Every action is
+a POST form with CSRF that redirects and flashes the outcome; input errors re-render the page
+with the message next to the form. The page works without JavaScript; `invoices.js` adds a
+Copy button for the payment link and reloads a sent invoice's page when its status changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from regentra.api.deps import SessionDep
+from regentra.catalog import service as catalog
+from regentra.clients.service import all_clients, clients
+from regentra.errors import Invalid, RegentraError
+from regentra.integrations.stripe import sending
+from regentra.invoices import service
+from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
+from regentra.kit.money import format_money
+from regentra.models import AuditEvent, CatalogItem, Client, EntryStatus, Invoice, TimeEntry
+from regentra.time_entries.service import entries
+from regentra.web.auth import Account, AdminPage, ApproverPage
+from regentra.web.forms import (
+    FormDep,
+    failure,
+    optional_date,
+    optional_id,
+    parse_amount,
+    parse_id,
+    text,
+)
+from regentra.web.templating import redirect, render
+
+router = APIRouter(prefix="/invoices")
+
+STATUSES = ("draft", "sent", "overdue", "paid", "void")
+OPEN = ("sent", "overdue")
+MAX_TERMS = 365
+MAX_QUANTITY = 10_000
+
+
+def _sentence(message: str) -> str:
+    """A service message as a sentence: capital first letter, closing full stop."""
+    message = message.strip()
+    if not message:
+        return "Something went wrong; try again."
+    message = message[:1].upper() + message[1:]
+    return message if message[-1] in ".!?" else message + "."
+
+
+def _whole(raw: str, label: str, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError as exc:
+        raise Invalid(f"{label} must be a whole number from {low} to {high}.") from exc
+    if not low <= value <= high:
+        raise Invalid(f"{label} must be a whole number from {low} to {high}.")
+    return value
+
+
+def _terms(raw: str) -> int | None:
+    return _whole(raw, "Payment terms", 0, MAX_TERMS) if raw.strip() else None
+
+
+# ---- the list --------------------------------------------------------------------------------
+
+
+@router.get("")
+def invoices_page(
+    request: Request,
+    session: SessionDep,
+    account: ApproverPage,
+    status: str = "",
+    client_id: str = "",
+    cursor: str | None = None,
+) -> Response:
+    org_id = account.org.id
+    error = None
+    code = 200
+    chosen: uuid.UUID | None = None
+    status = status if status in STATUSES else ""
+    try:
+        chosen = optional_id(client_id, "client")
+        page = service.list_invoices(
+            session,
+            org_id=org_id,
+            status=status or None,
+            client_id=chosen,
+            limit=50,
+            cursor=cursor,
+        )
+        found, more = page.items, page.next_cursor
+    except RegentraError as exc:
+        error, code, found, more = exc.message, exc.status, [], None
+    names = {c.id: c for c in all_clients(session, org_id=org_id)}
+    filters = {"status": status, "client_id": str(chosen) if chosen else ""}
+    next_url = None
+    if more:
+        next_url = "/invoices?" + urlencode({**filters, "cursor": more})
+    context = {
+        "title": "Invoices",
+        "invoices": found,
+        "clients": names,
+        "statuses": STATUSES,
+        "filters": filters,
+        "next_url": next_url,
+        "paged": bool(cursor),
+        "error": error,
+    }
+    return render(request, "invoices/list.html", context, status=code)
+
+
+# ---- generating ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A client with approved, billable, uninvoiced time in its own currency."""
+
+    client: Client
+    entries: int
+    minutes: int
+
+
+def _ready_to_invoice(
+    session: Session, org_id: uuid.UUID, names: dict[uuid.UUID, Client]
+) -> list[Ready]:
+    waiting = (
+        entries.select(org_id)
+        .where(
+            TimeEntry.status == EntryStatus.approved.value,
+            TimeEntry.billable.is_(True),
+            TimeEntry.invoice_id.is_(None),
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            waiting.c.client_id, waiting.c.currency, func.count(), func.sum(waiting.c.minutes)
+        ).group_by(waiting.c.client_id, waiting.c.currency)
+    ).all()
+    ready = [
+        Ready(names[client_id], int(count), int(minutes or 0))
+        for client_id, currency, count, minutes in rows
+        if client_id in names and names[client_id].currency == currency
+    ]
+    return sorted(ready, key=lambda r: r.client.name.lower())
+
+
+def _new_page(
+    request: Request,
+    session: Session,
+    account: Account,
+    *,
+    raw: dict[str, str],
+    error: str | None = None,
+    code: int = 200,
+) -> Response:
+    """The generate form; with a client chosen, the preview of what a draft would bill."""
+    org = account.org
+    names = {c.id: c for c in all_clients(session, org_id=org.id)}
+    preview = None
+    if raw.get("client_id"):  # after a refused Create too, so the form is there to fix
+        try:
+            client_id = parse_id(raw["client_id"], "client")
+            start = optional_date(raw.get("period_start"), "Period start")
+            end = optional_date(raw.get("period_end"), "Period end")
+            preview = service.preview(
+                session, org=org, client_id=client_id, period_start=start, period_end=end
+            )
+        except RegentraError as exc:
+            if error is None:
+                error, code = exc.message, exc.status
+    values = {"days_until_due": str(org.default_days_until_due), "memo": "", **raw}
+    context = {
+        "title": "New invoice",
+        "clients": sorted(names.values(), key=lambda c: c.name.lower()),
+        "ready": _ready_to_invoice(session, org.id, names),
+        "preview": preview,
+        "values": values,
+        "error": error,
+    }
+    return render(request, "invoices/new.html", context, status=code)
+
+
+_PERIOD = ("client_id", "period_start", "period_end")
+
+
+@router.get("/new")
+def new_invoice(
+    request: Request,
+    session: SessionDep,
+    account: AdminPage,
+    client_id: str = "",
+    period_start: str = "",
+    period_end: str = "",
+) -> Response:
+    raw = {"client_id": client_id, "period_start": period_start, "period_end": period_end}
+    return _new_page(request, session, account, raw={k: v.strip()[:100] for k, v in raw.items()})
+
+
+@router.post("")
+def generate(request: Request, session: SessionDep, account: AdminPage, form: FormDep) -> Response:
+    raw = {name: text(form, name) for name in (*_PERIOD, "days_until_due", "memo")}
+    try:
+        data = InvoiceCreate(
+            client_id=parse_id(raw["client_id"], "client"),
+            period_start=optional_date(raw["period_start"], "Period start"),
+            period_end=optional_date(raw["period_end"], "Period end"),
+            days_until_due=_terms(raw["days_until_due"]),
+            memo=raw["memo"] or None,
+        )
+        invoice = service.generate(session, org=account.org, user=account.user, data=data)
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, code = failure(exc)
+        return _new_page(request, session, account, raw=raw, error=_sentence(message), code=code)
+    lines = len(service.lines_of(session, invoice))
+    return redirect(
+        f"/invoices/{invoice.id}",
+        success=f"Draft {invoice.number} created with {lines} line{'' if lines == 1 else 's'}, "
+        f"{format_money(invoice.total, invoice.currency)} in all. Check it, then send it.",
+    )
+
+
+# ---- the invoice page ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One entry of the status timeline."""
+
+    at: datetime
+    who: str
+    action: str
+    text: str
+
+
+def _describe(event: AuditEvent, currency: str) -> str:
+    d = event.details or {}
+
+    def money(key: str) -> str:
+        value = d.get(key)
+        return format_money(int(value), currency) if isinstance(value, int) else ""
+
+    action = event.action
+    if action == "invoice.created":
+        lines = d.get("lines", 0)
+        return f"Draft created: {lines} line{'' if lines == 1 else 's'}, {money('total')}"
+    if action == "invoice.updated":
+        changed = {"days_until_due": "payment terms", "memo": "memo"}
+        fields = ", ".join(changed.get(f, f) for f in d.get("changed", []))
+        return f"Draft edited: {fields}" if fields else "Draft edited"
+    if action == "invoice.line_added":
+        return f"Line added ({d.get('kind', 'manual')}, {money('amount')})"
+    if action == "invoice.line_removed":
+        return f"Line removed ({d.get('kind', '')}, {money('amount')})"
+    if action == "invoice.sent":
+        due = f", due {d['due_date']}" if d.get("due_date") else ""
+        return f"Sent through Stripe for {money('total')}{due}"
+    if action == "invoice.paid":
+        return f"Paid {money('amount_paid')}: {d.get('message', 'payment received')}"
+    if action == "invoice.payment_processing":
+        return "Bank payment processing"
+    if action == "invoice.overdue":
+        return f"Overdue: it was due {d.get('due_date') or 'earlier'}"
+    if action == "invoice.voided":
+        released = int(d.get("released_entries") or 0)
+        if released:
+            return f"Voided; {released} time entr{'y' if released == 1 else 'ies'} released"
+        return "Voided; its time entries stay with it"
+    # Anything else (Stripe's payment_succeeded / payment_failed, reconciliation warnings)
+    # carries its own words in `message`.
+    said = str(d.get("message") or action.removeprefix("invoice.").replace("_", " "))
+    return said[:1].upper() + said[1:]
+
+
+def _timeline(session: Session, invoice: Invoice) -> list[Step]:
+    return [
+        Step(e.created_at, e.actor_label or e.actor_type, e.action, _describe(e, invoice.currency))
+        for e in service.timeline(session, invoice=invoice)
+    ]
+
+
+def _catalog_items(session: Session, org_id: uuid.UUID, currency: str) -> list[CatalogItem]:
+    """Active, priced items in the invoice's currency: what can become a line."""
+    page = catalog.list_items(session, org_id=org_id, active=True, limit=200)
+    return [i for i in page.items if i.unit_amount is not None and i.currency == currency]
+
+
+def _invoice_page(
+    request: Request,
+    session: Session,
+    account: Account,
+    invoice_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    form_name: str = "",
+    values: dict[str, str] | None = None,
+    code: int = 200,
+) -> Response:
+    org_id = account.org.id
+    invoice = service.get(session, org_id=org_id, invoice_id=invoice_id)
+    client = clients.find(session, org_id=org_id, id=invoice.client_id)
+    admin = account.viewer.is_admin
+    draft = invoice.status == "draft"
+    stuck = draft and invoice.stripe_invoice_id is not None  # a send that did not finish
+    editable = admin and draft and not stuck
+    defaults = {"days_until_due": str(invoice.days_until_due), "memo": invoice.memo}
+    context = {
+        "title": f"Invoice {invoice.number}",
+        "invoice": invoice,
+        "client": client,
+        "lines": service.lines_of(session, invoice),
+        "timeline": _timeline(session, invoice),
+        "editable": editable,
+        "stuck": stuck,
+        "can_void": admin and invoice.status in ("draft", *OPEN),
+        "poll": invoice.status in OPEN or (draft and stuck),
+        "catalog_items": _catalog_items(session, org_id, invoice.currency) if editable else [],
+        "stripe_connected": catalog.stripe_connected(session, org_id=org_id) if admin else True,
+        "values": {**defaults, **(values or {})},
+        "error": error,
+        "form_name": form_name,
+    }
+    return render(request, "invoices/detail.html", context, status=code)
+
+
+@router.get("/{invoice_id}")
+def invoice_page(
+    request: Request, invoice_id: uuid.UUID, session: SessionDep, account: ApproverPage
+) -> Response:
+    return _invoice_page(request, session, account, invoice_id)
+
+
+@router.get("/{invoice_id}/status")
+def invoice_status(invoice_id: uuid.UUID, session: SessionDep, account: ApproverPage) -> Response:
+    """What the page's script polls on a sent invoice: it reloads when this changes."""
+    invoice = service.get(session, org_id=account.org.id, invoice_id=invoice_id)
+    body = {"status": invoice.status, "processing": invoice.payment_processing_at is not None}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _back(invoice_id: uuid.UUID) -> str:
+    return f"/invoices/{invoice_id}"
+
+
+@router.post("/{invoice_id}/edit")
+def edit_draft(
+    request: Request, invoice_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    raw = {"days_until_due": text(form, "days_until_due"), "memo": text(form, "memo")}
+    service.get(session, org_id=account.org.id, invoice_id=invoice_id)  # 404 for others' ids
+    try:
+        terms = _terms(raw["days_until_due"])
+        if terms is None:
+            raise Invalid(f"Payment terms are required: 0 to {MAX_TERMS} days.")
+        data = InvoiceUpdate(days_until_due=terms, memo=raw["memo"])
+        service.update_draft(
+            session, org=account.org, user=account.user, invoice_id=invoice_id, data=data
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, code = failure(exc)
+        return _invoice_page(
+            request,
+            session,
+            account,
+            invoice_id,
+            error=_sentence(message),
+            form_name="edit",
+            values=raw,
+            code=code,
+        )
+    return redirect(_back(invoice_id), success="Payment terms and memo saved.")
+
+
+@router.post("/{invoice_id}/lines")
+def add_line(
+    request: Request, invoice_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    fields = ("catalog_item_id", "description", "quantity", "unit_amount")
+    raw = {name: text(form, name) for name in fields}
+    kind = "catalog" if "catalog_item_id" in form else "manual"
+    invoice = service.get(session, org_id=account.org.id, invoice_id=invoice_id)
+    try:
+        quantity = _whole(raw["quantity"] or "1", "Quantity", 1, MAX_QUANTITY)
+        if kind == "catalog":
+            data = LineCreate(
+                catalog_item_id=parse_id(raw["catalog_item_id"], "catalog item"),
+                quantity=quantity,
+            )
+        else:
+            if not raw["description"]:
+                raise Invalid("Describe the line, e.g. 'Onsite visit'.")
+            price = parse_amount(raw["unit_amount"], invoice.currency, "Unit price")
+            if price is None:
+                raise Invalid("Enter the unit price, e.g. 125.00.")
+            data = LineCreate(description=raw["description"], unit_amount=price, quantity=quantity)
+        invoice = service.add_line(
+            session, org=account.org, user=account.user, invoice_id=invoice_id, data=data
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, code = failure(exc)
+        return _invoice_page(
+            request,
+            session,
+            account,
+            invoice_id,
+            error=_sentence(message),
+            form_name=kind,
+            values=raw,
+            code=code,
+        )
+    total = format_money(invoice.total, invoice.currency)
+    return redirect(_back(invoice_id), success=f"Line added. The total is now {total}.")
+
+
+@router.post("/{invoice_id}/lines/{line_id}/remove")
+def remove_line(
+    invoice_id: uuid.UUID, line_id: uuid.UUID, session: SessionDep, account: AdminPage
+) -> Response:
+    service.get(session, org_id=account.org.id, invoice_id=invoice_id)  # 404 for others' ids
+    try:
+        invoice = service.remove_line(
+            session, org=account.org, user=account.user, invoice_id=invoice_id, line_id=line_id
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    total = format_money(invoice.total, invoice.currency)
+    return redirect(_back(invoice_id), success=f"Line removed. The total is now {total}.")
+
+
+@router.post("/{invoice_id}/delete")
+def delete_draft(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage) -> Response:
+    invoice = service.get(session, org_id=account.org.id, invoice_id=invoice_id)
+    number = invoice.number
+    try:
+        service.delete_draft(session, org=account.org, user=account.user, invoice_id=invoice_id)
+    except RegentraError as exc:
+        session.rollback()
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    return redirect(
+        "/invoices",
+        success=f"Draft {number} deleted; its time entries can be invoiced again.",
+    )
+
+
+@router.post("/{invoice_id}/send")
+def send(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage) -> Response:
+    service.get(session, org_id=account.org.id, invoice_id=invoice_id)  # 404 for others' ids
+    try:
+        invoice = sending.send(session, org=account.org, user=account.user, invoice_id=invoice_id)
+    except RegentraError as exc:
+        session.rollback()  # as the API does: a retry resumes through the idempotency keys
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    due = f", due {invoice.due_date.isoformat()}" if invoice.due_date else ""
+    return redirect(
+        _back(invoice_id),
+        success=f"Invoice {invoice.number} sent through Stripe{due}. "
+        "The client got an email with the payment link.",
+    )
+
+
+@router.post("/{invoice_id}/void")
+def void(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep) -> Response:
+    service.get(session, org_id=account.org.id, invoice_id=invoice_id)
+    choice = text(form, "release_entries")
+    if choice not in ("yes", "no"):
+        return redirect(
+            _back(invoice_id),
+            error="Choose whether the time entries become billable again, then void.",
+        )
+    try:
+        invoice = sending.void(
+            session,
+            org=account.org,
+            user=account.user,
+            invoice_id=invoice_id,
+            release_entries=choice == "yes",
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    after = (
+        "its time entries can be invoiced again"
+        if choice == "yes"
+        else "its time entries stay with it"
+    )
+    return redirect(_back(invoice_id), success=f"Invoice {invoice.number} voided; {after}.")

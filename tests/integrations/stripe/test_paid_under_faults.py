@@ -1,0 +1,127 @@
+"""Acceptance: 300 invoices paid while Stripe's webhooks are duplicated, reordered and dropped,
+then one reconciliation run: every invoice is paid exactly once, with one "paid" audit entry.
+
+A private sandbox (its faults are sandbox-wide) and a server of its own, on each database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from conftest import Database, _org_factory, stop_server
+from sandbox.stripe.conftest import start_sandbox, stop_sandbox
+from sqlalchemy import func, select
+
+from integrations.conftest import Billing, StripeApp, connect_billing, start_stripe_app
+from regentra.models import AuditEvent, Invoice
+
+INVOICES = 300
+
+
+@pytest.fixture
+def faulty(database: Database) -> Iterator[StripeApp]:
+    sandbox = start_sandbox("--rate-limit", "0")
+    # The pacing is for Stripe's real limits; this sandbox has none.
+    server = start_stripe_app(database, sandbox.url, extra_env={"REGENTRA_STRIPE_MAX_RPS": "0"})
+    try:
+        yield StripeApp(server, sandbox, database)
+    finally:
+        stop_server(server)
+        stop_sandbox(sandbox)
+
+
+def _sent_invoices(billing: Billing, count: int) -> list[dict[str, Any]]:
+    kit = billing.kit
+    client = kit.client(hourly_rate=12000)
+    ticket = kit.ticket(client)
+    tech = kit.add_user("technician")
+    approver = kit.add_user("approver")
+    entries = [
+        kit.entry(tech, ticket=ticket, minutes=15 + i % 120, status="approved", approver=approver)
+        for i in range(count)
+    ]
+
+    def make(entry: Any) -> dict[str, Any]:
+        with kit.api() as api:
+            draft = api.post(
+                "/invoices", json={"client_id": str(client.id), "entry_ids": [str(entry.id)]}
+            )
+            assert draft.status_code == 201, draft.text
+            sent = api.post(f"/invoices/{draft.json()['id']}/send")
+            assert sent.status_code == 200, sent.text
+            body: dict[str, Any] = sent.json()
+            return body
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(make, entries))
+
+
+def _settled(control: Any, *, quiet_for: float = 3.0, timeout: float = 120.0) -> int:
+    """Wait until no new delivery attempt has been recorded for `quiet_for` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while True:
+        count = len(control.get("/_sandbox/deliveries", params={"limit": 10000}).json()["data"])
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet_for:
+            return count
+        assert time.monotonic() < deadline, "webhook deliveries did not settle"
+        time.sleep(0.5)
+
+
+def test_300_paid_invoices_through_duplicate_reorder_and_drop_then_one_reconciliation(
+    faulty: StripeApp,
+) -> None:
+    billing = connect_billing(faulty, _org_factory(faulty.database, faulty.server)())
+    invoices = _sent_invoices(billing, INVOICES)
+    by_stripe_id = {invoice["stripe_invoice_id"]: invoice for invoice in invoices}
+    assert len(by_stripe_id) == INVOICES
+
+    with billing.control() as control:
+        # One attempt per event: a dropped delivery is lost for good, as after Stripe gives up.
+        assert control.post("/_sandbox/webhooks/settings", data={"max_attempts": 1}).is_success
+        faults = {"duplicate": 0.3, "reorder": 0.3, "drop": 0.25}
+        assert control.post("/_sandbox/faults", data=faults).is_success
+        for stripe_id in by_stripe_id:
+            paid = control.post(f"/_sandbox/invoices/{stripe_id}/pay")
+            assert paid.status_code == 200, paid.text
+        _settled(control)
+        assert control.post("/_sandbox/faults").is_success  # clear them
+        deliveries = control.get("/_sandbox/deliveries", params={"limit": 10000}).json()["data"]
+
+    kinds = Counter(d["event"] for d in deliveries if d["type"] == "invoice.paid")
+    assert any(n > 1 for n in kinds.values()), "no invoice.paid event was duplicated"
+
+    with faulty.database.session() as s:
+        org_id = billing.kit.org.id
+        still_open = s.scalar(
+            select(func.count()).where(Invoice.org_id == org_id, Invoice.status == "sent")
+        )
+    assert still_open, "no webhook was lost: the faults did not bite"
+
+    with billing.kit.api() as api:
+        run = api.post("/integrations/stripe/reconcile")
+        assert run.status_code == 200, run.text
+        assert run.json()["ok"] is True, run.json()
+        assert len(run.json()["paid"]) == still_open
+
+    with faulty.database.session() as s:
+        statuses = Counter(s.scalars(select(Invoice.status).where(Invoice.org_id == org_id)).all())
+        assert statuses == {"paid": INVOICES}
+        paid_entries = s.execute(
+            select(AuditEvent.subject_id, AuditEvent.details).where(
+                AuditEvent.org_id == org_id, AuditEvent.action == "invoice.paid"
+            )
+        ).all()
+    per_invoice = Counter(subject for subject, _ in paid_entries)
+    assert len(per_invoice) == INVOICES
+    assert set(per_invoice.values()) == {1}, "an invoice was marked paid twice"
+    how = Counter(details["message"] for _, details in paid_entries)
+    assert how["payment found by reconciliation"] == still_open
+    assert how["payment received (Stripe webhook)"] == INVOICES - still_open
