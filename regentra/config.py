@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     encryption_keys: str = ""
     session_secret: str = ""
     queue_url: str = ""
+    # Run the periodic jobs (reconciliation, overdue, sweeps) in this process's consumer.
+    # Off only where something else must own the clock (the test servers).
+    periodic_jobs: bool = True
     log_level: str = "INFO"
     session_max_age_seconds: int = 60 * 60 * 12
     login_max_failures: int = 10

@@ -306,7 +306,7 @@ def consumer(huey: Huey, *, workers: int = 2, in_process: bool = False) -> Consu
         huey,
         workers=workers,
         worker_type="thread",
-        periodic=True,
+        periodic=get_settings().periodic_jobs,
         flush_locks=True,
         # An idle SQLite queue is polled at most a second apart (Redis blocks on the list),
         # so a task enqueued after a quiet spell still starts within a second.

@@ -110,6 +110,9 @@ def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) 
     log_path = _VAR / f"server-{port}.log"
     env = {**os.environ, "REGENTRA_DATABASE_URL": database_url, **(extra_env or {})}
     env["REGENTRA_BASE_URL"] = f"http://127.0.0.1:{port}"
+    # The hourly reconciliation (and the other sweeps) must not act behind a test's back;
+    # the tests of those jobs run them directly or turn them back on.
+    env.setdefault("REGENTRA_PERIODIC_JOBS", "false")
     if "REGENTRA_QUEUE_URL" not in (extra_env or {}):
         # Each server runs a consumer in-process: a queue of its own, so it never picks up a
         # task another server (on another database) enqueued.

@@ -14,24 +14,28 @@ from conftest import ROOT
 
 def test_worker_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "REGENTRA_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "regentra", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "regentra", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        deadline = time.monotonic() + 20
-        while not (tmp_path / "queue.db").exists():
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "worker did not open its queue"
+        # Started: the consumer logged its start and opened its queue (importing the task
+        # modules takes seconds on a loaded machine).
+        deadline = time.monotonic() + 60
+        while not ((tmp_path / "queue.db").exists() and "consumer starting" in log.read_text()):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "worker did not start: " + log.read_text()
             time.sleep(0.1)
         time.sleep(1)
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    output = log.read_text()
     assert proc.returncode == 0, output
     assert "Traceback" not in output

@@ -458,3 +458,24 @@ def test_send_without_stripe_says_where_to_connect(stripe_app: StripeApp) -> Non
         assert 'data-status="draft"' in detail and "Traceback" not in detail
     saved = db_invoice(kit, invoice.id)
     assert saved is not None and saved.status == "draft" and saved.stripe_invoice_id is None
+
+
+def test_reconcile_now_on_the_stripe_card_heals_a_lost_webhook(stripe_app: StripeApp) -> None:
+    billing = connect_billing(stripe_app)
+    sent = billing.sent_invoice()
+    # The endpoint is removed in Stripe's Dashboard: the payment's webhook never comes.
+    with billing.control() as control:
+        assert control.delete(f"/_sandbox/webhooks/{billing.endpoint_id}").status_code == 200
+        assert control.post(f"/_sandbox/invoices/{sent['stripe_invoice_id']}/pay").is_success
+    with PageClient(stripe_app.server.url) as page:
+        page.login(billing.kit.admin.email)
+        card = page.get("/integrations").text
+        assert 'id="stripe-reconcile"' in card and "Not run yet" in card
+        r = page.post("/integrations/stripe/reconcile")
+        card = page.follow(r).text
+        kind, message = flash(card) or ("", "")
+        assert kind == "success" and message.startswith("Reconciled"), message
+        last = re.search(r'<dd id="stripe-last-reconcile">\s*OK ·', card)
+        assert last, card
+        invoice_page = page.get(f"/invoices/{sent['id']}").text
+        assert 'data-status="paid"' in invoice_page

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
+from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe import settings
 from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys, TestResult
 from regentra.web.auth import Account, AdminPage
@@ -61,6 +62,7 @@ def _page(
     state = settings.status(session, org_id=account.org.id)
     last_test = state["last_test"]
     rejection = state["last_webhook_rejection"]
+    reconciled = state["last_reconcile"]
     context: dict[str, Any] = {
         "title": "Integrations",
         "stripe": state,
@@ -68,6 +70,7 @@ def _page(
         "last_test_at": _when(last_test["at"]) if last_test else None,
         "last_webhook_at": _when(state["last_webhook_at"]),
         "rejected_at": _when(rejection["at"]) if rejection else None,
+        "reconciled_at": _when(reconciled["at"]) if reconciled else None,
         "catalog_last_sync_at": _when(state["catalog"]["last_sync_at"]),
         "test": test,
         "error": error,
@@ -140,3 +143,18 @@ def rotate_webhook_url(session: SessionDep, account: AdminPage) -> Response:
 def disconnect_stripe(session: SessionDep, account: AdminPage) -> Response:
     settings.disconnect(session, org_id=account.org.id, actor=Actor.of(account.user))
     return redirect("/integrations", success="Stripe disconnected; its keys were deleted.")
+
+
+@router.post("/stripe/reconcile")
+def reconcile_stripe(session: SessionDep, account: AdminPage) -> Response:
+    """Reconcile now (as the hourly job does). The run opens its own sessions: this request's
+    transaction ends first (on SQLite it holds the write lock; see the API route)."""
+    org_id = account.org.id
+    session.commit()
+    try:
+        report = reconciliation.reconcile_org(org_id)
+    except RegentraError as exc:
+        return redirect("/integrations", error=exc.message)
+    if not report.ok:
+        return redirect("/integrations", error=report.message)
+    return redirect("/integrations", success=f"Reconciled: {report.message}")
