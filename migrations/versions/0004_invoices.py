@@ -147,7 +147,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_invoice_lines_invoice_id"), ["invoice_id"], unique=False
+            "ix_invoice_lines_org_invoice", ["org_id", "invoice_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_invoice_lines_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
@@ -182,6 +182,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_time_entries_billing", ["org_id", "client_id", "status", "invoice_id"], unique=False
         )
+        batch_op.create_index("ix_time_entries_org_invoice", ["org_id", "invoice_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_time_entries_org_id_invoices"),
             "invoices",
@@ -193,6 +194,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("time_entries", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_time_entries_org_id_invoices"), type_="foreignkey")
+        batch_op.drop_index("ix_time_entries_org_invoice")
         batch_op.drop_index("ix_time_entries_billing")
 
     with op.batch_alter_table("stripe_connections", schema=None) as batch_op:
@@ -212,7 +214,7 @@ def downgrade() -> None:
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invoice_lines_time_entry_id"))
         batch_op.drop_index(batch_op.f("ix_invoice_lines_org_id"))
-        batch_op.drop_index(batch_op.f("ix_invoice_lines_invoice_id"))
+        batch_op.drop_index("ix_invoice_lines_org_invoice")
 
     op.drop_table("invoice_lines")
     with op.batch_alter_table("invoices", schema=None) as batch_op:

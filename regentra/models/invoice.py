@@ -96,6 +96,8 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
         ForeignKeyConstraint(
             ["org_id", "invoice_id"], ["invoices.org_id", "invoices.id"], ondelete="CASCADE"
         ),
+        # An invoice's lines (every lookup filters by org and invoice).
+        Index("ix_invoice_lines_org_invoice", "org_id", "invoice_id"),
         CheckConstraint("kind IN ('time', 'manual', 'catalog')", name="kind_valid"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("amount >= 0 AND unit_amount >= 0", name="amount_not_negative"),
@@ -105,7 +107,7 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
         ),
     )
 
-    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -49,6 +49,8 @@ class TimeEntry(IdMixin, OrgScoped, TimestampMixin, Base):
         Index("ix_time_entries_org_status", "org_id", "status"),
         # Invoice generation: a client's approved, uninvoiced entries.
         Index("ix_time_entries_billing", "org_id", "client_id", "status", "invoice_id"),
+        # An invoice's entries (release, lookups; the composite foreign key to invoices).
+        Index("ix_time_entries_org_invoice", "org_id", "invoice_id"),
     )
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)

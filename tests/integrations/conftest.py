@@ -127,7 +127,11 @@ class Billing:
 
 
 def connect_billing(
-    app: StripeApp, kit: OrgKit | None = None, *, key: str | None = None
+    app: StripeApp,
+    kit: OrgKit | None = None,
+    *,
+    key: str | None = None,
+    events: list[str] | None = None,
 ) -> Billing:
     """Connect an org (a new one unless given) as an admin would: keys, then the webhook
     endpoint added in the Stripe "Dashboard" (the sandbox control API), then its secret."""
@@ -142,7 +146,10 @@ def connect_billing(
         )
         assert saved.status_code == 200, saved.text
         url = saved.json()["webhook_url"]
-        endpoint = app.sandbox.control(key).post("/_sandbox/webhooks", data={"url": url})
+        form: dict[str, Any] = {"url": url}
+        if events:  # the endpoint's enabled events (default: all)
+            form["enabled_events[]"] = events
+        endpoint = app.sandbox.control(key).post("/_sandbox/webhooks", data=form)
         assert endpoint.status_code == 200, endpoint.text
         secret = endpoint.json()["secret"]
         signed = api.put(
