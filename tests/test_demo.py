@@ -84,6 +84,29 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             sandbox + "/v1/account", headers={"Authorization": "Bearer sk_test_demo1234567890"}
         )
         assert account.status_code == 200 and account.json()["object"] == "account"
+        # Approved time is ready to invoice: generate, send, pay on the sandbox, and the
+        # invoice turns Paid through the demo org's signed webhook.
+        with PageClient(base) as browser:
+            browser.login("admin@northwind.example", "regentra-demo")
+            ready = browser.get("/invoices/new").text
+            match = re.search(
+                r'<option value="([0-9a-f-]{36})"[^>]*>Contoso Dental \(USD\)</option>', ready
+            )
+            assert match, ready
+            made = browser.post("/invoices", {"client_id": match.group(1)})
+            assert made.status_code == 303, made.text
+            path = made.headers["location"]
+            sent = browser.follow(browser.post(f"{path}/send")).text
+            assert 'data-status="sent"' in sent, sent
+            demo_key = {"Authorization": "Bearer sk_test_RegentraDemo0001"}
+            newest = httpx.get(f"{sandbox}/v1/invoices?limit=1", headers=demo_key).json()
+            stripe_id = newest["data"][0]["id"]
+            paid = httpx.post(f"{sandbox}/_sandbox/invoices/{stripe_id}/pay", headers=demo_key)
+            assert paid.status_code == 200, paid.text
+            deadline = time.monotonic() + 20
+            while 'data-status="paid"' not in (page := browser.get(path).text):
+                assert time.monotonic() < deadline, page
+                time.sleep(0.3)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
