@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from regentra.models import AuditEvent, TimeEntry
 
@@ -128,9 +128,16 @@ def test_invoiced_entry_is_immutable(live_server: Any, make_org: Any) -> None:
     tech = kit.add_user("technician")
     approver = kit.add_user("approver")
     entry = kit.entry(tech, status="approved", approver=approver)
-    with kit.db.session() as s:  # an invoice links the entry (the invoices issue does this)
-        s.execute(update(TimeEntry).where(TimeEntry.id == entry.id).values(invoice_id=kit.org.id))
-        s.commit()
+    from regentra.invoices import service as invoicing
+    from regentra.invoices.schemas import InvoiceCreate
+    from regentra.models import Org, User
+
+    def bill(s: Any) -> str:  # a draft invoice links (locks) the entry
+        data = InvoiceCreate(client_id=entry.client_id, entry_ids=[entry.id])
+        org, admin = s.get(Org, kit.org.id), s.get(User, kit.admin.id)
+        return str(invoicing.generate(s, org=org, user=admin, data=data).id)
+
+    invoice_id = kit._commit(bill)
     with kit.api(approver) as api:
         r = api.post(f"/time-entries/{entry.id}/unapprove")
         assert r.status_code == 409
@@ -144,7 +151,7 @@ def test_invoiced_entry_is_immutable(live_server: Any, make_org: Any) -> None:
         assert api.post(f"/time-entries/{entry.id}/submit").status_code == 409
         got = api.get(f"/time-entries/{entry.id}").json()
     assert got["status"] == "approved" and got["minutes"] == 60
-    assert got["invoice_id"] == str(kit.org.id)
+    assert got["invoice_id"] == invoice_id
 
 
 @pytest.mark.parametrize(
