@@ -553,7 +553,8 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
         print(
             f"{label:<24} {phase.rate:8.1f} events/s  "
             f"(server cpu {phase.server_cpu / phase.events * 1000:5.2f} ms/event, "
-            f"p50 {phase.percentile(0.5):6.1f} ms, p99 {phase.percentile(0.99):6.1f} ms; "
+            f"p50 {phase.percentile(0.5):6.1f} ms, p99 {phase.percentile(0.99):6.1f} ms, "
+            f"max {max(phase.latencies) * 1000:6.0f} ms; "
             f"client cpu {phase.client_cpu / phase.events * 1000:4.2f} ms/event)"
         )
     print(
@@ -573,7 +574,7 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
     print(
         f"ratio (a)/(b): {ratio:.2f}  (goal >= {GOAL_RATIO})  -> "
         f"{'ok' if ratio >= GOAL_RATIO else 'FAIL'}   "
-        f"[server cpu per event, (b)/(a): {cpu_ratio:.2f}]"
+        f"[the same from server cpu per event, (b)/(a): {cpu_ratio:.2f}]"
     )
     if problems:
         print("verification FAILED:\n  " + "\n  ".join(problems))

@@ -2,35 +2,6 @@
 (function () {
   "use strict";
 
-  // Copy buttons: shown only when JavaScript runs; the text stays selectable without it.
-  document.querySelectorAll("[data-copy]").forEach(function (button) {
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    var done = document.getElementById(button.id + "-done");
-    if (!source) { return; }
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      var value = source.textContent.trim();
-      var say = function (message) { if (done) { done.textContent = message; } };
-      var fallback = function () {
-        var range = document.createRange();
-        range.selectNodeContents(source);
-        var selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-        try {
-          say(document.execCommand("copy") ? "Copied." : "Selected: press Ctrl+C to copy.");
-        } catch (e) {
-          say("Selected: press Ctrl+C to copy.");
-        }
-      };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(value).then(function () { say("Copied."); }, fallback);
-      } else {
-        fallback();
-      }
-    });
-  });
-
   // Test connection without reloading the page, so typed keys stay in their fields.
   var form = document.getElementById("stripe-form");
   var testButton = document.getElementById("stripe-test");

@@ -2,36 +2,6 @@
 (function () {
   "use strict";
 
-  // Copy buttons (the same pattern as Settings → Integrations): shown only when JavaScript
-  // runs; without it the link stays selectable text and the Open button still works.
-  document.querySelectorAll("[data-copy]").forEach(function (button) {
-    var source = document.getElementById(button.getAttribute("data-copy"));
-    var done = document.getElementById(button.id + "-done");
-    if (!source) { return; }
-    button.hidden = false;
-    button.addEventListener("click", function () {
-      var value = source.textContent.trim();
-      var say = function (message) { if (done) { done.textContent = message; } };
-      var fallback = function () {
-        var range = document.createRange();
-        range.selectNodeContents(source);
-        var selection = window.getSelection();
-        selection.removeAllRanges();
-        selection.addRange(range);
-        try {
-          say(document.execCommand("copy") ? "Copied." : "Selected: press Ctrl+C to copy.");
-        } catch (e) {
-          say("Selected: press Ctrl+C to copy.");
-        }
-      };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(value).then(function () { say("Copied."); }, fallback);
-      } else {
-        fallback();
-      }
-    });
-  });
-
   // A sent invoice: ask the server now and then whether it changed (paid through the
   // webhook, bank payment processing, overdue) and reload the page when it did. Quick at
   // first (the client may be paying right now), slower later, paused in hidden tabs.
