@@ -79,7 +79,8 @@ def audit(kit: Any, action: str) -> list[AuditEvent]:
         stmt = select(AuditEvent).where(
             AuditEvent.org_id == kit.org.id, AuditEvent.action == action
         )
-        return list(s.scalars(stmt).all())
+        # In the order they happened (without ORDER BY, PostgreSQL may answer in any order).
+        return list(s.scalars(stmt.order_by(AuditEvent.created_at, AuditEvent.id)).all())
 
 
 def test_connect_test_and_save(stripe_app: StripeApp) -> None:
