@@ -1,23 +1,19 @@
-"""Invoices: approved time becomes a draft, a draft is edited, then sent, paid, overdue, void.
+"""Invoices: approved time becomes a draft, and a draft is edited (lines, terms, memo).
 
-The domain part only: sending and voiding in Stripe live in `integrations/stripe/sending.py`,
-which calls the transitions here. Every status change is one conditional UPDATE
-(`WHERE status IN (...)`), so a webhook, a reconciliation run and a person racing each other
-apply a transition exactly once, and only the winner writes the audit entry.
+Status changes (sent, paid, overdue, void) are in `invoices.transitions`; sending and voiding
+in Stripe live in `integrations/stripe/sending.py`, which calls them.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from regentra import queue
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog
 from regentra.clients.service import clients
@@ -28,7 +24,6 @@ from regentra.kit.money import amount_for
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
-    ActorType,
     AuditEvent,
     Client,
     EntryStatus,
@@ -48,9 +43,6 @@ invoice_lines = OrgScopedRepository(InvoiceLine, "invoice line")
 
 NUMBER_FORMAT = "INV-{:06d}"
 OPEN = (InvoiceStatus.sent.value, InvoiceStatus.overdue.value)
-VOIDABLE = (InvoiceStatus.draft.value, *OPEN)
-# The task a later issue implements: record the payment (and Stripe's fee) in QuickBooks.
-PAYMENT_BRIDGE_TASK = "quickbooks.record_payment"
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -464,17 +456,7 @@ def add_line(
         )
     session.add(line)
     session.flush()
-    _retotal(session, invoice)
-    record(
-        session,
-        org_id=org.id,
-        actor=Actor.of(user),
-        action="invoice.line_added",
-        subject_type="invoice",
-        subject_id=invoice.id,
-        details={"line_id": str(line.id), "kind": line.kind, "amount": line.amount},
-    )
-    return invoice
+    return _lines_changed(session, invoice, user=user, action="invoice.line_added", line=line)
 
 
 def remove_line(
@@ -486,23 +468,30 @@ def remove_line(
     if line is None or line.invoice_id != invoice.id:
         raise NotFound("invoice line not found")
     if line.time_entry_id is not None:
-        _release(session, invoice, entry_ids=[line.time_entry_id])
+        unlink_entries(session, invoice, entry_ids=[line.time_entry_id])
     session.delete(line)
     session.flush()
+    return _lines_changed(session, invoice, user=user, action="invoice.line_removed", line=line)
+
+
+def _lines_changed(
+    session: Session, invoice: Invoice, *, user: User, action: str, line: InvoiceLine
+) -> Invoice:
+    """After a line was added or removed: the total again, and the audit entry."""
     _retotal(session, invoice)
     record(
         session,
-        org_id=org.id,
+        org_id=invoice.org_id,
         actor=Actor.of(user),
-        action="invoice.line_removed",
+        action=action,
         subject_type="invoice",
         subject_id=invoice.id,
-        details={"line_id": str(line_id), "kind": line.kind, "amount": line.amount},
+        details={"line_id": str(line.id), "kind": line.kind, "amount": line.amount},
     )
     return invoice
 
 
-def _release(
+def unlink_entries(
     session: Session, invoice: Invoice, *, entry_ids: list[uuid.UUID] | None = None
 ) -> int:
     stmt = update(TimeEntry).where(
@@ -521,7 +510,7 @@ def _release(
 def delete_draft(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> None:
     """Delete a draft and release its entries. Its number is not reused."""
     invoice = _editable_draft(session, org_id=org.id, invoice_id=invoice_id)
-    released = _release(session, invoice)
+    released = unlink_entries(session, invoice)
     for line in lines_of(session, invoice):
         session.delete(line)
     session.delete(invoice)
@@ -535,309 +524,3 @@ def delete_draft(session: Session, *, org: Org, user: User, invoice_id: uuid.UUI
         subject_id=invoice_id,
         details={"number": invoice.number, "released_entries": released},
     )
-
-
-# ---- transitions -------------------------------------------------------------------------------
-
-
-def _transition(
-    session: Session,
-    *,
-    org_id: uuid.UUID,
-    where: list[Any],
-    from_states: tuple[str, ...],
-    values: dict[str, Any],
-) -> Invoice | None:
-    """One conditional UPDATE; the invoice when this call moved it, else None."""
-    row = session.execute(
-        update(Invoice)
-        .where(Invoice.org_id == org_id, Invoice.status.in_(from_states), *where)
-        .values(**values, updated_at=utcnow())
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if row is None:
-        return None
-    invoice = invoices.get(session, org_id=org_id, id=row[0])
-    session.refresh(invoice)
-    return invoice
-
-
-def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id: str) -> None:
-    """Remember the Stripe invoice as soon as it exists (a send that fails later resumes)."""
-    session.execute(
-        update(Invoice)
-        .where(
-            Invoice.org_id == invoice.org_id,
-            Invoice.id == invoice.id,
-            Invoice.status == InvoiceStatus.draft.value,
-        )
-        .values(stripe_invoice_id=stripe_invoice_id, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(invoice)
-
-
-def mark_sent(
-    session: Session,
-    *,
-    invoice: Invoice,
-    actor: Actor,
-    stripe_invoice_id: str,
-    hosted_invoice_url: str | None,
-    due_date: date | None,
-) -> Invoice:
-    moved = _transition(
-        session,
-        org_id=invoice.org_id,
-        where=[Invoice.id == invoice.id],
-        from_states=(InvoiceStatus.draft.value,),
-        values={
-            "status": InvoiceStatus.sent.value,
-            "stripe_invoice_id": stripe_invoice_id,
-            "hosted_invoice_url": hosted_invoice_url,
-            "due_date": due_date,
-            "sent_at": utcnow(),
-        },
-    )
-    if moved is None:
-        session.refresh(invoice)
-        if invoice.status != InvoiceStatus.draft.value:
-            return invoice  # a concurrent send finished first: same outcome
-        raise Conflict(f"invoice {invoice.number} could not be marked sent")
-    record(
-        session,
-        org_id=invoice.org_id,
-        actor=actor,
-        action="invoice.sent",
-        subject_type="invoice",
-        subject_id=invoice.id,
-        details={
-            "number": invoice.number,
-            "stripe_invoice_id": stripe_invoice_id,
-            "total": invoice.total,
-            "due_date": due_date.isoformat() if due_date else None,
-        },
-    )
-    return moved
-
-
-PAID_BY = {
-    "webhook": "payment received (Stripe webhook)",
-    "reconciliation": "payment found by reconciliation",
-}
-
-
-def mark_paid(
-    session: Session,
-    *,
-    org_id: uuid.UUID,
-    stripe_invoice_id: str,
-    paid_at: datetime,
-    amount_paid: int | None,
-    source: str,
-    stripe_event_id: str | None = None,
-) -> Invoice | None:
-    """sent|overdue → paid for our invoice with this Stripe id in this org. None when there
-    is no such invoice or it was not open (already paid: a duplicate, a race, or void)."""
-    if source not in PAID_BY:
-        raise ValueError(f"unknown payment source {source!r}")
-    invoice = _transition(
-        session,
-        org_id=org_id,
-        where=[Invoice.stripe_invoice_id == stripe_invoice_id],
-        from_states=OPEN,
-        values={
-            "status": InvoiceStatus.paid.value,
-            "paid_at": paid_at,
-            "amount_paid": amount_paid,
-            "payment_processing_at": None,
-        },
-    )
-    if invoice is None:
-        return None
-    if invoice.amount_paid is None:
-        invoice.amount_paid = invoice.total
-        session.flush()
-    record(
-        session,
-        org_id=org_id,
-        actor=Actor(type=ActorType.stripe, label=f"Stripe ({source})"),
-        action="invoice.paid",
-        subject_type="invoice",
-        subject_id=invoice.id,
-        details={
-            "message": PAID_BY[source],
-            "number": invoice.number,
-            "amount_paid": invoice.amount_paid,
-            "stripe_invoice_id": stripe_invoice_id,
-            **({"stripe_event_id": stripe_event_id} if stripe_event_id else {}),
-        },
-    )
-    _hand_to_bookkeeping(session, invoice)
-    return invoice
-
-
-def quickbooks_connected(session: Session, *, org_id: uuid.UUID) -> bool:
-    """Whether the org has QuickBooks Online connected. No org can connect it yet: the
-    QuickBooks issue replaces this with a look at its connection table."""
-    return False
-
-
-def _hand_to_bookkeeping(session: Session, invoice: Invoice) -> None:
-    """The one hook for the QuickBooks payment bridge: a paid invoice (however we learnt it)
-    is enqueued by task name, after commit, when the org has QuickBooks connected."""
-    if quickbooks_connected(session, org_id=invoice.org_id):
-        queue.enqueue(session, PAYMENT_BRIDGE_TASK, str(invoice.id))
-
-
-def mark_payment_processing(
-    session: Session, *, org_id: uuid.UUID, stripe_invoice_id: str, at: datetime
-) -> Invoice | None:
-    """A bank (ACH) payment started: noted on the invoice, whose status stays as it is."""
-    invoice = _transition(
-        session,
-        org_id=org_id,
-        where=[
-            Invoice.stripe_invoice_id == stripe_invoice_id,
-            Invoice.payment_processing_at.is_(None),
-        ],
-        from_states=OPEN,
-        values={"payment_processing_at": at},
-    )
-    if invoice is not None:
-        record(
-            session,
-            org_id=org_id,
-            actor=Actor(type=ActorType.stripe, label="Stripe (webhook)"),
-            action="invoice.payment_processing",
-            subject_type="invoice",
-            subject_id=invoice.id,
-            details={"message": "bank payment processing", "number": invoice.number},
-        )
-    return invoice
-
-
-def clear_payment_processing(
-    session: Session, *, org_id: uuid.UUID, stripe_invoice_id: str, before: datetime
-) -> Invoice | None:
-    """A payment failed: a "bank payment processing" note from before `before` goes (it was
-    that payment). The status stays; the failure itself is audited by the caller."""
-    return _transition(
-        session,
-        org_id=org_id,
-        where=[
-            Invoice.stripe_invoice_id == stripe_invoice_id,
-            Invoice.payment_processing_at < before,
-        ],
-        from_states=OPEN,
-        values={"payment_processing_at": None},
-    )
-
-
-def note_stripe_event(
-    session: Session,
-    *,
-    invoice: Invoice,
-    action: str,
-    message: str,
-    details: dict[str, Any] | None = None,
-    source: str = "webhook",
-) -> None:
-    """An audit entry about a Stripe event that changes nothing here (payment succeeded or
-    failed, voided or uncollectible in Stripe)."""
-    record(
-        session,
-        org_id=invoice.org_id,
-        actor=Actor(type=ActorType.stripe, label=f"Stripe ({source})"),
-        action=action,
-        subject_type="invoice",
-        subject_id=invoice.id,
-        details={"message": message, "number": invoice.number, **(details or {})},
-    )
-
-
-def org_today(org: Org, now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(ZoneInfo(org.timezone)).date()
-
-
-def mark_overdue(session: Session, *, now: datetime | None = None) -> int:
-    """Every org's sent invoices whose due date has passed in the org's time zone become
-    overdue (audited). Returns how many moved."""
-    now = now or utcnow()
-    candidates = session.execute(
-        select(Org)
-        .where(
-            Org.id.in_(
-                select(Invoice.org_id).where(
-                    Invoice.status == InvoiceStatus.sent.value,
-                    Invoice.due_date.is_not(None),
-                    Invoice.due_date < now.date() + timedelta(days=1),
-                )
-            )
-        )
-        .order_by(Org.id)
-    ).scalars()
-    moved = 0
-    for org in list(candidates):
-        today = org_today(org, now)
-        rows = session.execute(
-            update(Invoice)
-            .where(
-                Invoice.org_id == org.id,
-                Invoice.status == InvoiceStatus.sent.value,
-                Invoice.due_date < today,
-            )
-            .values(status=InvoiceStatus.overdue.value, overdue_at=now, updated_at=now)
-            .returning(Invoice.id, Invoice.number, Invoice.due_date)
-            .execution_options(synchronize_session=False)
-        ).all()
-        for invoice_id, number, due in rows:
-            record(
-                session,
-                org_id=org.id,
-                actor=Actor.system(),
-                action="invoice.overdue",
-                subject_type="invoice",
-                subject_id=invoice_id,
-                details={"number": number, "due_date": due.isoformat() if due else None},
-            )
-        moved += len(rows)
-    return moved
-
-
-def mark_void(
-    session: Session, *, org: Org, actor: Actor, invoice: Invoice, release_entries: bool
-) -> Invoice:
-    """draft|sent|overdue → void; the entries are released for re-billing when asked."""
-    moved = _transition(
-        session,
-        org_id=org.id,
-        where=[Invoice.id == invoice.id],
-        from_states=VOIDABLE,
-        values={"status": InvoiceStatus.void.value, "voided_at": utcnow()},
-    )
-    if moved is None:
-        session.refresh(invoice)
-        raise not_voidable(invoice)
-    released = _release(session, moved) if release_entries else 0
-    record(
-        session,
-        org_id=org.id,
-        actor=actor,
-        action="invoice.voided",
-        subject_type="invoice",
-        subject_id=moved.id,
-        details={"number": moved.number, "released_entries": released},
-    )
-    return moved
-
-
-def not_voidable(invoice: Invoice) -> Conflict:
-    if invoice.status == InvoiceStatus.paid.value:
-        return Conflict(
-            f"invoice {invoice.number} is paid and cannot be voided: refund the payment in "
-            "Stripe instead",
-            code="invoice_paid",
-        )
-    return Conflict(f"invoice {invoice.number} is already void", code="invoice_void")

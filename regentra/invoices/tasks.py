@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from regentra.db import session_scope
-from regentra.invoices import service
+from regentra.invoices import transitions
 from regentra.queue import task
 
 log = structlog.get_logger(__name__)
@@ -17,7 +17,7 @@ def overdue_sweep() -> int:
     become `overdue` (audited). One conditional UPDATE per org, so a sweep racing a payment
     or another sweep moves each invoice once; returns how many moved."""
     with session_scope() as session:
-        moved = service.mark_overdue(session)
+        moved = transitions.mark_overdue(session)
     if moved:
         log.info("invoices marked overdue", count=moved)
     return moved

@@ -113,6 +113,7 @@ def _invoice(w: World, status: str = "draft") -> str:
     """A fresh draft invoice of org A billing one approved entry (voided when asked)."""
     from regentra.audit.service import Actor
     from regentra.invoices import service as invoicing
+    from regentra.invoices import transitions
     from regentra.invoices.schemas import InvoiceCreate
     from regentra.models import Org
 
@@ -124,7 +125,7 @@ def _invoice(w: World, status: str = "draft") -> str:
         data = InvoiceCreate(client_id=w.client.id, entry_ids=[entry.id])
         invoice = invoicing.generate(s, org=org, user=admin, data=data)
         if status == "void":
-            invoicing.mark_void(
+            transitions.mark_void(
                 s, org=org, actor=Actor.system(), invoice=invoice, release_entries=True
             )
         return str(invoice.id)

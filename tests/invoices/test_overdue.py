@@ -18,6 +18,7 @@ from regentra import db, periodic, queue
 from regentra.audit.service import Actor
 from regentra.config import get_settings
 from regentra.invoices import service as invoicing
+from regentra.invoices import transitions
 from regentra.invoices.schemas import InvoiceCreate
 from regentra.invoices.tasks import overdue_sweep
 from regentra.kit.time import utcnow
@@ -55,7 +56,7 @@ def org_in(database: Any, make_org: Any, timezone: str) -> Any:
 
 
 def today_in(kit: Any) -> date:
-    return invoicing.org_today(kit.org)
+    return transitions.org_today(kit.org)
 
 
 def sent_invoice(database: Any, kit: Any, *, due: date) -> uuid.UUID:
@@ -68,7 +69,7 @@ def sent_invoice(database: Any, kit: Any, *, due: date) -> uuid.UUID:
         admin = s.get(User, kit.admin.id)
         data = InvoiceCreate(client_id=client.id, entry_ids=[entry.id])
         invoice = invoicing.generate(s, org=org, user=admin, data=data)
-        invoicing.mark_sent(
+        transitions.mark_sent(
             s,
             invoice=invoice,
             actor=Actor.system(),
@@ -129,7 +130,7 @@ def test_due_dates_pass_in_the_orgs_time_zone_once_and_payment_still_counts(
     with database.session() as s:
         invoice = s.get(Invoice, yesterday)
         assert invoice is not None and invoice.stripe_invoice_id is not None
-        paid = invoicing.mark_paid(
+        paid = transitions.mark_paid(
             s,
             org_id=east.org.id,
             stripe_invoice_id=invoice.stripe_invoice_id,

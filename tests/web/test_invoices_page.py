@@ -19,6 +19,7 @@ from regentra.audit.service import Actor
 from regentra.catalog import service as catalog
 from regentra.catalog.schemas import CatalogItemCreate
 from regentra.invoices import service as invoices
+from regentra.invoices import transitions
 from regentra.invoices.schemas import InvoiceCreate
 from regentra.models import Client, Invoice, InvoiceLine, Org, Ticket, TimeEntry, User
 from web.pages import PageClient, flash, form_error
@@ -276,7 +277,7 @@ def _mark_sent(kit: OrgKit, invoice: Invoice, *, processing: bool = False) -> st
 
     def sent(s: Any) -> None:
         fresh = s.get(Invoice, invoice.id)
-        invoices.mark_sent(
+        transitions.mark_sent(
             s,
             invoice=fresh,
             actor=Actor.of(kit.admin),
@@ -285,7 +286,7 @@ def _mark_sent(kit: OrgKit, invoice: Invoice, *, processing: bool = False) -> st
             due_date=date.today() + timedelta(days=30),
         )
         if processing:
-            invoices.mark_payment_processing(
+            transitions.mark_payment_processing(
                 s, org_id=kit.org.id, stripe_invoice_id=stripe_id, at=datetime.now(UTC)
             )
 

@@ -14,7 +14,7 @@ Stripe: what needs Stripe (the invoice of a PaymentIntent, which newer API versi
 put on the PaymentIntent) is enqueued as a task that looks it up through the pinned client.
 
 - `invoice.paid`: the org's invoice with that Stripe id moves sent|overdue → paid
-  (`invoices.service.mark_paid`, one conditional UPDATE, which also writes the audit entry and
+  (`invoices.transitions.mark_paid`, one conditional UPDATE, which also writes the audit entry and
   hands the payment to bookkeeping). No such invoice in this org → ignored.
 - `invoice.payment_succeeded`, `invoice.payment_failed`: audit entries only (the failure
   message when the payload carries one). A failed payment also clears the "bank payment
@@ -52,6 +52,7 @@ from regentra.db import session_scope
 from regentra.errors import Conflict, RegentraError
 from regentra.integrations.stripe import client
 from regentra.invoices import service as invoices
+from regentra.invoices import transitions
 from regentra.kit.time import utcnow
 from regentra.models import Invoice, StripeEvent
 
@@ -255,7 +256,7 @@ def _invoice_paid(session: Session, ev: Event) -> str:
     if stripe_invoice_id is None or invoice is None:
         return _unknown(ev, stripe_invoice_id)
     paid_at = _epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
-    moved = invoices.mark_paid(
+    moved = transitions.mark_paid(
         session,
         org_id=ev.org_id,
         stripe_invoice_id=stripe_invoice_id,
@@ -289,7 +290,7 @@ def _payment_succeeded(session: Session, ev: Event) -> str:
     if stripe_invoice_id is None or invoice is None:
         return _unknown(ev, stripe_invoice_id)
     amount = _int(ev.obj, "amount_paid")
-    invoices.note_stripe_event(
+    transitions.note_stripe_event(
         session,
         invoice=invoice,
         action="invoice.payment_succeeded",
@@ -311,7 +312,7 @@ def _payment_failed(session: Session, ev: Event) -> str:
     reason = _failure_message(ev.obj)
     attempts = _int(ev.obj, "attempt_count")
     message = f"payment failed: {reason}" if reason else "payment failed"
-    invoices.note_stripe_event(
+    transitions.note_stripe_event(
         session,
         invoice=invoice,
         action="invoice.payment_failed",
@@ -327,7 +328,7 @@ def _payment_failed(session: Session, ev: Event) -> str:
     if ev.created is not None:
         # A bank payment noted as processing before this failure has failed with it (one
         # that started in the same second or later is kept: the order is not known then).
-        invoices.clear_payment_processing(
+        transitions.clear_payment_processing(
             session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, before=ev.created
         )
     return f"noted: {message} for invoice {invoice.number}"
@@ -362,7 +363,7 @@ def mark_processing(
     session: Session, *, org_id: uuid.UUID, stripe_invoice_id: str, at: datetime
 ) -> str:
     """Note "bank payment processing" on the org's open invoice with this Stripe id."""
-    moved = invoices.mark_payment_processing(
+    moved = transitions.mark_payment_processing(
         session, org_id=org_id, stripe_invoice_id=stripe_invoice_id, at=at
     )
     if moved is not None:

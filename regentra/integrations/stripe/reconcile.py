@@ -2,7 +2,7 @@
 
 For each org with Stripe connected: which of our `sent`/`overdue` invoices does Stripe now
 have as paid (the webhook was lost, rejected, or never configured)? Those move through the
-same conditional transition as the webhook (`invoices.service.mark_paid`, audit "payment
+same conditional transition as the webhook (`invoices.transitions.mark_paid`, audit "payment
 found by reconciliation"): events read back from the Events API go through the webhook's
 own `handlers.ingest` (stored under their (org, event id), so a delivery arriving later is
 a duplicate), and what Stripe has as paid is then moved directly too, which changes nothing
@@ -63,6 +63,7 @@ from regentra.integrations.stripe.client import (
     StripeUnavailable,
 )
 from regentra.invoices import service as invoicing
+from regentra.invoices import transitions
 from regentra.kit.time import as_utc, utcnow
 from regentra.models import (
     AuditEvent,
@@ -400,7 +401,7 @@ def _apply(session: Session, org_id: uuid.UUID, reader: _Reader, report: Report)
     # The transition is conditional, so this is a no-op for what the events just moved.
     for stripe_id in sorted(open_before):
         found = paid[stripe_id]
-        invoicing.mark_paid(
+        transitions.mark_paid(
             session,
             org_id=org_id,
             stripe_invoice_id=stripe_id,
@@ -435,7 +436,7 @@ def _apply(session: Session, org_id: uuid.UUID, reader: _Reader, report: Report)
             if invoice is None or invoice.status not in invoicing.OPEN:
                 continue  # paid or voided here meanwhile: nothing to warn about
             message = WARNING_MESSAGES[status].format(status=invoice.status)
-            invoicing.note_stripe_event(
+            transitions.note_stripe_event(
                 session,
                 invoice=invoice,
                 action=action,

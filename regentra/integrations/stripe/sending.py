@@ -16,7 +16,7 @@ keeps them about 24 h), and nothing is created twice:
    and matched by our line id (metadata `regentra_line_id`); only the missing ones are made;
 4. Stripe's total must equal ours (else nothing is finalized); then finalize (skipped once it
    is no longer a draft) and send;
-5. `invoices.service.mark_sent` with the Stripe id, hosted page and due date (it writes the
+5. `invoices.transitions.mark_sent` with the Stripe id, hosted page and due date (it writes the
    "invoice.sent" audit entry).
 
 No database transaction is open while Stripe answers (SQLite takes its write lock at BEGIN):
@@ -42,7 +42,7 @@ from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key
-from regentra.invoices import service
+from regentra.invoices import service, transitions
 from regentra.kit.money import format_money
 from regentra.models import Client, Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
 
@@ -279,7 +279,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             "cannot be sent: void this invoice, then generate a new one to bill this time",
             code="stripe_invoice_closed",
         )
-    sent = service.mark_sent(
+    sent = transitions.mark_sent(
         session,
         invoice=current,
         actor=Actor.of(user),
@@ -439,7 +439,7 @@ def _note(
         return
     draft = current is not None and current.status == InvoiceStatus.draft.value
     if current is not None and draft and current.stripe_invoice_id in (None, replaces):
-        service.note_stripe_invoice(session, invoice=current, stripe_invoice_id=sid)
+        transitions.note_stripe_invoice(session, invoice=current, stripe_invoice_id=sid)
         session.commit()
         return
     if current is None:
@@ -529,14 +529,14 @@ def void(
     invoice = _fresh(session, org_id=org.id, invoice_id=invoice_id, lock=True)
     if invoice is None:
         raise NotFound("invoice not found")
-    if invoice.status not in service.VOIDABLE:
-        raise service.not_voidable(invoice)
+    if invoice.status not in transitions.VOIDABLE:
+        raise transitions.not_voidable(invoice)
     sid = invoice.stripe_invoice_id
     if sid is not None:
         stripe = stripe_client.for_org(session, org.id)
         session.commit()  # hold no database lock while Stripe answers
         _void_in_stripe(stripe, invoice=invoice, sid=sid)
-    return service.mark_void(
+    return transitions.mark_void(
         session, org=org, actor=Actor.of(user), invoice=invoice, release_entries=release_entries
     )
 

@@ -37,7 +37,7 @@ from regentra import cli, db, periodic, queue
 from regentra.config import get_settings
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe.client import StripeUnavailable
-from regentra.invoices import service as invoicing
+from regentra.invoices import transitions
 from regentra.kit.time import utcnow
 from regentra.models import AuditEvent, Invoice, StripeConnection
 from regentra.orgs import secrets
@@ -299,7 +299,7 @@ def test_overdue_invoice_without_endpoint_is_healed_by_the_cli(stripe_app: Strip
             .where(Invoice.id == uuid.UUID(invoice["id"]))
             .values(due_date=date.today() - timedelta(days=2))
         )
-        invoicing.mark_overdue(s)
+        transitions.mark_overdue(s)
         s.commit()
     assert invoice_row(stripe_app, invoice["id"]).status == "overdue"
     pay(billing, invoice["stripe_invoice_id"])

@@ -23,7 +23,7 @@ from integrations.conftest import Billing, StripeApp, connect_billing
 from regentra.config import get_settings
 from regentra.integrations.stripe import sending
 from regentra.integrations.stripe.client import OrgStripe
-from regentra.invoices import service as invoicing
+from regentra.invoices import transitions
 from regentra.models import Client, Org, TimeEntry, User
 
 # The Stripe calls of a first send, for a new client, of an invoice with two lines.
@@ -401,7 +401,7 @@ def test_a_paid_invoice_cannot_be_voided(stripe_app: StripeApp) -> None:
     # Paid here.
     paid = billing.sent_invoice()
     with billing.kit.db.session() as s:
-        moved = invoicing.mark_paid(
+        moved = transitions.mark_paid(
             s,
             org_id=billing.kit.org.id,
             stripe_invoice_id=paid["stripe_invoice_id"],
