@@ -195,6 +195,21 @@ class OrgStripe:
                 self._log_failure(exc, op)
                 raise _translate(exc, op=op, secret_key=self._secret_key) from None
 
+    def find(self, fn: Callable[[Any], T], *, op: str) -> T | None:
+        """Like `call`, but None when Stripe says the object does not exist (404
+        `resource_missing`: deleted, or made in another Stripe account than the one
+        connected)."""
+
+        def missing_is_none(c: Any) -> T | None:
+            try:
+                return fn(c)
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status == 404 and exc.code == "resource_missing":
+                    return None
+                raise
+
+        return self.call(missing_is_none, op=op)
+
     def iterate(self, list_fn: Callable[[Any], Any], *, op: str) -> Iterator[dict[str, Any]]:
         """Every object of a list call, across pages (each page fetched through `call`),
         as plain dicts: the JSON Stripe sent (decimals stay strings), which is cheaper than

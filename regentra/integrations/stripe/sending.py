@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -46,7 +46,6 @@ from regentra.invoices import service, transitions
 from regentra.kit.money import format_money
 from regentra.models import Client, Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
 
-T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 SEND_OP = "invoice-send"
@@ -68,22 +67,6 @@ def _fingerprint(params: dict[str, Any]) -> str:
 
 def _options(key: str) -> dict[str, Any]:
     return {"idempotency_key": key}
-
-
-def _or_none(fn: Callable[[Any], T]) -> Callable[[Any], T | None]:
-    """`fn`, answering None when Stripe says the object does not exist (404
-    `resource_missing`: deleted, or made in another Stripe account than the one connected)."""
-
-    def run(c: Any) -> T | None:
-        try:
-            return fn(c)
-        except Exception as exc:  # the SDK's error types live in client.py only
-            missing = getattr(exc, "http_status", None) == 404
-            if missing and getattr(exc, "code", None) == "resource_missing":
-                return None
-            raise
-
-    return run
 
 
 def _dict(obj: Any) -> dict[str, Any] | None:
@@ -314,9 +297,7 @@ def _customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) 
     if client.stripe_customer_id:
         stored = client.stripe_customer_id
         found = _dict(
-            stripe.call(
-                _or_none(lambda c: c.v1.customers.retrieve(stored)), op="customers.retrieve"
-            )
+            stripe.find(lambda c: c.v1.customers.retrieve(stored), op="customers.retrieve")
         )
         if found is not None and not found.get("deleted"):
             _update_customer(stripe, found, wanted)
@@ -379,9 +360,7 @@ def _stripe_invoice(
     replaces = None
     if invoice.stripe_invoice_id:
         stored = invoice.stripe_invoice_id
-        found = _dict(
-            stripe.call(_or_none(lambda c: c.v1.invoices.retrieve(stored)), op="invoices.retrieve")
-        )
+        found = _dict(stripe.find(lambda c: c.v1.invoices.retrieve(stored), op="invoices.retrieve"))
         if found is not None:
             return found, False
         log.warning(
@@ -455,7 +434,7 @@ def _note(
         )
     session.rollback()
     try:
-        stripe.call(_or_none(lambda c: c.v1.invoices.delete(sid)), op="invoices.delete")
+        stripe.find(lambda c: c.v1.invoices.delete(sid), op="invoices.delete")
     except RegentraError as exc:
         log.warning(
             "could not delete an unneeded Stripe draft invoice",
@@ -558,9 +537,7 @@ def _paid_in_stripe(invoice: Invoice, sid: str) -> Conflict:
 
 def _void_in_stripe(stripe: OrgStripe, *, invoice: Invoice, sid: str) -> None:
     def retrieve() -> dict[str, Any] | None:
-        return _dict(
-            stripe.call(_or_none(lambda c: c.v1.invoices.retrieve(sid)), op="invoices.retrieve")
-        )
+        return _dict(stripe.find(lambda c: c.v1.invoices.retrieve(sid), op="invoices.retrieve"))
 
     found = retrieve()
     status = found["status"] if found is not None else None
@@ -570,7 +547,7 @@ def _void_in_stripe(stripe: OrgStripe, *, invoice: Invoice, sid: str) -> None:
     if status == "paid":
         raise _paid_in_stripe(invoice, sid)
     if status == "draft":
-        stripe.call(_or_none(lambda c: c.v1.invoices.delete(sid)), op="invoices.delete")
+        stripe.find(lambda c: c.v1.invoices.delete(sid), op="invoices.delete")
         return
     key = idempotency_key(VOID_OP, f"{invoice.id}:{sid}")
     try:
