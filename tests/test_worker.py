@@ -13,7 +13,13 @@ from conftest import ROOT
 
 
 def test_worker_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "REGENTRA_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}"}
+    env = {
+        **os.environ,
+        "REGENTRA_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
+        # Start and stop only: a periodic sweep falling due in these seconds (every 10 min)
+        # would run against a database nobody migrated. The sweeps have their own tests.
+        "REGENTRA_PERIODIC_JOBS": "false",
+    }
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
