@@ -31,6 +31,9 @@ os.environ["REGENTRA_ENCRYPTION_KEYS"] = "test1:" + base64.b64encode(b"\x01" * 3
 os.environ["REGENTRA_SESSION_SECRET"] = "test-session-secret-" + "x" * 40
 os.environ["REGENTRA_QUEUE_URL"] = f"sqlite:///{_VAR / 'queue.db'}"
 os.environ.pop("REGENTRA_DATABASE_URL", None)
+# The hourly reconciliation and the other sweeps must not act behind a test's back (in a test
+# consumer or a test server): the tests of those jobs run them directly.
+os.environ["REGENTRA_PERIODIC_JOBS"] = "false"
 
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from support.postgres import PostgresServer, start_postgres  # noqa: E402
@@ -110,9 +113,6 @@ def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) 
     log_path = _VAR / f"server-{port}.log"
     env = {**os.environ, "REGENTRA_DATABASE_URL": database_url, **(extra_env or {})}
     env["REGENTRA_BASE_URL"] = f"http://127.0.0.1:{port}"
-    # The hourly reconciliation (and the other sweeps) must not act behind a test's back;
-    # the tests of those jobs run them directly or turn them back on.
-    env.setdefault("REGENTRA_PERIODIC_JOBS", "false")
     if "REGENTRA_QUEUE_URL" not in (extra_env or {}):
         # Each server runs a consumer in-process: a queue of its own, so it never picks up a
         # task another server (on another database) enqueued.
