@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from regentra import queue
 from regentra.audit.service import Actor, record
 from regentra.errors import Conflict
-from regentra.invoices.service import OPEN, invoices, unlink_entries
+from regentra.invoices.service import OPEN, unlink_entries
 from regentra.kit.time import utcnow
 from regentra.models import ActorType, Invoice, InvoiceStatus, Org
 
@@ -37,18 +37,14 @@ def _transition(
     values: dict[str, Any],
 ) -> Invoice | None:
     """One conditional UPDATE; the invoice when this call moved it, else None."""
-    row = session.execute(
+    # RETURNING the row refreshes the session's copy too (populate_existing): no re-read.
+    return session.scalars(
         update(Invoice)
         .where(Invoice.org_id == org_id, Invoice.status.in_(from_states), *where)
         .values(**values, updated_at=utcnow())
-        .returning(Invoice.id)
-        .execution_options(synchronize_session=False)
+        .returning(Invoice)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).first()
-    if row is None:
-        return None
-    invoice = invoices.get(session, org_id=org_id, id=row[0])
-    session.refresh(invoice)
-    return invoice
 
 
 def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id: str) -> None:

@@ -7,7 +7,6 @@ from regentra.models.catalog_item import CatalogItem, CatalogSource
 from regentra.models.catalog_sync import CatalogSync, SyncStatus
 from regentra.models.client import Client
 from regentra.models.invoice import (
-    OPEN_STATUSES,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -24,7 +23,6 @@ from regentra.models.user import Role, User
 from regentra.models.web_session import WebSession
 
 __all__ = [
-    "OPEN_STATUSES",
     "ActorType",
     "ApiToken",
     "AuditEvent",

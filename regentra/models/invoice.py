@@ -30,9 +30,6 @@ class InvoiceStatus(enum.StrEnum):
     void = "void"
 
 
-OPEN_STATUSES = (InvoiceStatus.sent, InvoiceStatus.overdue)
-
-
 class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
     """An invoice to one client, in the client's currency, amounts in minor units.
 

@@ -225,7 +225,7 @@ class OrgStripe:
                     yield obj.to_dict()
             if not page.has_more or not page.data:
                 return
-            page = self.call(_next_page_of(page), op=op)
+            page = self.call(next_page_of(page), op=op)
 
     def retrieve_account(self) -> dict[str, Any]:
         """GET /v1/account as a dict."""
@@ -245,7 +245,9 @@ class OrgStripe:
         )
 
 
-def _next_page_of(page: Any) -> Callable[[Any], Any]:
+def next_page_of(page: Any) -> Callable[[Any], Any]:
+    """A `call`-able fetching the list page after `page`."""
+
     def fetch(_client: Any) -> Any:
         return page.next_page()
 

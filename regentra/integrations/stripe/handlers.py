@@ -44,7 +44,6 @@ from typing import Any
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from regentra import queue
@@ -53,6 +52,7 @@ from regentra.errors import Conflict, RegentraError
 from regentra.integrations.stripe import client
 from regentra.invoices import service as invoices
 from regentra.invoices import transitions
+from regentra.kit.ids import new_id
 from regentra.kit.time import utcnow
 from regentra.models import Invoice, StripeEvent
 
@@ -82,6 +82,13 @@ def _int(obj: dict[str, Any], name: str) -> int | None:
 def _dict(obj: dict[str, Any], name: str) -> dict[str, Any]:
     value = obj.get(name)
     return value if isinstance(value, dict) else {}
+
+
+def _ref(value: Any) -> str | None:
+    """The id of a referenced object: an id string, or the object itself when expanded."""
+    if isinstance(value, dict):
+        return _str(value, "id")
+    return value if isinstance(value, str) and value else None
 
 
 def _epoch(value: int | None) -> datetime | None:
@@ -149,7 +156,7 @@ def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source:
     api_version = _str(event, "api_version")
     object_id = parsed.object_id
     values = {
-        "id": uuid.uuid4(),
+        "id": new_id(),
         "org_id": org_id,
         "event_id": parsed.id,
         "type": _clip(parsed.type, 100),
@@ -161,22 +168,15 @@ def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source:
         "source": source,
         "payload": event,
     }
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            make(StripeEvent)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
-            .returning(StripeEvent.id)
-        )
-        return session.execute(stmt).first() is not None
-    try:  # any other database: a savepoint keeps the transaction usable after a duplicate
-        with session.begin_nested():
-            session.add(StripeEvent(**values))
-    except IntegrityError:
-        return False
-    return True
+    # The two databases Regentra runs on both speak INSERT … ON CONFLICT DO NOTHING.
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        make(StripeEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
+        .returning(StripeEvent.id)
+    )
+    return session.execute(stmt).first() is not None
 
 
 def finish(
@@ -252,9 +252,11 @@ def _unknown(ev: Event, stripe_invoice_id: str | None) -> str:
 
 
 def _invoice_paid(session: Session, ev: Event) -> str:
-    stripe_invoice_id, invoice = _invoice_of(session, ev)
-    if stripe_invoice_id is None or invoice is None:
-        return _unknown(ev, stripe_invoice_id)
+    stripe_invoice_id = ev.object_id
+    if stripe_invoice_id is None:
+        return _unknown(ev, None)
+    # The transition first (the common case, one statement); the invoice is looked up only
+    # to say why nothing moved.
     paid_at = _epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
     moved = transitions.mark_paid(
         session,
@@ -265,10 +267,13 @@ def _invoice_paid(session: Session, ev: Event) -> str:
         source=ev.source,
         stripe_event_id=ev.id,
     )
-    if moved is None:
-        session.refresh(invoice)
-        return f"no change: invoice {invoice.number} is {invoice.status}"
-    return f"paid: invoice {moved.number}"
+    if moved is not None:
+        return f"paid: invoice {moved.number}"
+    _, invoice = _invoice_of(session, ev)
+    if invoice is None:
+        return _unknown(ev, stripe_invoice_id)
+    session.refresh(invoice)
+    return f"no change: invoice {invoice.number} is {invoice.status}"
 
 
 def _failure_message(obj: dict[str, Any]) -> str | None:
@@ -339,15 +344,8 @@ def _payment_processing(session: Session, ev: Event) -> str:
     if intent_id is None:
         ev.log().warning("payment_intent.processing without data.object.id: ignored")
         return "ignored: the event names no PaymentIntent (data.object.id)"
-    invoice_field = ev.obj.get("invoice")
     # Older API versions: the invoice's id (or the expanded invoice) is on the PaymentIntent.
-    stripe_invoice_id = (
-        invoice_field
-        if isinstance(invoice_field, str) and invoice_field
-        else _str(invoice_field, "id")
-        if isinstance(invoice_field, dict)
-        else None
-    )
+    stripe_invoice_id = _ref(ev.obj.get("invoice"))
     if stripe_invoice_id is not None:
         return mark_processing(
             session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, at=ev.at
@@ -389,8 +387,6 @@ _HANDLERS: dict[str, Callable[[Session, Event], str]] = {
     "payment_intent.processing": _payment_processing,
 }
 
-HANDLED_TYPES = frozenset(_HANDLERS)
-
 
 # ---- the `stripe.payment_processing` task's body (calls Stripe; opens its own sessions) --------
 
@@ -398,10 +394,7 @@ HANDLED_TYPES = frozenset(_HANDLERS)
 def _invoice_ids(payments: list[dict[str, Any]]) -> list[str]:
     found: list[str] = []
     for payment in payments:
-        ref = payment.get("invoice")
-        stripe_invoice_id = (
-            ref if isinstance(ref, str) else _str(ref, "id") if isinstance(ref, dict) else None
-        )
+        stripe_invoice_id = _ref(payment.get("invoice"))
         if stripe_invoice_id and stripe_invoice_id not in found:
             found.append(stripe_invoice_id)
     return found

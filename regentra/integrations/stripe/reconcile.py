@@ -61,6 +61,7 @@ from regentra.integrations.stripe.client import (
     OrgStripe,
     StripeRejected,
     StripeUnavailable,
+    next_page_of,
 )
 from regentra.invoices import service as invoicing
 from regentra.invoices import transitions
@@ -306,7 +307,7 @@ class _Reader:
                 self._note(found.get("id"), status, found)
             if not page.has_more or not page.data:
                 return True
-            fetch = _next_page(page)
+            fetch = next_page_of(page)
 
     def retrieve(self, invoices: dict[str, _Open]) -> None:
         for stripe_id in invoices:
@@ -320,13 +321,6 @@ class _Reader:
             status = obj.get("status")
             if status in LIST_STATUSES:
                 self._note(stripe_id, str(status), obj)
-
-
-def _next_page(page: Any) -> Callable[[Any], Any]:
-    def fetch(_c: Any) -> Any:
-        return page.next_page()
-
-    return fetch
 
 
 def _retrieve(stripe_id: str) -> Callable[[Any], Any]:

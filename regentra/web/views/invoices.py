@@ -371,19 +371,34 @@ def edit_draft(
             session, org=account.org, user=account.user, invoice_id=invoice_id, data=data
         )
     except (RegentraError, ValidationError) as exc:
-        session.rollback()
-        message, code = failure(exc)
-        return _invoice_page(
-            request,
-            session,
-            account,
-            invoice_id,
-            error=_sentence(message),
-            form_name="edit",
-            values=raw,
-            code=code,
-        )
+        return _refused(request, session, account, invoice_id, exc, form_name="edit", values=raw)
     return redirect(_back(invoice_id), success="Payment terms and memo saved.")
+
+
+def _refused(
+    request: Request,
+    session: Session,
+    account: Account,
+    invoice_id: uuid.UUID,
+    exc: RegentraError | ValidationError,
+    *,
+    form_name: str,
+    values: dict[str, str],
+) -> Response:
+    """A draft form the service refused: the invoice page again, with the reason in words
+    and what was typed kept in its form."""
+    session.rollback()
+    message, code = failure(exc)
+    return _invoice_page(
+        request,
+        session,
+        account,
+        invoice_id,
+        error=_sentence(message),
+        form_name=form_name,
+        values=values,
+        code=code,
+    )
 
 
 @router.post("/{invoice_id}/lines")
@@ -412,18 +427,7 @@ def add_line(
             session, org=account.org, user=account.user, invoice_id=invoice_id, data=data
         )
     except (RegentraError, ValidationError) as exc:
-        session.rollback()
-        message, code = failure(exc)
-        return _invoice_page(
-            request,
-            session,
-            account,
-            invoice_id,
-            error=_sentence(message),
-            form_name=kind,
-            values=raw,
-            code=code,
-        )
+        return _refused(request, session, account, invoice_id, exc, form_name=kind, values=raw)
     total = format_money(invoice.total, invoice.currency)
     return redirect(_back(invoice_id), success=f"Line added. The total is now {total}.")
 
