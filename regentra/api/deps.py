@@ -1,26 +1,29 @@
-"""Shared dependencies: one session per request (committed before the response is sent),
-the authenticated user from a personal access token, and role checks."""
+"""API dependencies: the authenticated user from a personal access token, their org, and
+role checks. The session per request (`SessionDep`) is shared with the pages and lives in
+`regentra.http.deps`; it is re-exported here for the API's route modules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from regentra.auth import tokens
-from regentra.db import session_scope
 from regentra.errors import Forbidden, Unauthenticated
+from regentra.http.deps import SessionDep
 from regentra.models import Org, Role, User
 
-
-def get_session() -> Iterator[Session]:
-    with session_scope() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+__all__ = [
+    "AdminUser",
+    "ApproverUser",
+    "CurrentOrg",
+    "CurrentUser",
+    "SessionDep",
+    "get_current_org",
+    "get_current_user",
+    "require_role",
+]
 
 
 def get_current_user(request: Request, session: SessionDep) -> User:

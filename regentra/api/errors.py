@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from regentra.errors import RegentraError
+from regentra.http.validation import describe_validation, validation_status
 
 log = structlog.get_logger(__name__)
 
@@ -23,27 +24,6 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 def json_error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
-
-
-def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
-
-
-def describe_validation(exc: RequestValidationError) -> tuple[str, str, list[dict[str, str]]]:
-    errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return "malformed_json", "the request body is not valid JSON", []
-    fields = []
-    for e in errors:
-        msg = str(e.get("msg", "invalid value"))
-        if e.get("type") == "extra_forbidden":
-            msg = "unknown field"
-        elif e.get("type") == "missing":
-            msg = "field required"
-        fields.append({"field": _loc(e.get("loc", ())), "message": msg})
-    message = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or "invalid input"
-    return "invalid", message, fields
 
 
 def install(app: FastAPI, *, render_html: Any) -> None:
@@ -61,7 +41,7 @@ def install(app: FastAPI, *, render_html: Any) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         code, message, fields = describe_validation(exc)
-        status = 400 if code == "malformed_json" else 422
+        status = validation_status(code)
         if wants_json(request):
             extra = {"fields": fields} if fields else {}
             return json_error(status, code, message, **extra)

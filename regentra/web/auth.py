@@ -8,10 +8,10 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request, Response
 
-from regentra.api.deps import SessionDep
 from regentra.auth import sessions
 from regentra.config import get_settings
 from regentra.errors import Forbidden, Unauthenticated
+from regentra.http.deps import SessionDep
 from regentra.models import Org, Role, User
 from regentra.web.security import delete_cookie, set_cookie
 

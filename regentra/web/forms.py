@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from regentra.api.errors import describe_validation
 from regentra.errors import Invalid, RegentraError
+from regentra.http.validation import describe_validation, validation_status
 from regentra.kit.money import parse_major
 from regentra.models.time_entry import MAX_MINUTES
 
@@ -114,5 +114,5 @@ def failure(exc: RegentraError | ValidationError) -> tuple[str, int]:
     """The message to show next to the form, and the status to answer with."""
     if isinstance(exc, ValidationError):
         code, message, _ = describe_validation(RequestValidationError(exc.errors()))
-        return message, 400 if code == "malformed_json" else 422
+        return message, validation_status(code)
     return exc.message, exc.status

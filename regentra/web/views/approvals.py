@@ -8,8 +8,8 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.errors import Invalid, RegentraError
+from regentra.http.deps import SessionDep
 from regentra.time_entries import service
 from regentra.web import queries
 from regentra.web.auth import Account, ApproverPage

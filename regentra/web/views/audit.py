@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 
-from regentra.api.deps import SessionDep
 from regentra.audit import service
 from regentra.errors import Invalid, RegentraError
+from regentra.http.deps import SessionDep
 from regentra.web.auth import AdminPage
 from regentra.web.forms import optional_date
 from regentra.web.templating import render

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from regentra.api.deps import SessionDep
 from regentra.auth import service, sessions
+from regentra.http.deps import SessionDep
 from regentra.web.auth import (
     SESSION_COOKIE,
     MaybeSignedIn,

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.catalog import service
 from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.models import SyncStatus
 from regentra.web.auth import Account, AdminPage, SignedIn
 from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.clients import service
 from regentra.clients.schemas import ClientCreate, ClientUpdate
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.models import Client
 from regentra.web.auth import Account, AdminPage, SignedIn
 from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text

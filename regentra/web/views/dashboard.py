@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from regentra.api.deps import SessionDep
 from regentra.audit import service as audit
+from regentra.http.deps import SessionDep
 from regentra.models import EntryStatus
 from regentra.web import queries
 from regentra.web.auth import SignedIn

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe import settings
 from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys, TestResult

@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.catalog import service as catalog
 from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
+from regentra.http.deps import SessionDep
 from regentra.integrations.stripe import sending
 from regentra.invoices import service
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate

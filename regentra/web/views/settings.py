@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.kit.time import time_zones
 from regentra.models import Org
 from regentra.orgs import service

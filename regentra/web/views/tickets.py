@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.catalog import service as catalog
 from regentra.clients.service import all_clients, clients
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.models import Org, Role, Ticket
 from regentra.tickets import service
 from regentra.tickets.schemas import TicketCreate, TicketUpdate

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.models import EntryStatus, TimeEntry
 from regentra.time_entries import service
 from regentra.time_entries.schemas import TimeEntryUpdate

@@ -7,8 +7,8 @@ import uuid
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.auth import tokens
+from regentra.http.deps import SessionDep
 from regentra.web.auth import Account, SignedIn
 from regentra.web.forms import FormDep, text
 from regentra.web.templating import redirect, render

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
-from regentra.api.deps import SessionDep
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
 from regentra.models import Role
 from regentra.orgs import service
 from regentra.web.auth import Account, AdminPage
