@@ -1,7 +1,13 @@
-"""Shared fixtures: real databases (SQLite file and a throwaway PostgreSQL), a real
-`regentra serve` process per database, and factories that create orgs through the services.
+"""Shared fixtures: real databases (a SQLite file and a throwaway PostgreSQL), the app
+in-process, real `regentra serve` processes for `e2e` tests, and factories.
 
-Every test that uses `live_server` runs once on SQLite and once on PostgreSQL.
+Every test that touches a database runs once per backend (`--backends`, default both).
+
+In-process (the default): `db` joins each test's sessions into one outer transaction on one
+connection (SQLAlchemy's "join a session into an external transaction" recipe, with
+savepoints), rolled back at the end; the app in the test process (`site`, `kit.api()`) and
+every job run by `run_tasks` take their sessions from it, so a test sees exactly what it
+made and leaves nothing behind. `e2e` tests (`live_server`, `stripe_app`) commit for real.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +42,16 @@ os.environ.pop("REGENTRA_DATABASE_URL", None)
 # consumer or a test server): the tests of those jobs run them directly.
 os.environ["REGENTRA_PERIODIC_JOBS"] = "false"
 
+from pwdlib import PasswordHash  # noqa: E402
+from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
 from support.postgres import PostgresServer, start_postgres  # noqa: E402
 
+import regentra.db  # noqa: E402
 from regentra.audit.service import Actor  # noqa: E402
-from regentra.auth import tokens  # noqa: E402
+from regentra.auth import passwords, tokens  # noqa: E402
 from regentra.clients import service as clients_service  # noqa: E402
 from regentra.clients.schemas import ClientCreate  # noqa: E402
 from regentra.db import make_engine  # noqa: E402
@@ -53,7 +65,35 @@ from regentra.time_entries.schemas import TimeEntryCreate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
-BACKENDS = ["sqlite", "postgres"]
+ALL_BACKENDS = ["sqlite", "postgres"]
+# The app's idea of its own address in-process (cookies, webhook URLs); nothing listens there.
+BASE_URL = "http://127.0.0.1:8000"
+
+# Password hashing: production argon2 costs ~50 ms a hash, and the suite makes thousands of
+# users. The test process hashes cheaply (still argon2id); tests/auth/test_passwords.py checks
+# the production parameters on `PRODUCTION_HASHER`. Servers started by e2e tests hash as in
+# production (their users are mostly made here, and argon2 verifies with the stored costs).
+PRODUCTION_HASHER = passwords._hasher
+passwords._hasher = lru_cache(maxsize=1)(  # type: ignore[method-assign]
+    lambda: PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=os.environ.get("REGENTRA_TEST_BACKENDS", ",".join(ALL_BACKENDS)),
+        help="comma-separated database backends to run on (sqlite, postgres); default both",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames:
+        chosen = [b.strip() for b in metafunc.config.getoption("--backends").split(",")]
+        unknown = set(chosen) - set(ALL_BACKENDS)
+        if unknown or not chosen:
+            raise pytest.UsageError(f"--backends: unknown {sorted(unknown)}; use sqlite,postgres")
+        metafunc.parametrize("database", chosen, indirect=True, scope="session")
 
 
 def free_port() -> int:
@@ -74,6 +114,7 @@ class Database:
     backend: str
     url: str
     sessions: sessionmaker[Session]
+    engine: Engine | None = None
 
     def session(self) -> Session:
         return self.sessions()
@@ -87,14 +128,101 @@ def _database(backend: str, request: pytest.FixtureRequest) -> Iterator[Database
         url = server.create_database(f"regentra_{uuid.uuid4().hex[:8]}")
     upgrade(url)
     engine = make_engine(url)
-    yield Database(backend, url, sessionmaker(bind=engine, expire_on_commit=False))
+    yield Database(backend, url, sessionmaker(bind=engine, expire_on_commit=False), engine)
     engine.dispose()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
 def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    """A migrated database, shared by the tests of one backend (orgs keep them apart)."""
+    """A migrated database per backend (parametrized by `--backends`), shared by the tests of
+    that backend: in-process tests roll back, e2e tests keep apart through their own orgs."""
     yield from _database(request.param, request)
+
+
+@pytest.fixture
+def db(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """This test's view of the database: one connection in an outer transaction, rolled back
+    at the end. Every session (the test's, the app's, the jobs') joins it through a savepoint,
+    so `session.commit()` and `session.rollback()` behave as in production."""
+    assert database.engine is not None
+    connection = database.engine.connect()
+    outer = connection.begin()
+    sessions = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    monkeypatch.setattr(regentra.db, "get_sessionmaker", lambda: sessions)
+    monkeypatch.setattr(regentra.db, "get_engine", lambda: database.engine)
+    try:
+        yield Database(database.backend, database.url, sessions, database.engine)
+    finally:
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
+
+
+# ---- the app in-process -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def app() -> Any:
+    from regentra.app import create_app
+
+    return create_app()
+
+
+class Site:
+    """The app in-process over HTTP (Starlette's TestClient), as `BASE_URL`. Requests run in
+    the test's transaction (`db`). `http()` gives a client of its own (own cookies)."""
+
+    def __init__(self, app: Any, db: Database) -> None:
+        self.app = app
+        self.db = db
+        self.url = BASE_URL
+        self._default: TestClient | None = None
+
+    def http(self, base_path: str = "", **kw: Any) -> TestClient:
+        kw.setdefault("follow_redirects", False)
+        return TestClient(self.app, base_url=BASE_URL + base_path, **kw)
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        if self._default is None:
+            self._default = self.http()
+        return self._default.request(method, path, **kw)
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, **kw)
+
+
+@pytest.fixture
+def site(app: Any, db: Database) -> Site:
+    """The app in-process on this test's transaction."""
+    return Site(app, db)
+
+
+@pytest.fixture
+def run_tasks(db: Database) -> Callable[..., list[str]]:
+    """Run the jobs the test's requests enqueued, here and now, on the test's transaction
+    (what a worker would do next); returns the names of the tasks run. Jobs a job enqueues
+    run too, up to `limit`."""
+    from regentra import queue
+
+    huey = queue.get_huey()
+    huey.flush()
+
+    def run(limit: int = 100) -> list[str]:
+        ran: list[str] = []
+        while len(ran) < limit:
+            message = huey.dequeue()
+            if message is None:
+                return ran
+            huey.execute(message)
+            ran.append(message.name)
+        raise AssertionError(f"more than {limit} jobs ran: {ran[-10:]}")
+
+    return run
 
 
 @dataclass
@@ -161,7 +289,7 @@ class OrgKit:
     """One org made through the services, with helpers to add what a test needs."""
 
     db: Database
-    server: LiveServer | None
+    server: LiveServer | Site | None
     org: Org
     admin: User
     _tokens: dict[uuid.UUID, str] = field(default_factory=dict)
@@ -249,16 +377,16 @@ class OrgKit:
         return self._tokens[user.id]
 
     def api(self, user: User | None = None) -> httpx.Client:
-        """An HTTP client for the live server, authenticated as `user` (default: admin)."""
-        assert self.server is not None, "this OrgKit was made without a live server"
-        return httpx.Client(
-            base_url=self.server.url + "/api/v1",
-            headers={"Authorization": f"Bearer {self.token(user or self.admin)}"},
-            timeout=30,
-        )
+        """An API client authenticated as `user` (default: admin): in-process, or for the
+        live server when the kit was made for one."""
+        assert self.server is not None, "this OrgKit was made without a server"
+        headers = {"Authorization": f"Bearer {self.token(user or self.admin)}"}
+        if isinstance(self.server, Site):
+            return self.server.http("/api/v1", headers=headers)
+        return httpx.Client(base_url=self.server.url + "/api/v1", headers=headers, timeout=30)
 
 
-def _org_factory(database: Database, server: LiveServer | None) -> Callable[..., OrgKit]:
+def _org_factory(database: Database, server: LiveServer | Site | None) -> Callable[..., OrgKit]:
     def make(name: str | None = None) -> OrgKit:
         name = name or f"MSP {uuid.uuid4().hex[:8]}"
         with database.session() as session:
@@ -277,11 +405,11 @@ def _org_factory(database: Database, server: LiveServer | None) -> Callable[...,
 
 @pytest.fixture
 def make_org(database: Database, request: pytest.FixtureRequest) -> Callable[..., OrgKit]:
-    """Create orgs through the services (tied to `live_server` when the test uses it)."""
-    server = None
+    """Create orgs through the services: committed and tied to the live server when the test
+    uses `live_server` (e2e), otherwise in the test's transaction with `kit.api()` in-process."""
     if "live_server" in request.fixturenames:
-        server = request.getfixturevalue("live_server")
-    return _org_factory(database, server)
+        return _org_factory(database, request.getfixturevalue("live_server"))
+    return _org_factory(request.getfixturevalue("db"), request.getfixturevalue("site"))
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ def _creds(email: str, password: str) -> dict[str, str]:
     return {"email": email, "password": password}
 
 
-def test_eleventh_wrong_password_is_throttled(live_server: Any, make_org: Any) -> None:
+def test_eleventh_wrong_password_is_throttled(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
-    with PageClient(live_server.url) as browser:
+    with PageClient(site) as browser:
         for attempt in range(10):
             r = browser.post("/login", _creds(tech.email, "wrong-password-123"))
             assert r.status_code == 401, (attempt, r.status_code)
@@ -36,14 +36,14 @@ def test_eleventh_wrong_password_is_throttled(live_server: Any, make_org: Any) -
     assert failures == 10  # refused attempts are not counted again
     # Another account from the same address is unaffected.
     other = kit.add_user("technician")
-    with PageClient(live_server.url) as browser:
+    with PageClient(site) as browser:
         r = browser.post("/login", _creds(other.email, "correct-horse-battery"))
         assert r.status_code == 303
         assert browser.http.cookies.get("regentra_session")
 
 
-def test_unknown_account_gets_the_same_answer(live_server: Any) -> None:
-    with PageClient(live_server.url) as browser:
+def test_unknown_account_gets_the_same_answer(site: Any) -> None:
+    with PageClient(site) as browser:
         r = browser.post("/login", _creds("nobody@nowhere.example.com", "whatever-password"))
     assert r.status_code == 401
     assert "Email or password is incorrect." in r.text

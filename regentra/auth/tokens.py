@@ -59,7 +59,7 @@ def authenticate(session: Session, raw: str) -> User | None:
     ).first()
     if row is None:
         return None
-    token, user = row.tuple()
+    token, user = row
     if not user.is_active:
         return None
     now = utcnow()

@@ -1,29 +1,28 @@
-"""Authentication, error shapes, body limits, clients and tickets over HTTP."""
+"""Authentication, error shapes, body limits, clients and tickets over HTTP (in-process)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
 from regentra.models import Client
 
 
-def test_unauthenticated_and_bad_tokens(live_server: Any) -> None:
-    base = live_server.url + "/api/v1"
-    r = httpx.get(f"{base}/me")
+def test_unauthenticated_and_bad_tokens(site: Any) -> None:
+    base = "/api/v1"
+    r = site.get(f"{base}/me")
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthenticated"
     assert r.headers["www-authenticate"] == "Bearer"
-    r = httpx.get(f"{base}/me", headers={"Authorization": "Bearer rgt_nope"})
+    r = site.get(f"{base}/me", headers={"Authorization": "Bearer rgt_nope"})
     assert r.status_code == 401
     assert "invalid" in r.json()["error"]["message"]
-    r = httpx.get(f"{base}/nowhere", headers={"Authorization": "Bearer rgt_nope"})
+    r = site.get(f"{base}/nowhere", headers={"Authorization": "Bearer rgt_nope"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
-def test_me(live_server: Any, make_org: Any) -> None:
+def test_me(make_org: Any) -> None:
     kit = make_org("Acme Managed IT")
     with kit.api() as api:
         me = api.get("/me").json()
@@ -33,7 +32,7 @@ def test_me(live_server: Any, make_org: Any) -> None:
     assert "password_hash" not in me
 
 
-def test_client_crud_and_validation(live_server: Any, make_org: Any) -> None:
+def test_client_crud_and_validation(make_org: Any) -> None:
     kit = make_org()
     with kit.api() as api:
         r = api.post("/clients", json={"name": "Contoso", "billing_email": "ap@contoso.example"})
@@ -59,7 +58,7 @@ def test_client_crud_and_validation(live_server: Any, make_org: Any) -> None:
         assert s.scalar(select(func.count()).where(Client.org_id == kit.org.id)) == 1
 
 
-def test_malformed_json_and_oversized_body(live_server: Any, make_org: Any) -> None:
+def test_malformed_json_and_oversized_body(make_org: Any) -> None:
     kit = make_org()
     with kit.api() as api:
         r = api.post(
@@ -85,7 +84,7 @@ def test_malformed_json_and_oversized_body(live_server: Any, make_org: Any) -> N
         assert s.scalar(select(func.count()).where(Client.org_id == kit.org.id)) == 0
 
 
-def test_tickets(live_server: Any, make_org: Any) -> None:
+def test_tickets(make_org: Any) -> None:
     kit = make_org()
     client = kit.client()
     tech = kit.add_user("technician")
@@ -103,7 +102,7 @@ def test_tickets(live_server: Any, make_org: Any) -> None:
         assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_client"
 
 
-def test_audit_log_filters(live_server: Any, make_org: Any) -> None:
+def test_audit_log_filters(make_org: Any) -> None:
     kit = make_org()
     kit.client(name="Audited")
     with kit.api() as api:

@@ -66,7 +66,7 @@ _CATALOG_ITEMS: dict[uuid.UUID, str] = {}
 
 def _catalog_item(w: World) -> str:
     """A manual catalog item of org A (made once), and A connected to Stripe, so its admin
-    can ask for a sync (the sync runs in the server's worker and fails harmlessly)."""
+    can ask for a sync (the sync is only enqueued: no worker runs it here)."""
     org_id = w.kit.org.id
     if org_id not in _CATALOG_ITEMS:
         from regentra.audit.service import Actor
@@ -319,9 +319,9 @@ def test_every_api_route_has_a_case() -> None:
     assert not stale, f"cases for routes that no longer exist: {sorted(stale)}"
 
 
-@pytest.fixture(scope="module")
-def world(live_server: Any, make_org_module: Any) -> World:
-    kit = make_org_module()
+@pytest.fixture
+def world(make_org: Any) -> World:
+    kit = make_org()
     users = {
         "admin": kit.admin,
         "approver": kit.add_user("approver"),
@@ -331,9 +331,9 @@ def world(live_server: Any, make_org_module: Any) -> World:
     return World(kit, users, kit.add_user("technician"), client, kit.ticket(client))
 
 
-@pytest.fixture(scope="module")
-def intruder(make_org_module: Any) -> Any:
-    return make_org_module("Intruder MSP")
+@pytest.fixture
+def intruder(make_org: Any) -> Any:
+    return make_org("Intruder MSP")
 
 
 def _call(api: Any, method: str, path: str, req: Req) -> Any:

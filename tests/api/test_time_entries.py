@@ -27,7 +27,7 @@ def _body(ticket: Any, **over: Any) -> dict[str, Any]:
     }
 
 
-def test_full_workflow_and_audit(live_server: Any, make_org: Any) -> None:
+def test_full_workflow_and_audit(make_org: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     approver = kit.add_user("approver")
@@ -83,7 +83,7 @@ def test_full_workflow_and_audit(live_server: Any, make_org: Any) -> None:
     ]
 
 
-def test_self_approval_is_refused_unless_enabled(live_server: Any, make_org: Any) -> None:
+def test_self_approval_is_refused_unless_enabled(make_org: Any) -> None:
     kit = make_org()
     approver = kit.add_user("approver")
     entry = kit.entry(approver, status="submitted")
@@ -107,7 +107,7 @@ def test_self_approval_is_refused_unless_enabled(live_server: Any, make_org: Any
         assert api.post(f"/time-entries/{entry.id}/approve").status_code == 200
 
 
-def test_technician_edits_only_own_entries(live_server: Any, make_org: Any) -> None:
+def test_technician_edits_only_own_entries(make_org: Any) -> None:
     kit = make_org()
     alice, bob = kit.add_user("technician"), kit.add_user("technician")
     entry = kit.entry(alice)
@@ -123,7 +123,7 @@ def test_technician_edits_only_own_entries(live_server: Any, make_org: Any) -> N
         assert api.post("/time-entries", json=_body(kit.ticket(), hourly_rate=1)).status_code == 403
 
 
-def test_invoiced_entry_is_immutable(live_server: Any, make_org: Any) -> None:
+def test_invoiced_entry_is_immutable(make_org: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     approver = kit.add_user("approver")
@@ -170,7 +170,7 @@ def test_invoiced_entry_is_immutable(live_server: Any, make_org: Any) -> None:
     ],
 )
 def test_bad_entry_input_is_refused_and_writes_nothing(
-    live_server: Any, make_org: Any, override: dict[str, Any], status: int, fragment: str
+    make_org: Any, override: dict[str, Any], status: int, fragment: str
 ) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
@@ -183,7 +183,7 @@ def test_bad_entry_input_is_refused_and_writes_nothing(
     assert _count_entries(kit) == before
 
 
-def test_other_orgs_ticket_is_unknown(live_server: Any, make_org: Any) -> None:
+def test_other_orgs_ticket_is_unknown(make_org: Any) -> None:
     a, b = make_org(), make_org()
     ticket_a = a.ticket()
     before = _count_entries(a) + _count_entries(b)
@@ -197,7 +197,7 @@ def test_other_orgs_ticket_is_unknown(live_server: Any, make_org: Any) -> None:
     assert _count_entries(a) + _count_entries(b) == before
 
 
-def test_closed_ticket_takes_no_time(live_server: Any, make_org: Any) -> None:
+def test_closed_ticket_takes_no_time(make_org: Any) -> None:
     kit = make_org()
     ticket = kit.ticket()
     with kit.api() as api:
@@ -206,6 +206,7 @@ def test_closed_ticket_takes_no_time(live_server: Any, make_org: Any) -> None:
         assert r.status_code == 409 and r.json()["error"]["code"] == "ticket_closed"
 
 
+@pytest.mark.e2e
 def test_concurrent_approvals_apply_once(live_server: Any, make_org: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
@@ -236,7 +237,7 @@ def test_concurrent_approvals_apply_once(live_server: Any, make_org: Any) -> Non
     assert approvals == 1
 
 
-def test_list_filters_and_pagination(live_server: Any, make_org: Any) -> None:
+def test_list_filters_and_pagination(make_org: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     client = kit.client()

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 
-def test_catalog_api_and_time_at_a_catalog_rate(live_server: Any, make_org: Any) -> None:
+def test_catalog_api_and_time_at_a_catalog_rate(make_org: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     ticket = kit.ticket(kit.client(currency="USD"))

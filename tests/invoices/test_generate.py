@@ -7,6 +7,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from regentra.models import AuditEvent, Invoice, InvoiceLine, TimeEntry
@@ -67,9 +68,7 @@ def _counts(kit: Any) -> tuple[int, int]:
         return int(invoices), int(lines)
 
 
-def test_draft_holds_approved_billable_uninvoiced_time_of_the_period(
-    live_server: Any, make_org: Any
-) -> None:
+def test_draft_holds_approved_billable_uninvoiced_time_of_the_period(make_org: Any) -> None:
     team = Team(make_org())
     first = team.log(90, days_ago=3)  # 1.5 h x $120 = $180.00
     second = team.log(25, days_ago=2)  # 25 min x $120/h = $50.00
@@ -121,7 +120,7 @@ def test_draft_holds_approved_billable_uninvoiced_time_of_the_period(
     assert other.generate().json()["number"] == "INV-000001"
 
 
-def test_nothing_to_bill_is_a_409_that_writes_nothing(live_server: Any, make_org: Any) -> None:
+def test_nothing_to_bill_is_a_409_that_writes_nothing(make_org: Any) -> None:
     team = Team(make_org())
     team.log(60, status="submitted")
     r = team.generate()
@@ -134,9 +133,7 @@ def test_nothing_to_bill_is_a_409_that_writes_nothing(live_server: Any, make_org
     assert team.generate().json()["number"] == "INV-000001"
 
 
-def test_given_entries_must_all_be_billable_or_nothing_is_written(
-    live_server: Any, make_org: Any
-) -> None:
+def test_given_entries_must_all_be_billable_or_nothing_is_written(make_org: Any) -> None:
     team = Team(make_org())
     ok = team.log(60)
     draft = team.log(60, status="draft")
@@ -150,7 +147,7 @@ def test_given_entries_must_all_be_billable_or_nothing_is_written(
     assert r.status_code == 201 and len(r.json()["lines"]) == 1
 
 
-def test_bad_input_gets_a_clear_4xx(live_server: Any, make_org: Any) -> None:
+def test_bad_input_gets_a_clear_4xx(make_org: Any) -> None:
     team = Team(make_org())
     team.log(60)
     foreign = Team(make_org())
@@ -178,7 +175,7 @@ def test_bad_input_gets_a_clear_4xx(live_server: Any, make_org: Any) -> None:
     assert _counts(team.kit) == (0, 0)
 
 
-def test_draft_editing_releases_and_adds_lines(live_server: Any, make_org: Any) -> None:
+def test_draft_editing_releases_and_adds_lines(make_org: Any) -> None:
     kit = make_org()
     team = Team(kit)
     a = team.log(60)
@@ -246,7 +243,7 @@ def test_draft_editing_releases_and_adds_lines(live_server: Any, make_org: Any) 
         assert {line["time_entry_id"] for line in r.json()["lines"]} == {a, b}
 
 
-def test_only_drafts_change(live_server: Any, make_org: Any) -> None:
+def test_only_drafts_change(make_org: Any) -> None:
     from regentra.audit.service import Actor
     from regentra.invoices import service, transitions
     from regentra.models import Org
@@ -281,6 +278,7 @@ def test_only_drafts_change(live_server: Any, make_org: Any) -> None:
         assert api.get("/invoices", params={"status": "lost"}).status_code == 422
 
 
+@pytest.mark.e2e
 def test_concurrent_generations_never_bill_an_entry_twice(live_server: Any, make_org: Any) -> None:
     team = Team(make_org())
     entry_ids = [team.log(15 + i) for i in range(6)]
@@ -322,7 +320,7 @@ def test_concurrent_generations_never_bill_an_entry_twice(live_server: Any, make
         assert created == 1
 
 
-def test_preview_shows_what_would_be_billed(live_server: Any, make_org: Any) -> None:
+def test_preview_shows_what_would_be_billed(make_org: Any) -> None:
     team = Team(make_org())
     entry = team.log(45)
     with team.kit.api() as api:

@@ -32,8 +32,12 @@ def flash(html: str) -> tuple[str, str] | None:
 class PageClient:
     """An httpx client that keeps cookies and fills in the CSRF token of the last page."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+    def __init__(self, base: Any) -> None:
+        """`base`: a live server's URL, or the in-process `site` fixture."""
+        if isinstance(base, str):
+            self.http = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+        else:
+            self.http = base.http()
         self.token: str | None = None
 
     def __enter__(self) -> PageClient:

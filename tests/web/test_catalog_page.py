@@ -28,10 +28,10 @@ def _stripe_items(kit: Any, n: int) -> None:
     kit._commit(lambda s: catalog.upsert_stripe_items(s, org_id=kit.org.id, batch=batch))
 
 
-def test_catalog_page_lists_searches_and_adds(live_server: Any, make_org: Any) -> None:
+def test_catalog_page_lists_searches_and_adds(make_org: Any, site: Any) -> None:
     kit = make_org()
     _stripe_items(kit, 5)
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         html = page.get("/catalog").text
         assert 'id="catalog-items"' in html and "Managed seat 03" in html
@@ -60,7 +60,7 @@ def test_catalog_page_lists_searches_and_adds(live_server: Any, make_org: Any) -
         assert kind == "error" and "Settings → Integrations" in text
 
 
-def test_progress_while_syncing_and_roles(live_server: Any, make_org: Any) -> None:
+def test_progress_while_syncing_and_roles(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     _stripe_items(kit, 3)
@@ -69,7 +69,7 @@ def test_progress_while_syncing_and_roles(live_server: Any, make_org: Any) -> No
         s.add(CatalogSync(org_id=kit.org.id, status="running", seen=120, total=250))
 
     kit._commit(running)
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         html = page.get("/catalog").text
         assert "Syncing… 120 of 250" in html

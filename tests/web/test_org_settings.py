@@ -10,13 +10,13 @@ from regentra.models import AuditEvent, Org
 from web.pages import PageClient, form_error
 
 
-def test_admin_changes_settings_and_self_approval_follows(live_server: Any, make_org: Any) -> None:
+def test_admin_changes_settings_and_self_approval_follows(make_org: Any, site: Any) -> None:
     kit = make_org()
     approver = kit.add_user("approver")
     entry = kit.entry(approver, status="submitted")
     with kit.api(approver) as api:
         assert api.post(f"/time-entries/{entry.id}/approve").status_code == 403
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         form = page.get("/settings")
         assert form.status_code == 200 and 'id="org-self-approval"' in form.text

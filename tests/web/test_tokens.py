@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from regentra.models import ApiToken, AuditEvent
 from web.pages import PageClient
 
 
-def test_create_use_and_revoke_a_token(live_server: Any, make_org: Any) -> None:
+def test_create_use_and_revoke_a_token(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     other = kit.add_user("technician")
     others_token = kit.token(other)
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         assert 'href="/tokens"' in page.get("/").text
         r = page.post("/tokens", {"name": "laptop script"})
@@ -26,7 +25,7 @@ def test_create_use_and_revoke_a_token(live_server: Any, make_org: Any) -> None:
         raw = re.search(r'id="new-token"[^>]*value="(rgt_[^"]+)"', r.text)
         assert raw, r.text
         token = raw.group(1)
-        me = httpx.get(live_server.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        me = site.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["email"] == tech.email
         listing = page.get("/tokens").text
         assert token not in listing  # shown once
@@ -39,11 +38,9 @@ def test_create_use_and_revoke_a_token(live_server: Any, make_org: Any) -> None:
         assert page.post(f"/tokens/{other_row.id}/revoke").status_code == 404
         r = page.post(f"/tokens/{row.id}/revoke")
         assert r.status_code == 303
-        me = httpx.get(live_server.url + "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        me = site.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 401
-    ok = httpx.get(
-        live_server.url + "/api/v1/me", headers={"Authorization": f"Bearer {others_token}"}
-    )
+    ok = site.get("/api/v1/me", headers={"Authorization": f"Bearer {others_token}"})
     assert ok.status_code == 200
     with kit.db.session() as s:
         actions = s.scalars(
