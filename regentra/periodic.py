@@ -8,6 +8,9 @@ SQLite queue) wake the same job at once, one runs it and the others log that it 
 and skip. Sweeps must still be idempotent: a lock left by a consumer that died mid-run is
 flushed when a consumer starts.
 
+`regentra.queue.get_huey()` installs `SCHEDULE` on the process's Huey instance after loading
+the task modules; `install` looks tasks up among those already declared.
+
 To add one, append to `SCHEDULE`, e.g. (with `from huey import crontab`)::
 
     Periodic("stripe.reconcile", task="stripe.reconcile_sweep", schedule=crontab(minute="7"))
@@ -21,13 +24,13 @@ from dataclasses import dataclass
 
 from huey import Huey, crontab
 
-from regentra import queue
+from regentra import task_registry
 
 
 @dataclass(frozen=True)
 class Periodic:
     name: str  # also the lock's name
-    task: str  # a task declared with @queue.task
+    task: str  # a task declared with @regentra.queue.task
     schedule: Callable[[datetime.datetime], bool]  # huey.crontab(...)
 
 
@@ -59,7 +62,9 @@ def install(huey: Huey, entries: Sequence[Periodic] = SCHEDULE) -> None:
 
 
 def _install(huey: Huey, entry: Periodic) -> None:
-    spec = queue.spec(entry.task)  # fails at start-up for a job naming an unknown task
+    spec = task_registry.find(entry.task)
+    if spec is None:  # fail at start-up for a job naming an unknown task
+        raise task_registry.unknown(entry.task)
     lock = huey.lock_task(LOCK_PREFIX + entry.name)
 
     def sweep() -> None:
@@ -67,5 +72,5 @@ def _install(huey: Huey, entry: Periodic) -> None:
             spec.fn()
 
     sweep.__name__ = sweep.__qualname__ = LOCK_PREFIX + entry.name
-    sweep.__module__ = queue.TASK_NAMESPACE
+    sweep.__module__ = task_registry.TASK_NAMESPACE
     huey.periodic_task(entry.schedule, name=LOCK_PREFIX + entry.name)(sweep)

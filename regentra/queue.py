@@ -2,7 +2,8 @@
 pacing throttle that lives in the queue's storage.
 
 - `get_huey()`: `SqliteHuey` on `$REGENTRA_VAR_DIR/queue.db` by default (or the file of a
-  `sqlite:///…` URL), `RedisHuey` when `REGENTRA_QUEUE_URL=redis://…` (or `rediss://`).
+  `sqlite:///…` URL), `RedisHuey` when `REGENTRA_QUEUE_URL=redis://…` (or `rediss://`), with
+  the task modules loaded and the periodic jobs of `regentra.periodic` installed.
 - `@task("stripe.catalog_sync", retries=5, retry_delay=2)` declares a task beside its flow
   (`integrations/*/tasks.py`). Tasks take ids, open their own session
   (`regentra.db.session_scope`) and are idempotent. Raising `Transient` retries with
@@ -37,22 +38,20 @@ from huey.storage import RedisStorage, SqliteStorage
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from regentra import periodic, task_registry
 from regentra.config import VAR_DIR, ConfigError, get_settings
+from regentra.task_registry import TASK_NAMESPACE, TaskSpec
 
 log = structlog.get_logger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Modules that declare tasks, imported by name when their file exists (they are written by
-# the flows that need them). Add a module here when a new integration gets tasks.
+# Modules that declare tasks, imported by `load_tasks` in the web process and the consumer.
+# Add a module here when a flow gets its first task.
 TASK_MODULES = (
     "regentra.integrations.stripe.tasks",
-    "regentra.integrations.quickbooks.tasks",
     "regentra.invoices.tasks",
 )
-# Registry keys are "<TASK_NAMESPACE>.<name>": stable whichever module declares the task,
-# so a queued message survives a refactor.
-TASK_NAMESPACE = "regentra.tasks"
 
 
 class Transient(Exception):
@@ -82,7 +81,7 @@ def make_huey(url: str) -> Huey:
         )
     with _lock:
         _WRAPPERS[huey] = {}
-        for spec in _SPECS.values():
+        for spec in task_registry.declared():
             _register(huey, spec)
     return huey
 
@@ -90,8 +89,6 @@ def make_huey(url: str) -> Huey:
 @lru_cache(maxsize=1)
 def get_huey() -> Huey:
     """The process's Huey instance, with the task modules and periodic jobs loaded."""
-    from regentra import periodic
-
     huey = make_huey(get_settings().queue_url)
     load_tasks()
     periodic.install(huey)
@@ -110,7 +107,8 @@ def _module_exists(name: str) -> bool:
 
 
 def load_tasks() -> list[str]:
-    """Import every task module that exists (idempotent); returns their names."""
+    """Import every task module that exists (idempotent); returns their names. A listed module
+    that is missing is skipped; one that fails to import raises."""
     loaded = []
     for name in TASK_MODULES:
         if _module_exists(name):
@@ -122,22 +120,7 @@ def load_tasks() -> list[str]:
 # ---- tasks ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    fn: Callable[..., Any]
-    retries: int
-    retry_delay: float
-    max_retry_delay: float
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds before retry number `attempt` (1-based): exponential, with jitter."""
-        ceiling = min(self.max_retry_delay, self.retry_delay * 2.0 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not crypto)
-
-
-_lock = threading.RLock()
-_SPECS: dict[str, TaskSpec] = {}
+_lock = threading.RLock()  # declaring a task and making a Huey instance see the same set
 _WRAPPERS: weakref.WeakKeyDictionary[Huey, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
@@ -151,22 +134,12 @@ def task(
     def decorator(fn: F) -> F:
         spec = TaskSpec(name, fn, retries, retry_delay, max_retry_delay)
         with _lock:
-            known = _SPECS.get(name)
-            if known is not None and _qualname(known.fn) != _qualname(fn):
-                raise ValueError(
-                    f"task name {name!r} is already taken by {_qualname(known.fn)}; "
-                    "task names must be unique"
-                )
-            _SPECS[name] = spec
+            task_registry.declare(spec)
             for huey in list(_WRAPPERS):
                 _register(huey, spec)
         return fn
 
     return decorator
-
-
-def _qualname(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
 
 
 def _register(huey: Huey, spec: TaskSpec) -> None:
@@ -206,18 +179,17 @@ def _register(huey: Huey, spec: TaskSpec) -> None:
 
 def registered() -> list[str]:
     """Names of every declared task."""
-    with _lock:
-        return sorted(_SPECS)
+    return sorted(spec.name for spec in task_registry.declared())
 
 
 def spec(name: str) -> TaskSpec:
     """The task declared as `name` (loading task modules first); LookupError if none."""
-    found = _SPECS.get(name)
+    found = task_registry.find(name)
     if found is None:
         load_tasks()
-        found = _SPECS.get(name)
+        found = task_registry.find(name)
     if found is None:
-        raise LookupError(f"no task is declared as {name!r} (known: {', '.join(registered())})")
+        raise task_registry.unknown(name)
     return found
 
 
