@@ -81,7 +81,7 @@ def total_on(page_html: str) -> int:
     return int(found.group(1))
 
 
-def test_preview_then_create_a_draft(live_server: Any, make_org: Any) -> None:
+def test_preview_then_create_a_draft(make_org: Any, site: Any) -> None:
     kit = make_org()
     w = world(kit, 90, 60)
     with kit.db.session() as s:  # the second entry was worked in January
@@ -91,7 +91,7 @@ def test_preview_then_create_a_draft(live_server: Any, make_org: Any) -> None:
             .values(work_date=date(2024, 1, 15))
         )
         s.commit()
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         listing = page.get("/invoices").text
         assert 'href="/invoices/new"' in listing and 'id="no-invoices"' in listing
@@ -163,7 +163,7 @@ def test_preview_then_create_a_draft(live_server: Any, make_org: Any) -> None:
         assert saved is not None and saved.days_until_due == 14 and saved.total == 30000
 
 
-def test_edit_terms_memo_and_lines_then_delete(live_server: Any, make_org: Any) -> None:
+def test_edit_terms_memo_and_lines_then_delete(make_org: Any, site: Any) -> None:
     kit = make_org()
     w = world(kit, 90, 60)
     invoice = draft(w)
@@ -184,7 +184,7 @@ def test_edit_terms_memo_and_lines_then_delete(live_server: Any, make_org: Any) 
         )
     )
     path = f"/invoices/{invoice.id}"
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         detail = page.get(path).text
         assert 'id="edit-form"' in detail and 'value="30"' in detail  # the org's default
@@ -294,12 +294,12 @@ def _mark_sent(kit: OrgKit, invoice: Invoice, *, processing: bool = False) -> st
     return url
 
 
-def test_list_filters_and_a_sent_invoice(live_server: Any, make_org: Any) -> None:
+def test_list_filters_and_a_sent_invoice(make_org: Any, site: Any) -> None:
     kit = make_org()
     first, second = world(kit, 60), world(kit, 30)
     kept, sent = draft(first), draft(second)
     url = _mark_sent(kit, sent, processing=True)
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         rows = _ROW.findall(page.get("/invoices").text)
         assert sorted(rows) == sorted([(str(kept.id), "draft"), (str(sent.id), "sent")])
@@ -342,7 +342,7 @@ def test_list_filters_and_a_sent_invoice(live_server: Any, make_org: Any) -> Non
     assert saved is not None and saved.status == "sent" and saved.days_until_due == 30
 
 
-def test_roles_and_other_orgs(live_server: Any, make_org: Any) -> None:
+def test_roles_and_other_orgs(make_org: Any, site: Any) -> None:
     kit, other = make_org(), make_org()
     w = world(kit, 60)
     invoice = draft(w)
@@ -357,7 +357,7 @@ def test_roles_and_other_orgs(live_server: Any, make_org: Any) -> None:
         (f"{path}/void", {"release_entries": "yes"}),
         (f"{path}/delete", {}),
     ]
-    with PageClient(live_server.url) as page:  # approvers read, without any controls
+    with PageClient(site) as page:  # approvers read, without any controls
         page.login(w.approver.email)
         assert 'href="/invoices"' in page.get("/").text
         assert _ROW.findall(page.get("/invoices").text) == [(str(invoice.id), "draft")]
@@ -371,14 +371,14 @@ def test_roles_and_other_orgs(live_server: Any, make_org: Any) -> None:
         for target, data in posts:
             r = page.post(target, data)
             assert r.status_code == 403 and "for admins" in r.text, target
-    with PageClient(live_server.url) as page:  # technicians: not for them at all
+    with PageClient(site) as page:  # technicians: not for them at all
         page.login(w.tech.email)
         assert 'href="/invoices"' not in page.get("/").text
         for target in ("/invoices", "/invoices/new", path, f"{path}/status"):
             assert page.get(target).status_code == 403, target
         for target, data in posts:
             assert page.post(target, data).status_code == 403, target
-    with PageClient(live_server.url) as page:  # another org's admin: it does not exist
+    with PageClient(site) as page:  # another org's admin: it does not exist
         page.login(other.admin.email)
         assert _ROW.findall(page.get("/invoices").text) == []
         assert page.get(path).status_code == 404

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select
 
 from regentra.invoices import service as invoices
@@ -25,8 +24,8 @@ def entries_of(kit: Any, user: User) -> int:
     return count(kit, TimeEntry, TimeEntry.org_id == kit.org.id, TimeEntry.technician_id == user.id)
 
 
-def test_login_page_sets_csrf_cookie_and_renders(live_server: Any) -> None:
-    r = httpx.get(live_server.url + "/login")
+def test_login_page_sets_csrf_cookie_and_renders(site: Any) -> None:
+    r = site.get("/login")
     assert r.status_code == 200
     assert '<label for="email">' in r.text and '<label for="password">' in r.text
     cookie = r.headers["set-cookie"]
@@ -39,12 +38,10 @@ def test_login_page_sets_csrf_cookie_and_renders(live_server: Any) -> None:
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
 
 
-def test_wrong_password_rerenders_with_401_and_failures_are_kept(
-    live_server: Any, make_org: Any
-) -> None:
+def test_wrong_password_rerenders_with_401_and_failures_are_kept(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.get("/login")
         r = page.post("/login", {"email": tech.email, "password": "wrong-password!"})
         assert r.status_code == 401
@@ -60,12 +57,10 @@ def test_wrong_password_rerenders_with_401_and_failures_are_kept(
         assert "Too many failed sign-in attempts" in (form_error(r.text) or "")
 
 
-def test_login_sets_session_cookie_and_only_follows_local_next(
-    live_server: Any, make_org: Any
-) -> None:
+def test_login_sets_session_cookie_and_only_follows_local_next(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         r = page.get("/time?status=draft")
         assert r.status_code == 303
         assert r.headers["location"] == "/login?next=%2Ftime%3Fstatus%3Ddraft"
@@ -90,14 +85,14 @@ def test_login_sets_session_cookie_and_only_follows_local_next(
         r = page.post("/logout")
         assert r.status_code == 303 and r.headers["location"] == "/login"
         assert "You have signed out." in page.follow(r).text
-        replay = httpx.get(live_server.url + "/", cookies={"regentra_session": raw})
+        replay = site.get("/", cookies={"regentra_session": raw})
         assert replay.status_code == 303 and replay.headers["location"] == "/login"
 
 
-def test_every_post_needs_the_csrf_token(live_server: Any, make_org: Any) -> None:
+def test_every_post_needs_the_csrf_token(make_org: Any, site: Any) -> None:
     kit = make_org()
     ticket = kit.ticket()
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         page.get("/")
         good = page.token
@@ -118,7 +113,7 @@ def test_every_post_needs_the_csrf_token(live_server: Any, make_org: Any) -> Non
                 assert r.status_code == 403, (path, token, r.status_code)
                 assert "Your form expired; reload the page and try again." in r.text
         # A token minted for another browser's cookie does not work with ours.
-        other = httpx.get(live_server.url + "/login")
+        other = site.get("/login")
         r = page.http.post("/logout", data={"csrf_token": csrf_from(other.text)})
         assert r.status_code == 403
     assert count(kit, Client, Client.org_id == kit.org.id) == 1
@@ -168,7 +163,7 @@ def draft_for(kit: Any, ticket: Any) -> Any:
     return kit._commit(make)
 
 
-def test_pages_by_role(live_server: Any, make_org: Any) -> None:
+def test_pages_by_role(make_org: Any, site: Any) -> None:
     kit = make_org()
     users = {role: kit.add_user(role) for role in ("technician", "approver")}
     users["admin"] = kit.admin
@@ -177,7 +172,7 @@ def test_pages_by_role(live_server: Any, make_org: Any) -> None:
     ids = {"ticket": ticket.id, "client": ticket.client_id, "invoice": draft_for(kit, ticket)}
     for role, user in users.items():
         entry = kit.entry(user, ticket=ticket)
-        with PageClient(live_server.url) as page:
+        with PageClient(site) as page:
             page.login(user.email)
             for template in PAGES:
                 path = template.format(entry=entry.id, **ids)
@@ -199,17 +194,17 @@ def test_pages_by_role(live_server: Any, make_org: Any) -> None:
     # Signed out, every page sends you to sign in and back.
     for template in PAGES:
         path = template.format(entry=entry.id, **ids)
-        r = httpx.get(live_server.url + path)
+        r = site.get(path)
         assert r.status_code == 303, path
         assert r.headers["location"].startswith("/login"), path
 
 
-def test_technician_cannot_approve(live_server: Any, make_org: Any) -> None:
+def test_technician_cannot_approve(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     other = kit.add_user("technician")
     entry = kit.entry(other, status="submitted")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         r = page.get("/approvals")
         assert r.status_code == 403
@@ -223,13 +218,11 @@ def test_technician_cannot_approve(live_server: Any, make_org: Any) -> None:
         assert s.get(TimeEntry, entry.id).status == "submitted"  # type: ignore[union-attr]
 
 
-def test_log_time_rejects_bad_durations_and_creates_nothing(
-    live_server: Any, make_org: Any
-) -> None:
+def test_log_time_rejects_bad_durations_and_creates_nothing(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     ticket = kit.ticket()
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         detail = page.get(f"/tickets/{ticket.id}").text
         today = re.search(r'name="work_date" type="date" required value="([\d-]+)"', detail)
@@ -274,11 +267,11 @@ def test_log_time_rejects_bad_durations_and_creates_nothing(
         assert "1h 30m" in mine and "2h 15m" in mine and "$" in mine
 
 
-def test_edit_and_submit_from_my_time(live_server: Any, make_org: Any) -> None:
+def test_edit_and_submit_from_my_time(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     entry = kit.entry(tech, minutes=30)
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         form = page.get(f"/time/{entry.id}/edit").text
         assert 'value="30"' in form
@@ -304,7 +297,7 @@ def test_edit_and_submit_from_my_time(live_server: Any, make_org: Any) -> None:
         assert saved is not None and saved.minutes == 120 and saved.status == "submitted"
 
 
-def test_approvals_bulk_reject_and_unapprove(live_server: Any, make_org: Any) -> None:
+def test_approvals_bulk_reject_and_unapprove(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     approver = kit.add_user("approver")
@@ -312,7 +305,7 @@ def test_approvals_bulk_reject_and_unapprove(live_server: Any, make_org: Any) ->
     first = kit.entry(tech, ticket=ticket, status="submitted")
     second = kit.entry(tech, ticket=ticket, status="submitted")
     own = kit.entry(approver, ticket=ticket, status="submitted")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(approver.email)
         listing = page.get("/approvals").text
         for entry in (first, second, own):
@@ -335,7 +328,7 @@ def test_approvals_bulk_reject_and_unapprove(live_server: Any, make_org: Any) ->
         assert r.status_code == 403 and "own time" in (form_error(r.text) or "")
         r = page.post(f"/approvals/{first.id}/unapprove")
         assert r.status_code == 303 and "back in the queue" in page.follow(r).text
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         mine = page.get("/time").text
         assert f'data-entry-id="{second.id}" data-status="rejected"' in mine
@@ -343,9 +336,9 @@ def test_approvals_bulk_reject_and_unapprove(live_server: Any, make_org: Any) ->
         assert f'data-entry-id="{first.id}" data-status="submitted"' in mine
 
 
-def test_clients_and_users_forms(live_server: Any, make_org: Any) -> None:
+def test_clients_and_users_forms(make_org: Any, site: Any) -> None:
     kit = make_org()
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         page.get("/clients")
         good = {"name": "Globex", "billing_email": "ap@globex.example", "currency": "EUR"}
@@ -386,17 +379,17 @@ def test_clients_and_users_forms(live_server: Any, make_org: Any) -> None:
         assert r.status_code == 303
         assert "newtech@globex.example" in page.follow(r).text
         assert page.post("/users", {**new, "password": "long-enough-pass"}).status_code == 409
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login("newtech@globex.example", "long-enough-pass")
         assert page.get("/users").status_code == 403
 
 
-def test_tickets_pages_and_other_orgs(live_server: Any, make_org: Any) -> None:
+def test_tickets_pages_and_other_orgs(make_org: Any, site: Any) -> None:
     kit, other = make_org(), make_org()
     foreign = other.ticket(title="Their ticket")
     client = kit.client(name="Initech")
     tech = kit.add_user("technician")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         page.get("/tickets")
         r = page.post("/tickets", {"client_id": "", "title": "Broken laptop"})
@@ -423,11 +416,11 @@ def test_tickets_pages_and_other_orgs(live_server: Any, make_org: Any) -> None:
         assert "Ticket reopened." in page.follow(r).text
 
 
-def test_audit_log_filters_and_pages(live_server: Any, make_org: Any) -> None:
+def test_audit_log_filters_and_pages(make_org: Any, site: Any) -> None:
     kit = make_org()
     for n in range(55):
         kit.client(name=f"Client {n:02d}")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         first = page.get("/audit?action=client.created")
         assert first.status_code == 200
@@ -453,13 +446,13 @@ def test_audit_log_filters_and_pages(live_server: Any, make_org: Any) -> None:
     assert count(kit, AuditEvent, AuditEvent.org_id == kit.org.id) >= 55
 
 
-def test_dashboard_counts_and_placeholders(live_server: Any, make_org: Any) -> None:
+def test_dashboard_counts_and_placeholders(make_org: Any, site: Any) -> None:
     kit = make_org()
     approver = kit.add_user("approver")
     tech = kit.add_user("technician")
     kit.entry(approver, status="draft")
     kit.entry(tech, status="submitted")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(approver.email)
         home = page.get("/").text
         assert 'id="count-drafts" data-count="1"' in home
@@ -470,18 +463,18 @@ def test_dashboard_counts_and_placeholders(live_server: Any, make_org: Any) -> N
         assert 'id="invoice-filters"' in body  # a real page now
         assert "lorem" not in body.lower()
         assert 'id="catalog-filters"' in page.get("/catalog").text  # a real page now
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(tech.email)
         home = page.get("/").text
         assert 'id="count-submitted" data-count="1"' in home
         assert 'id="count-awaiting"' not in home
 
 
-def test_no_secret_looking_values_in_html(live_server: Any, make_org: Any) -> None:
+def test_no_secret_looking_values_in_html(make_org: Any, site: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     kit.entry(tech, status="submitted")
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         page.get("/")
         session_raw = page.http.cookies["regentra_session"]
@@ -495,9 +488,9 @@ def test_no_secret_looking_values_in_html(live_server: Any, make_org: Any) -> No
             assert not re.search(r"(sk|rk|whsec)_(live|test)_[A-Za-z0-9]{6,}", html), path
 
 
-def test_error_pages_render_in_the_layout(live_server: Any, make_org: Any) -> None:
+def test_error_pages_render_in_the_layout(make_org: Any, site: Any) -> None:
     kit = make_org()
-    with PageClient(live_server.url) as page:
+    with PageClient(site) as page:
         page.login(kit.admin.email)
         r = page.get("/no-such-page")
         assert r.status_code == 404
