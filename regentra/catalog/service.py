@@ -29,7 +29,14 @@ from regentra.kit.ids import new_id
 from regentra.kit.money import check_currency
 from regentra.kit.pagination import Page, check_limit
 from regentra.kit.time import as_utc, utcnow
-from regentra.models import CatalogItem, CatalogSource, CatalogSync, OrgSecret, SyncStatus
+from regentra.models import (
+    CatalogItem,
+    CatalogSource,
+    CatalogSync,
+    OrgSecret,
+    SecretPurpose,
+    SyncStatus,
+)
 from regentra.models.catalog_sync import ACTIVE_SYNC_STATUSES
 from regentra.orgs.repository import OrgScopedRepository
 
@@ -299,13 +306,10 @@ def start_sync(session: Session, *, org_id: uuid.UUID, actor: Actor | None = Non
     raise Conflict("a catalog sync is starting right now: try again in a moment")
 
 
-STRIPE_SECRET_PURPOSE = "stripe_secret_key"  # noqa: S105 (an org_secrets purpose, not a secret)
-
-
 def stripe_connected(session: Session, *, org_id: uuid.UUID) -> bool:
     """Whether the org has stored a Stripe secret key (checked without decrypting it)."""
     stmt = select(OrgSecret.id).where(
-        OrgSecret.org_id == org_id, OrgSecret.purpose == STRIPE_SECRET_PURPOSE
+        OrgSecret.org_id == org_id, OrgSecret.purpose == SecretPurpose.stripe_secret_key.value
     )
     return session.scalar(stmt.limit(1)) is not None
 

@@ -14,7 +14,7 @@ from regentra.models.invoice import (
 )
 from regentra.models.login_failure import LoginFailure
 from regentra.models.org import Org
-from regentra.models.org_secret import OrgSecret
+from regentra.models.org_secret import OrgSecret, SecretPurpose
 from regentra.models.stripe_connection import StripeConnection
 from regentra.models.stripe_event import StripeEvent
 from regentra.models.ticket import Ticket, TicketStatus
@@ -40,6 +40,7 @@ __all__ = [
     "Org",
     "OrgSecret",
     "Role",
+    "SecretPurpose",
     "StripeConnection",
     "StripeEvent",
     "SyncStatus",

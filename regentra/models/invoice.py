@@ -30,6 +30,11 @@ class InvoiceStatus(enum.StrEnum):
     void = "void"
 
 
+# Limits of what an invoice may say (the API, the pages and the database agree).
+MAX_DAYS_UNTIL_DUE = 365  # payment terms
+MAX_LINE_QUANTITY = 10_000  # quantity of a manual or catalog line
+
+
 class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
     """An invoice to one client, in the client's currency, amounts in minor units.
 
@@ -45,10 +50,13 @@ class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
         UniqueConstraint("org_id", "stripe_invoice_id"),
         ForeignKeyConstraint(["org_id", "client_id"], ["clients.org_id", "clients.id"]),
         CheckConstraint(
-            "status IN ('draft', 'sent', 'paid', 'overdue', 'void')", name="status_valid"
+            "status IN ({})".format(", ".join(f"'{s.value}'" for s in InvoiceStatus)),
+            name="status_valid",
         ),
         CheckConstraint("total >= 0", name="total_not_negative"),
-        CheckConstraint("days_until_due >= 0 AND days_until_due <= 365", name="terms_range"),
+        CheckConstraint(
+            f"days_until_due >= 0 AND days_until_due <= {MAX_DAYS_UNTIL_DUE}", name="terms_range"
+        ),
         CheckConstraint("status = 'draft' OR status = 'void' OR sent_at IS NOT NULL", name="sent"),
         Index("ix_invoices_org_status", "org_id", "status"),
     )

@@ -4,6 +4,7 @@ from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regentra.models.base import Base, IdMixin, TimestampMixin
+from regentra.models.invoice import MAX_DAYS_UNTIL_DUE
 
 
 class Org(IdMixin, TimestampMixin, Base):
@@ -13,7 +14,8 @@ class Org(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("default_hourly_rate >= 0", name="rate_not_negative"),
         CheckConstraint(
-            "default_days_until_due >= 0 AND default_days_until_due <= 365", name="terms_range"
+            f"default_days_until_due >= 0 AND default_days_until_due <= {MAX_DAYS_UNTIL_DUE}",
+            name="terms_range",
         ),
     )
 

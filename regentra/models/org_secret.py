@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+import enum
+
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regentra.models.base import Base, IdMixin, OrgScoped, TimestampMixin
+
+
+class SecretPurpose(enum.StrEnum):
+    """What an org secret is for (`OrgSecret.purpose`). The purpose is also bound into the
+    value's encryption, so a secret copied to another purpose fails to decrypt."""
+
+    stripe_secret_key = "stripe_secret_key"  # noqa: S105 (a purpose name, not a secret)
+    stripe_webhook_secret = "stripe_webhook_secret"  # noqa: S105 (Stripe's signing secret)
+    stripe_webhook_token = "stripe_webhook_token"  # noqa: S105 (our webhook URL's token)
 
 
 class OrgSecret(IdMixin, OrgScoped, TimestampMixin, Base):

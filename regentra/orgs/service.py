@@ -16,13 +16,12 @@ from regentra.auth.service import normalize_email
 from regentra.errors import Conflict, Invalid, NotFound
 from regentra.kit.money import check_currency
 from regentra.kit.time import time_zones
-from regentra.models import Org, Role, StripeConnection, User
+from regentra.models import Org, Role, SecretPurpose, StripeConnection, User
 from regentra.orgs import secrets as org_secrets
 from regentra.orgs.repository import OrgScopedRepository
 from regentra.orgs.schemas import OrgUpdate
 
 users = OrgScopedRepository(User, "user")
-STRIPE_WEBHOOK_TOKEN = "stripe_webhook_token"  # noqa: S105 (an org_secrets purpose)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -117,7 +116,9 @@ def issue_stripe_webhook_token(session: Session, *, org_id: uuid.UUID) -> str:
         session.add(StripeConnection(org_id=org_id, webhook_token_hash=digest))
     else:
         connection.webhook_token_hash = digest
-    org_secrets.put(session, org_id=org_id, purpose=STRIPE_WEBHOOK_TOKEN, value=token)
+    org_secrets.put(
+        session, org_id=org_id, purpose=SecretPurpose.stripe_webhook_token.value, value=token
+    )
     session.flush()
     return token
 

@@ -34,13 +34,13 @@ from sqlalchemy.orm import Session
 from regentra import queue
 from regentra.config import get_settings
 from regentra.errors import Conflict, RegentraError
+from regentra.models import SecretPurpose
 from regentra.orgs import secrets
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 API_VERSION: str = stripe.api_version
-SECRET_KEY_PURPOSE = "stripe_secret_key"  # noqa: S105 (a purpose name, not a secret)
 NOT_CONNECTED = (
     "Stripe is not connected: an admin can connect it in Settings → Integrations → Stripe"
 )
@@ -263,7 +263,7 @@ def check_secret_key(org_id: uuid.UUID, secret_key: str) -> dict[str, Any]:
 def for_org(session: Session, org_id: uuid.UUID) -> OrgStripe:
     """The org's client from its stored (encrypted) secret key; Conflict (409) pointing to
     Settings → Integrations when Stripe is not connected."""
-    secret_key = secrets.get(session, org_id=org_id, purpose=SECRET_KEY_PURPOSE)
+    secret_key = secrets.get(session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value)
     if not secret_key:
         raise Conflict(NOT_CONNECTED, code="stripe_not_connected")
     return OrgStripe(org_id=org_id, secret_key=secret_key)

@@ -57,7 +57,6 @@ from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import handlers, settings
 from regentra.integrations.stripe.client import (
     NOT_CONNECTED,
-    SECRET_KEY_PURPOSE,
     OrgStripe,
     StripeRejected,
     StripeUnavailable,
@@ -72,6 +71,7 @@ from regentra.models import (
     InvoiceStatus,
     Org,
     OrgSecret,
+    SecretPurpose,
     StripeConnection,
 )
 from regentra.orgs import secrets
@@ -196,7 +196,9 @@ def _snapshot(org_id: uuid.UUID) -> _Snapshot:
         org = session.get(Org, org_id)
         if org is None:
             raise NotFound(f"no org with id {org_id}")
-        secret_key = secrets.get(session, org_id=org_id, purpose=SECRET_KEY_PURPOSE)
+        secret_key = secrets.get(
+            session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value
+        )
         if not secret_key:
             raise Conflict(NOT_CONNECTED, code="stripe_not_connected")
         conn = settings.connection(session, org_id=org_id)
@@ -557,7 +559,7 @@ def connected_orgs() -> list[uuid.UUID]:
     with session_scope() as session:
         rows = session.scalars(
             select(OrgSecret.org_id)
-            .where(OrgSecret.purpose == SECRET_KEY_PURPOSE)
+            .where(OrgSecret.purpose == SecretPurpose.stripe_secret_key.value)
             .order_by(OrgSecret.org_id)
         )
         return list(rows)

@@ -32,15 +32,12 @@ from regentra.errors import Invalid, RegentraError
 from regentra.integrations.stripe.client import OrgStripe, key_mode, redact
 from regentra.kit.crypto import hint
 from regentra.kit.time import utcnow
-from regentra.models import StripeConnection
+from regentra.models import SecretPurpose, StripeConnection
 from regentra.orgs import secrets
 from regentra.orgs import service as orgs_service
 
 log = structlog.get_logger(__name__)
 
-SECRET_KEY = "stripe_secret_key"  # noqa: S105 (org_secrets purposes, not secrets)
-WEBHOOK_SECRET = "stripe_webhook_secret"  # noqa: S105
-WEBHOOK_TOKEN = orgs_service.STRIPE_WEBHOOK_TOKEN
 WEBHOOK_PATH = "/api/webhooks/stripe/"
 
 Mode = Literal["test", "live"]
@@ -220,7 +217,7 @@ def connection(session: Session, *, org_id: uuid.UUID) -> StripeConnection:
 
 
 def _webhook_token(session: Session, org_id: uuid.UUID) -> str:
-    token = secrets.get(session, org_id=org_id, purpose=WEBHOOK_TOKEN)
+    token = secrets.get(session, org_id=org_id, purpose=SecretPurpose.stripe_webhook_token.value)
     if token is None:  # cannot happen: the token is stored with the row
         token = orgs_service.issue_stripe_webhook_token(session, org_id=org_id)
     return token
@@ -246,8 +243,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def status(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
     conn = connection(session, org_id=org_id)
-    secret_key = secrets.get(session, org_id=org_id, purpose=SECRET_KEY)
-    signing = secrets.get(session, org_id=org_id, purpose=WEBHOOK_SECRET)
+    secret_key = secrets.get(session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value)
+    signing = secrets.get(session, org_id=org_id, purpose=SecretPurpose.stripe_webhook_secret.value)
     last_test = None
     if conn.last_test_at is not None:
         last_test = {
@@ -304,7 +301,9 @@ def save(session: Session, *, org_id: uuid.UUID, keys: StripeKeys, actor: Actor)
     ok_sk = secret is None or _check_secret(secret, fields)
     if signing is not None:
         _check_signing(signing, fields)
-    stored_secret = secrets.get(session, org_id=org_id, purpose=SECRET_KEY)
+    stored_secret = secrets.get(
+        session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value
+    )
     if ok_pk and ok_sk:
         _check_modes(
             publishable,
@@ -322,11 +321,17 @@ def save(session: Session, *, org_id: uuid.UUID, keys: StripeKeys, actor: Actor)
         changed.append("publishable_key")
     conn.mode = _mode(publishable)
     if secret is not None and secret != stored_secret:
-        secrets.put(session, org_id=org_id, purpose=SECRET_KEY, value=secret)
+        secrets.put(
+            session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value, value=secret
+        )
         changed.append("secret_key")
-    stored_signing = secrets.get(session, org_id=org_id, purpose=WEBHOOK_SECRET)
+    stored_signing = secrets.get(
+        session, org_id=org_id, purpose=SecretPurpose.stripe_webhook_secret.value
+    )
     if signing is not None and signing != stored_signing:
-        secrets.put(session, org_id=org_id, purpose=WEBHOOK_SECRET, value=signing)
+        secrets.put(
+            session, org_id=org_id, purpose=SecretPurpose.stripe_webhook_secret.value, value=signing
+        )
         changed.append("webhook_signing_secret")
     if changed:
         record(
@@ -355,7 +360,7 @@ def save_keys(
     the first confirmed connection starts the catalog's first sync. Returns that answer."""
     if not save(session, org_id=org_id, keys=keys, actor=actor):
         return None
-    secret_key = secrets.get(session, org_id=org_id, purpose=SECRET_KEY)
+    secret_key = secrets.get(session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value)
     assert secret_key is not None
     session.commit()  # the keys are saved; hold no database lock while Stripe answers
     result = check(org_id=org_id, secret_key=secret_key)
@@ -448,7 +453,9 @@ def test_connection(
     ok_pk = publishable is None or _check_publishable(publishable, fields)
     ok_sk = secret is None or _check_secret(secret, fields)
     conn = connection(session, org_id=org_id)
-    stored_secret = secrets.get(session, org_id=org_id, purpose=SECRET_KEY)
+    stored_secret = secrets.get(
+        session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value
+    )
     if ok_pk and ok_sk:
         _check_modes(
             publishable or conn.publishable_key,
@@ -496,7 +503,10 @@ def disconnect(session: Session, *, org_id: uuid.UUID, actor: Actor) -> None:
     """Forget the keys and the signing secret (wiped from the database). The webhook URL
     stays; webhooks are rejected until a signing secret is saved again."""
     conn = connection(session, org_id=org_id)
-    wiped = (("secret_key", SECRET_KEY), ("webhook_signing_secret", WEBHOOK_SECRET))
+    wiped = (
+        ("secret_key", SecretPurpose.stripe_secret_key.value),
+        ("webhook_signing_secret", SecretPurpose.stripe_webhook_secret.value),
+    )
     removed = [
         name for name, purpose in wiped if secrets.delete(session, org_id=org_id, purpose=purpose)
     ]

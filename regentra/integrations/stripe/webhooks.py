@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from regentra.errors import NotFound, RegentraError
 from regentra.integrations.stripe import client, handlers, settings
 from regentra.kit.time import utcnow
-from regentra.models import StripeConnection
+from regentra.models import SecretPurpose, StripeConnection
 from regentra.orgs import secrets
 
 SIGNING_MISSING = (
@@ -51,7 +51,9 @@ def receive(session: Session, *, token: str, payload: bytes, signature: str | No
     conn = settings.find_by_webhook_token(session, token)
     if conn is None:
         raise NotFound("unknown webhook URL")
-    secret = secrets.get(session, org_id=conn.org_id, purpose=settings.WEBHOOK_SECRET)
+    secret = secrets.get(
+        session, org_id=conn.org_id, purpose=SecretPurpose.stripe_webhook_secret.value
+    )
     if secret is None:
         return _reject(conn, SIGNING_MISSING)
     if not signature:

@@ -25,10 +25,19 @@ from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
 from regentra.integrations.stripe import sending
-from regentra.invoices import service
+from regentra.invoices import service, transitions
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
 from regentra.kit.money import format_money
-from regentra.models import AuditEvent, CatalogItem, Client, EntryStatus, Invoice, TimeEntry
+from regentra.models import (
+    AuditEvent,
+    CatalogItem,
+    Client,
+    EntryStatus,
+    Invoice,
+    InvoiceStatus,
+    TimeEntry,
+)
+from regentra.models.invoice import MAX_DAYS_UNTIL_DUE, MAX_LINE_QUANTITY
 from regentra.time_entries.service import entries
 from regentra.web.auth import Account, AdminPage, ApproverPage
 from regentra.web.forms import (
@@ -44,10 +53,17 @@ from regentra.web.templating import redirect, render
 
 router = APIRouter(prefix="/invoices")
 
-STATUSES = ("draft", "sent", "overdue", "paid", "void")
-OPEN = ("sent", "overdue")
-MAX_TERMS = 365
-MAX_QUANTITY = 10_000
+# The status filter, in the order an invoice's life goes.
+STATUSES = tuple(
+    s.value
+    for s in (
+        InvoiceStatus.draft,
+        InvoiceStatus.sent,
+        InvoiceStatus.overdue,
+        InvoiceStatus.paid,
+        InvoiceStatus.void,
+    )
+)
 
 
 def _sentence(message: str) -> str:
@@ -70,7 +86,7 @@ def _whole(raw: str, label: str, low: int, high: int) -> int:
 
 
 def _terms(raw: str) -> int | None:
-    return _whole(raw, "Payment terms", 0, MAX_TERMS) if raw.strip() else None
+    return _whole(raw, "Payment terms", 0, MAX_DAYS_UNTIL_DUE) if raw.strip() else None
 
 
 # ---- the list --------------------------------------------------------------------------------
@@ -314,7 +330,7 @@ def _invoice_page(
     invoice = service.get(session, org_id=org_id, invoice_id=invoice_id)
     client = clients.find(session, org_id=org_id, id=invoice.client_id)
     admin = account.viewer.is_admin
-    draft = invoice.status == "draft"
+    draft = invoice.status == InvoiceStatus.draft.value
     stuck = draft and invoice.stripe_invoice_id is not None  # a send that did not finish
     editable = admin and draft and not stuck
     defaults = {"days_until_due": str(invoice.days_until_due), "memo": invoice.memo}
@@ -326,8 +342,8 @@ def _invoice_page(
         "timeline": _timeline(session, invoice),
         "editable": editable,
         "stuck": stuck,
-        "can_void": admin and invoice.status in ("draft", *OPEN),
-        "poll": invoice.status in OPEN or (draft and stuck),
+        "can_void": admin and invoice.status in transitions.VOIDABLE,
+        "poll": invoice.status in service.OPEN or (draft and stuck),
         "catalog_items": _catalog_items(session, org_id, invoice.currency) if editable else [],
         "stripe_connected": catalog.stripe_connected(session, org_id=org_id) if admin else True,
         "values": {**defaults, **(values or {})},
@@ -365,7 +381,7 @@ def edit_draft(
     try:
         terms = _terms(raw["days_until_due"])
         if terms is None:
-            raise Invalid(f"Payment terms are required: 0 to {MAX_TERMS} days.")
+            raise Invalid(f"Payment terms are required: 0 to {MAX_DAYS_UNTIL_DUE} days.")
         data = InvoiceUpdate(days_until_due=terms, memo=raw["memo"])
         service.update_draft(
             session, org=account.org, user=account.user, invoice_id=invoice_id, data=data
@@ -410,7 +426,7 @@ def add_line(
     kind = "catalog" if "catalog_item_id" in form else "manual"
     invoice = service.get(session, org_id=account.org.id, invoice_id=invoice_id)
     try:
-        quantity = _whole(raw["quantity"] or "1", "Quantity", 1, MAX_QUANTITY)
+        quantity = _whole(raw["quantity"] or "1", "Quantity", 1, MAX_LINE_QUANTITY)
         if kind == "catalog":
             data = LineCreate(
                 catalog_item_id=parse_id(raw["catalog_item_id"], "catalog item"),

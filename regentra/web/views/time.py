@@ -85,7 +85,12 @@ def submit_drafts(request: Request, session: SessionDep, account: SignedIn) -> R
     cursor: str | None = None
     while True:
         page = service.list_entries(
-            session, user=user, technician_id=user.id, status="draft", limit=200, cursor=cursor
+            session,
+            user=user,
+            technician_id=user.id,
+            status=EntryStatus.draft.value,
+            limit=200,
+            cursor=cursor,
         )
         for entry in page.items:
             try:
