@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ os.environ["REGENTRA_PERIODIC_JOBS"] = "false"
 
 from pwdlib import PasswordHash  # noqa: E402
 from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy import Engine, event  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from support.postgres import PostgresServer, start_postgres  # noqa: E402
@@ -128,6 +129,7 @@ def _database(backend: str, request: pytest.FixtureRequest) -> Iterator[Database
         url = server.create_database(f"regentra_{uuid.uuid4().hex[:8]}")
     upgrade(url)
     engine = make_engine(url)
+    _release_on_error(engine)
     yield Database(backend, url, sessionmaker(bind=engine, expire_on_commit=False), engine)
     engine.dispose()
 
@@ -150,6 +152,7 @@ def db(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database
     sessions = sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
+    _refuse_concurrent_use(connection)
     monkeypatch.setattr(regentra.db, "get_sessionmaker", lambda: sessions)
     monkeypatch.setattr(regentra.db, "get_engine", lambda: database.engine)
     try:
@@ -158,6 +161,36 @@ def db(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database
         if outer.is_active:
             outer.rollback()
         connection.close()
+
+
+def _refuse_concurrent_use(connection: Any) -> None:
+    """The test's one connection serves one statement at a time: two threads at once would
+    corrupt it. A test whose point is concurrency needs real servers (`e2e`), and is told so."""
+    busy = connection.info["regentra.test.busy"] = threading.Lock()
+
+    @event.listens_for(connection, "before_cursor_execute")
+    def _enter(*_: Any) -> None:
+        if not busy.acquire(blocking=False):
+            raise RuntimeError(
+                "two threads used the test's database connection at once: a test of "
+                "concurrency needs real servers (`live_server`/`stripe_server`, marked e2e)"
+            )
+
+    @event.listens_for(connection, "after_cursor_execute")
+    def _leave(*_: Any) -> None:
+        busy.release()
+
+
+
+def _release_on_error(engine: Engine) -> None:
+    """A failed statement never reaches `after_cursor_execute`: free the connection here."""
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        conn = context.connection
+        busy = conn.info.get("regentra.test.busy") if conn is not None else None
+        if busy is not None and busy.locked():
+            busy.release()
 
 
 # ---- the app in-process -------------------------------------------------------------------

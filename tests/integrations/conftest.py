@@ -1,9 +1,11 @@
-"""A Regentra server wired to the Stripe sandbox, per database backend.
+"""Regentra wired to the Stripe sandbox (a real server on 127.0.0.1), per database backend.
 
-`stripe_app` is a real `regentra serve` on the backend's database whose Stripe client talks
-to a real sandbox server (`REGENTRA_STRIPE_API_BASE`), with a job queue of its own (so its
-in-process worker runs only this server's tasks). Unpack it as `server, sandbox =
-stripe_app`, or use `stripe_app.make_org()` for an org whose `.api()` calls this server.
+`stripe_app` is the app in-process, on the test's transaction, whose Stripe client talks to
+the sandbox (`REGENTRA_STRIPE_API_BASE`); jobs run when the test calls `run_tasks`. The
+sandbox cannot deliver webhooks to it: tests of deliveries use `stripe_server` instead, a
+real `regentra serve` on the backend's database with a job queue of its own (so its
+in-process worker runs only this server's tasks), and are marked `e2e`. Unpack either as
+`server, sandbox = stripe_app`, or use `.make_org()` for an org whose `.api()` calls it.
 Each org connects with its own fresh sandbox key (`new_key()`), i.e. its own Stripe account.
 """
 
@@ -16,7 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import _VAR, Database, LiveServer, OrgKit, _org_factory, start_server, stop_server
+from conftest import (
+    _VAR,
+    Database,
+    LiveServer,
+    OrgKit,
+    Site,
+    _org_factory,
+    start_server,
+    stop_server,
+)
 from sandbox.stripe.conftest import StripeSandbox, start_sandbox, stop_sandbox
 
 # Key material after a Stripe prefix. A hint (`sk_test_…4f2a`) has an ellipsis there.
@@ -34,7 +45,7 @@ def assert_no_secret(text: str, *secrets: str) -> None:
 
 @dataclass
 class StripeApp:
-    server: LiveServer
+    server: LiveServer | Site
     sandbox: StripeSandbox
     database: Database
 
@@ -69,9 +80,34 @@ def app_sandbox() -> Iterator[StripeSandbox]:
     stop_sandbox(sandbox)
 
 
+def use_stripe(monkeypatch: pytest.MonkeyPatch, base: str, **env: str) -> None:
+    """Point this process's settings at the Stripe `base` (and any other `REGENTRA_*`
+    settings given), for one test."""
+    from regentra.config import get_settings
+
+    monkeypatch.setenv("REGENTRA_STRIPE_API_BASE", base)
+    for name, value in env.items():
+        monkeypatch.setenv(f"REGENTRA_{name.upper()}", value)
+    get_settings.cache_clear()  # the fixture clears it again after `monkeypatch.undo()`
+
+
+@pytest.fixture
+def stripe_app(
+    db: Database, site: Site, app_sandbox: StripeSandbox, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StripeApp]:
+    """(the app in-process, sandbox) on the test's transaction, for each backend."""
+    from regentra.config import get_settings
+
+    use_stripe(monkeypatch, app_sandbox.url)
+    yield StripeApp(site, app_sandbox, db)
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
-def stripe_app(database: Database, app_sandbox: StripeSandbox) -> Iterator[StripeApp]:
-    """(app server, sandbox) for each backend: runs once on SQLite, once on PostgreSQL."""
+def stripe_server(database: Database, app_sandbox: StripeSandbox) -> Iterator[StripeApp]:
+    """(a real `regentra serve`, sandbox) for each backend, for e2e tests: webhook deliveries,
+    several processes, server logs."""
     server = start_stripe_app(database, app_sandbox.url)
     yield StripeApp(server, app_sandbox, database)
     stop_server(server)

@@ -1,6 +1,7 @@
 """Sending invoices through Stripe and voiding them, against the real Stripe sandbox.
 
-The app is a real `regentra serve` (`stripe_app`) talking to the sandbox, a separate server;
+The app runs in-process (`stripe_app`; `stripe_server`, a real `regentra serve`, where
+sends race each other) talking to the sandbox, a separate server;
 each test's org is connected to an account of its own, so the sandbox's objects can be
 counted per org. The crash tests run the app's own `sending.send` in this process against the
 same sandbox and database, stopping it right after its N-th Stripe call (the response was
@@ -241,8 +242,9 @@ def test_send_refusals_leave_the_draft_and_stripe_untouched(stripe_app: StripeAp
     assert response.json()["status"] == "sent"
 
 
-def test_two_sends_at_once_make_one_of_everything(stripe_app: StripeApp) -> None:
-    billing = connect_billing(stripe_app)
+@pytest.mark.e2e
+def test_two_sends_at_once_make_one_of_everything(stripe_server: StripeApp) -> None:
+    billing = connect_billing(stripe_server)
     draft = billing.invoice(entries=2)
     with ThreadPoolExecutor(3) as pool:
         responses = list(
