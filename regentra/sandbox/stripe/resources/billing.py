@@ -15,15 +15,14 @@ from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
 from regentra.sandbox.stripe.resources import invoice_items, payment_methods, payments
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
+from regentra.sandbox.stripe.resources.finalizing import DAY, DAYS_KEY, finalize
 from regentra.sandbox.stripe.routing import Ctx, Router
-from regentra.sandbox.stripe.state import Account, Sandbox, random_token
+from regentra.sandbox.stripe.state import Account, Sandbox
 
 router = Router()
 # Invoice items share this module's router (one router per area, see resources/__init__).
 router.routes.extend(invoice_items.router.routes)
 
-DAY = 86400
-_DAYS_KEY = "days_until_due:"  # account.counters entry: an invoice's days_until_due
 UPDATABLE = (
     "auto_advance",
     "collection_method",
@@ -215,62 +214,11 @@ def new_invoice(
         },
     )
     if days is not None:
-        account.counters[_DAYS_KEY + invoice_id] = days
+        account.counters[DAYS_KEY + invoice_id] = days
     if p.get("pending_invoice_items_behavior", "exclude") == "include":
         invoice_items.pull_pending_items(sandbox, account, invoice)
     if emit_created:
         sandbox.emit(account, "invoice.created", invoice)
-    return invoice
-
-
-def _number(account: Account, customer: dict[str, Any] | None) -> str:
-    if customer and customer.get("invoice_prefix"):
-        seq = customer.get("next_invoice_sequence", 1)
-        customer["next_invoice_sequence"] = seq + 1
-        return f"{customer['invoice_prefix']}-{seq:04d}"
-    return f"{account.id[-8:].upper()}-{account.next_number('invoice_number'):04d}"
-
-
-def finalize(
-    sandbox: Sandbox,
-    account: Account,
-    invoice: dict[str, Any],
-    base_url: str | None = None,
-    *,
-    auto_advance: bool | None = None,
-) -> dict[str, Any]:
-    """draft → open (or paid when nothing is due); emits `invoice.finalized`."""
-    if invoice["status"] != "draft":
-        raise StripeError(
-            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
-            code="invoice_not_editable",
-        )
-    invoice_items.refresh_totals(invoice)
-    now = sandbox.now()
-    base = (base_url or sandbox.base_url).rstrip("/")
-    url = f"{base}/i/{account.id}/test_{random_token(32)}"
-    customer = sandbox.find(account, "customer", invoice["customer"])
-    days = account.counters.get(_DAYS_KEY + invoice["id"])
-    due_date = invoice["due_date"]
-    if invoice["collection_method"] == "send_invoice" and days is not None:
-        due_date = now + days * DAY
-    previous = {"status": "draft", "number": None, "hosted_invoice_url": None}
-    invoice.update(
-        number=invoice.get("number") or _number(account, customer),
-        hosted_invoice_url=url,
-        invoice_pdf=url + "/pdf",
-        due_date=due_date,
-        effective_at=now,
-        ending_balance=0,
-        status="open",
-        auto_advance=invoice["auto_advance"] if auto_advance is None else auto_advance,
-    )
-    invoice["status_transitions"]["finalized_at"] = now
-    sandbox.emit(account, "invoice.finalized", invoice, previous)
-    if invoice["amount_due"] == 0:
-        invoice["status"] = "paid"
-        invoice["status_transitions"]["paid_at"] = now
-        sandbox.emit(account, "invoice.paid", invoice, {"status": "open"})
     return invoice
 
 
@@ -320,16 +268,16 @@ def update_invoice(ctx: Ctx) -> dict[str, Any]:
         )
     if method == "charge_automatically" and invoice["due_date"] is not None:
         p = {**p, "due_date": None}
-        ctx.account.counters.pop(_DAYS_KEY + invoice["id"], None)
+        ctx.account.counters.pop(DAYS_KEY + invoice["id"], None)
     previous = apply(invoice, p, UPDATABLE)
     if "days_until_due" in p:
-        ctx.account.counters[_DAYS_KEY + invoice["id"]] = p["days_until_due"]
+        ctx.account.counters[DAYS_KEY + invoice["id"]] = p["days_until_due"]
         due = ctx.now() + p["days_until_due"] * DAY
         if invoice["due_date"] != due:
             previous.setdefault("due_date", invoice["due_date"])
             invoice["due_date"] = due
     elif p.get("due_date"):
-        ctx.account.counters.pop(_DAYS_KEY + invoice["id"], None)
+        ctx.account.counters.pop(DAYS_KEY + invoice["id"], None)
     if "payment_settings" in p:
         types = (p["payment_settings"] or {}).get("payment_method_types") or None
         if types != invoice["payment_settings"]["payment_method_types"]:

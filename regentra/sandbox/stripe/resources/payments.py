@@ -17,6 +17,7 @@ from typing import Any, Literal
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing
 from regentra.sandbox.stripe.resources import payment_methods
+from regentra.sandbox.stripe.resources.finalizing import finalize
 from regentra.sandbox.stripe.resources.payment_methods import Method
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
@@ -415,8 +416,6 @@ def pay_invoice(
         invoice = _stored(account, invoice)
         method, stored_pm = _payment_method(sandbox, account, invoice, method, payment_method)
         if invoice["status"] == "draft":
-            from regentra.sandbox.stripe.resources.billing import finalize
-
             finalize(sandbox, account, invoice)
         if invoice["status"] not in ("open", "uncollectible"):
             raise StripeError(f"This invoice is {invoice['status']} and can't be paid.")

@@ -18,6 +18,7 @@ from typing import Any
 
 from regentra.sandbox.stripe.resources import billing, invoice_items, payment_methods, payments
 from regentra.sandbox.stripe.resources._util import money
+from regentra.sandbox.stripe.resources.finalizing import finalize
 from regentra.sandbox.stripe.resources.subscription_items import (
     is_live,
     items_of,
@@ -243,7 +244,7 @@ def _subscription_invoice(
     invoice["lines"]["total_count"] = len(invoice["lines"]["data"])
     sandbox.emit(account, "invoice.created", invoice)
     credit = invoice["total"]
-    billing.finalize(sandbox, account, invoice)
+    finalize(sandbox, account, invoice)
     if credit < 0:
         # A net credit goes to the customer's balance (Stripe's behaviour).
         customer = sandbox.find(account, "customer", sub["customer"])

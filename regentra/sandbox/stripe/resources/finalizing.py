@@ -1,0 +1,64 @@
+"""Finalizing an invoice (draft → open, or paid when nothing is due), shared by the invoice
+endpoints (`billing`), paying a draft (`payments.pay_invoice`) and subscription renewals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.resources import invoice_items
+from regentra.sandbox.stripe.state import Account, Sandbox, random_token
+
+DAY = 86400
+DAYS_KEY = "days_until_due:"  # account.counters entry: an invoice's days_until_due
+
+
+def _number(account: Account, customer: dict[str, Any] | None) -> str:
+    if customer and customer.get("invoice_prefix"):
+        seq = customer.get("next_invoice_sequence", 1)
+        customer["next_invoice_sequence"] = seq + 1
+        return f"{customer['invoice_prefix']}-{seq:04d}"
+    return f"{account.id[-8:].upper()}-{account.next_number('invoice_number'):04d}"
+
+
+def finalize(
+    sandbox: Sandbox,
+    account: Account,
+    invoice: dict[str, Any],
+    base_url: str | None = None,
+    *,
+    auto_advance: bool | None = None,
+) -> dict[str, Any]:
+    """draft → open (or paid when nothing is due); emits `invoice.finalized`."""
+    if invoice["status"] != "draft":
+        raise StripeError(
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+            code="invoice_not_editable",
+        )
+    invoice_items.refresh_totals(invoice)
+    now = sandbox.now()
+    base = (base_url or sandbox.base_url).rstrip("/")
+    url = f"{base}/i/{account.id}/test_{random_token(32)}"
+    customer = sandbox.find(account, "customer", invoice["customer"])
+    days = account.counters.get(DAYS_KEY + invoice["id"])
+    due_date = invoice["due_date"]
+    if invoice["collection_method"] == "send_invoice" and days is not None:
+        due_date = now + days * DAY
+    previous = {"status": "draft", "number": None, "hosted_invoice_url": None}
+    invoice.update(
+        number=invoice.get("number") or _number(account, customer),
+        hosted_invoice_url=url,
+        invoice_pdf=url + "/pdf",
+        due_date=due_date,
+        effective_at=now,
+        ending_balance=0,
+        status="open",
+        auto_advance=invoice["auto_advance"] if auto_advance is None else auto_advance,
+    )
+    invoice["status_transitions"]["finalized_at"] = now
+    sandbox.emit(account, "invoice.finalized", invoice, previous)
+    if invoice["amount_due"] == 0:
+        invoice["status"] = "paid"
+        invoice["status_transitions"]["paid_at"] = now
+        sandbox.emit(account, "invoice.paid", invoice, {"status": "open"})
+    return invoice
