@@ -181,7 +181,6 @@ def _refuse_concurrent_use(connection: Any) -> None:
         busy.release()
 
 
-
 def _release_on_error(engine: Engine) -> None:
     """A failed statement never reaches `after_cursor_execute`: free the connection here."""
 
@@ -449,6 +448,13 @@ def make_org(database: Database, request: pytest.FixtureRequest) -> Callable[...
 def make_org_module(database: Database, live_server: LiveServer) -> Callable[..., OrgKit]:
     """Like make_org, for module-scoped worlds; always tied to the live server."""
     return _org_factory(database, live_server)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run against real servers: they are e2e too."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -18,6 +18,8 @@ from regentra.db import make_engine
 from regentra.kit.crypto import Keyring
 from regentra.models import OrgSecret
 
+pytestmark = [pytest.mark.e2e]
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY1 = "old:" + base64.b64encode(b"\x11" * 32).decode()
 KEY2 = "new:" + base64.b64encode(b"\x22" * 32).decode()

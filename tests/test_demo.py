@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import ROOT, free_port
 from web.pages import PageClient
+
+pytestmark = [pytest.mark.e2e]
 
 
 def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from sqlalchemy.exc import DatabaseError
 
 from regentra.models import AuditEvent, Base
 
+pytestmark = [pytest.mark.e2e]
+
 
 def test_models_match_migrations(database: Any) -> None:
     engine = database.sessions.kw["bind"]

@@ -358,6 +358,7 @@ def most_in_one_second(times: list[float]) -> int:
     return best
 
 
+@pytest.mark.e2e
 def test_pacer_holds_across_processes(queue_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "REGENTRA_QUEUE_URL": queue_url}
     start_at = time.time() + 3
@@ -413,6 +414,7 @@ def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
             time.sleep(0.1)
 
 
+@pytest.mark.e2e
 def test_serve_runs_a_consumer_in_process_on_sqlite(tmp_path: Path) -> None:
     proc, log_path = _serve(tmp_path)
     proc.send_signal(signal.SIGTERM)
@@ -423,6 +425,7 @@ def test_serve_runs_a_consumer_in_process_on_sqlite(tmp_path: Path) -> None:
     assert "Traceback" not in log
 
 
+@pytest.mark.e2e
 def test_serve_no_worker(tmp_path: Path) -> None:
     proc, log_path = _serve(tmp_path, "--no-worker")
     proc.terminate()

@@ -9,7 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
+
+pytestmark = [pytest.mark.e2e]
 
 
 def test_worker_runs_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -1,22 +1,19 @@
 """The overdue sweep, on SQLite and PostgreSQL: `sent` invoices past their due date in the
 org's time zone become `overdue` (audited, once), those due today stay `sent`, and an overdue
 invoice can still be paid. The "invoices.overdue_sweep" task runs in this process against the
-backend's database, directly and as the periodic job the consumers install."""
+backend's db, directly and as the periodic job the consumers install."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
-from regentra import db, periodic, queue
+from regentra import periodic, queue
 from regentra.audit.service import Actor
-from regentra.config import get_settings
 from regentra.invoices import service as invoicing
 from regentra.invoices import transitions
 from regentra.invoices.schemas import InvoiceCreate
@@ -28,25 +25,9 @@ EAST = "Pacific/Kiritimati"  # UTC+14
 WEST = "Pacific/Pago_Pago"  # UTC-11: always at least a calendar day behind EAST
 
 
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db.get_sessionmaker.cache_clear()
-
-
-@pytest.fixture
-def in_process(database: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tasks run here open their sessions on the backend's database."""
-    monkeypatch.setenv("REGENTRA_DATABASE_URL", database.url)
-    _reset_caches()
-    yield
-    monkeypatch.undo()
-    _reset_caches()
-
-
-def org_in(database: Any, make_org: Any, timezone: str) -> Any:
+def org_in(db: Any, make_org: Any, timezone: str) -> Any:
     kit = make_org()
-    with database.session() as s:
+    with db.session() as s:
         s.execute(update(Org).where(Org.id == kit.org.id).values(timezone=timezone))
         s.commit()
         org = s.get(Org, kit.org.id)
@@ -59,12 +40,12 @@ def today_in(kit: Any) -> date:
     return transitions.org_today(kit.org)
 
 
-def sent_invoice(database: Any, kit: Any, *, due: date) -> uuid.UUID:
+def sent_invoice(db: Any, kit: Any, *, due: date) -> uuid.UUID:
     """An invoice generated from one approved entry and marked sent, due on `due`."""
     tech = kit.add_user("technician")
     client = kit.client()
     entry = kit.entry(tech, ticket=kit.ticket(client), status="approved")
-    with database.session() as s:
+    with db.session() as s:
         org = s.get(Org, kit.org.id)
         admin = s.get(User, kit.admin.id)
         data = InvoiceCreate(client_id=client.id, entry_ids=[entry.id])
@@ -81,8 +62,8 @@ def sent_invoice(database: Any, kit: Any, *, due: date) -> uuid.UUID:
         return invoice.id
 
 
-def state(database: Any, invoice_id: uuid.UUID) -> tuple[str, list[AuditEvent]]:
-    with database.session() as s:
+def state(db: Any, invoice_id: uuid.UUID) -> tuple[str, list[AuditEvent]]:
+    with db.session() as s:
         invoice = s.get(Invoice, invoice_id)
         assert invoice is not None
         overdue = s.scalars(
@@ -96,38 +77,38 @@ def state(database: Any, invoice_id: uuid.UUID) -> tuple[str, list[AuditEvent]]:
 
 
 def test_due_dates_pass_in_the_orgs_time_zone_once_and_payment_still_counts(
-    database: Any, make_org: Any, in_process: None
+    db: Any, make_org: Any
 ) -> None:
-    east = org_in(database, make_org, EAST)
-    west = org_in(database, make_org, WEST)
+    east = org_in(db, make_org, EAST)
+    west = org_in(db, make_org, WEST)
     east_today, west_today = today_in(east), today_in(west)
     assert west_today < east_today
 
-    yesterday = sent_invoice(database, east, due=east_today - timedelta(days=1))
-    due_today = sent_invoice(database, east, due=east_today)
+    yesterday = sent_invoice(db, east, due=east_today - timedelta(days=1))
+    due_today = sent_invoice(db, east, due=east_today)
     # The same calendar day is still today in the west, and already past in the east.
-    west_due_today = sent_invoice(database, west, due=west_today)
-    east_due_that_day = sent_invoice(database, east, due=west_today)
+    west_due_today = sent_invoice(db, west, due=west_today)
+    east_due_that_day = sent_invoice(db, east, due=west_today)
 
     assert overdue_sweep() >= 2
     for invoice_id in (yesterday, east_due_that_day):
-        status, entries = state(database, invoice_id)
+        status, entries = state(db, invoice_id)
         assert status == "overdue"
         assert len(entries) == 1
         assert entries[0].actor_type == "system"
     assert (
-        state(database, yesterday)[1][0].details["due_date"]
+        state(db, yesterday)[1][0].details["due_date"]
         == (east_today - timedelta(days=1)).isoformat()
     )
     for invoice_id in (due_today, west_due_today):
-        assert state(database, invoice_id) == ("sent", [])
+        assert state(db, invoice_id) == ("sent", [])
 
     overdue_sweep()  # again: nothing moves twice, nothing is audited twice
-    assert [len(state(database, i)[1]) for i in (yesterday, east_due_that_day)] == [1, 1]
-    assert state(database, due_today)[0] == "sent"
+    assert [len(state(db, i)[1]) for i in (yesterday, east_due_that_day)] == [1, 1]
+    assert state(db, due_today)[0] == "sent"
 
     # Paid later (the webhook, or reconciliation): overdue → paid.
-    with database.session() as s:
+    with db.session() as s:
         invoice = s.get(Invoice, yesterday)
         assert invoice is not None and invoice.stripe_invoice_id is not None
         paid = transitions.mark_paid(
@@ -140,14 +121,14 @@ def test_due_dates_pass_in_the_orgs_time_zone_once_and_payment_still_counts(
         )
         s.commit()
     assert paid is not None and paid.status == "paid"
-    status, entries = state(database, yesterday)
+    status, entries = state(db, yesterday)
     assert status == "paid" and len(entries) == 1
     overdue_sweep()
-    assert state(database, yesterday)[0] == "paid"
+    assert state(db, yesterday)[0] == "paid"
 
 
 def test_the_sweep_is_a_periodic_job_every_15_minutes_under_its_lock(
-    database: Any, make_org: Any, in_process: None, tmp_path: Path
+    db: Any, make_org: Any, tmp_path: Path
 ) -> None:
     huey = queue.make_huey(f"sqlite:///{tmp_path / 'queue.db'}")
     queue.load_tasks()
@@ -161,12 +142,12 @@ def test_the_sweep_is_a_periodic_job_every_15_minutes_under_its_lock(
     ran = [m for m in range(60) if entry.schedule(hour.replace(minute=m))]
     assert ran == [0, 15, 30, 45]
 
-    kit = org_in(database, make_org, "UTC")
-    late = sent_invoice(database, kit, due=today_in(kit) - timedelta(days=3))
+    kit = org_in(db, make_org, "UTC")
+    late = sent_invoice(db, kit, due=today_in(kit) - timedelta(days=3))
     (job,) = [
         t for t in huey._registry.periodic_tasks if type(t).__name__ == "periodic.invoices.overdue"
     ]
     huey.execute(type(job)())
-    status, entries = state(database, late)
+    status, entries = state(db, late)
     assert status == "overdue" and len(entries) == 1
     assert not huey.is_locked("periodic.invoices.overdue")

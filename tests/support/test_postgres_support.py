@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from . import postgres
 from .postgres import find_pg_bin, start_postgres
 
+pytestmark = [pytest.mark.e2e]
+
 
 def _accepts_connections(port: int) -> bool:
     try:

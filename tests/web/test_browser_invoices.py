@@ -16,8 +16,8 @@ from web.test_browser import sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_generate_send_pay_by_card_and_see_paid(stripe_app: StripeApp, page: Page) -> None:
-    billing = connect_billing(stripe_app)
+def test_generate_send_pay_by_card_and_see_paid(stripe_server: StripeApp, page: Page) -> None:
+    billing = connect_billing(stripe_server)
     kit = billing.kit
     client = kit.client(name="Contoso Dental", hourly_rate=12000)
     ticket = kit.ticket(client, title="Backup server rebuild")
@@ -25,7 +25,7 @@ def test_generate_send_pay_by_card_and_see_paid(stripe_app: StripeApp, page: Pag
     approver = kit.add_user("approver")
     for minutes in (90, 30):
         kit.entry(tech, ticket=ticket, minutes=minutes, status="approved", approver=approver)
-    base = stripe_app.server.url
+    base = stripe_server.server.url
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
 
     # PSA → Invoices → New invoice: choose the client, preview, create the draft.

@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from integrations.conftest import Billing, StripeApp, connect_billing, start_stripe_app
 from regentra.models import AuditEvent, Invoice
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
 INVOICES = 300
 
 

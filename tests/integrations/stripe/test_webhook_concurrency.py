@@ -48,6 +48,8 @@ from regentra.db import make_engine
 from regentra.migrate import upgrade
 from regentra.models import Invoice
 
+pytestmark = [pytest.mark.e2e]
+
 CARD_INVOICES = 4
 ACH_INVOICES = 2
 COPIES_PER_SERVER = 2
