@@ -9,7 +9,7 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps lint format test demo serve worker clean
+.PHONY: setup system-deps lint format test test-fast demo serve worker clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -33,8 +33,14 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Everything: lint, both databases, in-process and e2e (real servers, workers, the demo, the
+# CLI, Chromium), slow scenarios included.
 test: setup system-deps lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The edit loop: in-process tests on SQLite only (no lint, no e2e, no PostgreSQL).
+test-fast: setup
+	$(BIN)/pytest -m "not e2e and not slow" --backends sqlite $(PYTEST_ARGS)
 
 demo: setup
 	$(BIN)/regentra demo
