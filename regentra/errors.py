@@ -1,4 +1,7 @@
-"""The one error type users can cause: a message a person can act on, and an HTTP status."""
+"""The one error type users can cause: a message a person can act on, an HTTP status and a
+code. The bases here (NotFound, Conflict, Invalid, ...) carry the status; each domain names
+its conditions as subclasses in its own `errors.py` (`invoices.errors.InvoiceNotDraft`), each
+carrying its code, and `api/` turns any of them into `{"error": {"code", "message"}}` once."""
 
 from __future__ import annotations
 

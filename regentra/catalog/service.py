@@ -23,6 +23,15 @@ from sqlalchemy.orm import Session
 
 from regentra import queue
 from regentra.audit.service import Actor, record
+from regentra.catalog.errors import (
+    ItemAmount,
+    ItemCurrency,
+    ItemInactive,
+    ItemRecurring,
+    ItemUnpriced,
+    ManagedByStripe,
+    UnknownItem,
+)
 from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate, StripeItem
 from regentra.errors import Conflict, Invalid
 from regentra.kit.ids import new_id
@@ -38,6 +47,7 @@ from regentra.models import (
     SyncStatus,
 )
 from regentra.models.catalog_sync import ACTIVE_SYNC_STATUSES
+from regentra.orgs.errors import StripeNotConnected
 from regentra.orgs.repository import OrgScopedRepository
 
 items = OrgScopedRepository(CatalogItem, "catalog item")
@@ -169,10 +179,9 @@ def update(
     item = items.get(session, org_id=org_id, id=item_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
     if item.source == CatalogSource.stripe.value and changes:
-        raise Conflict(
+        raise ManagedByStripe(
             "this item comes from Stripe: change it in the Stripe Dashboard, then use "
-            "Sync from Stripe on the Catalog page",
-            code="managed_by_stripe",
+            "Sync from Stripe on the Catalog page"
         )
     for field in ("name", "active"):
         if field in changes and changes[field] is None:
@@ -232,26 +241,24 @@ def rate_from_item(
     """The item a time entry takes its hourly rate from, or 422 saying why it cannot."""
     item = items.find(session, org_id=org_id, id=item_id)
     if item is None:
-        raise Invalid("catalog_item_id does not match any catalog item", code="unknown_item")
+        raise UnknownItem("catalog_item_id does not match any catalog item")
     label = f"catalog item '{item.name}'"
     if not item.active:
-        raise Invalid(f"{label} is inactive: choose an active item", code="item_inactive")
+        raise ItemInactive(f"{label} is inactive: choose an active item")
     if item.recurring_interval is not None:
-        raise Invalid(
+        raise ItemRecurring(
             f"{label} is a recurring ({item.recurring_interval}ly) price: choose a one-time "
-            "price as an hourly rate",
-            code="item_recurring",
+            "price as an hourly rate"
         )
     if item.unit_amount is None or item.currency is None:
-        raise Invalid(f"{label} has no price: choose an item with an amount", code="item_unpriced")
+        raise ItemUnpriced(f"{label} has no price: choose an item with an amount")
     if item.currency != currency.upper():
-        raise Invalid(
+        raise ItemCurrency(
             f"{label} is priced in {item.currency} but the client is billed in "
-            f"{currency.upper()}: choose an item in {currency.upper()}",
-            code="item_currency",
+            f"{currency.upper()}: choose an item in {currency.upper()}"
         )
     if item.unit_amount > MAX_RATE:
-        raise Invalid(f"{label} is too large to be an hourly rate", code="item_amount")
+        raise ItemAmount(f"{label} is too large to be an hourly rate")
     return item
 
 
@@ -323,7 +330,7 @@ NOT_CONNECTED = (
 def request_sync(session: Session, *, org_id: uuid.UUID, actor: Actor) -> CatalogSync:
     """An admin's Sync from Stripe: 409 when Stripe is not connected, else start or join."""
     if not stripe_connected(session, org_id=org_id):
-        raise Conflict(NOT_CONNECTED, code="stripe_not_connected")
+        raise StripeNotConnected(NOT_CONNECTED)
     return start_sync(session, org_id=org_id, actor=actor)
 
 

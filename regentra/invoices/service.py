@@ -16,8 +16,16 @@ from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog
+from regentra.catalog.errors import ItemCurrency, ItemInactive, ItemUnpriced, UnknownItem
+from regentra.clients.errors import UnknownClient
 from regentra.clients.service import clients
-from regentra.errors import Conflict, Invalid, NotFound
+from regentra.errors import Invalid, NotFound
+from regentra.invoices.errors import (
+    EntriesNotBillable,
+    InvoiceNotDraft,
+    NothingToInvoice,
+    SendInProgress,
+)
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
 from regentra.kit.ids import new_id
 from regentra.kit.money import amount_for
@@ -225,7 +233,7 @@ def preview(
 def _client(session: Session, org: Org, client_id: uuid.UUID) -> Client:
     client = clients.find(session, org_id=org.id, id=client_id)
     if client is None:
-        raise Invalid("client_id does not match any client", code="unknown_client")
+        raise UnknownClient("client_id does not match any client")
     return client
 
 
@@ -282,18 +290,16 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
     )
     claimed = int(getattr(claim, "rowcount", 0) or 0)
     if entry_ids is not None and claimed != len(entry_ids):
-        raise Conflict(
+        raise EntriesNotBillable(
             f"{len(entry_ids) - claimed} of the {len(entry_ids)} entries cannot be billed to "
             f"{client.name}: each must be approved, billable, not yet invoiced, this client's "
             f"and in {client.currency}",
-            code="entries_not_billable",
         )
     if claimed == 0:
-        raise Conflict(
+        raise NothingToInvoice(
             f"{client.name} has no approved, billable, uninvoiced time"
             + (" in that period" if data.period_start or data.period_end else "")
             + ": approve time first, or choose another period",
-            code="nothing_to_invoice",
         )
     # The entries just claimed, found through the billing index (org, client, status,
     # invoice): by org and invoice alone, SQLite without statistics reads every entry of the org.
@@ -357,15 +363,13 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
 def _editable_draft(session: Session, *, org_id: uuid.UUID, invoice_id: uuid.UUID) -> Invoice:
     invoice = invoices.get(session, org_id=org_id, id=invoice_id, lock=True)
     if invoice.status != InvoiceStatus.draft.value:
-        raise Conflict(
+        raise InvoiceNotDraft(
             f"invoice {invoice.number} is {invoice.status}: only drafts can be changed",
-            code="not_draft",
         )
     if invoice.stripe_invoice_id is not None:
-        raise Conflict(
+        raise SendInProgress(
             f"sending invoice {invoice.number} was started and did not finish: send it again "
             "to complete it, or void it",
-            code="send_in_progress",
         )
     return invoice
 
@@ -420,16 +424,15 @@ def add_line(
     if data.catalog_item_id is not None:
         item = catalog.items.find(session, org_id=org.id, id=data.catalog_item_id)
         if item is None:
-            raise Invalid("catalog_item_id does not match any catalog item", code="unknown_item")
+            raise UnknownItem("catalog_item_id does not match any catalog item")
         if not item.active:
-            raise Invalid(f"catalog item '{item.name}' is inactive", code="item_inactive")
+            raise ItemInactive(f"catalog item '{item.name}' is inactive")
         if item.unit_amount is None or item.currency is None:
-            raise Invalid(f"catalog item '{item.name}' has no price", code="item_unpriced")
+            raise ItemUnpriced(f"catalog item '{item.name}' has no price")
         if item.currency != invoice.currency:
-            raise Invalid(
+            raise ItemCurrency(
                 f"catalog item '{item.name}' is priced in {item.currency} but this invoice is "
-                f"in {invoice.currency}",
-                code="item_currency",
+                f"in {invoice.currency}"
             )
         line = InvoiceLine(
             org_id=org.id,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from regentra import queue
 from regentra.audit.service import Actor, record
 from regentra.errors import Conflict
+from regentra.invoices.errors import InvoicePaid, InvoiceVoid
 from regentra.invoices.service import OPEN, unlink_entries
 from regentra.kit.time import utcnow
 from regentra.models import ActorType, Invoice, InvoiceStatus, Org
@@ -319,9 +320,8 @@ def mark_void(
 
 def not_voidable(invoice: Invoice) -> Conflict:
     if invoice.status == InvoiceStatus.paid.value:
-        return Conflict(
+        return InvoicePaid(
             f"invoice {invoice.number} is paid and cannot be voided: refund the payment in "
-            "Stripe instead",
-            code="invoice_paid",
+            "Stripe instead"
         )
-    return Conflict(f"invoice {invoice.number} is already void", code="invoice_void")
+    return InvoiceVoid(f"invoice {invoice.number} is already void")

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
+from regentra.clients.errors import UnknownClient
 from regentra.clients.service import clients
 from regentra.errors import Invalid, NotFound
 from regentra.kit.pagination import Page, paginate
@@ -23,7 +24,7 @@ def create(session: Session, *, org_id: uuid.UUID, data: TicketCreate, actor: Ac
         raise Invalid("title must not be blank")
     client = clients.find(session, org_id=org_id, id=data.client_id)
     if client is None:
-        raise Invalid("client_id does not match any client", code="unknown_client")
+        raise UnknownClient("client_id does not match any client")
     ticket = Ticket(org_id=org_id, client_id=client.id, title=title)
     session.add(ticket)
     session.flush()

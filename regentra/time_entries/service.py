@@ -22,10 +22,18 @@ from regentra.clients.service import clients
 from regentra.errors import Conflict, Forbidden, Invalid, NotFound, RegentraError
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
-from regentra.models import EntryStatus, Org, Role, Ticket, TimeEntry, User
+from regentra.models import EntryStatus, Org, Role, Ticket, TicketStatus, TimeEntry, User
 from regentra.orgs.repository import OrgScopedRepository
 from regentra.orgs.service import users
+from regentra.tickets.errors import TicketClosed, UnknownTicket
 from regentra.tickets.service import tickets
+from regentra.time_entries.errors import (
+    EntryInvoiced,
+    EntryNotEditable,
+    IllegalTransition,
+    SelfApproval,
+    UnknownTechnician,
+)
 from regentra.time_entries.schemas import TimeEntryCreate, TimeEntryUpdate
 
 entries = OrgScopedRepository(TimeEntry, "time entry")
@@ -50,9 +58,9 @@ def get(session: Session, *, user: User, entry_id: uuid.UUID) -> TimeEntry:
 def _open_ticket(session: Session, *, org_id: uuid.UUID, ticket_id: uuid.UUID) -> Ticket:
     ticket = tickets.find(session, org_id=org_id, id=ticket_id)
     if ticket is None:
-        raise Invalid("ticket_id does not match any ticket", code="unknown_ticket")
-    if ticket.status != "open":
-        raise Conflict("the ticket is closed: reopen it to log time", code="ticket_closed")
+        raise UnknownTicket("ticket_id does not match any ticket")
+    if ticket.status != TicketStatus.open.value:
+        raise TicketClosed("the ticket is closed: reopen it to log time")
     return ticket
 
 
@@ -75,7 +83,7 @@ def create(session: Session, *, org: Org, user: User, data: TimeEntryCreate) -> 
         if not user.has_role(Role.admin):
             raise Forbidden("only admins can log time for another technician")
         if users.find(session, org_id=org.id, id=technician_id) is None:
-            raise Invalid("technician_id does not match any user", code="unknown_technician")
+            raise UnknownTechnician("technician_id does not match any user")
     if data.hourly_rate is not None and not user.has_role(*RATE_SETTERS):
         raise Forbidden("only admins and approvers can set an hourly rate")
     ticket = _open_ticket(session, org_id=org.id, ticket_id=data.ticket_id)
@@ -141,13 +149,10 @@ PAST = {
 def _explain_refusal(session: Session, entry: TimeEntry, verb: str, allowed: str) -> Conflict:
     session.refresh(entry)
     if entry.invoice_id is not None:
-        return Conflict(
-            "this entry has been invoiced and can no longer change", code="entry_invoiced"
-        )
-    return Conflict(
+        return EntryInvoiced()
+    return IllegalTransition(
         f"cannot {verb} an entry that is {entry.status}: only {allowed} entries can be "
-        f"{PAST.get(verb, verb)}",
-        code="illegal_transition",
+        f"{PAST.get(verb, verb)}"
     )
 
 
@@ -225,20 +230,15 @@ def edit(
     if "description" in changes:
         changes["description"] = changes["description"].strip()
     if entry.invoice_id is not None:
-        raise Conflict(
-            "this entry has been invoiced and can no longer change", code="entry_invoiced"
-        )
+        raise EntryInvoiced()
     if not changes:
         return entry
     if not _conditional_update(session, entry, from_states=EDITABLE, values=changes):
         session.refresh(entry)
         if entry.invoice_id is not None:
-            raise Conflict(
-                "this entry has been invoiced and can no longer change", code="entry_invoiced"
-            )
-        raise Conflict(
-            f"this entry is {entry.status}: only draft or rejected entries can be edited",
-            code="not_editable",
+            raise EntryInvoiced()
+        raise EntryNotEditable(
+            f"this entry is {entry.status}: only draft or rejected entries can be edited"
         )
     record(
         session,
@@ -302,10 +302,9 @@ def _require_approver(org: Org, user: User, entry: TimeEntry, verb: str) -> None
     if not user.has_role(*APPROVERS):
         raise Forbidden(f"only approvers and admins can {verb} time")
     if entry.technician_id == user.id and not org.allow_self_approval:
-        raise Forbidden(
+        raise SelfApproval(
             f"you cannot {verb} your own time: ask another approver "
-            "(an admin can allow self-approval in the org settings)",
-            code="self_approval",
+            "(an admin can allow self-approval in the org settings)"
         )
 
 

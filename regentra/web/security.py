@@ -28,6 +28,15 @@ CSRF_EXPIRED = "Your form expired; reload the page and try again."
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+class CsrfRejected(Forbidden):
+    """An unsafe request without a valid CSRF token (expired or missing): reload and retry."""
+
+    code = "csrf"
+
+    def __init__(self) -> None:
+        super().__init__(CSRF_EXPIRED)
+
+
 def _sign(value: str) -> str:
     key = get_settings().session_secret.encode()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
@@ -86,9 +95,9 @@ async def verify_csrf(request: Request) -> None:
     form = await request.form()  # cached on the request: views read the same form
     sent = form.get(CSRF_FIELD)
     if not cookie or not _valid_raw(cookie) or not isinstance(sent, str):
-        raise Forbidden(CSRF_EXPIRED, code="csrf")
+        raise CsrfRejected()
     if not hmac.compare_digest(sent.encode(), _sign(cookie).encode()):
-        raise Forbidden(CSRF_EXPIRED, code="csrf")
+        raise CsrfRejected()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ Every client uses the SDK's pinned API version, the base URL `REGENTRA_STRIPE_AP
   request the SDK makes, retries included, waits for its slot;
 - 429s (which the SDK does not retry) backed off exponentially with jitter, honouring
   `Retry-After` and `Stripe-Should-Retry`, a bounded number of times;
-- Stripe errors turned into `RegentraError`s a person can act on. Outages and rate limits
-  are `StripeUnavailable`, which is also `queue.Transient`, so a task retries them.
+- Stripe errors turned into the `RegentraError`s of `errors.py`, which a person can act on.
+  Outages and rate limits are `StripeUnavailable`, which is also `queue.Transient`, so a task
+  retries them.
 
 The secret key never appears in a message or a log line: errors are logged by type, status,
 code and request id, and Stripe's own messages are scrubbed of anything key-like.
@@ -33,9 +34,23 @@ from sqlalchemy.orm import Session
 
 from regentra import queue
 from regentra.config import get_settings
-from regentra.errors import Conflict, RegentraError
+from regentra.errors import RegentraError
+from regentra.integrations.stripe.errors import (
+    StripeFailed,
+    StripeIdempotencyConflict,
+    StripeInvalidRequest,
+    StripeKeyRejected,
+    StripePermissionDenied,
+    StripeRateLimited,
+    StripeUnreachable,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+)
+from regentra.integrations.stripe.errors import StripeRejected as StripeRejected
+from regentra.integrations.stripe.errors import StripeUnavailable as StripeUnavailable
 from regentra.models import SecretPurpose
 from regentra.orgs import secrets
+from regentra.orgs.errors import StripeNotConnected
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -66,32 +81,6 @@ def key_mode(key: str) -> str | None:
     """ "test" or "live" from a key's prefix (`sk_test_…`, `rk_live_…`, `pk_test_…`)."""
     found = re.match(r"^(?:sk|rk|pk)_(test|live)_", key)
     return found.group(1) if found else None
-
-
-class StripeRejected(RegentraError):
-    """Stripe refused the request (key, permission, parameters): fix something, then retry."""
-
-    status = 400
-    code = "stripe_rejected"
-
-
-class StripeUnavailable(RegentraError, queue.Transient):
-    """Stripe could not be reached, failed, or is rate-limiting: retry later."""
-
-    status = 503
-    code = "stripe_unavailable"
-
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        *,
-        code: str | None = None,
-        details: dict[str, Any] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status, code=code, details=details)
-        self.retry_after = retry_after
 
 
 class _PacedHTTPClient(stripe.RequestsClient):
@@ -175,10 +164,8 @@ class OrgStripe:
                 )
                 if give_up:
                     self._log_failure(exc, op)
-                    raise StripeUnavailable(
+                    raise StripeRateLimited(
                         RATE_LIMITED,
-                        503,
-                        code="stripe_rate_limited",
                         details=_details(exc),
                         retry_after=retry_after,
                     ) from None
@@ -261,11 +248,11 @@ def check_secret_key(org_id: uuid.UUID, secret_key: str) -> dict[str, Any]:
 
 
 def for_org(session: Session, org_id: uuid.UUID) -> OrgStripe:
-    """The org's client from its stored (encrypted) secret key; Conflict (409) pointing to
-    Settings → Integrations when Stripe is not connected."""
+    """The org's client from its stored (encrypted) secret key; `StripeNotConnected` (409)
+    pointing to Settings → Integrations when Stripe is not connected."""
     secret_key = secrets.get(session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value)
     if not secret_key:
-        raise Conflict(NOT_CONNECTED, code="stripe_not_connected")
+        raise StripeNotConnected(NOT_CONNECTED)
     return OrgStripe(org_id=org_id, secret_key=secret_key)
 
 
@@ -289,9 +276,7 @@ def construct_event(
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         reason = _signature_problem(str(exc.user_message or exc))
-        raise RegentraError(
-            f"signature verification failed: {reason}", 400, code="webhook_signature"
-        ) from None
+        raise WebhookSignatureInvalid(f"signature verification failed: {reason}") from None
     try:
         event = json.loads(payload)
     except ValueError:  # not JSON, or not UTF-8
@@ -301,10 +286,8 @@ def construct_event(
         and isinstance(event.get("id"), str)
         and isinstance(event.get("type"), str)
     ):
-        raise RegentraError(
-            "the payload is not a Stripe event (JSON with an id and a type)",
-            400,
-            code="webhook_payload",
+        raise WebhookPayloadInvalid(
+            "the payload is not a Stripe event (JSON with an id and a type)"
         )
     return event
 
@@ -339,7 +322,7 @@ def _translate(exc: stripe.StripeError, *, op: str, secret_key: str) -> Regentra
                 f"{KEY_REJECTED}: check that it was copied whole and has not been rolled or "
                 "deleted (Stripe Dashboard → Developers → API keys)."
             )
-        return StripeRejected(message, 422, code="stripe_key_rejected", details=details)
+        return StripeKeyRejected(message, details=details)
     if isinstance(exc, stripe.PermissionError):
         resource, access = _resource(op)
         who = "This restricted key" if secret_key.startswith("rk_") else "This Stripe key"
@@ -347,34 +330,23 @@ def _translate(exc: stripe.StripeError, *, op: str, secret_key: str) -> Regentra
             f"{who} lacks {access} access to {resource}: in the Stripe Dashboard "
             f"(Developers → API keys) give it {access.title()} permission on {resource}."
         )
-        return StripeRejected(message, 422, code="stripe_permission", details=details)
+        return StripePermissionDenied(message, details=details)
     if isinstance(exc, stripe.APIConnectionError):
         message = (
             f"{UNREACHABLE}: the connection failed or timed out. Try again in a minute; if it "
             "keeps failing, check this server's outbound network access."
         )
-        return StripeUnavailable(message, 502, code="stripe_unreachable", details=details)
+        return StripeUnreachable(message, details=details)
     if isinstance(exc, stripe.IdempotencyError):
-        return StripeRejected(
-            _stripe_message(exc, "Stripe refused a repeated request"),
-            409,
-            code="stripe_conflict",
-            details=details,
+        return StripeIdempotencyConflict(
+            _stripe_message(exc, "Stripe refused a repeated request"), details=details
         )
     if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
         status = 409 if exc.code == "resource_already_exists" else 400
-        return StripeRejected(
-            _stripe_message(exc, "Stripe refused the request"),
-            status,
-            code="stripe_invalid_request",
-            details=details,
+        return StripeInvalidRequest(
+            _stripe_message(exc, "Stripe refused the request"), status, details=details
         )
-    return StripeUnavailable(
-        "Stripe had a problem answering; try again shortly.",
-        502,
-        code="stripe_error",
-        details=details,
-    )
+    return StripeFailed("Stripe had a problem answering; try again shortly.", details=details)
 
 
 def _stripe_message(exc: stripe.StripeError, fallback: str) -> str:

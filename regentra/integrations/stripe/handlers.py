@@ -48,13 +48,15 @@ from sqlalchemy.orm import Session
 
 from regentra import queue
 from regentra.db import session_scope
-from regentra.errors import Conflict, RegentraError
+from regentra.errors import RegentraError
 from regentra.integrations.stripe import client
+from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.invoices import service as invoices
 from regentra.invoices import transitions
 from regentra.kit.ids import new_id
 from regentra.kit.time import utcnow
 from regentra.models import Invoice, StripeEvent
+from regentra.orgs.errors import StripeNotConnected
 
 log = structlog.get_logger(__name__)
 
@@ -412,7 +414,7 @@ def resolve_processing(
     with session_scope() as session:
         try:
             stripe = client.for_org(session, org_id)
-        except Conflict:
+        except StripeNotConnected:
             outcome = "ignored: Stripe is no longer connected"
             finish(session, org_id=org_id, event_id=event_id, outcome=outcome, if_pending=True)
             bound.info("payment processing not looked up", outcome=outcome)
@@ -440,7 +442,7 @@ def resolve_processing(
                     op="invoice_payments.list",
                 )
             )
-    except client.StripeUnavailable:
+    except StripeUnavailable:
         raise
     except RegentraError as exc:
         outcome = f"failed: {exc.message}"

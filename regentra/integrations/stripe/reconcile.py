@@ -58,9 +58,12 @@ from regentra.integrations.stripe import handlers, settings
 from regentra.integrations.stripe.client import (
     NOT_CONNECTED,
     OrgStripe,
+    next_page_of,
+)
+from regentra.integrations.stripe.errors import (
+    StripeInvalidRequest,
     StripeRejected,
     StripeUnavailable,
-    next_page_of,
 )
 from regentra.invoices import service as invoicing
 from regentra.invoices import transitions
@@ -75,6 +78,7 @@ from regentra.models import (
     StripeConnection,
 )
 from regentra.orgs import secrets
+from regentra.orgs.errors import StripeNotConnected
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -200,7 +204,7 @@ def _snapshot(org_id: uuid.UUID) -> _Snapshot:
             session, org_id=org_id, purpose=SecretPurpose.stripe_secret_key.value
         )
         if not secret_key:
-            raise Conflict(NOT_CONNECTED, code="stripe_not_connected")
+            raise StripeNotConnected(NOT_CONNECTED)
         conn = settings.connection(session, org_id=org_id)
         invoices = {
             str(inv.stripe_invoice_id): _Open(
@@ -316,7 +320,7 @@ class _Reader:
             try:
                 obj = self.stripe.call(_retrieve(stripe_id), op="invoices.retrieve").to_dict()
             except StripeRejected as exc:
-                if exc.code != "stripe_invalid_request":
+                if not isinstance(exc, StripeInvalidRequest):
                     raise  # the key, a permission: the whole run fails
                 self.problems.append(f"{invoices[stripe_id].number}: {exc.message}")
                 continue

@@ -42,7 +42,19 @@ from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key
+from regentra.integrations.stripe.errors import (
+    InvoicePaidInStripe,
+    StripeInvoiceClosed,
+    StripeTotalMismatch,
+)
 from regentra.invoices import service, transitions
+from regentra.invoices.errors import (
+    InvoiceEmpty,
+    InvoiceNotDraft,
+    InvoiceVoid,
+    InvoiceZeroTotal,
+    SendInProgress,
+)
 from regentra.kit.money import format_money
 from regentra.models import Client, Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
 
@@ -183,17 +195,13 @@ def _check_sendable(session: Session, invoice: Invoice) -> None:
             why = "is already paid"
         else:
             why = f"was already sent ({status})"
-        raise Conflict(f"invoice {invoice.number} {why}", code="not_draft")
+        raise InvoiceNotDraft(f"invoice {invoice.number} {why}")
     if not service.lines_of(session, invoice):
-        raise Conflict(
-            f"invoice {invoice.number} has no lines: add a line before sending it",
-            code="invoice_empty",
-        )
+        raise InvoiceEmpty(f"invoice {invoice.number} has no lines: add a line before sending it")
     if invoice.total <= 0:
-        raise Conflict(
+        raise InvoiceZeroTotal(
             f"invoice {invoice.number} totals {format_money(invoice.total, invoice.currency)}: "
-            "there is nothing to charge. Add a line, or delete the draft.",
-            code="invoice_zero_total",
+            "there is nothing to charge. Add a line, or delete the draft."
         )
 
 
@@ -217,9 +225,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     if current.status != InvoiceStatus.draft.value:
         session.commit()
         if current.status == InvoiceStatus.void.value:
-            raise Conflict(
-                f"invoice {current.number} was voided while it was being sent", code="invoice_void"
-            )
+            raise InvoiceVoid(f"invoice {current.number} was voided while it was being sent")
         return current  # another request finished sending it
     lines = service.lines_of(session, current)
     items = [(line.id, _item_params(line, current)) for line in lines]
@@ -257,10 +263,9 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             op="invoices.send_invoice",
         )
     elif status != "paid":  # void or uncollectible: changed in Stripe meanwhile
-        raise Conflict(
+        raise StripeInvoiceClosed(
             f"the Stripe invoice {sid} of invoice {current.number} is {status} in Stripe, so it "
-            "cannot be sent: void this invoice, then generate a new one to bill this time",
-            code="stripe_invoice_closed",
+            "cannot be sent: void this invoice, then generate a new one to bill this time"
         )
     sent = transitions.mark_sent(
         session,
@@ -271,9 +276,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         due_date=_due_date(found.get("due_date"), org),
     )
     if sent.status == InvoiceStatus.void.value:
-        raise Conflict(
-            f"invoice {sent.number} was voided while it was being sent", code="invoice_void"
-        )
+        raise InvoiceVoid(f"invoice {sent.number} was voided while it was being sent")
     log.info(
         "invoice sent through Stripe",
         org_id=str(org.id),
@@ -424,13 +427,12 @@ def _note(
     if current is None:
         problem: RegentraError = NotFound(f"invoice {number} was deleted while it was being sent")
     elif not draft:
-        problem = Conflict(
-            f"invoice {number} became {current.status} while it was being sent", code="not_draft"
+        problem = InvoiceNotDraft(
+            f"invoice {number} became {current.status} while it was being sent"
         )
     else:
-        problem = Conflict(
-            f"invoice {number} is being sent by another request: wait a moment and reload it",
-            code="send_in_progress",
+        problem = SendInProgress(
+            f"invoice {number} is being sent by another request: wait a moment and reload it"
         )
     session.rollback()
     try:
@@ -487,12 +489,11 @@ def _create_item(stripe: OrgStripe, body: dict[str, Any], key: str) -> dict[str,
 def _check_total(invoice: Invoice, *, sid: str, stripe_total: int, total: int) -> None:
     if stripe_total == total:
         return
-    raise Conflict(
+    raise StripeTotalMismatch(
         f"the Stripe invoice {sid} totals {format_money(stripe_total, invoice.currency)} but "
         f"invoice {invoice.number} totals {format_money(total, invoice.currency)}: it was "
         "changed in Stripe, so it was not sent. Void this invoice (its Stripe draft is deleted) "
-        "and generate a new one.",
-        code="stripe_total_mismatch",
+        "and generate a new one."
     )
 
 
@@ -528,10 +529,9 @@ def _paid_in_stripe(invoice: Invoice, sid: str) -> Conflict:
             "it will show as paid here once Stripe's notice arrives or reconciliation runs "
             "(refund the payment in Stripe instead)"
         )
-    return Conflict(
+    return InvoicePaidInStripe(
         f"invoice {invoice.number} was already paid in Stripe ({sid}), so it cannot be voided: "
-        + then,
-        code="invoice_paid_in_stripe",
+        + then
     )
 
 
