@@ -39,8 +39,8 @@ class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
     """An invoice to one client, in the client's currency, amounts in minor units.
 
     draft → sent → paid; sent → overdue → paid; draft|sent|overdue → void. Every status change
-    is one conditional UPDATE (see `invoices.service`), so webhooks, reconciliation and people
-    racing each other apply a transition once.
+    is one conditional UPDATE (see `invoices.transitions`), so webhooks, reconciliation and
+    people racing each other apply a transition once.
     """
 
     __tablename__ = "invoices"

@@ -3,8 +3,9 @@ invoice page (lines, draft editing, status timeline, payment link), Send, Void a
 
 Admins do everything; approvers read; technicians get 403 (the API's rules). Every action is
 a POST form with CSRF that redirects and flashes the outcome; input errors re-render the page
-with the message next to the form. The page works without JavaScript; `invoices.js` adds a
-Copy button for the payment link and reloads a sent invoice's page when its status changes.
+with the message next to the form. The page works without JavaScript; `app.js` adds a Copy
+button for the payment link, and `invoices.js` reloads a sent invoice's page when its status
+changes.
 """
 
 from __future__ import annotations
