@@ -1,7 +1,8 @@
 """The overdue sweep, on SQLite and PostgreSQL: `sent` invoices past their due date in the
 org's time zone become `overdue` (audited, once), those due today stay `sent`, and an overdue
-invoice can still be paid. The "invoices.overdue_sweep" task runs in this process against the
-backend's db, directly and as the periodic job the consumers install."""
+invoice can still be paid. All in-process, in the test's rolled-back transaction (`db`): the
+"invoices.overdue_sweep" task opens its session through `session_scope`, which joins it, and
+runs here, directly and as the periodic job the consumers install."""
 
 from __future__ import annotations
 
