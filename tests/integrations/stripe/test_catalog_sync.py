@@ -1,9 +1,14 @@
 """The Service Catalog's sync from Stripe, against the real Stripe sandbox over HTTP.
 
-In-process `run_sync` calls talk to a sandbox through `REGENTRA_STRIPE_API_BASE` and write
-to the backend's database (both set in the environment, settings caches cleared). The
-end-to-end tests use `stripe_app`: a real `regentra serve` whose in-process consumer runs
-the "stripe.catalog_sync" task.
+In-process (the default): `run_sync` runs in this process, talking to the session's sandbox
+(or, for the 429 storm, the same sandbox with faults on) through `REGENTRA_STRIPE_API_BASE`,
+and writing in the test's rolled-back transaction (`db`; its `session_scope` joins it). The
+API tests use `stripe_app`, the app in-process, and `run_tasks` does the consumer's work:
+the first Save's sync runs when the test calls it.
+
+e2e (`stripe_server`, a real `regentra serve` whose consumer runs "stripe.catalog_sync"):
+four sync requests at once join one sync, which needs concurrent requests on separate
+connections and the server's own consumer.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import stripe
-from sandbox.stripe.conftest import StripeSandbox, new_key, start_sandbox, stop_sandbox
+from sandbox.stripe.conftest import StripeSandbox, new_key
 from sqlalchemy import func, select
 
-from regentra import db
+from integrations.conftest import StripeApp, use_stripe
 from regentra.catalog import service as catalog
 from regentra.config import get_settings
 from regentra.integrations.stripe.catalog_sync import run_sync
@@ -29,33 +34,24 @@ from regentra.models import CatalogItem, CatalogSync
 from regentra.orgs import secrets
 
 
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db.get_sessionmaker.cache_clear()
-
-
 @pytest.fixture
 def use_sandbox(
-    database: Any, monkeypatch: pytest.MonkeyPatch
+    db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[StripeSandbox], None]]:
-    """Point this process's settings at the backend's database and a given sandbox."""
+    """Point this process's Stripe at a given sandbox (the database is the test's, `db`)."""
 
     def point(sandbox: StripeSandbox) -> None:
-        monkeypatch.setenv("REGENTRA_DATABASE_URL", database.url)
-        monkeypatch.setenv("REGENTRA_STRIPE_API_BASE", sandbox.url)
-        _reset_caches()
+        use_stripe(monkeypatch, sandbox.url)
 
     yield point
     monkeypatch.undo()
-    _reset_caches()
+    get_settings.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[StripeSandbox]:
-    box = start_sandbox("--rate-limit", "0")
-    yield box
-    stop_sandbox(box)
+@pytest.fixture
+def sandbox(app_sandbox: StripeSandbox) -> StripeSandbox:
+    """The session's sandbox (rate limit off); each test uses an account (key) of its own."""
+    return app_sandbox
 
 
 def seed(client: stripe.StripeClient, *, products: int, prices_each: int) -> list[str]:
@@ -113,7 +109,7 @@ def sync_row(database: Any, sync_id: uuid.UUID) -> CatalogSync:
 
 
 def test_250_prices_over_pagination_then_a_rerun_changes_nothing(
-    database: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
+    db: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
 ) -> None:
     key = new_key()
     client = sandbox.client(key)
@@ -130,47 +126,47 @@ def test_250_prices_over_pagination_then_a_rerun_changes_nothing(
     )
     bare = client.v1.products.create(params={"name": "Consulting (quote on request)"})
     kit = make_org()
-    connect(database, kit.org.id, key)
+    connect(db, kit.org.id, key)
     use_sandbox(sandbox)
 
-    first = start(database, kit.org.id)
+    first = start(db, kit.org.id)
     assert run_sync(first) == "succeeded"
-    row = sync_row(database, first)
+    row = sync_row(db, first)
     assert (row.status, row.seen, row.total, row.error) == ("succeeded", 252, 252, None)
     assert row.started_at is not None and row.finished_at is not None
-    items = snapshot(database, kit.org.id)
+    items = snapshot(db, kit.org.id)
     assert len(items) == 252  # 251 prices + 1 product without a price
     priced = [v for k, v in items.items() if k.startswith("price_")]
     assert len(priced) == 251
     monthly_item = next(v for v in priced if v[4] == "month")
     assert monthly_item[1:6] == ("Managed backup (Monthly)", 4900, "EUR", "month", True)
     assert items[str(bare.id)][1:6] == ("Consulting (quote on request)", None, None, None, True)
-    with database.session() as s:
+    with db.session() as s:
         summary = catalog.summary(s, org_id=kit.org.id)
     assert summary["status"] == "succeeded" and summary["items"] == 252
     assert summary["last_sync_at"] is not None
 
     # Running it again changes nothing: same rows, same values, not even updated_at.
-    second = start(database, kit.org.id)
+    second = start(db, kit.org.id)
     assert second != first
     assert run_sync(second) == "succeeded"
-    assert snapshot(database, kit.org.id) == items
+    assert snapshot(db, kit.org.id) == items
     # A finished sync's task run again (a duplicate delivery) does nothing.
     assert run_sync(second) == "skipped"
 
 
 def test_archived_in_stripe_becomes_inactive_and_nothing_is_deleted(
-    database: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
+    db: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
 ) -> None:
     key = new_key()
     client = sandbox.client(key)
     product_ids = seed(client, products=4, prices_each=2)
     doomed = client.v1.products.create(params={"name": "Discontinued, never priced"})
     kit = make_org()
-    connect(database, kit.org.id, key)
+    connect(db, kit.org.id, key)
     use_sandbox(sandbox)
-    assert run_sync(start(database, kit.org.id)) == "succeeded"
-    before = snapshot(database, kit.org.id)
+    assert run_sync(start(db, kit.org.id)) == "succeeded"
+    before = snapshot(db, kit.org.id)
     assert len(before) == 9 and all(v[5] for v in before.values())
 
     archived = product_ids[0]
@@ -182,10 +178,10 @@ def test_archived_in_stripe_becomes_inactive_and_nothing_is_deleted(
     client.v1.prices.create(params={"product": product_ids[2], "unit_amount": 7, "currency": "usd"})
     renamed = client.v1.products.update(product_ids[3], params={"name": "Renamed service"})
 
-    assert run_sync(start(database, kit.org.id)) == "succeeded"
-    after = snapshot(database, kit.org.id)
+    assert run_sync(start(db, kit.org.id)) == "succeeded"
+    after = snapshot(db, kit.org.id)
     assert set(before) <= set(after)  # nothing deleted
-    with database.session() as s:
+    with db.session() as s:
         rows = s.scalars(select(CatalogItem).where(CatalogItem.org_id == kit.org.id)).all()
     by_product: dict[str, list[CatalogItem]] = {}
     for r in rows:
@@ -201,16 +197,18 @@ def test_archived_in_stripe_becomes_inactive_and_nothing_is_deleted(
 
 
 def test_a_429_storm_during_sync_finishes_without_duplicates(
-    database: Any, make_org: Any, use_sandbox: Any
+    db: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
 ) -> None:
-    stormy = start_sandbox("--rate-limit", "0")
+    """The sync runs in a thread of its own (the only one using the database meanwhile)
+    while this one watches the sandbox's request log. Faults are sandbox-wide: cleared after."""
+    stormy = sandbox
     try:
         key = new_key()
         seed(stormy.client(key), products=50, prices_each=5)
         kit = make_org()
-        connect(database, kit.org.id, key)
+        connect(db, kit.org.id, key)
         use_sandbox(stormy)
-        sync_id = start(database, kit.org.id)
+        sync_id = start(db, kit.org.id)
         with stormy.control(key) as control:
             # Every call answers 429 until the sync has been refused twice, then 30% do.
             control.post("/_sandbox/faults", data={"rate_429": "1"}).raise_for_status()
@@ -225,10 +223,11 @@ def test_a_429_storm_during_sync_finishes_without_duplicates(
                 control.post("/_sandbox/faults", data={"rate_429": "0.3"}).raise_for_status()
                 assert outcome.result(timeout=120) == "succeeded"
     finally:
-        stop_sandbox(stormy)
-    row = sync_row(database, sync_id)
+        with stormy.control(key) as control:
+            control.post("/_sandbox/faults").raise_for_status()
+    row = sync_row(db, sync_id)
     assert (row.status, row.seen) == ("succeeded", 250)
-    with database.session() as s:
+    with db.session() as s:
         ids = s.scalars(
             select(CatalogItem.stripe_price_id).where(CatalogItem.org_id == kit.org.id)
         ).all()
@@ -236,36 +235,36 @@ def test_a_429_storm_during_sync_finishes_without_duplicates(
 
 
 def test_a_rejected_key_fails_the_sync_with_the_clients_message(
-    database: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
+    db: Any, make_org: Any, sandbox: StripeSandbox, use_sandbox: Any
 ) -> None:
     kit = make_org()
-    connect(database, kit.org.id, "sk_test_short")  # the sandbox rejects it, as Stripe would
+    connect(db, kit.org.id, "sk_test_short")  # the sandbox rejects it, as Stripe would
     use_sandbox(sandbox)
-    sync_id = start(database, kit.org.id)
+    sync_id = start(db, kit.org.id)
     assert run_sync(sync_id) == "failed"
-    row = sync_row(database, sync_id)
+    row = sync_row(db, sync_id)
     assert row.status == "failed" and row.finished_at is not None
     assert row.error and "Stripe rejected the secret key" in row.error
     # The failed sync no longer blocks: a new request starts a new one.
-    assert start(database, kit.org.id) != sync_id
+    assert start(db, kit.org.id) != sync_id
 
 
 def test_stripe_unreachable_is_retried_then_recorded(
-    database: Any, make_org: Any, use_sandbox: Any
+    db: Any, make_org: Any, use_sandbox: Any
 ) -> None:
     dead = StripeSandbox(f"http://127.0.0.1:{_dead_port()}", None, None)  # type: ignore[arg-type]
     kit = make_org()
-    connect(database, kit.org.id, new_key())
+    connect(db, kit.org.id, new_key())
     use_sandbox(dead)
-    sync_id = start(database, kit.org.id)
+    sync_id = start(db, kit.org.id)
     from regentra.queue import Transient
 
     with pytest.raises(Transient):
         run_sync(sync_id, max_attempts=2)  # first of two attempts: the queue retries it
-    row = sync_row(database, sync_id)
+    row = sync_row(db, sync_id)
     assert row.status == "running" and row.error and "retrying" in row.error
     assert run_sync(sync_id, max_attempts=2) == "failed"  # the last attempt records it
-    row = sync_row(database, sync_id)
+    row = sync_row(db, sync_id)
     assert row.status == "failed" and row.error and "Could not reach Stripe" in row.error
 
 
@@ -275,15 +274,16 @@ def _dead_port() -> int:
     return free_port()
 
 
-# ---- through the app server and its queue consumer --------------------------------------------
+# ---- through the API: in-process, and the real server's consumer (e2e) --------------------------
 
 
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> float:
+    """Poll `check` (the sandbox's request log, the real server's sync) until it holds."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if check():
             return time.monotonic() - started
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
@@ -301,7 +301,11 @@ def _all_items(api: httpx.Client) -> list[dict[str, Any]]:
             return items
 
 
-def test_sync_requests_join_one_sync_run_by_the_servers_consumer(stripe_app: Any) -> None:
+@pytest.mark.e2e
+def test_sync_requests_join_one_sync_run_by_the_servers_consumer(stripe_server: StripeApp) -> None:
+    """e2e: four requests at once (separate connections to a real server), and the sync run
+    by that server's consumer."""
+    stripe_app = stripe_server
     _server, box = stripe_app
     key = new_key()
     seed(box.client(key), products=25, prices_each=2)
@@ -341,7 +345,7 @@ def test_sync_requests_join_one_sync_run_by_the_servers_consumer(stripe_app: Any
     assert count == 1
 
 
-def test_sync_without_stripe_is_409_pointing_to_settings(stripe_app: Any) -> None:
+def test_sync_without_stripe_is_409_pointing_to_settings(stripe_app: StripeApp) -> None:
     kit = stripe_app.make_org()
     with kit.api() as api:
         r = api.post("/catalog/sync")
@@ -350,9 +354,12 @@ def test_sync_without_stripe_is_409_pointing_to_settings(stripe_app: Any) -> Non
     assert "Settings → Integrations" in r.json()["error"]["message"]
 
 
-def test_first_save_fills_the_catalog_within_10_seconds(stripe_app: Any) -> None:
+def test_first_save_fills_the_catalog_within_10_seconds(
+    stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
+) -> None:
     """Acceptance 1: the first Save with working keys fills the catalog with all 250
-    sandbox prices within 10 s, with no further request than polling the list."""
+    sandbox prices within 10 s, with no further request than reading the list (the
+    consumer's work done by `run_tasks`, timed with the Save)."""
     _server, box = stripe_app
     token = uuid.uuid4().hex
     key = f"sk_test_{token}"
@@ -365,7 +372,8 @@ def test_first_save_fills_the_catalog_within_10_seconds(stripe_app: Any) -> None
             json={"publishable_key": f"pk_test_{token}", "secret_key": key},
         )
         assert r.status_code == 200, r.text
-        _wait(lambda: len(_all_items(api)) >= 250, 10, "250 catalog items")
+        assert "stripe.catalog_sync" in run_tasks()
+        assert len(_all_items(api)) >= 250
         elapsed = time.monotonic() - started
         assert elapsed <= 10
         assert len(_all_items(api)) == 250
