@@ -2,6 +2,15 @@
 SQLite and PostgreSQL: validation, Test Connection, first-connect catalog sync, the per-org
 webhook URL (rotation, signature checks), disconnect, and secrets at rest.
 
+In-process (the default, `stripe_app`): validation, keys Stripe rejects, the first Save's
+catalog sync (run by `run_tasks`), webhook URLs and their rotation, disconnect; the test
+posts to the webhook URLs itself, through the app in-process.
+
+e2e (`stripe_server`, a real `regentra serve`; `stripe_down`, one whose Stripe is a dead
+port): the tests that assert on the server's log (connect and save, Stripe unreachable,
+signed and bad events), the sandbox delivering to the org's URL (it cannot reach an
+in-process app), and the scan of the database's bytes at rest (which needs committed rows).
+
 Secret scans: a stored secret (or its hint) would contain `sk_test_`/`sk_live_`/`rk_…_` or
 `whsec_`, so the database scans look for those prefixes and for every secret value used.
 Responses may carry the hint the issue asks for (`sk_test_…4f2a`: the prefix followed by an
@@ -18,7 +27,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,9 +35,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import _VAR, Database, stop_server
+from conftest import _VAR, Database, Site, stop_server
 from sandbox.stripe.conftest import new_key
-from sandbox.stripe.receiver import register, wait_until
+from sandbox.stripe.receiver import deliveries, register, wait_until
 from sqlalchemy import func, select
 from support.postgres import find_pg_bin
 
@@ -83,8 +92,10 @@ def audit(kit: Any, action: str) -> list[AuditEvent]:
         return list(s.scalars(stmt.order_by(AuditEvent.created_at, AuditEvent.id)).all())
 
 
-def test_connect_test_and_save(stripe_app: StripeApp) -> None:
-    kit = stripe_app.make_org()
+@pytest.mark.e2e
+def test_connect_test_and_save(stripe_server: StripeApp) -> None:
+    """e2e: ends with a scan of the server's log."""
+    kit = stripe_server.make_org()
     sk, pub = new_key(), pk()
     with kit.api() as api:
         state = api.get("/integrations/stripe").json()
@@ -92,7 +103,7 @@ def test_connect_test_and_save(stripe_app: StripeApp) -> None:
         assert state["secret_key_hint"] is None and state["last_test"] is None
         assert state["webhook_signing_secret_configured"] is False
         assert state["catalog"].keys() == {"status", "last_sync_at", "items"}
-        prefix = stripe_app.server.url + "/api/webhooks/stripe/"
+        prefix = stripe_server.server.url + "/api/webhooks/stripe/"
         assert state["webhook_url"].startswith(prefix)
         token = state["webhook_url"].removeprefix(prefix)
         assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)  # 32 random bytes, base64url
@@ -154,12 +165,15 @@ def test_connect_test_and_save(stripe_app: StripeApp) -> None:
         ["webhook_signing_secret"],
         ["secret_key"],
     ]
-    assert_no_secret(stripe_app.server.log(), sk, sk2, secret)
+    assert_no_secret(stripe_server.server.log(), sk, sk2, secret)
 
 
-def test_first_save_fills_the_catalog(stripe_app: StripeApp) -> None:
+def test_first_save_fills_the_catalog(
+    stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
+) -> None:
     """Acceptance 1's wiring: the first Save with working keys starts the catalog's sync,
-    which reads the org's Stripe account with no further request."""
+    which reads the org's Stripe account with no further request (the consumer's part
+    done by `run_tasks`)."""
     kit = stripe_app.make_org()
     sk = new_key()
     sdk = stripe_app.sandbox.client(sk)
@@ -172,12 +186,9 @@ def test_first_save_fills_the_catalog(stripe_app: StripeApp) -> None:
         assert api.put(
             "/integrations/stripe", json={"publishable_key": pk(), "secret_key": sk}
         ).json()["last_test"]["ok"]
-
-        def synced() -> Any:
-            catalog = api.get("/integrations/stripe").json()["catalog"]
-            return catalog if catalog["items"] == 3 else None
-
-        catalog = wait_until(synced, timeout=20)
+        assert "stripe.catalog_sync" in run_tasks()
+        catalog = api.get("/integrations/stripe").json()["catalog"]
+        assert catalog["items"] == 3
     assert catalog["last_sync_at"] is not None
 
 
@@ -284,13 +295,15 @@ def _dead_port() -> int:
 
 @pytest.fixture(scope="module")
 def stripe_down(database: Database) -> Iterator[StripeApp]:
-    """A server whose Stripe cannot be reached."""
+    """A server whose Stripe cannot be reached (e2e)."""
     server = start_stripe_app(database, f"http://127.0.0.1:{_dead_port()}")
     yield StripeApp(server, None, database)  # type: ignore[arg-type]
     stop_server(server)
 
 
+@pytest.mark.e2e
 def test_stripe_unreachable(stripe_down: StripeApp) -> None:
+    """e2e: ends with a scan of the server's log."""
     kit = stripe_down.make_org()
     sk = new_key()
     with kit.api() as api:
@@ -305,22 +318,31 @@ def test_stripe_unreachable(stripe_down: StripeApp) -> None:
     assert_no_secret(stripe_down.server.log(), sk)
 
 
-def _post(url: str, body: bytes, signature: str | None = None) -> httpx.Response:
+def webhooks(app: StripeApp) -> httpx.Client:
+    """A client for the app's (absolute) webhook URLs: the app in-process, or over HTTP."""
+    if isinstance(app.server, Site):
+        return app.server.http()
+    return httpx.Client(timeout=30)
+
+
+def _post(
+    http: httpx.Client, url: str, body: bytes, signature: str | None = None
+) -> httpx.Response:
     headers = {"Content-Type": "application/json"}
     if signature is not None:
         headers["Stripe-Signature"] = signature
-    return httpx.post(url, content=body, headers=headers, timeout=30)
+    return http.post(url, content=body, headers=headers)
 
 
 def test_webhook_urls_are_per_org_and_rotate(stripe_app: StripeApp) -> None:
     a, b = stripe_app.make_org(), stripe_app.make_org()
-    with a.api() as api_a, b.api() as api_b:
+    with a.api() as api_a, b.api() as api_b, webhooks(stripe_app) as http:
         url_a = api_a.get("/integrations/stripe").json()["webhook_url"]
         url_b = api_b.get("/integrations/stripe").json()["webhook_url"]
         assert url_a != url_b
         assert api_a.get("/integrations/stripe").json()["webhook_url"] == url_a  # stable
         # No signing secret yet: refused, and the refusal is shown.
-        r = _post(url_a, event())
+        r = _post(http, url_a, event())
         assert r.status_code == 400 and "signing secret" in r.json()["error"]["message"]
         rejection = api_a.get("/integrations/stripe").json()["last_webhook_rejection"]
         assert rejection["at"] and "signing secret" in rejection["reason"]
@@ -331,12 +353,12 @@ def test_webhook_urls_are_per_org_and_rotate(stripe_app: StripeApp) -> None:
         new_url = r.json()["webhook_url"]
         assert new_url != url_a and new_url.startswith(stripe_app.server.url)
         assert api_a.get("/integrations/stripe").json()["webhook_url"] == new_url
-        old = _post(url_a, event())
+        old = _post(http, url_a, event())
         assert old.status_code == 404 and old.json()["error"]["code"] == "not_found"
-        assert _post(new_url, event()).status_code == 400  # known again: no secret yet
-        assert _post(url_b, event()).status_code == 400
+        assert _post(http, new_url, event()).status_code == 400  # known again: no secret yet
+        assert _post(http, url_b, event()).status_code == 400
         unknown = url_b.rsplit("/", 1)[0] + "/" + "A" * 43
-        assert _post(unknown, event()).status_code == 404
+        assert _post(http, unknown, event()).status_code == 404
     assert len(audit(a, "stripe.webhook_url_rotated")) == 1
     with a.db.session() as s:
         tokens = s.scalars(
@@ -349,10 +371,12 @@ def test_webhook_urls_are_per_org_and_rotate(stripe_app: StripeApp) -> None:
     assert len(set(tokens)) == 2
 
 
-def test_signed_events_accepted_bad_ones_recorded(stripe_app: StripeApp) -> None:
-    kit = stripe_app.make_org()
+@pytest.mark.e2e
+def test_signed_events_accepted_bad_ones_recorded(stripe_server: StripeApp) -> None:
+    """e2e: ends with a scan of the server's log."""
+    kit = stripe_server.make_org()
     secret = whsec()
-    with kit.api() as api:
+    with kit.api() as api, webhooks(stripe_server) as http:
         api.put(
             "/integrations/stripe",
             json={
@@ -365,7 +389,7 @@ def test_signed_events_accepted_bad_ones_recorded(stripe_app: StripeApp) -> None
         assert api.get("/integrations/stripe").json()["last_webhook_at"] is None
 
         body = event()
-        r = _post(url, body, sign(body, secret))
+        r = _post(http, url, body, sign(body, secret))
         assert r.status_code == 200 and r.json() == {"received": True}, r.text
         state = api.get("/integrations/stripe").json()
         assert state["last_webhook_at"] is not None
@@ -377,28 +401,32 @@ def test_signed_events_accepted_bad_ones_recorded(stripe_app: StripeApp) -> None
             assert reason in got["reason"], got
             assert response.json()["error"]["message"] == got["reason"]
 
-        rejected(_post(url, body, sign(body, whsec())), "signature")  # wrong secret
-        rejected(_post(url, body, sign(event(), secret)), "signature")  # another body
-        rejected(_post(url, body, sign(body, secret, at=int(time.time()) - 3600)), "signature")
-        rejected(_post(url, body, "nonsense"), "signature")
-        rejected(_post(url, body), "Stripe-Signature")
+        rejected(_post(http, url, body, sign(body, whsec())), "signature")  # wrong secret
+        rejected(_post(http, url, body, sign(event(), secret)), "signature")  # another body
+        rejected(
+            _post(http, url, body, sign(body, secret, at=int(time.time()) - 3600)), "signature"
+        )
+        rejected(_post(http, url, body, "nonsense"), "signature")
+        rejected(_post(http, url, body), "Stripe-Signature")
         live = event(livemode=True)
-        rejected(_post(url, live, sign(live, secret)), "live-mode event")
-        assert _post(url, b"x" * (1024 * 1024 + 1), sign(body, secret)).status_code == 413
+        rejected(_post(http, url, live, sign(live, secret)), "live-mode event")
+        assert _post(http, url, b"x" * (1024 * 1024 + 1), sign(body, secret)).status_code == 413
         # A good one still goes through after all that.
         again = event(type_="invoice.payment_failed")
-        assert _post(url, again, sign(again, secret)).status_code == 200
-    assert_no_secret(stripe_app.server.log(), secret)
+        assert _post(http, url, again, sign(again, secret)).status_code == 200
+    assert_no_secret(stripe_server.server.log(), secret)
 
 
-def test_sandbox_delivers_to_the_org_webhook_url(stripe_app: StripeApp) -> None:
+@pytest.mark.e2e
+def test_sandbox_delivers_to_the_org_webhook_url(stripe_server: StripeApp) -> None:
     """The Dashboard step for real: the org's URL registered as an endpoint in the sandbox,
-    its signing secret saved, and an event Stripe sends is verified by the SDK."""
-    kit = stripe_app.make_org()
+    its signing secret saved, and an event Stripe sends is verified by the SDK. e2e: the
+    sandbox delivers to a real server."""
+    kit = stripe_server.make_org()
     sk = new_key()
     with kit.api() as api:
         url = api.get("/integrations/stripe").json()["webhook_url"]
-        with stripe_app.sandbox.control(sk) as control:
+        with stripe_server.sandbox.control(sk) as control:
             endpoint = register(control, url, enabled_events="product.created")
         api.put(
             "/integrations/stripe",
@@ -408,19 +436,22 @@ def test_sandbox_delivers_to_the_org_webhook_url(stripe_app: StripeApp) -> None:
                 "webhook_signing_secret": endpoint["secret"],
             },
         ).raise_for_status()
-        stripe_app.sandbox.client(sk).v1.products.create(params={"name": "Firewall care"})
+        stripe_server.sandbox.client(sk).v1.products.create(params={"name": "Firewall care"})
 
-        def received() -> Any:
-            return api.get("/integrations/stripe").json()["last_webhook_at"]
+        def answered() -> list[dict[str, Any]]:
+            with stripe_server.sandbox.control(sk) as control:
+                return deliveries(control, type="product.created")
 
-        wait_until(received, timeout=15)
+        (attempt,) = wait_until(answered, timeout=15)
+        assert attempt["outcome"] == "delivered" and attempt["status_code"] == 200, attempt
+        assert api.get("/integrations/stripe").json()["last_webhook_at"]
         assert api.get("/integrations/stripe").json()["last_webhook_rejection"] is None
 
 
 def test_disconnect_wipes_the_secrets(stripe_app: StripeApp) -> None:
     kit = stripe_app.make_org()
     sk, secret = new_key(), whsec()
-    with kit.api() as api:
+    with kit.api() as api, webhooks(stripe_app) as http:
         api.put(
             "/integrations/stripe",
             json={"publishable_key": pk(), "secret_key": sk, "webhook_signing_secret": secret},
@@ -435,7 +466,7 @@ def test_disconnect_wipes_the_secrets(stripe_app: StripeApp) -> None:
         assert state["last_test"] is None
         assert state["webhook_url"] == url  # the URL stays; it refuses events meanwhile
         body = event()
-        assert _post(url, body, sign(body, secret)).status_code == 400
+        assert _post(http, url, body, sign(body, secret)).status_code == 400
         assert api.post("/integrations/stripe/test").json()["ok"] is False
     with kit.db.session() as s:
         purposes = s.scalars(select(OrgSecret.purpose).where(OrgSecret.org_id == kit.org.id)).all()
@@ -474,8 +505,11 @@ def _sqlite_bytes(database: Database) -> bytes:
     return b"".join(f.read_bytes() for f in files if f.exists())
 
 
-def test_no_secret_at_rest_in_responses_pages_or_logs(stripe_app: StripeApp) -> None:
-    kit = stripe_app.make_org()
+@pytest.mark.e2e
+def test_no_secret_at_rest_in_responses_pages_or_logs(stripe_server: StripeApp) -> None:
+    """e2e: the database's bytes are scanned (rows a rolled-back test never commits), and
+    the server's log."""
+    kit = stripe_server.make_org()
     sk, rk, secret = new_key(), "rk_test_" + uuid.uuid4().hex, whsec()
     pub = pk()
     with kit.api() as api:
@@ -494,9 +528,9 @@ def test_no_secret_at_rest_in_responses_pages_or_logs(stripe_app: StripeApp) -> 
         assert answer.status_code == 200, answer.text
         assert_no_secret(answer.text, sk, rk, secret)
     raw = (
-        _sqlite_bytes(stripe_app.database)
-        if stripe_app.database.backend == "sqlite"
-        else (_pg_dump(stripe_app.database))
+        _sqlite_bytes(stripe_server.database)
+        if stripe_server.database.backend == "sqlite"
+        else (_pg_dump(stripe_server.database))
     )
     assert b"v1.test1." in raw  # the scan sees the stored (encrypted) secrets
     assert not STORED_PREFIX.search(raw), STORED_PREFIX.search(raw)
@@ -510,7 +544,7 @@ def test_no_secret_at_rest_in_responses_pages_or_logs(stripe_app: StripeApp) -> 
         "stripe_webhook_token",
     ]
     assert all(r.ciphertext.startswith("v1.test1.") for r in rows)
-    assert_no_secret(stripe_app.server.log(), sk, rk, secret)
+    assert_no_secret(stripe_server.server.log(), sk, rk, secret)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
