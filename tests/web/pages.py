@@ -33,11 +33,13 @@ class PageClient:
     """An httpx client that keeps cookies and fills in the CSRF token of the last page."""
 
     def __init__(self, base: Any) -> None:
-        """`base`: a live server's URL, or the in-process `site` fixture."""
-        if isinstance(base, str):
-            self.http = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
-        else:
+        """`base`: the in-process `site` (anything with `.http()`), or a live server or its
+        URL."""
+        if hasattr(base, "http"):
             self.http = base.http()
+        else:
+            url = base if isinstance(base, str) else base.url
+            self.http = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
         self.token: str | None = None
 
     def __enter__(self) -> PageClient:

@@ -411,7 +411,7 @@ def test_send_then_void_releasing_the_entries(stripe_app: StripeApp) -> None:
     billing = connect_billing(stripe_app)
     kit = billing.kit
     w = world(kit, 90, 30)
-    with PageClient(stripe_app.server.url) as page:
+    with PageClient(stripe_app.server) as page:
         page.login(kit.admin.email)
         r = page.post("/invoices", {"client_id": str(w.client.id)})
         assert r.status_code == 303, form_error(r.text)
@@ -447,7 +447,7 @@ def test_send_without_stripe_says_where_to_connect(stripe_app: StripeApp) -> Non
     kit = stripe_app.make_org()
     w = world(kit, 60)
     invoice = draft(w)
-    with PageClient(stripe_app.server.url) as page:
+    with PageClient(stripe_app.server) as page:
         page.login(kit.admin.email)
         detail = page.get(f"/invoices/{invoice.id}").text
         assert 'id="stripe-not-connected"' in detail and 'href="/integrations"' in detail
@@ -468,7 +468,7 @@ def test_reconcile_now_on_the_stripe_card_heals_a_lost_webhook(stripe_app: Strip
     with billing.control() as control:
         assert control.delete(f"/_sandbox/webhooks/{billing.endpoint_id}").status_code == 200
         assert control.post(f"/_sandbox/invoices/{sent['stripe_invoice_id']}/pay").is_success
-    with PageClient(stripe_app.server.url) as page:
+    with PageClient(stripe_app.server) as page:
         page.login(billing.kit.admin.email)
         card = page.get("/integrations").text
         assert 'id="stripe-reconcile"' in card and "Not run yet" in card
