@@ -23,6 +23,7 @@ from huey.exceptions import TaskException
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
 from sqlalchemy.orm import Session
 from support.redis_server import RedisServer, start_redis
+from support.together import WAIT_FOR_GO, run_together
 
 from regentra import periodic, queue
 from regentra.config import get_settings
@@ -337,15 +338,15 @@ PACE_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
     from regentra import queue
-    key, rate, calls, start_at = sys.argv[1:5]
-    time.sleep(max(0.0, float(start_at) - time.time()))
+    key, rate, calls = sys.argv[1:4]
+    WAIT_FOR_GO
     released = []
     for _ in range(int(calls)):
         queue.pace(key, float(rate))
         released.append(time.time())
     print(json.dumps(released))
     """
-)
+).replace("WAIT_FOR_GO", WAIT_FOR_GO)
 
 
 def most_in_one_second(times: list[float]) -> int:
@@ -361,22 +362,9 @@ def most_in_one_second(times: list[float]) -> int:
 @pytest.mark.e2e
 def test_pacer_holds_across_processes(queue_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "REGENTRA_QUEUE_URL": queue_url}
-    start_at = time.time() + 3
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", PACE_SCRIPT, "org-1", "20", "30", str(start_at)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    command = [sys.executable, "-c", PACE_SCRIPT, "org-1", "20", "30"]
     released: list[float] = []
-    for proc in procs:
-        out, errors = proc.communicate(timeout=60)
-        assert proc.returncode == 0, errors
+    for out in run_together([command, command], cwd=ROOT, env=env, timeout=60):
         released += json.loads(out.strip().splitlines()[-1])
     assert len(released) == 60
     # 60 calls at 20/s from two processes: about 3 s, never more than 21 in any second.

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import time
@@ -22,6 +21,7 @@ from conftest import ROOT, free_port
 from sandbox.stripe.conftest import StripeSandbox, new_key, start_sandbox, stop_sandbox
 from sqlalchemy.orm import Session
 from support.redis_server import RedisServer, start_redis
+from support.together import WAIT_FOR_GO, run_together
 
 from regentra.config import get_settings
 from regentra.db import make_engine
@@ -290,9 +290,9 @@ BURST_SCRIPT = textwrap.dedent(
     """
     import sys, threading, time, uuid
     from regentra.integrations.stripe.client import OrgStripe
-    org_id, key, calls, threads, start_at = sys.argv[1:6]
+    org_id, key, calls, threads = sys.argv[1:5]
     oc = OrgStripe(org_id=uuid.UUID(org_id), secret_key=key)
-    time.sleep(max(0.0, float(start_at) - time.time()))
+    WAIT_FOR_GO
     def work():
         for _ in range(int(calls) // int(threads)):
             oc.retrieve_account()
@@ -303,7 +303,7 @@ BURST_SCRIPT = textwrap.dedent(
         w.join()
     print("done")
     """
-)
+).replace("WAIT_FOR_GO", WAIT_FOR_GO)
 
 
 @pytest.fixture(scope="module")
@@ -332,24 +332,13 @@ def burst(box: StripeSandbox, queue_url: str, max_rps: int) -> list[dict[str, An
         "REGENTRA_STRIPE_BACKOFF_BASE_SECONDS": "0.05",
         "REGENTRA_STRIPE_RATE_LIMIT_RETRIES": "20",
     }
-    start_at = str(time.time() + 3)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", BURST_SCRIPT, org_id, key, "50", "5", start_at],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    for proc in procs:
-        out, errors = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and "done" in out, errors
+    command = [sys.executable, "-c", BURST_SCRIPT, org_id, key, "50", "5"]
+    outputs = run_together([command, command], cwd=ROOT, env=env)
+    assert all("done" in out for out in outputs), outputs
     return requests_log(box, key)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_throttle_keeps_a_two_process_burst_under_the_limit(
     limited_sandbox: StripeSandbox, backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -363,6 +352,7 @@ def test_throttle_keeps_a_two_process_burst_under_the_limit(
     assert len(statuses) == 100 and statuses.count(429) == 0, statuses.count(429)
 
 
+@pytest.mark.e2e
 def test_without_the_throttle_the_same_burst_is_rate_limited(
     limited_sandbox: StripeSandbox, tmp_path: Path
 ) -> None:
