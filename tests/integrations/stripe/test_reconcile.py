@@ -1,17 +1,19 @@
 """Reconciliation against the Stripe sandbox, on SQLite and PostgreSQL.
 
-End to end through a real `regentra serve` (`POST /api/v1/integrations/stripe/reconcile`)
-and the real CLI (`regentra reconcile --org`): a paid invoice whose webhook was dropped (the
-sandbox's `drop` fault, or an org without an endpoint) is healed by one run with one
-"payment found by reconciliation" audit entry, and a second run changes nothing.
+A paid invoice whose webhook was dropped (the sandbox's `drop` fault, or an org without an
+endpoint) is healed by one run with one "payment found by reconciliation" audit entry, and a
+second run changes nothing: through `POST /api/v1/integrations/stripe/reconcile` on the app
+in-process (`stripe_app`), and through the real CLI (`regentra reconcile --org`, a
+subprocess, so e2e on `stripe_server`'s committed data).
 
-In-process runs (`reconcile_all`/`reconcile_org`, settings pointed at the backend's database
-and the sandbox): void/uncollectible in Stripe → one warning each, status unchanged; a
-revoked key fails one org, recorded on its card, while another org is healed in the same
-sweep; a 429 storm is recorded and keeps the checkpoint; the economy (1,000 open invoices,
-10 paid without a webhook, healed within 20 Stripe calls counted by the sandbox's request
-log) through the Events API, the invoice lists and per-invoice retrieval; the hourly periodic
-job fans out one task per connected org.
+In-process, in the test's rolled-back transaction (`reconcile_all`/`reconcile_org` open
+their sessions through `session_scope`, which joins it; Stripe is the session's sandbox):
+the CLI's exit codes (Typer's runner); void/uncollectible in Stripe → one warning each,
+status unchanged; a revoked key fails one org, recorded on its card, while another org is
+healed in the same sweep; a 429 storm is recorded and keeps the checkpoint; the economy
+(1,000 open invoices, 10 paid without a webhook, healed within 20 Stripe calls counted by
+the sandbox's request log) through the Events API, the invoice lists and per-invoice
+retrieval; the hourly periodic job fans out one task per connected org.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -32,8 +34,8 @@ from sandbox.stripe.conftest import new_key
 from sqlalchemy import func, insert, select, update
 from typer.testing import CliRunner
 
-from integrations.conftest import Billing, StripeApp, connect_billing
-from regentra import cli, db, periodic, queue
+from integrations.conftest import Billing, StripeApp, connect_billing, use_stripe
+from regentra import cli, periodic, queue
 from regentra.config import get_settings
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe.client import StripeUnavailable
@@ -47,23 +49,6 @@ DAY = 86_400
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-def _reset_caches() -> None:
-    get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    db.get_sessionmaker.cache_clear()
-
-
-@pytest.fixture
-def in_process(stripe_app: StripeApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point this process's settings at the backend's database and the app's sandbox."""
-    monkeypatch.setenv("REGENTRA_DATABASE_URL", stripe_app.database.url)
-    monkeypatch.setenv("REGENTRA_STRIPE_API_BASE", stripe_app.sandbox.url)
-    _reset_caches()
-    yield
-    monkeypatch.undo()
-    _reset_caches()
 
 
 def faults(billing: Billing, **values: str) -> None:
@@ -90,7 +75,7 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := check()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+        time.sleep(0.05)
     return value
 
 
@@ -233,7 +218,7 @@ def run_cli(stripe_app: StripeApp, *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-# ---- end to end: the API route and the CLI -------------------------------------------------------
+# ---- the API route (in-process) and the CLI (a subprocess: e2e) ----------------------------------
 
 
 def test_dropped_webhook_is_healed_by_the_api_route_and_a_second_run_changes_nothing(
@@ -288,12 +273,14 @@ def test_dropped_webhook_is_healed_by_the_api_route_and_a_second_run_changes_not
     assert invoice_row(stripe_app, invoice["id"]).amount_paid == invoice["total"]
 
 
-def test_overdue_invoice_without_endpoint_is_healed_by_the_cli(stripe_app: StripeApp) -> None:
-    billing = connect_billing(stripe_app)
+@pytest.mark.e2e
+def test_overdue_invoice_without_endpoint_is_healed_by_the_cli(stripe_server: StripeApp) -> None:
+    """e2e: `regentra reconcile` as a process of its own, on committed data."""
+    billing = connect_billing(stripe_server)
     with billing.control() as control:
         control.delete(f"/_sandbox/webhooks/{billing.endpoint_id}").raise_for_status()
     invoice = billing.sent_invoice()
-    with stripe_app.database.session() as s:  # its due date passed: the sweep makes it overdue
+    with stripe_server.database.session() as s:  # its due date passed: the sweep makes it overdue
         s.execute(
             update(Invoice)
             .where(Invoice.id == uuid.UUID(invoice["id"]))
@@ -301,28 +288,26 @@ def test_overdue_invoice_without_endpoint_is_healed_by_the_cli(stripe_app: Strip
         )
         transitions.mark_overdue(s)
         s.commit()
-    assert invoice_row(stripe_app, invoice["id"]).status == "overdue"
+    assert invoice_row(stripe_server, invoice["id"]).status == "overdue"
     pay(billing, invoice["stripe_invoice_id"])
 
-    first = run_cli(stripe_app, "--org", str(billing.kit.org.id))
+    first = run_cli(stripe_server, "--org", str(billing.kit.org.id))
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"{billing.kit.org.id}  ok  Checked 1 open invoice" in first.stdout
     assert f"paid: {invoice['number']}" in first.stdout
-    row = invoice_row(stripe_app, invoice["id"])
+    row = invoice_row(stripe_server, invoice["id"])
     assert row.status == "paid" and row.overdue_at is not None
-    assert [a.details["message"] for a in audit(stripe_app, invoice["id"], "invoice.paid")] == [
+    assert [a.details["message"] for a in audit(stripe_server, invoice["id"], "invoice.paid")] == [
         FOUND
     ]
 
-    second = run_cli(stripe_app, "--org", str(billing.kit.org.id), "--json")
+    second = run_cli(stripe_server, "--org", str(billing.kit.org.id), "--json")
     assert second.returncode == 0, second.stdout + second.stderr
     assert '"paid": []' in second.stdout and '"ok": true' in second.stdout
-    assert len(audit(stripe_app, invoice["id"], "invoice.paid")) == 1
+    assert len(audit(stripe_server, invoice["id"], "invoice.paid")) == 1
 
 
-def test_the_cli_exits_1_when_a_run_fails_or_cannot_start(
-    stripe_app: StripeApp, in_process: None
-) -> None:
+def test_the_cli_exits_1_when_a_run_fails_or_cannot_start(stripe_app: StripeApp) -> None:
     """The same command in this process (Typer's runner): the exit codes and messages."""
     runner = CliRunner()
     broken = key_only_billing(stripe_app)
@@ -359,7 +344,7 @@ def test_an_org_without_stripe_gets_409_from_the_route(stripe_app: StripeApp) ->
 
 
 def test_void_and_uncollectible_in_stripe_warn_once_and_change_nothing(
-    stripe_app: StripeApp, in_process: None
+    stripe_app: StripeApp,
 ) -> None:
     billing = key_only_billing(stripe_app)
     voided, uncollectible, *untouched = stripe_invoices(billing.stripe, 4)
@@ -405,7 +390,7 @@ def test_void_and_uncollectible_in_stripe_warn_once_and_change_nothing(
 
 
 def test_a_revoked_key_fails_its_org_only_and_is_recorded_on_its_card(
-    stripe_app: StripeApp, in_process: None
+    stripe_app: StripeApp,
 ) -> None:
     healthy = key_only_billing(stripe_app)
     (paid_sid,) = stripe_invoices(healthy.stripe, 1)
@@ -445,11 +430,14 @@ def test_a_revoked_key_fails_its_org_only_and_is_recorded_on_its_card(
 
 
 def test_a_429_storm_is_recorded_keeps_the_checkpoint_and_is_retried(
-    stripe_app: StripeApp, in_process: None, monkeypatch: pytest.MonkeyPatch
+    stripe_app: StripeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REGENTRA_STRIPE_RATE_LIMIT_RETRIES", "1")
-    monkeypatch.setenv("REGENTRA_STRIPE_BACKOFF_BASE_SECONDS", "0.01")
-    _reset_caches()
+    use_stripe(
+        monkeypatch,
+        stripe_app.sandbox.url,
+        stripe_rate_limit_retries="1",
+        stripe_backoff_base_seconds="0.01",
+    )
     billing = key_only_billing(stripe_app)
     (sid,) = stripe_invoices(billing.stripe, 1)
     rows = our_open_rows(stripe_app, billing, [sid])
@@ -478,7 +466,7 @@ def test_a_429_storm_is_recorded_keeps_the_checkpoint_and_is_retried(
 
 
 def test_1000_open_invoices_with_10_paid_are_healed_within_20_stripe_calls(
-    stripe_app: StripeApp, in_process: None
+    stripe_app: StripeApp,
 ) -> None:
     """Both backends: creating the 1,000 Stripe invoices takes ~15 s per backend."""
     billing = key_only_billing(stripe_app)
@@ -523,9 +511,7 @@ def test_1000_open_invoices_with_10_paid_are_healed_within_20_stripe_calls(
     assert found == 30
 
 
-def test_a_few_old_open_invoices_are_retrieved_one_by_one(
-    stripe_app: StripeApp, in_process: None
-) -> None:
+def test_a_few_old_open_invoices_are_retrieved_one_by_one(stripe_app: StripeApp) -> None:
     billing = key_only_billing(stripe_app)
     org_id = billing.kit.org.id
     sids = stripe_invoices(billing.stripe, 2)
@@ -545,9 +531,7 @@ def test_a_few_old_open_invoices_are_retrieved_one_by_one(
     assert sorted(r["path"] for r in used) == sorted(f"/v1/invoices/{sid}" for sid in sids)
 
 
-def test_long_lists_give_way_to_retrieving_each_open_invoice(
-    stripe_app: StripeApp, in_process: None
-) -> None:
+def test_long_lists_give_way_to_retrieving_each_open_invoice(stripe_app: StripeApp) -> None:
     """Four old open invoices, and 450 paid invoices in Stripe since the oldest: listing
     would take 7 pages, retrieving the four takes four calls; a run stops paging there and
     retrieves what the pages it read did not settle."""
@@ -574,7 +558,6 @@ def test_long_lists_give_way_to_retrieving_each_open_invoice(
 
 def test_the_hourly_job_is_scheduled_and_fans_out_one_task_per_connected_org(
     stripe_app: StripeApp,
-    in_process: None,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:
