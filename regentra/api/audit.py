@@ -2,18 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter
 
-from regentra.api import serialize
 from regentra.api.deps import AdminUser, SessionDep
+from regentra.api.responses import PARAMS, ROLE, errors
+from regentra.api.schemas import Page
 from regentra.audit import service
+from regentra.audit.schemas import AuditEventOut
 
 router = APIRouter(prefix="/audit-log", tags=["audit"])
 
 
-@router.get("")
+@router.get("", responses=errors(ROLE, PARAMS))
 def list_audit_log(
     session: SessionDep,
     user: AdminUser,
@@ -25,7 +26,7 @@ def list_audit_log(
     until: datetime | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Page[AuditEventOut]:
     page = service.list_events(
         session,
         org_id=user.org_id,
@@ -38,4 +39,4 @@ def list_audit_log(
         limit=limit,
         cursor=cursor,
     )
-    return page.map(serialize.audit_event)
+    return Page[AuditEventOut].model_validate(page)

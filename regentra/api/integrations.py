@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
 
 from fastapi import APIRouter, Body
+from sqlalchemy.orm import Session
 
 from regentra.api.deps import AdminUser, SessionDep
+from regentra.api.responses import BODY, NOT_CONNECTED, ROLE, errors
+from regentra.api.schemas import ReconcileReport, StripeStatus, StripeTestResult, WebhookUrl
 from regentra.audit.service import Actor
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe import settings
@@ -15,40 +18,46 @@ from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 
 
-@router.get("/stripe")
-def get_stripe(session: SessionDep, user: AdminUser) -> dict[str, Any]:
-    return settings.status(session, org_id=user.org_id)
+def _status(session: Session, org_id: uuid.UUID) -> StripeStatus:
+    return StripeStatus.model_validate(settings.status(session, org_id=org_id))
 
 
-@router.put("/stripe")
-def put_stripe(body: StripeKeys, session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.get("/stripe", responses=errors(ROLE))
+def get_stripe(session: SessionDep, user: AdminUser) -> StripeStatus:
+    return _status(session, user.org_id)
+
+
+@router.put("/stripe", responses=errors(ROLE, BODY))
+def put_stripe(body: StripeKeys, session: SessionDep, user: AdminUser) -> StripeStatus:
+    """Save the keys; new keys are checked with Stripe at once (the answer is `last_test`)."""
     settings.save_keys(session, org_id=user.org_id, keys=body, actor=Actor.of(user))
-    return settings.status(session, org_id=user.org_id)
+    return _status(session, user.org_id)
 
 
-@router.post("/stripe/test")
+@router.post("/stripe/test", responses=errors(ROLE, BODY))
 def test_stripe(
     session: SessionDep, user: AdminUser, body: StripeTestKeys | None = Body(default=None)
-) -> dict[str, Any]:
+) -> StripeTestResult:
+    """200 also when Stripe refuses the key (`ok: false` and why)."""
     keys = body or StripeTestKeys()
     result = settings.test_connection(session, org_id=user.org_id, keys=keys, actor=Actor.of(user))
-    return result.to_json()
+    return StripeTestResult.model_validate(result)
 
 
-@router.post("/stripe/webhook-token/rotate")
-def rotate_webhook_token(session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.post("/stripe/webhook-token/rotate", responses=errors(ROLE))
+def rotate_webhook_token(session: SessionDep, user: AdminUser) -> WebhookUrl:
     url = settings.rotate_webhook_token(session, org_id=user.org_id, actor=Actor.of(user))
-    return {"webhook_url": url}
+    return WebhookUrl(webhook_url=url)
 
 
-@router.delete("/stripe")
-def delete_stripe(session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.delete("/stripe", responses=errors(ROLE))
+def delete_stripe(session: SessionDep, user: AdminUser) -> StripeStatus:
     settings.disconnect(session, org_id=user.org_id, actor=Actor.of(user))
-    return settings.status(session, org_id=user.org_id)
+    return _status(session, user.org_id)
 
 
-@router.post("/stripe/reconcile")
-def reconcile_stripe(session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.post("/stripe/reconcile", responses=errors(ROLE, NOT_CONNECTED))
+def reconcile_stripe(session: SessionDep, user: AdminUser) -> ReconcileReport:
     """Reconcile now: the org's open invoices against Stripe, as the hourly job does. 200
     with the run's report, also when Stripe failed it (`ok: false` and why, as on the card,
     like Test Connection); 409 when Stripe is not connected.
@@ -60,4 +69,4 @@ def reconcile_stripe(session: SessionDep, user: AdminUser) -> dict[str, Any]:
     across the Stripe calls either."""
     org_id = user.org_id
     session.commit()
-    return reconciliation.reconcile_org(org_id).to_json()
+    return ReconcileReport.model_validate(reconciliation.reconcile_org(org_id))

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from regentra.api import serialize
 from regentra.api.deps import CurrentOrg, CurrentUser
+from regentra.api.responses import errors
+from regentra.api.schemas import Me
+from regentra.orgs.schemas import OrgOut, UserOut
 
 router = APIRouter(tags=["me"])
 
 
-@router.get("/me")
-def me(user: CurrentUser, org: CurrentOrg) -> dict[str, Any]:
-    return {**serialize.user(user), "org": serialize.org(org)}
+@router.get("/me", responses=errors())
+def me(user: CurrentUser, org: CurrentOrg) -> Me:
+    return Me(**dict(UserOut.model_validate(user)), org=OrgOut.model_validate(org))

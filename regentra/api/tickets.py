@@ -1,26 +1,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 
-from regentra.api import serialize
 from regentra.api.deps import CurrentUser, SessionDep
+from regentra.api.responses import BODY, FOUND, PARAMS, errors
+from regentra.api.schemas import Page
 from regentra.audit.service import Actor
 from regentra.tickets import service
-from regentra.tickets.schemas import TicketCreate, TicketUpdate
+from regentra.tickets.schemas import TicketCreate, TicketOut, TicketUpdate
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 
-@router.post("", status_code=201)
-def create_ticket(body: TicketCreate, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+@router.post("", status_code=201, responses=errors(BODY))
+def create_ticket(body: TicketCreate, session: SessionDep, user: CurrentUser) -> TicketOut:
     ticket = service.create(session, org_id=user.org_id, data=body, actor=Actor.of(user))
-    return serialize.ticket(ticket)
+    return TicketOut.model_validate(ticket)
 
 
-@router.get("")
+@router.get("", responses=errors(PARAMS))
 def list_tickets(
     session: SessionDep,
     user: CurrentUser,
@@ -28,23 +29,23 @@ def list_tickets(
     status: Literal["open", "closed"] | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Page[TicketOut]:
     page = service.list_tickets(
         session, org_id=user.org_id, client_id=client_id, status=status, limit=limit, cursor=cursor
     )
-    return page.map(serialize.ticket)
+    return Page[TicketOut].model_validate(page)
 
 
-@router.get("/{ticket_id}")
-def get_ticket(ticket_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return serialize.ticket(service.get(session, org_id=user.org_id, ticket_id=ticket_id))
+@router.get("/{ticket_id}", responses=errors(FOUND, PARAMS))
+def get_ticket(ticket_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> TicketOut:
+    return TicketOut.model_validate(service.get(session, org_id=user.org_id, ticket_id=ticket_id))
 
 
-@router.patch("/{ticket_id}")
+@router.patch("/{ticket_id}", responses=errors(FOUND, PARAMS, BODY))
 def update_ticket(
     ticket_id: uuid.UUID, body: TicketUpdate, session: SessionDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> TicketOut:
     ticket = service.update(
         session, org_id=user.org_id, ticket_id=ticket_id, data=body, actor=Actor.of(user)
     )
-    return serialize.ticket(ticket)
+    return TicketOut.model_validate(ticket)

@@ -2,17 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 
-from regentra.api import serialize
 from regentra.api.deps import ApproverUser, CurrentOrg, CurrentUser, SessionDep
+from regentra.api.responses import BODY, CONFLICT, FOUND, PARAMS, ROLE, ErrorInfo, errors
+from regentra.api.schemas import BulkApproveResult, BulkFailure, Page
 from regentra.time_entries import service
 from regentra.time_entries.schemas import (
     BulkApproveBody,
     RejectBody,
     TimeEntryCreate,
+    TimeEntryOut,
     TimeEntryUpdate,
 )
 
@@ -21,14 +23,14 @@ router = APIRouter(prefix="/time-entries", tags=["time entries"])
 Status = Literal["draft", "submitted", "approved", "rejected"]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(ROLE, BODY, CONFLICT))
 def create_entry(
     body: TimeEntryCreate, session: SessionDep, user: CurrentUser, org: CurrentOrg
-) -> dict[str, Any]:
-    return serialize.time_entry(service.create(session, org=org, user=user, data=body))
+) -> TimeEntryOut:
+    return TimeEntryOut.model_validate(service.create(session, org=org, user=user, data=body))
 
 
-@router.get("")
+@router.get("", responses=errors(PARAMS))
 def list_entries(
     session: SessionDep,
     user: CurrentUser,
@@ -40,7 +42,7 @@ def list_entries(
     date_to: date | None = None,
     limit: int | None = None,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> Page[TimeEntryOut]:
     page = service.list_entries(
         session,
         user=user,
@@ -53,66 +55,68 @@ def list_entries(
         limit=limit,
         cursor=cursor,
     )
-    return page.map(serialize.time_entry)
+    return Page[TimeEntryOut].model_validate(page)
 
 
-@router.post("/bulk-approve")
+@router.post("/bulk-approve", responses=errors(ROLE, BODY))
 def bulk_approve(
     body: BulkApproveBody, session: SessionDep, user: ApproverUser, org: CurrentOrg
-) -> dict[str, Any]:
+) -> BulkApproveResult:
     result = service.bulk_approve(session, org=org, user=user, entry_ids=body.ids)
-    return {
-        "approved": [serialize.time_entry(e) for e in result.approved],
-        "failed": [
-            {"id": str(entry_id), "error": {"code": exc.code, "message": exc.message}}
+    return BulkApproveResult(
+        approved=[TimeEntryOut.model_validate(e) for e in result.approved],
+        failed=[
+            BulkFailure(id=entry_id, error=ErrorInfo(code=exc.code, message=exc.message))
             for entry_id, exc in result.failed
         ],
-    }
+    )
 
 
-@router.get("/{entry_id}")
-def get_entry(entry_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return serialize.time_entry(service.get(session, user=user, entry_id=entry_id))
+@router.get("/{entry_id}", responses=errors(FOUND, PARAMS))
+def get_entry(entry_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> TimeEntryOut:
+    return TimeEntryOut.model_validate(service.get(session, user=user, entry_id=entry_id))
 
 
-@router.patch("/{entry_id}")
+@router.patch("/{entry_id}", responses=errors(ROLE, FOUND, PARAMS, BODY, CONFLICT))
 def update_entry(
     entry_id: uuid.UUID,
     body: TimeEntryUpdate,
     session: SessionDep,
     user: CurrentUser,
     org: CurrentOrg,
-) -> dict[str, Any]:
+) -> TimeEntryOut:
     entry = service.edit(session, org=org, user=user, entry_id=entry_id, data=body)
-    return serialize.time_entry(entry)
+    return TimeEntryOut.model_validate(entry)
 
 
-@router.post("/{entry_id}/submit")
-def submit_entry(entry_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return serialize.time_entry(service.submit(session, user=user, entry_id=entry_id))
+@router.post("/{entry_id}/submit", responses=errors(ROLE, FOUND, PARAMS, CONFLICT))
+def submit_entry(entry_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> TimeEntryOut:
+    return TimeEntryOut.model_validate(service.submit(session, user=user, entry_id=entry_id))
 
 
-@router.post("/{entry_id}/approve")
+@router.post("/{entry_id}/approve", responses=errors(ROLE, FOUND, PARAMS, CONFLICT))
 def approve_entry(
     entry_id: uuid.UUID, session: SessionDep, user: ApproverUser, org: CurrentOrg
-) -> dict[str, Any]:
-    return serialize.time_entry(service.approve(session, org=org, user=user, entry_id=entry_id))
+) -> TimeEntryOut:
+    entry = service.approve(session, org=org, user=user, entry_id=entry_id)
+    return TimeEntryOut.model_validate(entry)
 
 
-@router.post("/{entry_id}/reject")
+@router.post("/{entry_id}/reject", responses=errors(ROLE, FOUND, PARAMS, BODY, CONFLICT))
 def reject_entry(
     entry_id: uuid.UUID,
     body: RejectBody,
     session: SessionDep,
     user: ApproverUser,
     org: CurrentOrg,
-) -> dict[str, Any]:
+) -> TimeEntryOut:
     entry = service.reject(session, org=org, user=user, entry_id=entry_id, reason=body.reason)
-    return serialize.time_entry(entry)
+    return TimeEntryOut.model_validate(entry)
 
 
-@router.post("/{entry_id}/unapprove")
+@router.post("/{entry_id}/unapprove", responses=errors(ROLE, FOUND, PARAMS, CONFLICT))
 def unapprove_entry(
     entry_id: uuid.UUID, session: SessionDep, user: ApproverUser, org: CurrentOrg
-) -> dict[str, Any]:
-    return serialize.time_entry(service.unapprove(session, org=org, user=user, entry_id=entry_id))
+) -> TimeEntryOut:
+    entry = service.unapprove(session, org=org, user=user, entry_id=entry_id)
+    return TimeEntryOut.model_validate(entry)

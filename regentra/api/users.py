@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from regentra.api import serialize
 from regentra.api.deps import AdminUser, SessionDep
+from regentra.api.responses import BODY, CONFLICT, ROLE, errors
+from regentra.api.schemas import Page
 from regentra.audit.service import Actor
 from regentra.orgs import service
+from regentra.orgs.schemas import UserOut
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -22,14 +24,14 @@ class UserCreate(BaseModel):
     name: str = Field(default="", max_length=200)
 
 
-@router.get("")
-def list_users(session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.get("", responses=errors(ROLE))
+def list_users(session: SessionDep, user: AdminUser) -> Page[UserOut]:
     items = service.list_users(session, org_id=user.org_id)
-    return {"items": [serialize.user(u) for u in items], "next_cursor": None}
+    return Page[UserOut](items=[UserOut.model_validate(u) for u in items], next_cursor=None)
 
 
-@router.post("", status_code=201)
-def create_user(body: UserCreate, session: SessionDep, user: AdminUser) -> dict[str, Any]:
+@router.post("", status_code=201, responses=errors(ROLE, BODY, CONFLICT))
+def create_user(body: UserCreate, session: SessionDep, user: AdminUser) -> UserOut:
     created = service.add_user(
         session,
         org_id=user.org_id,
@@ -39,4 +41,4 @@ def create_user(body: UserCreate, session: SessionDep, user: AdminUser) -> dict[
         name=body.name,
         actor=Actor.of(user),
     )
-    return serialize.user(created)
+    return UserOut.model_validate(created)

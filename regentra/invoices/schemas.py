@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from regentra.audit.schemas import AuditEventOut
+from regentra.kit.time import IsoDatetime
+from regentra.models import AuditEvent, Invoice, InvoiceLine, InvoiceStatus, LineKind
 
 MAX_AMOUNT = 100_000_000_00  # a line of more than a million in major units is a typo
 Terms = Field(default=None, ge=0, le=365, description="Days until the invoice is due")
@@ -65,3 +70,113 @@ class VoidBody(BaseModel):
         description="true: the invoice's time entries become billable again; false: they stay "
         "with the voided invoice"
     )
+
+
+class InvoiceOut(BaseModel):
+    """An invoice as lists answer it (without lines)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    number: str
+    client_id: uuid.UUID
+    status: InvoiceStatus
+    currency: str
+    total: int
+    period_start: date | None
+    period_end: date | None
+    days_until_due: int
+    memo: str
+    stripe_invoice_id: str | None
+    hosted_invoice_url: str | None
+    due_date: date | None
+    sent_at: IsoDatetime | None
+    paid_at: IsoDatetime | None
+    amount_paid: int | None
+    overdue_at: IsoDatetime | None
+    voided_at: IsoDatetime | None
+    payment_processing_at: IsoDatetime | None
+    created_at: IsoDatetime
+    updated_at: IsoDatetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def payment_processing(self) -> bool:
+        """A bank payment has started and is not settled yet."""
+        return self.payment_processing_at is not None
+
+
+class InvoiceLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    position: int
+    kind: LineKind
+    description: str
+    time_entry_id: uuid.UUID | None
+    catalog_item_id: uuid.UUID | None
+    work_date: date | None
+    ticket_id: uuid.UUID | None
+    ticket_title: str | None
+    technician_id: uuid.UUID | None
+    technician_name: str | None
+    minutes: int | None
+    quantity: int
+    unit_amount: int
+    amount: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def hours(self) -> str | None:
+        """The minutes as hours with two decimals ("1.50"); null for lines without time."""
+        return f"{self.minutes / 60:.2f}" if self.minutes is not None else None
+
+
+class InvoiceDetail(InvoiceOut):
+    """One invoice with its client's name, its lines and its status history."""
+
+    client_name: str
+    lines: list[InvoiceLineOut]
+    timeline: list[AuditEventOut]
+
+    @classmethod
+    def of(
+        cls,
+        invoice: Invoice,
+        *,
+        client_name: str,
+        lines: Iterable[InvoiceLine],
+        timeline: Iterable[AuditEvent],
+    ) -> InvoiceDetail:
+        return cls.model_validate(
+            {
+                **dict(InvoiceOut.model_validate(invoice)),
+                "client_name": client_name,
+                "lines": [InvoiceLineOut.model_validate(line) for line in lines],
+                "timeline": [AuditEventOut.model_validate(event) for event in timeline],
+            }
+        )
+
+
+class PreviewLineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    time_entry_id: uuid.UUID
+    work_date: date
+    ticket_id: uuid.UUID
+    ticket_title: str
+    technician_id: uuid.UUID
+    technician_name: str
+    minutes: int
+    hourly_rate: int
+    amount: int
+    description: str
+
+
+class InvoicePreview(BaseModel):
+    """What generating would bill now: the approved entries and the total."""
+
+    client_id: uuid.UUID
+    currency: str
+    total: int
+    lines: list[PreviewLineOut]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -24,9 +24,6 @@ MAX_LIMIT = 200
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
-
-    def map(self, fn: Callable[[T], Any]) -> dict[str, Any]:
-        return {"items": [fn(item) for item in self.items], "next_cursor": self.next_cursor}
 
 
 def encode_cursor(last_id: uuid.UUID) -> str:

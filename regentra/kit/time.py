@@ -4,7 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
+from typing import Annotated
 from zoneinfo import available_timezones
+
+from pydantic import PlainSerializer, WithJsonSchema
+
+
+def _isoformat(value: datetime) -> str:
+    return value.isoformat()
+
+
+# A datetime in API JSON exactly as `datetime.isoformat()` writes it: "+00:00" and all six
+# digits of microseconds when there are any (pydantic alone would write "Z").
+IsoDatetime = Annotated[
+    datetime,
+    PlainSerializer(_isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 def utcnow() -> datetime:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import uuid
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from regentra.models import Role
 
 
 class OrgUpdate(BaseModel):
@@ -13,3 +17,26 @@ class OrgUpdate(BaseModel):
     default_currency: str | None = Field(default=None, min_length=3, max_length=3)
     default_hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
     allow_self_approval: bool | None = None
+
+
+class OrgOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    slug: str
+    timezone: str
+    default_currency: str
+    default_hourly_rate: int
+    allow_self_approval: bool
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    is_active: bool

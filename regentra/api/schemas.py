@@ -1,0 +1,113 @@
+"""Response models the API composes itself: pages, `/me`, bulk results, and the Stripe
+integration's views. Domain objects are answered with their domain's `schemas.py`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from regentra.api.responses import ErrorInfo
+from regentra.catalog.schemas import CatalogSummary
+from regentra.integrations.stripe.settings import Mode
+from regentra.kit.time import IsoDatetime
+from regentra.orgs.schemas import OrgOut, UserOut
+from regentra.time_entries.schemas import TimeEntryOut
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list, newest first. Validates from `kit.pagination.Page`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class Me(UserOut):
+    org: OrgOut
+
+
+class BulkFailure(BaseModel):
+    id: uuid.UUID
+    error: ErrorInfo
+
+
+class BulkApproveResult(BaseModel):
+    approved: list[TimeEntryOut]
+    failed: list[BulkFailure]
+
+
+# ---- Settings → Integrations → Stripe ----------------------------------------------------------
+
+
+class WebhookUrl(BaseModel):
+    webhook_url: str
+
+
+class StripeTestResult(BaseModel):
+    """Test Connection's answer (`settings.TestResult`), also when Stripe said no."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ok: bool
+    account_id: str | None
+    account_name: str | None
+    mode: Mode | None
+    message: str
+
+
+class StripeLastTest(BaseModel):
+    ok: bool
+    at: IsoDatetime
+    account_id: str | None
+    message: str
+
+
+class StripeWebhookRejection(BaseModel):
+    at: IsoDatetime
+    reason: str
+
+
+class StripeLastReconcile(BaseModel):
+    at: IsoDatetime
+    ok: bool
+    message: str
+    checkpoint: IsoDatetime | None = Field(
+        description="Stripe events up to this time have been read (the next run starts there)"
+    )
+
+
+class StripeStatus(BaseModel):
+    """The org's Stripe connection (`settings.status`); secrets only as a hint."""
+
+    configured: bool
+    mode: Mode | None
+    publishable_key: str | None
+    secret_key_hint: str | None
+    webhook_url: str
+    webhook_signing_secret_configured: bool
+    last_test: StripeLastTest | None
+    last_webhook_at: IsoDatetime | None
+    last_webhook_rejection: StripeWebhookRejection | None
+    last_reconcile: StripeLastReconcile | None
+    catalog: CatalogSummary
+
+
+class ReconcileReport(BaseModel):
+    """One reconciliation run (`reconcile.Report`), also when Stripe failed it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    org_id: uuid.UUID
+    ok: bool
+    message: str
+    open_invoices: int
+    paid: list[str] = Field(description="Numbers of our invoices this run marked paid")
+    warnings: list[str]
+    stripe_calls: int
