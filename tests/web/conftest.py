@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-# The server wired to the Stripe sandbox (`stripe_app`, one per backend for the session), for
-# the invoice pages that send through Stripe and get paid through its webhooks.
-from integrations.conftest import app_sandbox, stripe_app  # noqa: F401
+# The app wired to the Stripe sandbox: in-process (`stripe_app`), or a real server for the
+# pages that get paid through the sandbox's webhooks and for the browser (`stripe_server`,
+# one per backend for the session).
+from integrations.conftest import app_sandbox, stripe_app, stripe_server  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

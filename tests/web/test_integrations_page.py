@@ -1,19 +1,22 @@
 """Settings → Integrations: the Stripe page, as a browser without JavaScript sees it (plain
-form posts with CSRF), and in Debian's Chromium. The server talks to the Stripe sandbox."""
+form posts with CSRF), and in Debian's Chromium. The app talks to the Stripe sandbox.
+
+In-process (`stripe_app`, the app in the test's transaction): who may use the page, and the
+webhook and catalog status it shows. e2e (`stripe_server`, a real `regentra serve`): the
+admin's connection without JavaScript, which ends with a scan of the server's log, and the
+same in Chromium (a browser needs a real server; the catalog is filled by its consumer)."""
 
 from __future__ import annotations
 
 import html
 import re
 import uuid
-from collections.abc import Iterator
 
-import httpx
 import pytest
-from conftest import Database, stop_server
-from integrations.conftest import StripeApp, assert_no_secret, start_stripe_app
+from integrations.conftest import StripeApp, assert_no_secret
 from playwright.sync_api import Page, expect
-from sandbox.stripe.conftest import new_key, start_sandbox, stop_sandbox
+from sandbox.stripe.conftest import new_key
+from sandbox.stripe.receiver import wait_until
 
 from web.pages import PASSWORD, PageClient, flash, form_error
 
@@ -25,22 +28,11 @@ def pk(mode: str = "test") -> str:
     return f"pk_{mode}_{uuid.uuid4().hex}"
 
 
-@pytest.fixture(scope="module")
-def stripe_app(database: Database) -> Iterator[StripeApp]:
-    """Like tests/integrations' `stripe_app`: a server on the backend's database whose
-    Stripe is a sandbox of this module's own."""
-    sandbox = start_sandbox("--rate-limit", "0")
-    server = start_stripe_app(database, sandbox.url)
-    yield StripeApp(server, sandbox, database)
-    stop_server(server)
-    stop_sandbox(sandbox)
-
-
 def test_only_admins(stripe_app: StripeApp) -> None:
     kit = stripe_app.make_org()
     for role in ("technician", "approver"):
         user = kit.add_user(role)
-        with PageClient(stripe_app.server.url) as page:
+        with PageClient(stripe_app.server) as page:
             page.login(user.email)
             assert page.get("/integrations").status_code == 403
             for path in ("/integrations/stripe", "/integrations/stripe/test"):
@@ -52,10 +44,12 @@ def test_only_admins(stripe_app: StripeApp) -> None:
         assert api.get("/integrations/stripe").json()["publishable_key"] is None
 
 
-def test_admin_connects_without_javascript(stripe_app: StripeApp) -> None:
-    kit = stripe_app.make_org()
+@pytest.mark.e2e
+def test_admin_connects_without_javascript(stripe_server: StripeApp) -> None:
+    """e2e: ends with a scan of the server's log."""
+    kit = stripe_server.make_org()
     sk, pub = new_key(), pk()
-    with PageClient(stripe_app.server.url) as page:
+    with PageClient(stripe_server.server.url) as page:
         page.login(kit.admin.email)
         r = page.get("/integrations")
         assert r.status_code == 200
@@ -63,7 +57,7 @@ def test_admin_connects_without_javascript(stripe_app: StripeApp) -> None:
         assert text.count("<li>") >= 4 and 'id="stripe-steps"' in text
         assert 'data-mode="none"' in text
         url = html.unescape(_WEBHOOK_URL.search(text).group(1))  # type: ignore[union-attr]
-        assert url.startswith(stripe_app.server.url + "/api/webhooks/stripe/")
+        assert url.startswith(stripe_server.server.url + "/api/webhooks/stripe/")
         assert 'id="copy-webhook-url"' in text and "hidden" in text  # shown by JS only
 
         # CSRF as on every page.
@@ -116,16 +110,16 @@ def test_admin_connects_without_javascript(stripe_app: StripeApp) -> None:
         # Disconnect.
         r = page.follow(page.post("/integrations/stripe/disconnect"))
         assert 'data-mode="none"' in r.text and 'id="stripe-secret-key-hint"' not in r.text
-    assert_no_secret(stripe_app.server.log(), sk, secret)
+    assert_no_secret(stripe_server.server.log(), sk, secret)
 
 
 @pytest.mark.browser
-def test_admin_connects_stripe_in_chromium(stripe_app: StripeApp, page: Page) -> None:
-    kit = stripe_app.make_org()
+def test_admin_connects_stripe_in_chromium(stripe_server: StripeApp, page: Page) -> None:
+    kit = stripe_server.make_org()
     sk, pub = new_key(), pk()
-    base = stripe_app.server.url
+    base = stripe_server.server.url
     # What the MSP already sells in its Stripe account.
-    stripe_api = stripe_app.sandbox.client(sk)
+    stripe_api = stripe_server.sandbox.client(sk)
     for name, amount in (("Managed endpoint", 2500), ("Onsite hour", 17500)):
         stripe_api.v1.products.create(
             params={
@@ -168,27 +162,28 @@ def test_admin_connects_stripe_in_chromium(stripe_app: StripeApp, page: Page) ->
     assert page.evaluate("navigator.clipboard.readText()") == url
     assert_no_secret(page.content(), sk)
 
-    # PSA → Catalog: the first save filled it, without a click on Sync.
+    # PSA → Catalog: the first save filled it, without a click on Sync (once the server's
+    # consumer has run the sync).
+    with kit.api() as api:
+        wait_until(
+            lambda: api.get("/integrations/stripe").json()["catalog"]["items"] == 2, timeout=20
+        )
     page.locator('nav a[href="/catalog"]').click()
-    for _ in range(40):
-        if "Onsite hour" in page.content():
-            break
-        page.wait_for_timeout(250)
-        page.reload()
     expect(page.locator("main")).to_contain_text("Managed endpoint")
     expect(page.locator("main")).to_contain_text("Onsite hour")
 
 
 def test_page_shows_webhook_and_catalog_status(stripe_app: StripeApp) -> None:
     kit = stripe_app.make_org()
-    with PageClient(stripe_app.server.url) as page:
+    with PageClient(stripe_app.server) as page:
         page.login(kit.admin.email)
         text = page.get("/integrations").text
         assert "None yet" in text  # no webhook received
         assert 'id="stripe-catalog" data-status="' in text
         url = html.unescape(_WEBHOOK_URL.search(text).group(1))  # type: ignore[union-attr]
-    assert httpx.post(url, content=b"{}").status_code == 400  # no signing secret yet
-    with PageClient(stripe_app.server.url) as page:
+    with stripe_app.server.http() as http:  # type: ignore[union-attr]
+        assert http.post(url, content=b"{}").status_code == 400  # no signing secret yet
+    with PageClient(stripe_app.server) as page:
         page.login(kit.admin.email)
         text = page.get("/integrations").text
         assert "no webhook signing secret is saved" in text
