@@ -39,6 +39,9 @@ os.environ["REGENTRA_ENCRYPTION_KEYS"] = "test1:" + base64.b64encode(b"\x01" * 3
 os.environ["REGENTRA_SESSION_SECRET"] = "test-session-secret-" + "x" * 40
 os.environ["REGENTRA_QUEUE_URL"] = f"sqlite:///{_VAR / 'queue.db'}"
 os.environ.pop("REGENTRA_DATABASE_URL", None)
+# Never Stripe itself: tests that talk to Stripe point this at a sandbox; any other call
+# fails at once on a closed local port (the discard port) instead of leaving the machine.
+os.environ["REGENTRA_STRIPE_API_BASE"] = "http://127.0.0.1:9"
 # The hourly reconciliation and the other sweeps must not act behind a test's back (in a test
 # consumer or a test server): the tests of those jobs run them directly.
 os.environ["REGENTRA_PERIODIC_JOBS"] = "false"
@@ -163,22 +166,35 @@ def db(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database
         connection.close()
 
 
-def _refuse_concurrent_use(connection: Any) -> None:
-    """The test's one connection serves one statement at a time: two threads at once would
-    corrupt it. A test whose point is concurrency needs real servers (`e2e`), and is told so."""
-    busy = connection.info["regentra.test.busy"] = threading.Lock()
+class _OneThreadAtATime:
+    """Who holds the test's connection for the statement running now."""
 
-    @event.listens_for(connection, "before_cursor_execute")
-    def _enter(*_: Any) -> None:
-        if not busy.acquire(blocking=False):
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner: int | None = None
+
+    def enter(self) -> None:
+        if not self.lock.acquire(blocking=False):
             raise RuntimeError(
                 "two threads used the test's database connection at once: a test of "
                 "concurrency needs real servers (`live_server`/`stripe_server`, marked e2e)"
             )
+        self.owner = threading.get_ident()
 
-    @event.listens_for(connection, "after_cursor_execute")
-    def _leave(*_: Any) -> None:
-        busy.release()
+    def leave(self) -> None:
+        """Release, only by the thread that holds it (a refused second thread's error also
+        reaches `handle_error`, and must not free the first thread's statement)."""
+        if self.owner == threading.get_ident():
+            self.owner = None
+            self.lock.release()
+
+
+def _refuse_concurrent_use(connection: Any) -> None:
+    """The test's one connection serves one statement at a time: two threads at once would
+    corrupt it. A test whose point is concurrency needs real servers (`e2e`), and is told so."""
+    guard = connection.info["regentra.test.guard"] = _OneThreadAtATime()
+    event.listen(connection, "before_cursor_execute", lambda *_: guard.enter())
+    event.listen(connection, "after_cursor_execute", lambda *_: guard.leave())
 
 
 def _release_on_error(engine: Engine) -> None:
@@ -187,9 +203,9 @@ def _release_on_error(engine: Engine) -> None:
     @event.listens_for(engine, "handle_error")
     def _failed(context: Any) -> None:
         conn = context.connection
-        busy = conn.info.get("regentra.test.busy") if conn is not None else None
-        if busy is not None and busy.locked():
-            busy.release()
+        guard = conn.info.get("regentra.test.guard") if conn is not None else None
+        if guard is not None:
+            guard.leave()
 
 
 # ---- the app in-process -------------------------------------------------------------------
