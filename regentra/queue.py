@@ -218,6 +218,10 @@ def enqueue(session: Session, name: str, *args: Any) -> None:
     """Send task `name(*args)` once `session` commits. A rollback (of the whole transaction,
     or of the savepoint it was asked in) drops it. Unknown names fail here, in the caller."""
     spec(name)
+    if not session.in_transaction():
+        # Begin now (no connection is taken until a statement runs): a rollback before any
+        # statement must still drop the task, and only a begun transaction reports one.
+        session.begin()
     transaction = session.get_nested_transaction() or session.get_transaction()
     _pending(session).append(_Pending(name, args, transaction))
 

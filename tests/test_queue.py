@@ -272,6 +272,15 @@ def test_enqueue_before_any_statement_still_waits_for_commit(huey: Any, db: Any)
     assert queued_args(huey) == [("x", "early")]
 
 
+def test_rollback_before_any_statement_drops_the_task(huey: Any, db: Any) -> None:
+    sessions, _ = db
+    with sessions() as session:
+        enqueue(session, "test.queue.record", "x", "dropped")
+        session.rollback()
+        session.commit()
+    assert huey.pending_count() == 0
+
+
 def test_unknown_task_name_fails_in_the_caller(huey: Any, db: Any) -> None:
     sessions, _ = db
     with sessions() as session, pytest.raises(LookupError, match="no task is declared"):
