@@ -22,6 +22,7 @@ exactly the case that fails at import time with a partially initialized module.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,6 +181,6 @@ def test_the_package_has_no_import_cycle() -> None:
     if cycle is not None:
         steps = [
             f"{MODULES[a].relative_to(ROOT)}:{GRAPH[a][b]} imports {b}"
-            for a, b in zip(cycle, cycle[1:], strict=False)
+            for a, b in itertools.pairwise(cycle)
         ]
         pytest.fail("import cycle:\n  " + "\n  ".join(steps))

@@ -9,9 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from regentra.audit.schemas import AuditEventOut
 from regentra.kit.time import IsoDatetime
 from regentra.models import AuditEvent, Invoice, InvoiceLine, InvoiceStatus, LineKind
+from regentra.models.invoice import MAX_DAYS_UNTIL_DUE, MAX_LINE_QUANTITY
 
 MAX_AMOUNT = 100_000_000_00  # a line of more than a million in major units is a typo
-Terms = Field(default=None, ge=0, le=365, description="Days until the invoice is due")
+Terms = Field(
+    default=None, ge=0, le=MAX_DAYS_UNTIL_DUE, description="Days until the invoice is due"
+)
 
 
 class InvoiceCreate(BaseModel):
@@ -47,7 +50,7 @@ class LineCreate(BaseModel):
 
     description: str | None = Field(default=None, max_length=500)
     unit_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    quantity: int = Field(default=1, ge=1, le=10_000)
+    quantity: int = Field(default=1, ge=1, le=MAX_LINE_QUANTITY)
     catalog_item_id: uuid.UUID | None = None
 
     @model_validator(mode="after")
