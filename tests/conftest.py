@@ -139,16 +139,25 @@ def _database(backend: str, request: pytest.FixtureRequest) -> Iterator[Database
 
 @pytest.fixture(scope="session")
 def database(request: pytest.FixtureRequest) -> Iterator[Database]:
-    """A migrated database per backend (parametrized by `--backends`), shared by the tests of
-    that backend: in-process tests roll back, e2e tests keep apart through their own orgs."""
+    """A migrated database per backend (parametrized by `--backends`), shared by the e2e tests
+    of that backend and their servers (they commit, and keep apart through their own orgs)."""
     yield from _database(request.param, request)
 
 
+@pytest.fixture(scope="session")
+def rollback_database(database: Database, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A second migrated database of the same backend, only for in-process tests (`db`): a
+    test's open transaction there never makes an e2e server on `database` wait for SQLite's
+    write lock."""
+    yield from _database(database.backend, request)
+
+
 @pytest.fixture
-def db(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+def db(rollback_database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
     """This test's view of the database: one connection in an outer transaction, rolled back
     at the end. Every session (the test's, the app's, the jobs') joins it through a savepoint,
     so `session.commit()` and `session.rollback()` behave as in production."""
+    database = rollback_database
     assert database.engine is not None
     connection = database.engine.connect()
     outer = connection.begin()

@@ -24,9 +24,9 @@ def test_models_match_migrations(database: Any) -> None:
     assert diff == [], f"models and migrations disagree: {diff}"
 
 
-def test_audit_log_is_append_only(database: Any, make_org: Any) -> None:
+def test_audit_log_is_append_only(db: Any, make_org: Any) -> None:
     kit = make_org()
-    with database.session() as s:
+    with db.session() as s:
         event = s.query(AuditEvent).filter(AuditEvent.org_id == kit.org.id).first()
         assert event is not None
         event_id: uuid.UUID = event.id
@@ -34,7 +34,7 @@ def test_audit_log_is_append_only(database: Any, make_org: Any) -> None:
         update(AuditEvent).where(AuditEvent.id == event_id).values(action="forged"),
         delete(AuditEvent).where(AuditEvent.id == event_id),
     ):
-        with database.session() as s, pytest.raises(DatabaseError, match="append-only"):
+        with db.session() as s, pytest.raises(DatabaseError, match="append-only"):
             s.execute(stmt)
             s.commit()
 

@@ -46,14 +46,14 @@ def _stripe(price: str | None, product: str = "prod_1", **kw: Any) -> StripeItem
     return StripeItem(**values)
 
 
-def test_manual_items_search_filter_and_pages_by_name(database: Any, make_org: Any) -> None:
+def test_manual_items_search_filter_and_pages_by_name(db: Any, make_org: Any) -> None:
     kit = make_org()
     other = make_org()
     for name in ("Backup", "cloud migration", "Antivirus 100% coverage", "Onsite visit"):
         _item(kit, name=name)
     _item(kit, name="Old rate", active=False)
     _item(other, name="Backup")
-    with database.session() as s:
+    with db.session() as s:
         page = catalog.list_items(s, org_id=kit.org.id, limit=2)
         names = [i.name for i in page.items]
         while page.next_cursor:
@@ -73,9 +73,9 @@ def test_manual_items_search_filter_and_pages_by_name(database: Any, make_org: A
             catalog.list_items(s, org_id=kit.org.id, cursor="not-a-cursor")
 
 
-def test_manual_item_rules(database: Any, make_org: Any) -> None:
+def test_manual_item_rules(db: Any, make_org: Any) -> None:
     kit = make_org()
-    with database.session() as s:
+    with db.session() as s:
         with pytest.raises(Invalid, match="ISO 4217"):
             catalog.create_manual(
                 s,
@@ -91,7 +91,7 @@ def test_manual_item_rules(database: Any, make_org: Any) -> None:
                 actor=Actor.system(),
             )
     item_id = _item(kit)
-    with database.session() as s:
+    with db.session() as s:
         item = catalog.update(
             s,
             org_id=kit.org.id,
@@ -107,9 +107,9 @@ def test_manual_item_rules(database: Any, make_org: Any) -> None:
         s.rollback()
 
 
-def test_stripe_items_are_changed_in_stripe_only(database: Any, make_org: Any) -> None:
+def test_stripe_items_are_changed_in_stripe_only(db: Any, make_org: Any) -> None:
     kit = make_org()
-    with database.session() as s:
+    with db.session() as s:
         catalog.upsert_stripe_items(s, org_id=kit.org.id, batch=[_stripe("price_1")])
         s.commit()
         item = catalog.list_items(s, org_id=kit.org.id).items[0]
@@ -123,9 +123,9 @@ def test_stripe_items_are_changed_in_stripe_only(database: Any, make_org: Any) -
             )
 
 
-def test_upsert_is_keyed_by_stripe_id_per_org(database: Any, make_org: Any) -> None:
+def test_upsert_is_keyed_by_stripe_id_per_org(db: Any, make_org: Any) -> None:
     a, b = make_org(), make_org()
-    with database.session() as s:
+    with db.session() as s:
         batch = [_stripe("price_1"), _stripe("price_2"), _stripe(None, "prod_2")]
         assert catalog.upsert_stripe_items(s, org_id=a.org.id, batch=batch).inserted == 3
         assert catalog.upsert_stripe_items(s, org_id=b.org.id, batch=batch).inserted == 3
@@ -137,7 +137,7 @@ def test_upsert_is_keyed_by_stripe_id_per_org(database: Any, make_org: Any) -> N
         assert (changed.inserted, changed.updated) == (0, 1)
         s.commit()
         assert catalog.count_items(s, org_id=a.org.id) == 3
-        # The database itself refuses a second row for a price or a price-less product.
+        # The db itself refuses a second row for a price or a price-less product.
         for dup in (_stripe("price_1"), _stripe(None, "prod_2")):
             with pytest.raises(IntegrityError), s.begin_nested():
                 from sqlalchemy import insert
@@ -157,9 +157,9 @@ def test_upsert_is_keyed_by_stripe_id_per_org(database: Any, make_org: Any) -> N
         s.rollback()
 
 
-def test_one_active_sync_per_org_and_a_stale_one_is_replaced(database: Any, make_org: Any) -> None:
+def test_one_active_sync_per_org_and_a_stale_one_is_replaced(db: Any, make_org: Any) -> None:
     kit = make_org()
-    with database.session() as s:
+    with db.session() as s:
         first = catalog.start_sync(s, org_id=kit.org.id)
         s.commit()
         assert catalog.start_sync(s, org_id=kit.org.id).id == first.id  # joins
@@ -185,8 +185,8 @@ def test_one_active_sync_per_org_and_a_stale_one_is_replaced(database: Any, make
         assert summary == {"status": "queued", "last_sync_at": None, "items": 0}
 
 
-def _entry(database: Any, kit: Any, user: User, ticket: Any, **kw: Any) -> TimeEntry:
-    with database.session() as s:
+def _entry(db: Any, kit: Any, user: User, ticket: Any, **kw: Any) -> TimeEntry:
+    with db.session() as s:
         org = s.get(Org, kit.org.id)
         who = s.get(User, user.id)
         data = TimeEntryCreate(ticket_id=ticket.id, work_date=date.today(), minutes=90, **kw)
@@ -195,12 +195,12 @@ def _entry(database: Any, kit: Any, user: User, ticket: Any, **kw: Any) -> TimeE
         return entry
 
 
-def test_a_time_entry_copies_its_rate_from_a_catalog_item(database: Any, make_org: Any) -> None:
+def test_a_time_entry_copies_its_rate_from_a_catalog_item(db: Any, make_org: Any) -> None:
     kit = make_org()
     tech = kit.add_user("technician")
     ticket = kit.ticket(kit.client(currency="USD", hourly_rate=10000))
     item_id = _item(kit, name="After-hours support", unit_amount=18000)
-    entry = _entry(database, kit, tech, ticket, catalog_item_id=item_id)
+    entry = _entry(db, kit, tech, ticket, catalog_item_id=item_id)
     assert (entry.hourly_rate, entry.catalog_item_id, entry.currency) == (18000, item_id, "USD")
     # Later changes to the item do not alter the entry.
     kit._commit(
@@ -212,7 +212,7 @@ def test_a_time_entry_copies_its_rate_from_a_catalog_item(database: Any, make_or
             actor=Actor.system(),
         )
     )
-    with database.session() as s:
+    with db.session() as s:
         kept = s.get(TimeEntry, entry.id)
         assert kept is not None and kept.hourly_rate == 18000
         # Editing something else keeps the copied rate and the item.
@@ -243,20 +243,20 @@ def test_a_time_entry_copies_its_rate_from_a_catalog_item(database: Any, make_or
     ],
 )
 def test_an_unusable_catalog_item_is_422(
-    database: Any, make_org: Any, item: dict[str, Any], message: str
+    db: Any, make_org: Any, item: dict[str, Any], message: str
 ) -> None:
     kit = make_org()
     ticket = kit.ticket(kit.client(currency="USD"))
     item_id = _item(kit, **item)
     with pytest.raises(Invalid, match=message):
-        _entry(database, kit, kit.admin, ticket, catalog_item_id=item_id)
+        _entry(db, kit, kit.admin, ticket, catalog_item_id=item_id)
 
 
-def test_another_orgs_item_is_unknown(database: Any, make_org: Any) -> None:
+def test_another_orgs_item_is_unknown(db: Any, make_org: Any) -> None:
     kit, other = make_org(), make_org()
     ticket = kit.ticket(kit.client(currency="USD"))
     foreign = _item(other)
     with pytest.raises(Invalid, match="does not match any catalog item"):
-        _entry(database, kit, kit.admin, ticket, catalog_item_id=foreign)
+        _entry(db, kit, kit.admin, ticket, catalog_item_id=foreign)
     with pytest.raises(Invalid, match="either hourly_rate or catalog_item_id"):
-        _entry(database, kit, kit.admin, ticket, catalog_item_id=_item(kit), hourly_rate=1)
+        _entry(db, kit, kit.admin, ticket, catalog_item_id=_item(kit), hourly_rate=1)
