@@ -164,6 +164,7 @@ def test_default_queue_is_a_sqlite_file_under_var(monkeypatch: pytest.MonkeyPatc
 # ---- tasks through a real consumer -----------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_task_runs_through_a_real_consumer(
     huey: Any, consumer: Any, db: Any, tmp_path: Path
 ) -> None:
@@ -176,6 +177,7 @@ def test_task_runs_through_a_real_consumer(
     wait_for(lambda: lines(out) == ["committed"], what="the task to run")
 
 
+@pytest.mark.e2e
 def test_transient_failure_is_retried_with_backoff(
     huey: Any, consumer: Any, tmp_path: Path
 ) -> None:
@@ -185,6 +187,7 @@ def test_transient_failure_is_retried_with_backoff(
     assert lines(out) == ["attempt"] * 3
 
 
+@pytest.mark.e2e
 def test_retries_of_a_transient_failure_run_out(huey: Any, consumer: Any, tmp_path: Path) -> None:
     out = tmp_path / "down.txt"
     task_id = queue.send("test.queue.down", str(out))
@@ -194,6 +197,7 @@ def test_retries_of_a_transient_failure_run_out(huey: Any, consumer: Any, tmp_pa
     assert huey.pending_count() == 0 and huey.scheduled_count() == 0
 
 
+@pytest.mark.e2e
 def test_other_errors_are_not_retried(huey: Any, consumer: Any, tmp_path: Path) -> None:
     out = tmp_path / "broken.txt"
     task_id = queue.send("test.queue.broken", str(out))

@@ -98,7 +98,9 @@ def stripe_app(
     """(the app in-process, sandbox) on the test's transaction, for each backend."""
     from regentra.config import get_settings
 
-    use_stripe(monkeypatch, app_sandbox.url)
+    # No client-side pacing against the sandbox (its rate limit is off too); the throttle has
+    # tests of its own (test_client.py).
+    use_stripe(monkeypatch, app_sandbox.url, stripe_max_rps="0")
     yield StripeApp(site, app_sandbox, db)
     monkeypatch.undo()
     get_settings.cache_clear()

@@ -465,6 +465,7 @@ def test_a_429_storm_is_recorded_keeps_the_checkpoint_and_is_retried(
 # ---- economy -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_1000_open_invoices_with_10_paid_are_healed_within_20_stripe_calls(
     stripe_app: StripeApp,
 ) -> None:

@@ -547,6 +547,7 @@ def test_no_secret_at_rest_in_responses_pages_or_logs(stripe_server: StripeApp) 
     assert_no_secret(stripe_server.server.log(), sk, rk, secret)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_migration_upgrades_a_database_with_orgs(
     backend: str, request: pytest.FixtureRequest

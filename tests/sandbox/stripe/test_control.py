@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import stripe
+from stripe import _http_client as stripe_http
 
 from sandbox.stripe.conftest import StripeSandbox
 
@@ -68,7 +69,13 @@ def test_api_faults_through_the_sdk(
     assert time.monotonic() - started < 0.38
 
 
-def test_sdk_retries_injected_500s(box: StripeSandbox, control: httpx.Client, key: str) -> None:
+def test_sdk_retries_injected_500s(
+    box: StripeSandbox, control: httpx.Client, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SDK's own back-off (0.5 s doubling to 5 s, with jitter) is not under test here: at a
+    # 50% failure rate it made this test take up to 20 s.
+    monkeypatch.setattr(stripe_http.HTTPClient, "INITIAL_DELAY", 0.01)
+    monkeypatch.setattr(stripe_http.HTTPClient, "MAX_DELAY", 0.05)
     control.post("/_sandbox/faults", data={"rate_500": "0.5"}).raise_for_status()
     retrying = stripe.StripeClient(key, base_addresses={"api": box.url}, max_network_retries=8)
     for i in range(3):

@@ -13,6 +13,7 @@ from sandbox.stripe.conftest import StripeSandbox, new_key, stop_sandbox
 from sandbox.stripe.receiver import Receiver
 
 
+@pytest.mark.e2e
 def test_state_survives_a_restart(
     make_sandbox: Callable[..., StripeSandbox], tmp_path: Path
 ) -> None:

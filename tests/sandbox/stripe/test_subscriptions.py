@@ -559,6 +559,7 @@ def test_objects_have_the_sdk_fields(client: stripe.StripeClient) -> None:
     }
 
 
+@pytest.mark.e2e
 def test_subscriptions_survive_a_restart_with_a_state_file(
     make_sandbox: Any, tmp_path: Any
 ) -> None:
