@@ -67,6 +67,9 @@ from regentra.tickets.schemas import TicketCreate  # noqa: E402
 from regentra.time_entries import service as entries_service  # noqa: E402
 from regentra.time_entries.schemas import TimeEntryCreate  # noqa: E402
 
+# The Stripe sandbox and the app wired to it, shared by every test directory.
+pytest_plugins = ["support.stripe_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
 ALL_BACKENDS = ["sqlite", "postgres"]

@@ -26,9 +26,8 @@ from conftest import (
     Site,
     _org_factory,
     start_server,
-    stop_server,
 )
-from sandbox.stripe.conftest import StripeSandbox, start_sandbox, stop_sandbox
+from sandbox.stripe.conftest import StripeSandbox
 
 # Key material after a Stripe prefix. A hint (`sk_test_…4f2a`) has an ellipsis there.
 SECRET_SHAPED = re.compile(r"(?:sk|rk)_(?:test|live)_[A-Za-z0-9]|whsec_[A-Za-z0-9]")
@@ -71,15 +70,6 @@ def start_stripe_app(
     return start_server(database.url, extra_env=env)
 
 
-@pytest.fixture(scope="session")
-def app_sandbox() -> Iterator[StripeSandbox]:
-    """The Stripe sandbox the `stripe_app` servers talk to (rate limit off; a test that
-    needs 429s starts a sandbox of its own)."""
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
-
-
 def use_stripe(monkeypatch: pytest.MonkeyPatch, base: str, **env: str) -> None:
     """Point this process's settings at the Stripe `base` (and any other `REGENTRA_*`
     settings given), for one test."""
@@ -89,30 +79,6 @@ def use_stripe(monkeypatch: pytest.MonkeyPatch, base: str, **env: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(f"REGENTRA_{name.upper()}", value)
     get_settings.cache_clear()  # the fixture clears it again after `monkeypatch.undo()`
-
-
-@pytest.fixture
-def stripe_app(
-    db: Database, site: Site, app_sandbox: StripeSandbox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StripeApp]:
-    """(the app in-process, sandbox) on the test's transaction, for each backend."""
-    from regentra.config import get_settings
-
-    # No client-side pacing against the sandbox (its rate limit is off too); the throttle has
-    # tests of its own (test_client.py).
-    use_stripe(monkeypatch, app_sandbox.url, stripe_max_rps="0")
-    yield StripeApp(site, app_sandbox, db)
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="session")
-def stripe_server(database: Database, app_sandbox: StripeSandbox) -> Iterator[StripeApp]:
-    """(a real `regentra serve`, sandbox) for each backend, for e2e tests: webhook deliveries,
-    several processes, server logs."""
-    server = start_stripe_app(database, app_sandbox.url)
-    yield StripeApp(server, app_sandbox, database)
-    stop_server(server)
 
 
 # ---- invoices: an org connected to the sandbox with its webhook endpoint added --------------

@@ -8,11 +8,6 @@ from typing import Any
 
 import pytest
 
-# The app wired to the Stripe sandbox: in-process (`stripe_app`), or a real server for the
-# pages that get paid through the sandbox's webhooks and for the browser (`stripe_server`,
-# one per backend for the session).
-from integrations.conftest import app_sandbox, stripe_app, stripe_server  # noqa: F401
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -292,6 +292,13 @@ class Delivery:
                     )
             self.cv.notify_all()
 
+    def outstanding(self, account: Account) -> int:
+        """Deliveries of `account` queued (due, held back, or waiting to retry) or in flight:
+        0 means every event so far has had its last attempt."""
+        with self.cv:
+            queued = sum(1 for j in self.pending if j.account is account)
+            return queued + sum(1 for key in self.busy if key[0] == id(account))
+
     def discard(self, account: Account, target_id: str | None = None) -> None:
         """Forget queued deliveries of an account (or of one of its endpoints)."""
         with self.cv:

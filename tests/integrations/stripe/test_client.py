@@ -347,7 +347,10 @@ def test_throttle_keeps_a_two_process_burst_under_the_limit(
         queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
     else:
         queue_url = request.getfixturevalue("redis_server").url
-    log = burst(limited_sandbox, queue_url, max_rps=20)
+    # 15/s per org: two processes that did not share the budget would send 30/s and meet the
+    # sandbox's 25/s limit. (The product's 20/s leaves 5/s of headroom; on a loaded 2-core
+    # runner, scheduling jitter once bunched calls released 50 ms apart past it.)
+    log = burst(limited_sandbox, queue_url, max_rps=15)
     statuses = [r["status"] for r in log]
     assert len(statuses) == 100 and statuses.count(429) == 0, statuses.count(429)
 

@@ -73,12 +73,11 @@ def stop_sandbox(sandbox: StripeSandbox) -> None:
 
 
 @pytest.fixture(scope="session")
-def stripe_sandbox() -> Iterator[StripeSandbox]:
-    """One sandbox server for the session, with the rate limit off (tests that need it
-    start their own). Tests keep apart by using fresh keys, i.e. fresh accounts."""
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
+def stripe_sandbox(app_sandbox: StripeSandbox) -> StripeSandbox:
+    """The session's one sandbox server (tests/support/stripe_fixtures.py), rate limit off
+    (tests that need it start their own). Tests keep apart by using fresh keys, i.e. fresh
+    accounts."""
+    return app_sandbox
 
 
 @pytest.fixture(scope="module")

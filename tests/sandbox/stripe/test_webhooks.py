@@ -204,11 +204,13 @@ def test_gives_up_after_max_attempts_and_times_out(
     receiver.sleep = 1.0  # longer than the timeout
     register(control, receiver.url)
     customer = sdk.v1.customers.create(params={"name": "Slow receiver"})
+    assert control.get("/_sandbox/deliveries").json()["outstanding"] == 1  # queued or sending
     attempts = wait_until(lambda: len(deliveries(control)) >= 2 and deliveries(control))
     assert [a["outcome"] for a in attempts] == ["failed", "failed"]
     assert all("timed out" in a["error"] and a["status_code"] is None for a in attempts)
     assert attempts[-1]["next_attempt_in_ms"] is None
-    time.sleep(0.6)
+    # Given up: nothing is queued or in flight any more, and no third attempt was made.
+    wait_until(lambda: control.get("/_sandbox/deliveries").json()["outstanding"] == 0)
     assert len(deliveries(control)) == 2
     event = sdk.v1.events.list(params={"type": "customer.created"}).data[0]
     assert event.data.object.id == customer.id and event.pending_webhooks == 1

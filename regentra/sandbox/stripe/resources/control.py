@@ -233,7 +233,8 @@ def set_faults(ctx: Ctx) -> dict[str, Any]:
 
 @router.route("GET", "/_sandbox/deliveries", control=True)
 def list_deliveries(ctx: Ctx) -> dict[str, Any]:
-    """Every delivery attempt for this account, oldest first (filters: event, type, target)."""
+    """Every delivery attempt for this account, oldest first (filters: event, type, target),
+    and `outstanding`: how many deliveries are still queued or in flight (0: settled)."""
     p = ctx.params
     _only(p, ("event", "type", "target", "limit"))
     items = [
@@ -241,7 +242,8 @@ def list_deliveries(ctx: Ctx) -> dict[str, Any]:
         for d in ctx.account.deliveries
         if all(d[name] == p[name] for name in ("event", "type", "target") if name in p)
     ]
-    return _log(items, p, "/_sandbox/deliveries")
+    outstanding = webhooks.engine(ctx.sandbox).outstanding(ctx.account)
+    return {**_log(items, p, "/_sandbox/deliveries"), "outstanding": outstanding}
 
 
 @router.route("GET", "/_sandbox/requests", control=True)
