@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -86,7 +85,7 @@ def test_missing_binaries_raise(monkeypatch: pytest.MonkeyPatch) -> None:
         postgres.start_postgres()
 
 
-def test_start_failure_reports_server_log(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_failure_reports_server_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Hold a port and make every start attempt use it: pg_ctl must fail, and the error
     # must carry the tail of the server log; nothing may be left behind.
     with socket.socket() as busy:
@@ -94,8 +93,8 @@ def test_start_failure_reports_server_log(monkeypatch: pytest.MonkeyPatch) -> No
         busy.listen()
         port = busy.getsockname()[1]
         monkeypatch.setattr(postgres, "_free_port", lambda: port)
-        before = set(Path(tempfile.gettempdir()).glob("regentra-pg-*"))
+        # A base directory of its own: other test processes start servers meanwhile.
         with pytest.raises(RuntimeError, match="could not start PostgreSQL") as excinfo:
-            postgres.start_postgres()
+            postgres.start_postgres(base_dir=tmp_path)
     assert "Address already in use" in str(excinfo.value)
-    assert set(Path(tempfile.gettempdir()).glob("regentra-pg-*")) == before
+    assert list(tmp_path.glob("regentra-pg-*")) == []
