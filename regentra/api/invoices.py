@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
 
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
@@ -36,11 +35,9 @@ from regentra.invoices.schemas import (
     LineCreate,
     VoidBody,
 )
-from regentra.models import Invoice
+from regentra.models import Invoice, InvoiceStatus
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
-
-Status = Literal["draft", "sent", "paid", "overdue", "void"]
 
 
 def _full(session: Session, invoice: Invoice) -> InvoiceDetail:
@@ -69,7 +66,7 @@ def generate(
 def list_invoices(
     session: SessionDep,
     user: ApproverUser,
-    status: Status | None = None,
+    status: InvoiceStatus | None = None,
     client_id: uuid.UUID | None = None,
     limit: int | None = None,
     cursor: str | None = None,

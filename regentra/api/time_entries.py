@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Literal
 
 from fastapi import APIRouter
 
 from regentra.api.deps import ApproverUser, CurrentOrg, CurrentUser, SessionDep
 from regentra.api.responses import BODY, CONFLICT, FOUND, PARAMS, ROLE, ErrorInfo, errors
 from regentra.api.schemas import BulkApproveResult, BulkFailure, Page
+from regentra.models import EntryStatus
 from regentra.time_entries import service
 from regentra.time_entries.schemas import (
     BulkApproveBody,
@@ -19,8 +19,6 @@ from regentra.time_entries.schemas import (
 )
 
 router = APIRouter(prefix="/time-entries", tags=["time entries"])
-
-Status = Literal["draft", "submitted", "approved", "rejected"]
 
 
 @router.post("", status_code=201, responses=errors(ROLE, BODY, CONFLICT))
@@ -34,7 +32,7 @@ def create_entry(
 def list_entries(
     session: SessionDep,
     user: CurrentUser,
-    status: Status | None = None,
+    status: EntryStatus | None = None,
     technician_id: uuid.UUID | None = None,
     client_id: uuid.UUID | None = None,
     ticket_id: uuid.UUID | None = None,
