@@ -4,10 +4,11 @@ in-process, real `regentra serve` processes for `e2e` tests, and factories.
 Every test that touches a database runs once per backend (`--backends`, default both).
 
 In-process (the default): `db` joins each test's sessions into one outer transaction on one
-connection (SQLAlchemy's "join a session into an external transaction" recipe, with
-savepoints), rolled back at the end; the app in the test process (`site`, `kit.api()`) and
-every job run by `run_tasks` take their sessions from it, so a test sees exactly what it
-made and leaves nothing behind. `e2e` tests (`live_server`, `stripe_app`) commit for real.
+connection to the backend's `rollback_database` (SQLAlchemy's "join a session into an
+external transaction" recipe, with savepoints), rolled back at the end; the app in the test
+process (`site`, `kit.api()`, `stripe_app`) and every job run by `run_tasks` take their
+sessions from it, so a test sees exactly what it made and leaves nothing behind. `e2e` tests
+(`live_server`, `stripe_server`) commit for real, to `database`, through real processes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ os.environ["REGENTRA_STRIPE_API_BASE"] = "http://127.0.0.1:9"
 # consumer or a test server): the tests of those jobs run them directly.
 os.environ["REGENTRA_PERIODIC_JOBS"] = "false"
 
+from factories import PASSWORD, OrgKit, _org_factory  # noqa: E402, F401
 from pwdlib import PasswordHash  # noqa: E402
 from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
 from sqlalchemy import Engine, event  # noqa: E402
@@ -54,24 +55,14 @@ from starlette.testclient import TestClient  # noqa: E402
 from support.postgres import PostgresServer, start_postgres  # noqa: E402
 
 import regentra.db  # noqa: E402
-from regentra.audit.service import Actor  # noqa: E402
-from regentra.auth import passwords, tokens  # noqa: E402
-from regentra.clients import service as clients_service  # noqa: E402
-from regentra.clients.schemas import ClientCreate  # noqa: E402
+from regentra.auth import passwords  # noqa: E402
 from regentra.db import make_engine  # noqa: E402
 from regentra.migrate import upgrade  # noqa: E402
-from regentra.models import Client, Org, Ticket, TimeEntry, User  # noqa: E402
-from regentra.orgs import service as orgs_service  # noqa: E402
-from regentra.tickets import service as tickets_service  # noqa: E402
-from regentra.tickets.schemas import TicketCreate  # noqa: E402
-from regentra.time_entries import service as entries_service  # noqa: E402
-from regentra.time_entries.schemas import TimeEntryCreate  # noqa: E402
 
 # The Stripe sandbox and the app wired to it, shared by every test directory.
 pytest_plugins = ["support.stripe_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct-horse-battery"
 ALL_BACKENDS = ["sqlite", "postgres"]
 # The app's idea of its own address in-process (cookies, webhook URLs); nothing listens there.
 BASE_URL = "http://127.0.0.1:8000"
@@ -344,125 +335,6 @@ def live_server(database: Database) -> Iterator[LiveServer]:
     stop_server(server)
 
 
-@dataclass
-class OrgKit:
-    """One org made through the services, with helpers to add what a test needs."""
-
-    db: Database
-    server: LiveServer | Site | None
-    org: Org
-    admin: User
-    _tokens: dict[uuid.UUID, str] = field(default_factory=dict)
-
-    def _commit(self, fn: Callable[[Session], Any]) -> Any:
-        with self.db.session() as session:
-            result = fn(session)
-            session.commit()
-            return result
-
-    def add_user(self, role: str, email: str | None = None, password: str = PASSWORD) -> User:
-        email = email or f"{role}-{uuid.uuid4().hex[:8]}@{self.org.slug}.example.com"
-        return self._commit(  # type: ignore[no-any-return]
-            lambda s: orgs_service.add_user(
-                s,
-                org_id=self.org.id,
-                email=email,
-                password=password,
-                role=role,
-                name=f"{role.title()} {email[:6]}",
-                actor=Actor.system(),
-            )
-        )
-
-    def client(self, name: str | None = None, **kw: Any) -> Client:
-        data = ClientCreate(
-            name=name or f"Client {uuid.uuid4().hex[:6]}",
-            billing_email=kw.pop("billing_email", "ap@client.example.com"),
-            **kw,
-        )
-        return self._commit(  # type: ignore[no-any-return]
-            lambda s: clients_service.create(
-                s, org=s.get(Org, self.org.id), data=data, actor=Actor.of(self.admin)
-            )
-        )
-
-    def ticket(self, client: Client | None = None, title: str = "Printer on fire") -> Ticket:
-        client = client or self.client()
-        data = TicketCreate(client_id=client.id, title=title)
-        return self._commit(  # type: ignore[no-any-return]
-            lambda s: tickets_service.create(
-                s, org_id=self.org.id, data=data, actor=Actor.of(self.admin)
-            )
-        )
-
-    def entry(
-        self,
-        technician: User,
-        ticket: Ticket | None = None,
-        minutes: int = 60,
-        status: str = "draft",
-        approver: User | None = None,
-    ) -> TimeEntry:
-        ticket = ticket or self.ticket()
-
-        def make(s: Session) -> TimeEntry:
-            org = s.get(Org, self.org.id)
-            assert org is not None
-            tech = s.get(User, technician.id)
-            assert tech is not None
-            data = TimeEntryCreate(
-                ticket_id=ticket.id, work_date=date.today(), minutes=minutes, description="work"
-            )
-            entry = entries_service.create(s, org=org, user=tech, data=data)
-            if status in ("submitted", "approved", "rejected"):
-                entries_service.submit(s, user=tech, entry_id=entry.id)
-            if status in ("approved", "rejected"):
-                who = s.get(User, (approver or self.admin).id)
-                assert who is not None
-                if status == "approved":
-                    entries_service.approve(s, org=org, user=who, entry_id=entry.id)
-                else:
-                    entries_service.reject(
-                        s, org=org, user=who, entry_id=entry.id, reason="not billable"
-                    )
-            return entry
-
-        return self._commit(make)  # type: ignore[no-any-return]
-
-    def token(self, user: User) -> str:
-        if user.id not in self._tokens:
-            self._tokens[user.id] = self._commit(
-                lambda s: tokens.create_token(s, user=s.get(User, user.id), name="test")[1]
-            )
-        return self._tokens[user.id]
-
-    def api(self, user: User | None = None) -> httpx.Client:
-        """An API client authenticated as `user` (default: admin): in-process, or for the
-        live server when the kit was made for one."""
-        assert self.server is not None, "this OrgKit was made without a server"
-        headers = {"Authorization": f"Bearer {self.token(user or self.admin)}"}
-        if isinstance(self.server, Site):
-            return self.server.http("/api/v1", headers=headers)
-        return httpx.Client(base_url=self.server.url + "/api/v1", headers=headers, timeout=30)
-
-
-def _org_factory(database: Database, server: LiveServer | Site | None) -> Callable[..., OrgKit]:
-    def make(name: str | None = None) -> OrgKit:
-        name = name or f"MSP {uuid.uuid4().hex[:8]}"
-        with database.session() as session:
-            org, admin = orgs_service.create_org(
-                session,
-                name=name,
-                admin_email=f"admin-{uuid.uuid4().hex[:8]}@example.com",
-                admin_password=PASSWORD,
-                default_hourly_rate=15000,
-            )
-            session.commit()
-        return OrgKit(database, server, org, admin)
-
-    return make
-
-
 @pytest.fixture
 def make_org(database: Database, request: pytest.FixtureRequest) -> Callable[..., OrgKit]:
     """Create orgs through the services: committed and tied to the live server when the test
@@ -470,12 +342,6 @@ def make_org(database: Database, request: pytest.FixtureRequest) -> Callable[...
     if "live_server" in request.fixturenames:
         return _org_factory(database, request.getfixturevalue("live_server"))
     return _org_factory(request.getfixturevalue("db"), request.getfixturevalue("site"))
-
-
-@pytest.fixture(scope="module")
-def make_org_module(database: Database, live_server: LiveServer) -> Callable[..., OrgKit]:
-    """Like make_org, for module-scoped worlds; always tied to the live server."""
-    return _org_factory(database, live_server)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

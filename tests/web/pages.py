@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-PASSWORD = "correct-horse-battery"  # tests/conftest.py's default for created users
+PASSWORD = "correct-horse-battery"  # tests/factories.py's default for created users
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 _FORM_ERROR = re.compile(r'id="form-error">([^<]*)<')
 _FLASH = re.compile(r'id="flash" data-kind="(\w+)">([^<]*)<')
