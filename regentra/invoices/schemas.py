@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
@@ -161,8 +162,10 @@ class InvoiceDetail(InvoiceOut):
         )
 
 
-class PreviewLineOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+@dataclass(frozen=True)
+class PreviewLine:
+    """One approved entry as generating would bill it (the service makes these while it
+    streams entries, so a plain dataclass; the API answers it as is)."""
 
     time_entry_id: uuid.UUID
     work_date: date
@@ -182,4 +185,4 @@ class InvoicePreview(BaseModel):
     client_id: uuid.UUID
     currency: str
     total: int
-    lines: list[PreviewLineOut]
+    lines: list[PreviewLine]

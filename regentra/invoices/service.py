@@ -26,7 +26,7 @@ from regentra.invoices.errors import (
     NothingToInvoice,
     SendInProgress,
 )
-from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
+from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate, PreviewLine
 from regentra.kit.ids import new_id
 from regentra.kit.money import amount_for
 from regentra.kit.pagination import Page, paginate
@@ -166,20 +166,6 @@ def _line_rows_stmt(org_id: uuid.UUID, where: list[Any]) -> Any:
         .where(*where)
         .order_by(TimeEntry.work_date, TimeEntry.id)
     )
-
-
-@dataclass(frozen=True)
-class PreviewLine:
-    time_entry_id: uuid.UUID
-    work_date: date
-    ticket_id: uuid.UUID
-    ticket_title: str
-    technician_id: uuid.UUID
-    technician_name: str
-    minutes: int
-    hourly_rate: int
-    amount: int
-    description: str
 
 
 @dataclass(frozen=True)
