@@ -344,6 +344,16 @@ def make_org(database: Database, request: pytest.FixtureRequest) -> Callable[...
     return _org_factory(request.getfixturevalue("db"), request.getfixturevalue("site"))
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_afresh_after_each_test() -> Iterator[None]:
+    """Tests change settings through `monkeypatch.setenv` (then `get_settings.cache_clear()`);
+    after the test, once monkeypatch has restored the environment, the next read sees it."""
+    from regentra.config import get_settings
+
+    yield
+    get_settings.cache_clear()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests run against real servers: they are e2e too."""
     for item in items:

@@ -72,13 +72,13 @@ def start_stripe_app(
 
 def use_stripe(monkeypatch: pytest.MonkeyPatch, base: str, **env: str) -> None:
     """Point this process's settings at the Stripe `base` (and any other `REGENTRA_*`
-    settings given), for one test."""
+    settings given), for one test (conftest reads them afresh after it)."""
     from regentra.config import get_settings
 
     monkeypatch.setenv("REGENTRA_STRIPE_API_BASE", base)
     for name, value in env.items():
         monkeypatch.setenv(f"REGENTRA_{name.upper()}", value)
-    get_settings.cache_clear()  # the fixture clears it again after `monkeypatch.undo()`
+    get_settings.cache_clear()
 
 
 # ---- invoices: an org connected to the sandbox with its webhook endpoint added --------------

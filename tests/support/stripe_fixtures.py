@@ -29,16 +29,12 @@ def app_sandbox() -> Iterator[StripeSandbox]:
 @pytest.fixture
 def stripe_app(
     db: Database, site: Site, app_sandbox: StripeSandbox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[StripeApp]:
+) -> StripeApp:
     """(the app in-process, sandbox) on the test's transaction, for each backend."""
-    from regentra.config import get_settings
-
     # No client-side pacing against the sandbox (its rate limit is off too); the throttle has
     # tests of its own (test_client.py).
     use_stripe(monkeypatch, app_sandbox.url, stripe_max_rps="0")
-    yield StripeApp(site, app_sandbox, db)
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    return StripeApp(site, app_sandbox, db)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,24 +28,19 @@ from sqlalchemy import func, select
 
 from integrations.conftest import StripeApp, use_stripe
 from regentra.catalog import service as catalog
-from regentra.config import get_settings
 from regentra.integrations.stripe.catalog_sync import run_sync
 from regentra.models import CatalogItem, CatalogSync
 from regentra.orgs import secrets
 
 
 @pytest.fixture
-def use_sandbox(
-    db: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[StripeSandbox], None]]:
+def use_sandbox(db: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[StripeSandbox], None]:
     """Point this process's Stripe at a given sandbox (the database is the test's, `db`)."""
 
     def point(sandbox: StripeSandbox) -> None:
         use_stripe(monkeypatch, sandbox.url)
 
-    yield point
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    return point
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ A private sandbox (its faults are sandbox-wide) and a server of its own, on each
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import Database, _org_factory, stop_server
 from sandbox.stripe.conftest import start_sandbox, stop_sandbox
+from sandbox.stripe.receiver import settled
 from sqlalchemy import func, select
 
 from integrations.conftest import Billing, StripeApp, connect_billing, start_stripe_app
@@ -63,20 +63,6 @@ def _sent_invoices(billing: Billing, count: int) -> list[dict[str, Any]]:
         return list(pool.map(make, entries))
 
 
-def _settled(control: Any, *, timeout: float = 120.0) -> int:
-    """Wait until the sandbox has made every delivery attempt it will make (none queued, held
-    back or in flight); returns how many it made."""
-    deadline = time.monotonic() + timeout
-    while True:
-        log = control.get("/_sandbox/deliveries", params={"limit": 10000}).json()
-        if log["outstanding"] == 0:
-            return len(log["data"])
-        assert time.monotonic() < deadline, (
-            f"webhook deliveries did not settle: {log['outstanding']}"
-        )
-        time.sleep(0.05)
-
-
 def test_300_paid_invoices_through_duplicate_reorder_and_drop_then_one_reconciliation(
     faulty: StripeApp,
 ) -> None:
@@ -97,7 +83,7 @@ def test_300_paid_invoices_through_duplicate_reorder_and_drop_then_one_reconcili
         for stripe_id in by_stripe_id:
             paid = control.post(f"/_sandbox/invoices/{stripe_id}/pay")
             assert paid.status_code == 200, paid.text
-        _settled(control)
+        settled(control, timeout=120)
         assert control.post("/_sandbox/faults").is_success  # clear them
         deliveries = control.get("/_sandbox/deliveries", params={"limit": 10000}).json()["data"]
 

@@ -104,3 +104,9 @@ def wait_until(check: Callable[[], Any], timeout: float = 10) -> Any:
             return value
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def settled(control: httpx.Client, timeout: float = 10) -> None:
+    """Wait until the account has no delivery queued, held back or in flight (the sandbox's
+    `outstanding`): every attempt it will make has been made."""
+    wait_until(lambda: control.get("/_sandbox/deliveries").json()["outstanding"] == 0, timeout)

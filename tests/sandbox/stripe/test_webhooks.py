@@ -18,7 +18,7 @@ import pytest
 import stripe
 
 from sandbox.stripe.conftest import StripeSandbox, new_key
-from sandbox.stripe.receiver import Receiver, deliveries, register, wait_until
+from sandbox.stripe.receiver import Receiver, deliveries, register, settled, wait_until
 
 
 @pytest.fixture
@@ -36,11 +36,6 @@ def control(box: StripeSandbox, key: str) -> Iterator[httpx.Client]:
 @pytest.fixture
 def sdk(box: StripeSandbox, key: str) -> stripe.StripeClient:
     return box.client(key)
-
-
-def settled(control: httpx.Client) -> None:
-    """Wait until the account has no delivery queued or in flight (the sandbox says so)."""
-    wait_until(lambda: control.get("/_sandbox/deliveries").json()["outstanding"] == 0)
 
 
 def test_registered_endpoint_gets_events_the_sdk_verifies(
