@@ -305,7 +305,14 @@ def sandbox_stripe(
         Path | None, typer.Option(help="Keep state in this JSON file across restarts.")
     ] = None,
     rate_limit: Annotated[
-        int, typer.Option(help="Requests per second per account (0: unlimited).")
+        int,
+        typer.Option(help="Requests per second per test-mode account (0: no rate limits at all)."),
+    ] = 25,
+    live_rate_limit: Annotated[
+        int, typer.Option(help="Requests per second per live-mode account.")
+    ] = 100,
+    endpoint_rate_limit: Annotated[
+        int, typer.Option(help="Requests per second per endpoint of an account, either mode.")
     ] = 25,
     allow_remote: Annotated[
         bool, typer.Option(help="Allow binding an interface other than loopback.")
@@ -319,7 +326,12 @@ def sandbox_stripe(
 
     if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
         raise _fail(f"refusing to bind {host}: the sandbox is for this machine (--allow-remote)")
-    sandbox = Sandbox(state_file=state, rate_limit=rate_limit)
+    sandbox = Sandbox(
+        state_file=state,
+        rate_limit=rate_limit,
+        live_rate_limit=live_rate_limit,
+        endpoint_rate_limit=endpoint_rate_limit,
+    )
     sandbox.base_url = f"http://{host}:{port}"
     uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
 

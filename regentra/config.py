@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # 25 in test mode and 100 in live mode. 0 turns the throttle off.
     stripe_max_rps: float = Field(default=20.0, ge=0)
     stripe_max_rps_live: float = Field(default=80.0, ge=0)
+    # Requests per second per org to one endpoint (`POST /v1/invoices/{id}/add_lines`), in
+    # either mode: Stripe allows each endpoint 25. 0 turns this throttle off (and so does an
+    # account rate of 0).
+    stripe_max_rps_per_endpoint: float = Field(default=20.0, ge=0)
     # 429s: retried this many times with exponential back-off (base, cap in seconds).
     stripe_rate_limit_retries: int = Field(default=6, ge=0)
     stripe_backoff_base_seconds: float = Field(default=0.5, ge=0)

@@ -12,7 +12,8 @@ pacing throttle that lives in the queue's storage.
   commits, never for a rolled-back change. Domains call it by name and never import
   integrations; `load_tasks()` imports the task modules in the web process and the consumer.
 - `pace(key, rate)` spaces calls to an outside API across every process that shares the
-  queue (see `Pacer`).
+  queue (see `Pacer`); `pace_all((key, rate), ...)` honours several schedules at once (an
+  account's and one of its endpoints') in one round-trip.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -311,13 +312,17 @@ def stop_in_process(running: Consumer, *, timeout: float = 5.0) -> None:
 _PACE_LUA = """\
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat),
-           'PX', math.floor((new_tat - now) / 1000) + 60000)
-return string.format('%.0f', tat - now)
+local slot = now
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat > slot then slot = tat end
+end
+for i, key in ipairs(KEYS) do
+  local new_tat = slot + tonumber(ARGV[i])
+  redis.call('SET', key, string.format('%.0f', new_tat),
+             'PX', math.floor((new_tat - now) / 1000) + 60000)
+end
+return string.format('%.0f', slot - now)
 """
 
 
@@ -332,6 +337,12 @@ class Pacer:
     key stores its theoretical arrival time `tat`; a call's slot is max(now, tat) and moves
     `tat` on by 1/rate) and sleeps until its slot. Any one-second window then holds at most
     rate + 1 calls, bursts are smoothed rather than refused, and a lone call never waits.
+
+    A call may need several schedules at once (Stripe limits an account and, besides, each
+    endpoint of it): `reserve_all` gives it the latest of their next slots and moves every one
+    of them on from that slot, atomically, so each key still sees at most its rate. A call
+    held back by one key holds back the others' later calls too (their schedules are kept in
+    slot order): stricter than needed, never looser.
 
     The schedule lives where the queue lives, because every process that can run a task
     already shares that storage: a Lua script on the Redis server (atomic, on the Redis clock)
@@ -360,22 +371,33 @@ class Pacer:
 
     def reserve(self, key: str, rate: float) -> float:
         """Reserve the next slot for `key`; returns seconds to wait before using it."""
-        if rate <= 0:
+        return self.reserve_all([(key, rate)])
+
+    def reserve_all(self, limits: Sequence[tuple[str, float]]) -> float:
+        """Reserve one slot that every `(key, rate)` allows, in one round-trip: the latest of
+        the keys' next free slots, after which each key's schedule moves on from that slot.
+        Returns seconds to wait before using it. Rates <= 0 do not limit."""
+        paced = [(key, 1.0 / rate) for key, rate in limits if rate > 0]
+        if not paced:
             return 0.0
-        interval = 1.0 / rate
         if self._script is not None:
-            wait_us = self._script(keys=[self._prefix + key], args=[round(interval * 1e6)])
+            wait_us = self._script(
+                keys=[self._prefix + key for key, _ in paced],
+                args=[round(interval * 1e6) for _, interval in paced],
+            )
             return max(0.0, int(wait_us) / 1e6)
         conn = self._sqlite()
         conn.execute("BEGIN IMMEDIATE")
         try:
             now = time.time()  # read under the write lock: slots are handed out in order
-            row = conn.execute("SELECT tat FROM regentra_pace WHERE key = ?", (key,)).fetchone()
-            slot = max(now, row[0] if row else 0.0)
-            conn.execute(
+            slot = now
+            for key, _ in paced:
+                row = conn.execute("SELECT tat FROM regentra_pace WHERE key = ?", (key,)).fetchone()
+                slot = max(slot, row[0] if row else 0.0)
+            conn.executemany(
                 "INSERT INTO regentra_pace (key, tat) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET tat = excluded.tat",
-                (key, slot + interval),
+                [(key, slot + interval) for key, interval in paced],
             )
             if random.random() < 0.01:  # noqa: S311 (housekeeping, not crypto)
                 conn.execute("DELETE FROM regentra_pace WHERE tat < ?", (now - 3600,))
@@ -387,7 +409,11 @@ class Pacer:
 
     def wait(self, key: str, rate: float) -> float:
         """Reserve a slot and sleep until it; returns the seconds slept."""
-        delay = self.reserve(key, rate)
+        return self.wait_all([(key, rate)])
+
+    def wait_all(self, limits: Sequence[tuple[str, float]]) -> float:
+        """Reserve a slot every `(key, rate)` allows (`reserve_all`) and sleep until it."""
+        delay = self.reserve_all(limits)
         if delay > 0:
             time.sleep(delay)
         return delay
@@ -417,3 +443,11 @@ def pacer(huey: Huey | None = None) -> Pacer:
 def pace(key: str, rate: float) -> float:
     """Wait for `key`'s next slot at `rate` calls per second (shared by all processes)."""
     return pacer().wait(key, rate)
+
+
+def pace_all(*limits: tuple[str, float]) -> float:
+    """Wait for a slot that each `(key, rate)` allows, reserved in one round-trip (e.g. an
+    account's pace and one endpoint's pace of that account)."""
+    if not any(rate > 0 for _, rate in limits):
+        return 0.0
+    return pacer().wait_all(limits)

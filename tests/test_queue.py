@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -370,6 +371,32 @@ def most_in_one_second(times: list[float]) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def test_pacer_reserves_a_slot_every_key_allows(huey: Any) -> None:
+    """One reservation honours an account's schedule and an endpoint's at once: the slot is the
+    later of the two, and both schedules move on from it. (Rates of one call per 100 s, so the
+    waits are far apart from anything a slow machine could add.)"""
+    pacer = queue.pacer(huey)
+    fast, slow = 1000.0, 0.01
+
+    def reserve(account: str, account_rate: float, endpoint: str, endpoint_rate: float) -> float:
+        return pacer.reserve_all([(account, account_rate), (account + endpoint, endpoint_rate)])
+
+    a, b, c = (f"acct-{uuid.uuid4().hex}" for _ in range(3))
+    # The endpoint's pace holds back a second call to it, though the account allows it...
+    assert reserve(a, fast, ":GET /v1/x", slow) == 0
+    assert 95 < reserve(a, fast, ":GET /v1/x", slow) <= 100
+    # ...but not a call to another endpoint of the account, nor another account's calls.
+    assert reserve(b, fast, ":GET /v1/x", slow) == 0
+    assert reserve(b, fast, ":GET /v1/y", slow) < 1
+    # The account's pace holds back a call to any of its endpoints.
+    assert reserve(c, slow, ":GET /v1/x", fast) == 0
+    assert reserve(c, slow, ":GET /v1/y", fast) > 95
+    # A call held back by an endpoint moved the account's schedule on to its slot.
+    assert reserve(a, fast, ":GET /v1/z", fast) > 95
+    # Rates of 0 do not limit.
+    assert pacer.reserve_all([(a, 0), (a + ":GET /v1/x", 0)]) == 0
 
 
 @pytest.mark.e2e

@@ -5,9 +5,12 @@ Every client uses the SDK's pinned API version, the base URL `REGENTRA_STRIPE_AP
 `max_network_retries` (the SDK retries connection errors, 409 and 5xx itself). On top:
 
 - a per-org throttle by the key's mode, `REGENTRA_STRIPE_MAX_RPS` (20/s, under Stripe's 25 in
-  test mode) and `REGENTRA_STRIPE_MAX_RPS_LIVE` (80/s, under its 100 in live mode), shared by
-  every process through the queue's storage (`regentra.queue.Pacer`); each HTTP
-  request the SDK makes, retries included, waits for its slot;
+  test mode) and `REGENTRA_STRIPE_MAX_RPS_LIVE` (80/s, under its 100 in live mode), and a
+  per-endpoint one beside it, `REGENTRA_STRIPE_MAX_RPS_PER_ENDPOINT` (20/s, under the 25 Stripe
+  allows each endpoint in either mode; an endpoint is `METHOD /v1/path/{id}`, as Stripe counts
+  it; an account rate of 0 turns both off), shared by every process through the queue's
+  storage (`regentra.queue.Pacer`); each HTTP request the SDK makes, retries included, waits
+  for a slot both allow, reserved in one round-trip;
 - 429s (which the SDK does not retry) backed off exponentially with jitter, honouring
   `Retry-After` and `Stripe-Should-Retry`, a bounded number of times;
 - Stripe errors turned into the `RegentraError`s of `errors.py`, which a person can act on.
@@ -27,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import stripe
 import structlog
@@ -83,11 +87,28 @@ def key_mode(key: str) -> str | None:
     return found.group(1) if found else None
 
 
-class _PacedHTTPClient(stripe.RequestsClient):
-    """The SDK's requests-based client, waiting for the org's throttle slot before every
-    request it sends (the SDK's own network retries included)."""
+_PATH_WORD = re.compile(r"^[a-z_]+$")
 
-    def __init__(self, *, timeout: float, pace: Callable[[], None]) -> None:
+
+def endpoint_of(method: str, url: str) -> str:
+    """The endpoint a request counts against in Stripe's per-endpoint limit: the method and
+    the path with every id replaced, `POST /v1/invoices/{id}/add_lines`. Stripe's own path
+    words are lower-case snake_case (every path in the SDK is); anything else in a path is an
+    id (`in_1Q…`, `cus_…`)."""
+    path = urlsplit(url).path
+    start = max(path.find("/v1/"), path.find("/v2/"))
+    segments = path[start:].strip("/").split("/") if start >= 0 else path.strip("/").split("/")
+    words = [
+        seg if index == 0 or _PATH_WORD.match(seg) else "{id}" for index, seg in enumerate(segments)
+    ]
+    return f"{method.upper()} /{'/'.join(words)}"
+
+
+class _PacedHTTPClient(stripe.RequestsClient):
+    """The SDK's requests-based client, waiting for the org's throttle slot (account and
+    endpoint) before every request it sends (the SDK's own network retries included)."""
+
+    def __init__(self, *, timeout: float, pace: Callable[[str, str], None]) -> None:
         super().__init__(timeout=timeout)
         self._pace = pace
 
@@ -100,7 +121,7 @@ class _PacedHTTPClient(stripe.RequestsClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
-        self._pace()
+        self._pace(method, url)
         return super().request(method, url, headers, post_data)
 
     def request_stream(
@@ -112,7 +133,7 @@ class _PacedHTTPClient(stripe.RequestsClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
-        self._pace()
+        self._pace(method, url)
         return super().request_stream(method, url, headers, post_data)
 
 
@@ -125,6 +146,7 @@ class OrgStripe:
         settings = get_settings()
         live = key_mode(secret_key) == "live"
         self._rate = settings.stripe_max_rps_live if live else settings.stripe_max_rps
+        self._endpoint_rate = settings.stripe_max_rps_per_endpoint
         self._client = stripe.StripeClient(
             secret_key,
             stripe_version=API_VERSION,
@@ -141,9 +163,15 @@ class OrgStripe:
         """ "test" or "live", from the key."""
         return key_mode(self._secret_key)
 
-    def _pace(self) -> None:
-        if self._rate > 0:
-            queue.pace(f"stripe:{self.org_id}", self._rate)
+    def _pace(self, method: str, url: str) -> None:
+        if self._rate <= 0:  # the throttle is off, the endpoint's with it
+            return
+        limits = [(f"stripe:{self.org_id}", self._rate)]
+        # The account's pace already covers each of its endpoints when it is no faster.
+        if 0 < self._endpoint_rate < self._rate:
+            endpoint = endpoint_of(method, url)
+            limits.append((f"stripe:{self.org_id}:{endpoint}", self._endpoint_rate))
+        queue.pace_all(*limits)
 
     def call(self, fn: Callable[[Any], T], *, op: str) -> T:
         """Run `fn(stripe_client)` with the org's throttle, 429 back-off and error mapping.

@@ -10,7 +10,6 @@ import hashlib
 import json
 import random
 import re
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,8 +20,9 @@ from starlette.routing import Route as StarletteRoute
 
 from regentra.sandbox.stripe import contract, forms
 from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.limits import REASON_HEADER, RateLimiter, rate_limited
 from regentra.sandbox.stripe.routing import Ctx, Route, Router
-from regentra.sandbox.stripe.state import API_VERSION, Account, Sandbox, random_token
+from regentra.sandbox.stripe.state import API_VERSION, Sandbox, random_token
 
 KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{10,}$")
 
@@ -72,6 +72,7 @@ class Api:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.routes: list[Route] = [r for router in _routers() for r in router.routes]
+        self.limiter = RateLimiter(sandbox)
 
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -80,19 +81,6 @@ class Api:
                 if found:
                     return route, found.groupdict()
         return None
-
-    def _rate_limited(self, account: Account) -> bool:
-        limit = self.sandbox.rate_limit
-        if limit <= 0:
-            return False
-        now = time.monotonic()
-        window = account.recent
-        while window and now - window[0] >= 1.0:
-            window.popleft()
-        if len(window) >= limit:
-            return True
-        window.append(now)
-        return False
 
     async def handle(self, request: Request) -> Response:
         request_id = "req_" + random_token(14)
@@ -124,16 +112,17 @@ class Api:
         try:
             if not route.control:
                 await self._faults()
-                if self._rate_limited(account):
-                    raise StripeError(
-                        "Request rate limit exceeded. You can learn more about rate limits here "
-                        "https://stripe.com/docs/rate-limits.",
-                        status=429,
-                        code="rate_limit",
-                    )
+                reason = self.limiter.check(
+                    account.key, livemode=account.livemode, endpoint=f"{method} {route.template}"
+                )
+                if reason:
+                    headers[REASON_HEADER] = reason
+                    raise rate_limited()
             params = forms.decode(raw or request.url.query)
             if route.params:
                 params = contract.validate(params, route.params)
+            if params.get("expand"):
+                sandbox.check_expand_depth(params["expand"])
             fingerprint = hashlib.sha256(
                 f"{method} {path} {json.dumps(params, sort_keys=True)}".encode()
             ).hexdigest()

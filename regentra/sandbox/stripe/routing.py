@@ -46,6 +46,8 @@ class Route:
     params: str | None
     handler: Handler
     control: bool
+    # "/v1/invoices/{id}/send": the endpoint its rate limit counts (limits.py).
+    template: str = ""
 
 
 class Router:
@@ -60,7 +62,7 @@ class Router:
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method, re.compile(regex), params, handler, control))
+            self.routes.append(Route(method, re.compile(regex), params, handler, control, template))
             return handler
 
         return register

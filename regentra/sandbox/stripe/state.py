@@ -43,6 +43,8 @@ PREFIXES = {
     "payment_method": "pm",
 }
 KIND_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
+# `expand` paths may be this many levels deep at most.
+MAX_EXPAND_DEPTH = 4
 # Names Stripe uses in "No such ..." messages.
 NOUNS = {"invoiceitem": "invoiceitem", "checkout.session": "checkout.session"}
 
@@ -100,11 +102,22 @@ class Account:
 class Sandbox:
     """Everything the emulator knows; one instance per running server."""
 
-    def __init__(self, *, state_file: Path | None = None, rate_limit: int = 25) -> None:
+    def __init__(
+        self,
+        *,
+        state_file: Path | None = None,
+        rate_limit: int = 25,
+        live_rate_limit: int = 100,
+        endpoint_rate_limit: int = 25,
+    ) -> None:
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
         self.clock_offset = 0.0
+        # Requests per second (limits.py): per account in test mode (0 turns every limit
+        # off), per account in live mode, and per endpoint of an account in either mode.
         self.rate_limit = rate_limit
+        self.live_rate_limit = live_rate_limit
+        self.endpoint_rate_limit = endpoint_rate_limit
         self.faults: dict[str, float] = {}
         self.state_file = state_file
         self.listeners: list[Listener] = []
@@ -193,6 +206,17 @@ class Sandbox:
         return event
 
     # ---- expansion ----------------------------------------------------------------------
+    @staticmethod
+    def check_expand_depth(paths: list[str]) -> None:
+        """Stripe refuses the whole request when an `expand` path is deeper than four levels,
+        the `data` of a list counting as one (docs.stripe.com/api/expanding_objects)."""
+        for path in paths:
+            if len(path.split(".")) > MAX_EXPAND_DEPTH:
+                raise StripeError(
+                    f"You cannot expand more than 4 levels of a property. Property: {path}",
+                    code="property_expansion_max_depth",
+                )
+
     def expand(self, account: Account, obj: Any, paths: list[str]) -> Any:
         result = copy.deepcopy(obj)
         for path in paths:

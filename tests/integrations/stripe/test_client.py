@@ -321,9 +321,18 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-def burst(box: StripeSandbox, queue_url: str, max_rps: int) -> list[dict[str, Any]]:
-    """100 calls for one org from two processes of 5 threads each; the sandbox's log."""
-    org_id, key = str(uuid.uuid4()), new_key()
+def burst(
+    box: StripeSandbox,
+    queue_url: str,
+    max_rps: int,
+    *,
+    mode: str = "test",
+    calls: int = 100,
+    **settings: str,
+) -> list[dict[str, Any]]:
+    """`calls` calls (GET /v1/account) for one org from two processes of 5 threads each; the
+    sandbox's log."""
+    org_id, key = str(uuid.uuid4()), new_key(mode)
     env = {
         **os.environ,
         "REGENTRA_STRIPE_API_BASE": box.url,
@@ -331,8 +340,9 @@ def burst(box: StripeSandbox, queue_url: str, max_rps: int) -> list[dict[str, An
         "REGENTRA_STRIPE_MAX_RPS": str(max_rps),
         "REGENTRA_STRIPE_BACKOFF_BASE_SECONDS": "0.05",
         "REGENTRA_STRIPE_RATE_LIMIT_RETRIES": "20",
+        **{f"REGENTRA_{name.upper()}": value for name, value in settings.items()},
     }
-    command = [sys.executable, "-c", BURST_SCRIPT, org_id, key, "50", "5"]
+    command = [sys.executable, "-c", BURST_SCRIPT, org_id, key, str(calls // 2), "5"]
     outputs = run_together([command, command], cwd=ROOT, env=env)
     assert all("done" in out for out in outputs), outputs
     return requests_log(box, key)
@@ -364,6 +374,66 @@ def test_without_the_throttle_the_same_burst_is_rate_limited(
     statuses = [r["status"] for r in log]
     assert statuses.count(200) == 100  # our back-off still got every call through
     assert statuses.count(429) > 0
+
+
+def _queue_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'queue.db'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_endpoint_pace_keeps_a_two_process_burst_on_one_endpoint_under_its_limit(
+    limited_sandbox: StripeSandbox, backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A live key: the account may send 100/s (our pace 80/s) but one endpoint only 25/s. The
+    per-endpoint pace, shared by both processes, keeps the burst under it. (15/s, not the
+    product's 20/s, for the same headroom as the account test above.)"""
+    queue_url = _queue_url(backend, tmp_path, request)
+    log = burst(
+        limited_sandbox, queue_url, 20, mode="live", calls=40,
+        stripe_max_rps_live="80", stripe_max_rps_per_endpoint="15",
+    )  # fmt: skip
+    statuses = [r["status"] for r in log]
+    assert len(statuses) == 40 and statuses.count(429) == 0, statuses.count(429)
+
+
+@pytest.mark.e2e
+def test_without_the_endpoint_pace_the_same_burst_is_rate_limited(
+    limited_sandbox: StripeSandbox, tmp_path: Path
+) -> None:
+    """The control for the test above: the account's pace alone lets one endpoint's limit
+    bite."""
+    log = burst(
+        limited_sandbox, f"sqlite:///{tmp_path / 'queue.db'}", 20, mode="live", calls=40,
+        stripe_max_rps_live="80", stripe_max_rps_per_endpoint="0",
+        stripe_backoff_max_seconds="0.5",
+    )  # fmt: skip
+    statuses = [r["status"] for r in log]
+    assert statuses.count(200) == 40  # our back-off still got every call through
+    assert statuses.count(429) > 0
+
+
+def test_endpoint_of_names_the_operation_as_stripe_counts_it() -> None:
+    endpoint_of = stripe_client.endpoint_of
+    base = "https://api.stripe.com"
+    assert endpoint_of("post", f"{base}/v1/invoices/in_1QxYz2/add_lines") == (
+        "POST /v1/invoices/{id}/add_lines"
+    )
+    # Different ids, one endpoint; the query string is not part of it.
+    assert endpoint_of("get", f"{base}/v1/products/prod_A1?expand[]=default_price") == (
+        endpoint_of("get", "http://127.0.0.1:12111/v1/products/prod_Zz9")
+    )
+    assert endpoint_of("get", f"{base}/v1/account") == "GET /v1/account"
+    assert endpoint_of("get", f"{base}/v1/checkout/sessions/cs_test_a1B2/line_items") == (
+        "GET /v1/checkout/sessions/{id}/line_items"
+    )
+    assert endpoint_of("get", f"{base}/v1/customers/cus_9/balance_transactions/cbtxn_1") == (
+        "GET /v1/customers/{id}/balance_transactions/{id}"
+    )
+    assert endpoint_of("get", f"{base}/v1/products") != endpoint_of("post", f"{base}/v1/products")
 
 
 # ---- idempotency -----------------------------------------------------------------------------
@@ -486,5 +556,7 @@ def test_the_pace_follows_the_keys_mode(monkeypatch: pytest.MonkeyPatch) -> None
         live = OrgStripe(org_id=uuid.uuid4(), secret_key="rk_live_" + "b" * 24)
         assert (test.mode, test._rate) == ("test", 20)
         assert (live.mode, live._rate) == ("live", 80)
+        # Stripe allows each endpoint 25/s in either mode.
+        assert test._endpoint_rate == live._endpoint_rate == 20
     finally:
         get_settings.cache_clear()

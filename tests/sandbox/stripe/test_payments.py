@@ -105,13 +105,15 @@ def test_card_payment(stripe_sandbox: Any, sk: str, client: stripe.StripeClient)
     assert [(f.type, f.amount) for f in txn.fee_details] == [("stripe_fee", 487)]
     assert txn.source == charge.id
 
+    # Six levels is past Stripe's four: the fee takes two calls (FACTS.md).
+    too_deep = "payments.data.payment.payment_intent.latest_charge.balance_transaction"
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.invoices.retrieve(invoice.id, params={"expand": [too_deep]})
+    assert refused.value.code == "property_expansion_max_depth"
     deep = client.v1.invoices.retrieve(
-        invoice.id,
-        params={
-            "expand": ["payments.data.payment.payment_intent.latest_charge.balance_transaction"]
-        },
+        invoice.id, params={"expand": ["payments.data.payment.payment_intent"]}
     )
-    assert deep.payments.data[0].payment.payment_intent.latest_charge.balance_transaction.fee == 487
+    assert deep.payments.data[0].payment.payment_intent.latest_charge == charge.id
     assert client.v1.invoice_payments.retrieve(payment.id).invoice == invoice.id
     listed = client.v1.invoice_payments.list(params={"invoice": invoice.id, "status": "paid"})
     assert [p.id for p in listed.data] == [payment.id]
