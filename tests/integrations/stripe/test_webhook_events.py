@@ -387,6 +387,8 @@ def test_declined_card_is_audited_and_the_invoice_stays_sent(stripe_server: Stri
 
 
 def test_failure_message_in_the_payload_is_audited(billing: Billing) -> None:
+    """An older API version's payload carries the PaymentIntent, with its decline reason: it
+    is audited and noted on the invoice without a Stripe call."""
     invoice = sent_invoice(billing)
     stop_deliveries(billing)
     event = make_event(
@@ -396,16 +398,30 @@ def test_failure_message_in_the_payload_is_audited(billing: Billing) -> None:
             "object": "invoice",
             "status": "open",
             "attempt_count": 2,
-            "last_finalization_error": {"message": "Your card has insufficient funds."},
+            "payment_intent": {
+                "id": "pi_" + uuid.uuid4().hex[:24],
+                "object": "payment_intent",
+                "last_payment_error": {
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                    "type": "card_error",
+                },
+            },
         },
+        api_version=OLD_API_VERSION,
     )
     body = body_of(event)
+    before = stripe_requests(billing)
     r = deliver(billing.kit, webhook_url(billing), body, sign(body, billing.webhook_secret))
     assert r.status_code == 200, r.text
+    assert stripe_requests(billing) == before
     (failed,) = audits(billing, invoice["id"], "invoice.payment_failed")
     assert failed.details["message"] == "payment failed: Your card has insufficient funds."
     assert failed.details["attempt_count"] == 2
-    assert invoice_state(billing, invoice["id"])["status"] == "sent"
+    state = invoice_state(billing, invoice["id"])
+    assert state["status"] == "sent"
+    assert state["payment_failure"] == "Your card has insufficient funds."
 
 
 # ---- rejected deliveries -----------------------------------------------------------------------
