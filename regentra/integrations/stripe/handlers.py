@@ -404,6 +404,8 @@ _HANDLERS: dict[str, Callable[[Session, Event], str]] = {
     "invoice.payment_failed": _payment_failed,
     "payment_intent.processing": _payment_processing,
 }
+# The events an org's webhook endpoint must send (the setup text lists them): those acted on.
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(_HANDLERS)
 
 
 # ---- the `stripe.payment_processing` task's body (calls Stripe; opens its own sessions) --------
