@@ -368,10 +368,16 @@ def test_declined_card_is_audited_and_the_invoice_stays_sent(stripe_server: Stri
     (failed,) = audits(billing, invoice["id"], "invoice.payment_failed")
     assert failed.details["message"].startswith("payment failed")
     assert failed.details["stripe_invoice_id"] == invoice["stripe_invoice_id"]
-    (event,) = stored(billing, type="invoice.payment_failed")
-    assert event.outcome is not None and event.outcome.startswith("noted: payment failed")
+    # The server's worker then reads the decline reason from the PaymentIntent.
+    (event,) = wait_for(
+        lambda: [e for e in stored(billing, type="invoice.payment_failed") if e.processed_at],
+        what="the decline reason lookup",
+    )
+    assert event.outcome is not None
+    assert event.outcome.startswith("payment failed: Your card was declined.")
     state = invoice_state(billing, invoice["id"])
     assert state["status"] == "sent" and state["paid_at"] is None
+    assert state["payment_failure"] == "Your card was declined. (generic decline)"
     assert audits(billing, invoice["id"], "invoice.paid") == []
 
     # The client tries again with a good card: paid, once.
@@ -381,7 +387,7 @@ def test_declined_card_is_audited_and_the_invoice_stays_sent(stripe_server: Stri
         timeout=30,
     )
     assert paid.status_code == 200, paid.text
-    wait_paid(billing, invoice)
+    assert wait_paid(billing, invoice)["payment_failure"] is None
     assert len(audits(billing, invoice["id"], "invoice.paid")) == 1
     assert len(audits(billing, invoice["id"], "invoice.payment_failed")) == 1
 
