@@ -153,3 +153,91 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], diff
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0008_upgrades_a_database_holding_sent_invoices(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0008 (the decline reason of an invoice) over a 0004 database with an org, a
+    client and a sent invoice: the invoice survives, with no payment failure noted."""
+    import sqlalchemy as sa
+
+    from regentra.db import make_engine
+    from regentra.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+        )
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    ids = {
+        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
+        for name in ("org", "client", "invoice")
+    }
+    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
+    with engine.begin() as conn:
+
+        def insert(table: str, **values: Any) -> None:
+            t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            row = dict(values)
+            for column in ("created_at", "updated_at"):
+                if column in t.c:
+                    row[column] = now
+            conn.execute(sa.insert(t).values(**row))
+
+        insert(
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="USD",
+            default_hourly_rate=10000,
+            allow_self_approval=False,
+            default_days_until_due=30,
+            next_invoice_number=2,
+        )
+        insert(
+            "clients",
+            id=ids["client"],
+            org_id=ids["org"],
+            name="Client",
+            billing_email="ap@client.example",
+            currency="USD",
+            hourly_rate=12000,
+            compliance_enabled=False,
+        )
+        insert(
+            "invoices",
+            id=ids["invoice"],
+            org_id=ids["org"],
+            client_id=ids["client"],
+            number="INV-000001",
+            status="sent",
+            currency="USD",
+            total=12000,
+            days_until_due=30,
+            memo="",
+            stripe_invoice_id="in_old",
+            sent_at=now,
+        )
+    engine.dispose()
+
+    upgrade(url)
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT number, status, stripe_invoice_id, payment_failure, payment_failed_at "
+                "FROM invoices"
+            )
+        ).one()
+        assert tuple(row) == ("INV-000001", "sent", "in_old", None, None)
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == [], diff
+    engine.dispose()

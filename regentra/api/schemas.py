@@ -92,6 +92,8 @@ class StripeStatus(BaseModel):
     secret_key_hint: str | None
     webhook_url: str
     webhook_signing_secret_configured: bool
+    # The events to select on the org's webhook endpoint (snapshot payloads, "Your account").
+    webhook_events: list[str]
     last_test: StripeLastTest | None
     last_webhook_at: IsoDatetime | None
     last_webhook_rejection: StripeWebhookRejection | None

@@ -100,6 +100,9 @@ class InvoiceOut(BaseModel):
     overdue_at: IsoDatetime | None
     voided_at: IsoDatetime | None
     payment_processing_at: IsoDatetime | None
+    # Why the last payment attempt failed (Stripe's decline reason); null once paid.
+    payment_failure: str | None
+    payment_failed_at: IsoDatetime | None
     created_at: IsoDatetime
     updated_at: IsoDatetime
 

@@ -137,6 +137,8 @@ def mark_paid(
             "paid_at": paid_at,
             "amount_paid": amount_paid,
             "payment_processing_at": None,
+            "payment_failure": None,
+            "payment_failed_at": None,
         },
     )
     if invoice is None:
@@ -217,6 +219,23 @@ def clear_payment_processing(
         ],
         from_states=OPEN,
         values={"payment_processing_at": None},
+    )
+
+
+def note_payment_failure(
+    session: Session, *, org_id: uuid.UUID, stripe_invoice_id: str, reason: str, at: datetime
+) -> Invoice | None:
+    """Why the last payment of the org's open invoice with this Stripe id failed (Stripe's
+    decline reason), unless a later failure is already noted. The status stays."""
+    return _transition(
+        session,
+        org_id=org_id,
+        where=[
+            Invoice.stripe_invoice_id == stripe_invoice_id,
+            (Invoice.payment_failed_at.is_(None)) | (Invoice.payment_failed_at <= at),
+        ],
+        from_states=OPEN,
+        values={"payment_failure": reason[:500], "payment_failed_at": at},
     )
 
 

@@ -83,6 +83,10 @@ class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A bank (ACH) payment was started and has not settled yet: the status stays `sent`.
     payment_processing_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The last payment attempt failed: why (the PaymentIntent's `last_payment_error`, e.g. "Your
+    # card was declined."), and when. Cleared when the invoice is paid.
+    payment_failure: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    payment_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LineKind(enum.StrEnum):

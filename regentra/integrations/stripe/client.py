@@ -371,9 +371,11 @@ def _translate(exc: stripe.StripeError, *, op: str, secret_key: str) -> Regentra
         )
     if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
         status = 409 if exc.code == "resource_already_exists" else 400
-        return StripeInvalidRequest(
+        refused = StripeInvalidRequest(
             _stripe_message(exc, "Stripe refused the request"), status, details=details
         )
+        refused.param = exc.param if isinstance(exc.param, str) else None
+        return refused
     return StripeFailed("Stripe had a problem answering; try again shortly.", details=details)
 
 

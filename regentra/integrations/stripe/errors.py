@@ -48,6 +48,8 @@ class StripeInvalidRequest(StripeRejected):
 
     status = 400
     code = "stripe_invalid_request"
+    # The request parameter Stripe named as the problem (e.g. "number"), when it named one.
+    param: str | None = None
 
 
 class StripeUnavailable(RegentraError, queue.Transient):
@@ -114,6 +116,12 @@ class StripeTotalMismatch(Conflict):
     """The Stripe invoice was changed in Stripe: its total is not ours."""
 
     code = "stripe_total_mismatch"
+
+
+class StripeInvoiceNumberTaken(Conflict):
+    """Stripe refused our invoice number: another invoice of the Stripe account carries it."""
+
+    code = "stripe_invoice_number_taken"
 
 
 class InvoicePaidInStripe(Conflict):

@@ -16,9 +16,12 @@ put on the PaymentIntent) is enqueued as a task that looks it up through the pin
 - `invoice.paid`: the org's invoice with that Stripe id moves sent|overdue → paid
   (`invoices.transitions.mark_paid`, one conditional UPDATE, which also writes the audit entry and
   hands the payment to bookkeeping). No such invoice in this org → ignored.
-- `invoice.payment_succeeded`, `invoice.payment_failed`: audit entries only (the failure
-  message when the payload carries one). A failed payment also clears the "bank payment
-  processing" note a bank payment started before it left.
+- `invoice.payment_succeeded`, `invoice.payment_failed`: audit entries (the status stays).
+  A failed payment also clears the "bank payment processing" note a bank payment started
+  before it left, and notes the decline reason on the invoice (shown until it is paid): from
+  the payload when an older API version carries the PaymentIntent, else the
+  `stripe.payment_failure` task reads the PaymentIntent's `last_payment_error` after commit
+  (`declines.resolve_failure`).
 - `payment_intent.processing`: "bank payment processing" noted on the invoice (its status
   stays). Older API versions name the invoice on the PaymentIntent; newer ones do not, and
   then the `stripe.payment_processing` task finds it through `invoice_payments.list`.
@@ -62,6 +65,7 @@ log = structlog.get_logger(__name__)
 
 SOURCES = ("webhook", "reconciliation")
 PAYMENT_PROCESSING_TASK = "stripe.payment_processing"
+PAYMENT_FAILURE_TASK = "stripe.payment_failure"  # body: `declines.resolve_failure`
 # An outcome that starts with this is not final: a task finishes the event and then sets
 # `processed_at` (until then a sweep can find it).
 PENDING = "pending: "
@@ -278,18 +282,21 @@ def _invoice_paid(session: Session, ev: Event) -> str:
     return f"no change: invoice {invoice.number} is {invoice.status}"
 
 
+def decline_reason(error: dict[str, Any]) -> str | None:
+    """Why a payment failed, from a PaymentIntent's `last_payment_error` (its `message`, and
+    the `decline_code` when it adds something), or None when it says nothing."""
+    message = _str(error, "message")
+    code = _str(error, "decline_code") or _str(error, "code")
+    if message and code and code.replace("_", " ") not in message.lower():
+        return f"{message} ({code.replace('_', ' ')})"
+    return message or (code.replace("_", " ") if code else None)
+
+
 def _failure_message(obj: dict[str, Any]) -> str | None:
-    """Why a payment failed, when the payload says: the invoice's `last_finalization_error`,
-    or (older API versions, expanded) its PaymentIntent's `last_payment_error`."""
-    for error in (
-        _dict(obj, "last_finalization_error"),
-        _dict(obj, "last_payment_error"),
-        _dict(_dict(obj, "payment_intent"), "last_payment_error"),
-    ):
-        message = _str(error, "message")
-        if message:
-            return message
-    return None
+    """Why a payment failed, when the payload says: only older API versions put the invoice's
+    PaymentIntent (expanded) on it. (`last_finalization_error` is about finalizing, not
+    paying.)"""
+    return decline_reason(_dict(_dict(obj, "payment_intent"), "last_payment_error"))
 
 
 def _payment_succeeded(session: Session, ev: Event) -> str:
@@ -338,7 +345,16 @@ def _payment_failed(session: Session, ev: Event) -> str:
         transitions.clear_payment_processing(
             session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, before=ev.created
         )
-    return f"noted: {message} for invoice {invoice.number}"
+    if reason is not None:
+        transitions.note_payment_failure(
+            session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, reason=reason, at=ev.at
+        )
+        return f"noted: {message} for invoice {invoice.number}"
+    # Current API versions put no PaymentIntent on the invoice: a task asks Stripe for the
+    # decline reason after commit (no Stripe call on the webhook's request).
+    created = int(ev.created.timestamp()) if ev.created is not None else None
+    queue.enqueue(session, PAYMENT_FAILURE_TASK, str(ev.org_id), stripe_invoice_id, ev.id, created)
+    return f"{PENDING}noted: {message} for invoice {invoice.number}; looking up the reason"
 
 
 def _payment_processing(session: Session, ev: Event) -> str:
@@ -388,6 +404,8 @@ _HANDLERS: dict[str, Callable[[Session, Event], str]] = {
     "invoice.payment_failed": _payment_failed,
     "payment_intent.processing": _payment_processing,
 }
+# The events an org's webhook endpoint must send (the setup text lists them): those acted on.
+WEBHOOK_EVENTS: tuple[str, ...] = tuple(_HANDLERS)
 
 
 # ---- the `stripe.payment_processing` task's body (calls Stripe; opens its own sessions) --------
@@ -464,6 +482,13 @@ def resolve_processing(
     return outcome
 
 
+# The events a task finishes (it asks Stripe), by the task that does.
+_LOOKUPS = {
+    "payment_intent.processing": PAYMENT_PROCESSING_TASK,
+    "invoice.payment_failed": PAYMENT_FAILURE_TASK,
+}
+
+
 def requeue_pending(
     *, older_than_s: float = 600, within_s: float = 86_400, limit: int = 500
 ) -> int:
@@ -473,11 +498,15 @@ def requeue_pending(
     with session_scope() as session:
         rows = session.execute(
             select(
-                StripeEvent.org_id, StripeEvent.event_id, StripeEvent.object_id, StripeEvent.created
+                StripeEvent.org_id,
+                StripeEvent.event_id,
+                StripeEvent.object_id,
+                StripeEvent.created,
+                StripeEvent.type,
             )
             .where(
                 StripeEvent.processed_at.is_(None),
-                StripeEvent.type == "payment_intent.processing",
+                StripeEvent.type.in_(tuple(_LOOKUPS)),
                 StripeEvent.outcome.startswith(PENDING),
                 StripeEvent.received_at < now - timedelta(seconds=older_than_s),
                 StripeEvent.received_at > now - timedelta(seconds=within_s),
@@ -485,10 +514,8 @@ def requeue_pending(
             .order_by(StripeEvent.received_at)
             .limit(limit)
         ).all()
-        for org_id, event_id, object_id, created in rows:
+        for org_id, event_id, object_id, created, type_ in rows:
             if object_id:
                 epoch = int(created.timestamp()) if created is not None else None
-                queue.enqueue(
-                    session, PAYMENT_PROCESSING_TASK, str(org_id), object_id, event_id, epoch
-                )
+                queue.enqueue(session, _LOOKUPS[type_], str(org_id), object_id, event_id, epoch)
     return len(rows)

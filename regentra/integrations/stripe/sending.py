@@ -28,7 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,7 +45,9 @@ from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key
 from regentra.integrations.stripe.errors import (
     InvoicePaidInStripe,
+    StripeInvalidRequest,
     StripeInvoiceClosed,
+    StripeInvoiceNumberTaken,
     StripeTotalMismatch,
 )
 from regentra.invoices import service, transitions
@@ -170,6 +173,8 @@ def _invoice_params(invoice: Invoice, *, customer_id: str) -> dict[str, Any]:
         "customer": customer_id,
         "collection_method": "send_invoice",
         "days_until_due": invoice.days_until_due,
+        # The client reads one number on the email, the hosted page and the PDF: ours.
+        "number": invoice.number,
         "currency": invoice.currency.lower(),
         "auto_advance": False,
         "pending_invoice_items_behavior": "exclude",
@@ -303,7 +308,7 @@ def _customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) 
             stripe.find(lambda c: c.v1.customers.retrieve(stored), op="customers.retrieve")
         )
         if found is not None and not found.get("deleted"):
-            _update_customer(stripe, found, wanted)
+            _update_customer(stripe, found, wanted, client=client)
             return stored
         # Deleted in Stripe, or the org connected another Stripe account since.
         log.warning(
@@ -321,7 +326,7 @@ def _customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) 
         ours = (listed.get("metadata") or {}).get("regentra_client_id") == str(client.id)
         if ours and not listed.get("deleted"):
             customer_id = str(listed["id"])
-            _update_customer(stripe, listed, wanted)
+            _update_customer(stripe, listed, wanted, client=client)
             break
     if customer_id is None:
         params = {
@@ -342,13 +347,22 @@ def _customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) 
     return customer_id
 
 
-def _update_customer(stripe: OrgStripe, found: dict[str, Any], wanted: dict[str, str]) -> None:
-    """Bring the Customer's name and email up to date: Stripe emails the invoice there."""
+def _update_customer(
+    stripe: OrgStripe, found: dict[str, Any], wanted: dict[str, str], *, client: Client
+) -> None:
+    """Bring the Customer's name and email up to date: Stripe emails the invoice there.
+
+    The idempotency key names the client's version (its `updated_at`) besides the change, so
+    a retry of this send replays, but a later edit back to an earlier value (email A → B → A
+    → B within Stripe's 24 h) is a new request instead of a replay of the older update."""
     changes = {name: value for name, value in wanted.items() if found.get(name) != value}
     if not changes:
         return
     customer_id = str(found["id"])
-    key = idempotency_key("customer-update", f"{customer_id}:{_fingerprint(changes)}")
+    version = client.updated_at.isoformat() if client.updated_at else ""
+    key = idempotency_key(
+        "customer-update", f"{customer_id}:{_fingerprint({'changes': changes, 'of': version})}"
+    )
     stripe.call(
         lambda c: c.v1.customers.update(customer_id, changes, _options(key)),
         op="customers.update",
@@ -388,24 +402,47 @@ def _stripe_invoice(
         fresh = False
         sid = str(found["id"])
         changes = {
-            name: params[name] for name in ("description", "days_until_due", "payment_settings")
+            name: params[name]
+            for name in ("description", "days_until_due", "payment_settings", "number")
         }
         key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{_fingerprint(changes)}")
-        found = _call(
-            stripe,
-            lambda c: c.v1.invoices.update(sid, changes, _options(key)),
-            op="invoices.update",
-        )
+        with _number_refusal(invoice):
+            found = _call(
+                stripe,
+                lambda c: c.v1.invoices.update(sid, changes, _options(key)),
+                op="invoices.update",
+            )
     else:
         fresh = True
         key = idempotency_key(
             SEND_OP, f"{invoice.id}:invoice:{_fingerprint({**params, 'replaces': replaces})}"
         )
-        found = _call(
-            stripe, lambda c: c.v1.invoices.create(params, _options(key)), op="invoices.create"
-        )
+        with _number_refusal(invoice):
+            found = _call(
+                stripe,
+                lambda c: c.v1.invoices.create(params, _options(key)),
+                op="invoices.create",
+            )
     _note(session, stripe, invoice=invoice, sid=str(found["id"]), replaces=replaces)
     return found, fresh
+
+
+@contextmanager
+def _number_refusal(invoice: Invoice) -> Iterator[None]:
+    """Stripe refusing our invoice number (another invoice of the Stripe account has it)
+    becomes a 409 that says so and what to do; nothing was sent."""
+    try:
+        yield
+    except StripeInvalidRequest as exc:
+        if exc.param != "number":
+            raise
+        raise StripeInvoiceNumberTaken(
+            f"Stripe refused invoice number {invoice.number}: another invoice in this Stripe "
+            "account already uses it (Stripe invoice numbers are unique per account, e.g. when "
+            "another Regentra organization or another system bills through the same account). "
+            f"Invoice {invoice.number} was not sent. Stripe said: {exc.message}",
+            details=exc.details,
+        ) from None
 
 
 def _note(

@@ -30,6 +30,7 @@ from regentra.catalog import service as catalog_service
 from regentra.config import get_settings
 from regentra.errors import Invalid, RegentraError
 from regentra.integrations.stripe.client import OrgStripe, key_mode, redact
+from regentra.integrations.stripe.handlers import WEBHOOK_EVENTS
 from regentra.kit.crypto import hint
 from regentra.kit.time import utcnow
 from regentra.models import SecretPurpose, StripeConnection
@@ -278,6 +279,7 @@ def status(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
         "secret_key_hint": hint(secret_key) if secret_key else None,
         "webhook_url": webhook_url(_webhook_token(session, org_id)),
         "webhook_signing_secret_configured": signing is not None,
+        "webhook_events": list(WEBHOOK_EVENTS),
         "last_test": last_test,
         "last_webhook_at": _iso(conn.last_webhook_at),
         "last_webhook_rejection": rejection,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from regentra import queue
-from regentra.integrations.stripe import handlers
+from regentra.integrations.stripe import declines, handlers
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe.catalog_sync import run_sync
 from regentra.queue import task
@@ -26,6 +26,15 @@ def payment_processing(
     """A bank payment is processing: find the invoice it pays in Stripe and note it there
     (retries Stripe outages; `stripe.pending_events_sweep` re-enqueues what still waits)."""
     handlers.resolve_processing(uuid.UUID(org_id), payment_intent_id, event_id, created)
+
+
+@task(handlers.PAYMENT_FAILURE_TASK, retries=6, retry_delay=5, max_retry_delay=300)
+def payment_failure(
+    org_id: str, stripe_invoice_id: str, event_id: str, created: int | None = None
+) -> None:
+    """A client's payment failed: read the decline reason from the invoice's PaymentIntent in
+    Stripe and note it on the invoice (retries Stripe outages)."""
+    declines.resolve_failure(uuid.UUID(org_id), stripe_invoice_id, event_id, created)
 
 
 @task("stripe.pending_events_sweep")

@@ -3,7 +3,9 @@
 The token in the URL finds the org (by its SHA-256); the org's signing secret verifies the
 `Stripe-Signature` header through the SDK (`client.construct_event`, 300 s tolerance).
 Rejections are recorded on the org's connection (shown in Settings → Integrations), and so
-is the time of the last accepted event; a rejected delivery stores nothing.
+is the time of the last accepted event; a rejected delivery stores nothing. A thin (v2)
+event, signed but not a snapshot event, is refused too: its reason goes only on the card,
+the caller gets a generic message.
 
 A verified event whose `livemode` matches the org's key mode is stored under its unique
 (org, event id) before anything else and handed to `handlers` in the same transaction
@@ -29,6 +31,24 @@ SIGNING_MISSING = (
     "no webhook signing secret is saved for this org: copy the endpoint's signing secret "
     "(whsec_…) from the Stripe Dashboard into Settings → Integrations → Stripe"
 )
+
+
+THIN_EVENT = (
+    "a thin event ({type}) arrived: Regentra reads snapshot events only. In the Stripe "
+    "Dashboard (Developers → Webhooks), send this organization's webhook URL the Snapshot "
+    "payload style for events from Your account (the events listed in step 3)"
+)
+REJECTED = "webhook rejected"
+
+
+def _thin(event: dict[str, Any]) -> bool:
+    """A thin (v2) event: `object: "v2.core.event"`, a `related_object` and no
+    `data.object` (https://docs.stripe.com/event-destinations#thin-events). A snapshot
+    event has `object: "event"` and the object in `data.object`."""
+    if event.get("object") == "v2.core.event":
+        return True
+    data = event.get("data")
+    return "related_object" in event and not (isinstance(data, dict) and "object" in data)
 
 
 @dataclass(frozen=True)
@@ -62,6 +82,10 @@ def receive(session: Session, *, token: str, payload: bytes, signature: str | No
         event = client.construct_event(payload, signature, secret)
     except RegentraError as exc:
         return _reject(conn, exc.message)
+    if _thin(event):
+        # The reason goes on the org's Stripe card; the caller learns only that it was refused.
+        _reject(conn, THIN_EVENT.format(type=str(event.get("type"))[:100]))
+        return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
     livemode = event.get("livemode")
     if conn.mode is not None and isinstance(livemode, bool) and livemode != (conn.mode == "live"):
         sent = "live" if livemode else "test"

@@ -26,6 +26,7 @@ from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
 from regentra.integrations.stripe import sending
+from regentra.integrations.stripe import settings as stripe_settings
 from regentra.invoices import service, transitions
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
 from regentra.kit.money import format_money
@@ -492,8 +493,18 @@ def send(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage) -> Resp
     return redirect(
         _back(invoice_id),
         success=f"Invoice {invoice.number} sent through Stripe{due}. "
-        "The client got an email with the payment link.",
+        + _who_was_told(session, account.org.id),
     )
+
+
+def _who_was_told(session: Session, org_id: uuid.UUID) -> str:
+    """Whether the client got Stripe's email: in test mode Stripe sends none."""
+    if stripe_settings.connection(session, org_id=org_id).mode == "test":
+        return (
+            "Stripe is in test mode, so it sends no email to the client: open the payment "
+            "link below to see the page the client would get."
+        )
+    return "The client got an email with the payment link."
 
 
 @router.post("/{invoice_id}/void")

@@ -368,10 +368,16 @@ def test_declined_card_is_audited_and_the_invoice_stays_sent(stripe_server: Stri
     (failed,) = audits(billing, invoice["id"], "invoice.payment_failed")
     assert failed.details["message"].startswith("payment failed")
     assert failed.details["stripe_invoice_id"] == invoice["stripe_invoice_id"]
-    (event,) = stored(billing, type="invoice.payment_failed")
-    assert event.outcome is not None and event.outcome.startswith("noted: payment failed")
+    # The server's worker then reads the decline reason from the PaymentIntent.
+    (event,) = wait_for(
+        lambda: [e for e in stored(billing, type="invoice.payment_failed") if e.processed_at],
+        what="the decline reason lookup",
+    )
+    assert event.outcome is not None
+    assert event.outcome.startswith("payment failed: Your card was declined.")
     state = invoice_state(billing, invoice["id"])
     assert state["status"] == "sent" and state["paid_at"] is None
+    assert state["payment_failure"] == "Your card was declined. (generic decline)"
     assert audits(billing, invoice["id"], "invoice.paid") == []
 
     # The client tries again with a good card: paid, once.
@@ -381,12 +387,14 @@ def test_declined_card_is_audited_and_the_invoice_stays_sent(stripe_server: Stri
         timeout=30,
     )
     assert paid.status_code == 200, paid.text
-    wait_paid(billing, invoice)
+    assert wait_paid(billing, invoice)["payment_failure"] is None
     assert len(audits(billing, invoice["id"], "invoice.paid")) == 1
     assert len(audits(billing, invoice["id"], "invoice.payment_failed")) == 1
 
 
 def test_failure_message_in_the_payload_is_audited(billing: Billing) -> None:
+    """An older API version's payload carries the PaymentIntent, with its decline reason: it
+    is audited and noted on the invoice without a Stripe call."""
     invoice = sent_invoice(billing)
     stop_deliveries(billing)
     event = make_event(
@@ -396,16 +404,30 @@ def test_failure_message_in_the_payload_is_audited(billing: Billing) -> None:
             "object": "invoice",
             "status": "open",
             "attempt_count": 2,
-            "last_finalization_error": {"message": "Your card has insufficient funds."},
+            "payment_intent": {
+                "id": "pi_" + uuid.uuid4().hex[:24],
+                "object": "payment_intent",
+                "last_payment_error": {
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                    "type": "card_error",
+                },
+            },
         },
+        api_version=OLD_API_VERSION,
     )
     body = body_of(event)
+    before = stripe_requests(billing)
     r = deliver(billing.kit, webhook_url(billing), body, sign(body, billing.webhook_secret))
     assert r.status_code == 200, r.text
+    assert stripe_requests(billing) == before
     (failed,) = audits(billing, invoice["id"], "invoice.payment_failed")
     assert failed.details["message"] == "payment failed: Your card has insufficient funds."
     assert failed.details["attempt_count"] == 2
-    assert invoice_state(billing, invoice["id"])["status"] == "sent"
+    state = invoice_state(billing, invoice["id"])
+    assert state["status"] == "sent"
+    assert state["payment_failure"] == "Your card has insufficient funds."
 
 
 # ---- rejected deliveries -----------------------------------------------------------------------

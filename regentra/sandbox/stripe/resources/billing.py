@@ -15,7 +15,7 @@ from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
 from regentra.sandbox.stripe.resources import invoice_items, payment_methods, payments
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
-from regentra.sandbox.stripe.resources.finalizing import DAY, DAYS_KEY, finalize
+from regentra.sandbox.stripe.resources.finalizing import DAY, DAYS_KEY, check_number, finalize
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox
 
@@ -30,6 +30,7 @@ UPDATABLE = (
     "description",
     "due_date",
     "footer",
+    "number",
     "statement_descriptor",
 )
 
@@ -94,6 +95,8 @@ def new_invoice(
         )
     if days is not None and days < 0:
         raise StripeError("Invalid integer: days_until_due must be >= 0", param="days_until_due")
+    if p.get("number"):
+        check_number(account, p["number"])
     types = (p.get("payment_settings") or {}).get("payment_method_types") or None
     cur = currency(p["currency"]) if p.get("currency") else (customer.get("currency") or "usd")
     sub_id = subscription or p.get("subscription")
@@ -160,7 +163,7 @@ def new_invoice(
             },
             "metadata": merge_metadata({}, p.get("metadata", {})),
             "next_payment_attempt": None,
-            "number": None,
+            "number": p.get("number") or None,  # kept at finalization (else one is assigned)
             "on_behalf_of": None,
             "parent": (
                 {
@@ -269,6 +272,8 @@ def update_invoice(ctx: Ctx) -> dict[str, Any]:
     if method == "charge_automatically" and invoice["due_date"] is not None:
         p = {**p, "due_date": None}
         ctx.account.counters.pop(DAYS_KEY + invoice["id"], None)
+    if p.get("number"):
+        check_number(ctx.account, p["number"], other_than=invoice["id"])
     previous = apply(invoice, p, UPDATABLE)
     if "days_until_due" in p:
         ctx.account.counters[DAYS_KEY + invoice["id"]] = p["days_until_due"]

@@ -13,12 +13,38 @@ DAY = 86400
 DAYS_KEY = "days_until_due:"  # account.counters entry: an invoice's days_until_due
 
 
+def number_holder(account: Account, number: str, *, other_than: str | None = None) -> str | None:
+    """The id of the account's invoice carrying `number`, if any (other than `other_than`):
+    an invoice number is unique across the account, whoever set it."""
+    for invoice_id in account.order.get("invoice", []):
+        invoice = account.objects.get(invoice_id)
+        if invoice and invoice_id != other_than and invoice.get("number") == number:
+            return invoice_id
+    return None
+
+
+def check_number(account: Account, number: str, *, other_than: str | None = None) -> None:
+    """Refuse a given `number` another invoice of the account already carries."""
+    holder = number_holder(account, number, other_than=other_than)
+    if holder is not None:
+        raise StripeError(
+            f"Invoice number '{number}' is already in use by another invoice ({holder}) in "
+            "this account; invoice numbers must be unique.",
+            param="number",
+        )
+
+
 def _number(account: Account, customer: dict[str, Any] | None) -> str:
-    if customer and customer.get("invoice_prefix"):
-        seq = customer.get("next_invoice_sequence", 1)
-        customer["next_invoice_sequence"] = seq + 1
-        return f"{customer['invoice_prefix']}-{seq:04d}"
-    return f"{account.id[-8:].upper()}-{account.next_number('invoice_number'):04d}"
+    """The next automatic number, skipping any a caller already gave another invoice."""
+    while True:
+        if customer and customer.get("invoice_prefix"):
+            seq = customer.get("next_invoice_sequence", 1)
+            customer["next_invoice_sequence"] = seq + 1
+            number = f"{customer['invoice_prefix']}-{seq:04d}"
+        else:
+            number = f"{account.id[-8:].upper()}-{account.next_number('invoice_number'):04d}"
+        if number_holder(account, number) is None:
+            return number
 
 
 def finalize(
@@ -44,7 +70,9 @@ def finalize(
     due_date = invoice["due_date"]
     if invoice["collection_method"] == "send_invoice" and days is not None:
         due_date = now + days * DAY
-    previous = {"status": "draft", "number": None, "hosted_invoice_url": None}
+    previous: dict[str, Any] = {"status": "draft", "hosted_invoice_url": None}
+    if not invoice.get("number"):
+        previous["number"] = None
     invoice.update(
         number=invoice.get("number") or _number(account, customer),
         hosted_invoice_url=url,
