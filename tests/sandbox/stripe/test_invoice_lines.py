@@ -160,6 +160,9 @@ def test_add_lines_refusals(client: stripe.StripeClient) -> None:
         ({"lines": [{"amount": 1, "currency": "usd"}]}, "lines[0][currency]"),  # not in the SDK
         ({"lines": [{"amount": 1}] * 51}, "lines"),
         ({"lines": [{"invoice_item": "ii_missing"}]}, "lines[0][invoice_item]"),
+        # Typed by the SDK, not emulated: refused rather than ignored.
+        ({"lines": [{"amount": 1, "discounts": [{"coupon": "c"}]}]}, "lines[0][discounts]"),
+        ({"lines": [{"amount": 1, "tax_rates": ["txr_1"]}]}, "lines[0][tax_rates]"),
     ]
     for params, param in cases:
         with pytest.raises(stripe.InvalidRequestError) as exc:
