@@ -110,6 +110,35 @@ def test_pulling_more_than_250_pending_items_into_a_new_invoice_is_refused(
     assert len(list(pending.auto_paging_iter())) == 251
 
 
+def test_an_invoice_item_takes_amount_or_quantity_not_both(client: stripe.StripeClient) -> None:
+    customer = _customer(client).id
+    invoice = _draft(client, customer).id
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.invoice_items.create(
+            {
+                "customer": customer,
+                "invoice": invoice,
+                "amount": 300,
+                "quantity": 3,
+                "currency": "usd",
+            }
+        )
+    error = _refused(exc)
+    assert error["param"] == "quantity" and "amount, quantity" in error["message"]
+    assert client.v1.invoice_items.list({"customer": customer}).data == []
+    # A quantity with a unit amount is how it is done.
+    item = client.v1.invoice_items.create(
+        {
+            "customer": customer,
+            "invoice": invoice,
+            "quantity": 3,
+            "unit_amount_decimal": "100",
+            "currency": "usd",
+        }
+    )
+    assert item.amount == 300 and item.quantity == 3
+
+
 # ---- add_lines --------------------------------------------------------------------------------
 
 

@@ -211,6 +211,11 @@ def create_invoice_item(ctx: Ctx) -> dict[str, Any]:
             "`unit_amount_decimal`.",
             param="amount",
         )
+    if "amount" in p and "quantity" in p:
+        # `amount` is the item's total; a quantity needs a unit price (stripe-php#777).
+        raise StripeError(
+            "You may only specify one of these parameters: amount, quantity.", param="quantity"
+        )
     quantity = p.get("quantity", 1)
     if quantity < 0:
         raise StripeError("Invalid integer: quantity must be >= 0", param="quantity")
