@@ -128,3 +128,9 @@ class InvoicePaidInStripe(Conflict):
     """The invoice was paid in Stripe, so it cannot be voided here."""
 
     code = "invoice_paid_in_stripe"
+
+
+class InvoiceTooLongForStripe(Conflict):
+    """Even grouped, the invoice needs more lines than a Stripe invoice holds (250)."""
+
+    code = "invoice_too_long_for_stripe"

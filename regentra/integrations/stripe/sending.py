@@ -12,8 +12,10 @@ keeps them about 24 h), and nothing is created twice:
    finalizes a half-built one, and no pending items pulled in): the stored one, else a draft
    of this customer carrying our invoice id in its metadata, else a new one. Its id is
    committed at once, which freezes our draft (`invoices.service._editable_draft`);
-3. one invoice item per line, attached to that invoice: the items already on it are listed
-   and matched by our line id (metadata `regentra_line_id`); only the missing ones are made;
+3. its lines, planned by `lines.plan` (one per line of ours, or time grouped when there are
+   more than Stripe's 250) and added through `invoices.add_lines`, 50 a call: the items
+   already on it are listed and matched by their key (metadata `regentra_line_id`, or
+   `regentra_group` for a group); only the missing ones are added;
 4. Stripe's total must equal ours (else nothing is finalized); then finalize (skipped once it
    is no longer a draft) and send;
 5. `invoices.transitions.mark_sent` with the Stripe id, hosted page and due date (it writes the
@@ -42,6 +44,7 @@ from regentra.audit.service import Actor
 from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe import lines as stripe_lines
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key
 from regentra.integrations.stripe.errors import (
     InvoicePaidInStripe,
@@ -216,6 +219,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     retry finds what an earlier attempt made (see the module's docstring)."""
     invoice = service.get(session, org_id=org.id, invoice_id=invoice_id)
     _check_sendable(session, invoice)
+    _plan(service.lines_of(session, invoice), invoice)  # too long for Stripe: refused here
     stripe = stripe_client.for_org(session, org.id)
     customer = clients.get(session, org_id=org.id, id=invoice.client_id)
     session.commit()  # hold no database lock while Stripe answers
@@ -232,8 +236,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         if current.status == InvoiceStatus.void.value:
             raise InvoiceVoid(f"invoice {current.number} was voided while it was being sent")
         return current  # another request finished sending it
-    lines = service.lines_of(session, current)
-    items = [(line.id, _item_params(line, current)) for line in lines]
+    planned = _plan(service.lines_of(session, current), current)
     total = current.total
     session.commit()
 
@@ -243,7 +246,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             invoice=current,
             sid=sid,
             customer_id=str(found["customer"]),
-            items=items,
+            planned=planned,
             fresh=fresh,
         )
         _check_total(current, sid=sid, stripe_total=stripe_total, total=total)
@@ -484,16 +487,23 @@ def _note(
     raise problem
 
 
+def _plan(lines: list[InvoiceLine], invoice: Invoice) -> list[stripe_lines.StripeLine]:
+    return stripe_lines.plan(
+        lines, invoice=invoice, item_params=lambda line: _item_params(line, invoice)
+    )
+
+
 def _add_items(
     stripe: OrgStripe,
     *,
     invoice: Invoice,
     sid: str,
     customer_id: str,
-    items: list[tuple[uuid.UUID, dict[str, Any]]],
+    planned: list[stripe_lines.StripeLine],
     fresh: bool,
 ) -> int:
-    """Create the invoice items the Stripe draft lacks; returns the sum of all its items."""
+    """Add the planned lines the Stripe draft lacks (quantity lines one invoice item each,
+    the others through `add_lines`, 50 a call); returns the sum of all its lines."""
     present: set[str] = set()
     stripe_total = 0
     if not fresh:
@@ -502,17 +512,35 @@ def _add_items(
             op="invoice_items.list",
         ):
             stripe_total += int(item.get("amount") or 0)
-            line_id = (item.get("metadata") or {}).get("regentra_line_id")
-            if line_id:
-                present.add(str(line_id))
-    for line_id, params in items:
-        if str(line_id) in present:
-            continue
-        body = {**params, "customer": customer_id, "invoice": sid}
-        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:item:{line_id}")
-        created = _create_item(stripe, body, key)
-        stripe_total += int(created.get("amount") or 0)
+            key = stripe_lines.key_of(item.get("metadata"))
+            if key:
+                present.add(key)
+    missing = [line for line in planned if line.key not in present]
+    for line in missing:
+        if line.as_item:
+            body = {**line.params, "customer": customer_id, "invoice": sid}
+            key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:item:{line.key}")
+            created = _create_item(stripe, body, key)
+            stripe_total += int(created.get("amount") or 0)
+    answer = None
+    batches = stripe_lines.batches(line for line in missing if not line.as_item)
+    for index, batch in enumerate(batches):
+        params = {"lines": [line.params for line in batch]}
+        # Deterministic: a resumed send asks for the same batches with the same keys; a batch
+        # of other lines (some were added meanwhile) gets another key.
+        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:lines:{index}:{_fingerprint(params)}")
+        answer = _add_lines(stripe, sid, params, key)
+    if answer is not None:  # Stripe's own sum of every line on the invoice
+        return int(answer.get("subtotal") or 0)
     return stripe_total
+
+
+def _add_lines(stripe: OrgStripe, sid: str, params: dict[str, Any], key: str) -> dict[str, Any]:
+    return _call(
+        stripe,
+        lambda c: c.v1.invoices.add_lines(sid, params, _options(key)),
+        op="invoices.add_lines",
+    )
 
 
 def _create_item(stripe: OrgStripe, body: dict[str, Any], key: str) -> dict[str, Any]:

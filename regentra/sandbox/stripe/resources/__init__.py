@@ -15,6 +15,7 @@ from regentra.sandbox.stripe.resources import (
     events,
     hosted_checkout,
     hosted_invoice,
+    invoice_lines,
     payments,
     subscriptions,
 )
@@ -26,6 +27,7 @@ ROUTERS: list[Router] = [
     catalog.router,
     customers.router,
     billing.router,
+    invoice_lines.router,
     payments.router,
     subscriptions.router,
     checkout.router,

@@ -19,6 +19,28 @@ from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
 router = Router()
 
+# Changelog 2016-02-22: "Returns an error on attempts to add more than 250 invoice items to an
+# invoice". Stripe does not publish the error's wording; ours names the limit and the counts.
+MAX_INVOICE_ITEMS = 250
+
+
+def invoice_item_count(invoice: dict[str, Any]) -> int:
+    """How many invoice items the invoice holds (its lines made from invoice items)."""
+    return sum(
+        1 for line in invoice["lines"]["data"] if line["parent"]["type"] == "invoice_item_details"
+    )
+
+
+def check_room(invoice: dict[str, Any], adding: int, *, param: str = "invoice") -> None:
+    """Refuse to put `adding` more invoice items on `invoice` past Stripe's 250."""
+    count = invoice_item_count(invoice)
+    if count + adding > MAX_INVOICE_ITEMS:
+        raise StripeError(
+            f"Invoice {invoice['id']} has {count} invoice items and an invoice can have at most "
+            f"{MAX_INVOICE_ITEMS}: adding {adding} more would make {count + adding}.",
+            param=param,
+        )
+
 
 def _decimal_text(value: Decimal) -> str:
     return format(value.normalize(), "f")
@@ -138,14 +160,22 @@ def attach_item(
 
 
 def pull_pending_items(sandbox: Sandbox, account: Account, invoice: dict[str, Any]) -> None:
-    """`pending_invoice_items_behavior=include`: the customer's pending items, oldest first."""
-    for item in reversed(sandbox.all(account, "invoiceitem")):
-        if (
-            item["invoice"] is None
-            and item["customer"] == invoice["customer"]
-            and item["currency"] == invoice["currency"]
-        ):
-            attach_item(sandbox, account, item, invoice)
+    """`pending_invoice_items_behavior=include`: the customer's pending items, oldest first.
+    More than the 250 an invoice can hold: refused, and the new invoice is not kept."""
+    pending = [
+        item
+        for item in reversed(sandbox.all(account, "invoiceitem"))
+        if item["invoice"] is None
+        and item["customer"] == invoice["customer"]
+        and item["currency"] == invoice["currency"]
+    ]
+    try:
+        check_room(invoice, len(pending), param="pending_invoice_items_behavior")
+    except StripeError:
+        sandbox.remove(account, invoice["id"])
+        raise
+    for item in pending:
+        attach_item(sandbox, account, item, invoice)
 
 
 def _draft_invoice(ctx: Ctx, invoice_id: str) -> dict[str, Any]:
@@ -164,6 +194,8 @@ def _draft_invoice(ctx: Ctx, invoice_id: str) -> dict[str, Any]:
 def create_invoice_item(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
     invoice = _draft_invoice(ctx, p["invoice"]) if p.get("invoice") else None
+    if invoice:
+        check_room(invoice, 1)
     customer_id = p.get("customer") or (invoice["customer"] if invoice else None)
     if not customer_id:
         raise missing_parameter("customer")
@@ -178,6 +210,11 @@ def create_invoice_item(ctx: Ctx) -> dict[str, Any]:
             "You must pass exactly one of `amount`, `pricing[price]`, `price_data` or "
             "`unit_amount_decimal`.",
             param="amount",
+        )
+    if "amount" in p and "quantity" in p:
+        # `amount` is the item's total; a quantity needs a unit price (stripe-php#777).
+        raise StripeError(
+            "You may only specify one of these parameters: amount, quantity.", param="quantity"
         )
     quantity = p.get("quantity", 1)
     if quantity < 0:
