@@ -48,15 +48,21 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Items of a price's other currencies would collide with the old (org, price) key.
     op.execute(
-        "DELETE FROM catalog_items WHERE stripe_price_id IS NOT NULL AND id NOT IN ("
+        "DELETE FROM catalog_items WHERE stripe_price_id IS NOT NULL AND "
+        "CAST(id AS VARCHAR(36)) NOT IN ("
         "SELECT min_id FROM (SELECT MIN(CAST(id AS VARCHAR(36))) AS min_id FROM catalog_items "
         "WHERE stripe_price_id IS NOT NULL GROUP BY org_id, stripe_price_id) AS keep)"
     )
     with op.batch_alter_table("catalog_items", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_catalog_items_org_id_stripe_price_id_currency", type_="unique")
-        batch_op.create_unique_constraint(
-            "uq_catalog_items_org_id_stripe_price_id", ["org_id", "stripe_price_id"]
+        batch_op.drop_constraint(
+            op.f("uq_catalog_items_org_id_stripe_price_id_currency"), type_="unique"
         )
-        batch_op.drop_constraint("ck_catalog_items_pricing_valid", type_="check")
+        batch_op.create_unique_constraint(
+            op.f("uq_catalog_items_org_id_stripe_price_id"), ["org_id", "stripe_price_id"]
+        )
+        # Batch mode puts the naming convention on a check constraint's name itself: the short
+        # names (op.f would come out as ck_catalog_items_ck_catalog_items_...).
+        batch_op.drop_constraint("price_has_currency", type_="check")
+        batch_op.drop_constraint("pricing_valid", type_="check")
         batch_op.drop_column("pricing")
         batch_op.drop_column("unit_amount_decimal")
