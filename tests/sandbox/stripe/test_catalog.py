@@ -279,6 +279,10 @@ def test_tiered_prices_need_tiers_mode_and_an_open_last_tier(client: stripe.Stri
             "unit_amount",
         ),
         ({"tiers_mode": "volume"}, "tiers"),
+        (
+            {"tiers_mode": "volume", "tiers": [{"up_to": "inf", "flat_amount_decimal": "99.5"}]},
+            "tiers[0][flat_amount_decimal]",
+        ),
     ]
     for extra, param in bad:
         with pytest.raises(stripe.InvalidRequestError) as info:

@@ -124,7 +124,15 @@ def _tiers(raw: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
             )
         flat_decimal = None
         if flat_raw is not None:
-            flat_decimal = decimal_string(parse_decimal(flat_raw, _at(here, "flat_amount_decimal")))
+            # "a decimal value representing an integer in the minor units of the currency"
+            number = parse_decimal(flat_raw, _at(here, "flat_amount_decimal"))
+            if number != number.to_integral_value():
+                raise StripeError(
+                    f"Invalid flat_amount_decimal: {flat_raw} must be a whole number of minor "
+                    "units.",
+                    param=_at(here, "flat_amount_decimal"),
+                )
+            flat_decimal = decimal_string(number)
         elif flat is not None:
             flat_decimal = str(flat)
         if unit_decimal is None and flat_decimal is None:
@@ -136,9 +144,7 @@ def _tiers(raw: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
             )
         tiers.append(
             {
-                "flat_amount": int(Decimal(flat_decimal))
-                if flat_decimal is not None and "." not in flat_decimal
-                else None,
+                "flat_amount": int(flat_decimal) if flat_decimal is not None else None,
                 "flat_amount_decimal": flat_decimal,
                 "unit_amount": unit,
                 "unit_amount_decimal": unit_decimal,
