@@ -6,6 +6,7 @@ items can do on an invoice line. Through the API, in-process (`stripe_app`), the
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import httpx
@@ -224,6 +225,15 @@ def test_items_that_are_not_a_fixed_price_are_refused_as_invoice_lines(
         assert (added["unit_amount"], added["amount"]) == (1000, 3000)
         r = api.post(lines, json={"catalog_item_id": item("multi", "EUR")})
         assert r.status_code == 422 and r.json()["error"]["code"] == "item_currency"
+    # Nor can they be an hourly rate; a whole per-unit one-time price can.
+    body = {"ticket_id": str(ticket.id), "work_date": date.today().isoformat(), "minutes": 30}
+    with kit.api(tech) as api:
+        for kind in ("fraction", "custom"):
+            r = api.post("/time-entries", json={**body, "catalog_item_id": item(kind)})
+            assert r.status_code == 422, (kind, r.text)
+            assert r.json()["error"]["code"] == "item_not_fixed_price"
+        r = api.post("/time-entries", json={**body, "catalog_item_id": item("multi")})
+        assert r.status_code == 201 and r.json()["hourly_rate"] == 1000, r.text
 
 
 def test_the_catalog_page_marks_items_that_cannot_be_fixed_lines(
