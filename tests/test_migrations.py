@@ -241,3 +241,144 @@ def test_0008_upgrades_a_database_holding_sent_invoices(
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], diff
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0007_upgrades_a_database_holding_catalog_rows(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0007 (catalog prices) over a 0004 database with Stripe and manual catalog
+    items and a time entry at a catalog rate: every row survives, per unit, its currency now
+    in its key (the same price in another currency is a new row), synced prices get their
+    whole amount as the exact decimal."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import IntegrityError
+
+    from regentra.db import make_engine
+    from regentra.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+        )
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    ids = {
+        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
+        for name in ("org", "price", "bare", "manual", "new")
+    }
+    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
+
+    def insert(conn: Any, table: str, **values: Any) -> None:
+        t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+        conn.execute(sa.insert(t).values(**values, created_at=now, updated_at=now))
+
+    item = {"org_id": ids["org"], "description": None, "active": True}
+    with engine.begin() as conn:
+        insert(
+            conn,
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="USD",
+            default_hourly_rate=10000,
+            allow_self_approval=False,
+            default_days_until_due=30,
+            next_invoice_number=1,
+        )
+        insert(
+            conn,
+            "catalog_items",
+            id=ids["price"],
+            name="Managed endpoint",
+            unit_amount=1500,
+            currency="USD",
+            source="stripe",
+            stripe_product_id="prod_1",
+            stripe_price_id="price_1",
+            **item,
+        )
+        insert(
+            conn,
+            "catalog_items",
+            id=ids["bare"],
+            name="Consulting",
+            source="stripe",
+            stripe_product_id="prod_2",
+            **item,
+        )
+        insert(
+            conn,
+            "catalog_items",
+            id=ids["manual"],
+            name="Onsite visit",
+            unit_amount=15000,
+            currency="USD",
+            source="manual",
+            **item,
+        )
+    engine.dispose()
+
+    upgrade(url)
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT name, unit_amount, currency, pricing, unit_amount_decimal, "
+                "stripe_price_id FROM catalog_items ORDER BY name"
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [
+            ("Consulting", None, None, "per_unit", None, None),
+            ("Managed endpoint", 1500, "USD", "per_unit", "1500", "price_1"),
+            ("Onsite visit", 15000, "USD", "per_unit", None, None),
+        ]
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == [], diff
+    with engine.begin() as conn:  # the price in EUR is another row now
+        insert(
+            conn,
+            "catalog_items",
+            id=ids["new"],
+            name="Managed endpoint",
+            unit_amount=1400,
+            currency="EUR",
+            source="stripe",
+            stripe_product_id="prod_1",
+            stripe_price_id="price_1",
+            pricing="per_unit",
+            **item,
+        )
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # in USD again it is not
+        insert(
+            conn,
+            "catalog_items",
+            id=uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4()),
+            name="Managed endpoint",
+            unit_amount=1500,
+            currency="USD",
+            source="stripe",
+            stripe_product_id="prod_1",
+            stripe_price_id="price_1",
+            pricing="per_unit",
+            **item,
+        )
+    engine.dispose()
+
+    # And back: the price's EUR row goes (the old key is one row per price), the rest stays.
+    from alembic import command
+
+    from regentra.migrate import alembic_config
+
+    command.downgrade(alembic_config(url), "0006")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT name FROM catalog_items ORDER BY name")).scalars()
+        assert list(names) == ["Consulting", "Managed endpoint", "Onsite visit"]
+    engine.dispose()
+    upgrade(url)

@@ -43,3 +43,10 @@ class ItemAmount(Invalid):
     """The item's price is too large to be an hourly rate."""
 
     code = "item_amount"
+
+
+class ItemNotFixedPrice(Invalid):
+    """The item's price cannot be a fixed line: tiered, metered, a customer-chosen amount, or a
+    fraction of a minor unit (`catalog.lines.fixed_line_problem`)."""
+
+    code = "item_not_fixed_price"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from regentra.catalog.lines import fixed_line_problem
 from regentra.kit.time import IsoDatetime
-from regentra.models import CatalogSource, SyncStatus
+from regentra.models import CatalogPricing, CatalogSource, SyncStatus
 
 Interval = Literal["day", "week", "month", "year"]
 MAX_AMOUNT = 100_000_000_000
@@ -52,6 +54,9 @@ class StripeItem:
     recurring_interval: str | None
     recurring_interval_count: int | None
     active: bool
+    # The exact unit price (minor units, up to 12 decimal places); None without a per-unit price.
+    unit_amount_decimal: Decimal | None = None
+    pricing: CatalogPricing = CatalogPricing.per_unit
 
 
 class CatalogItemOut(BaseModel):
@@ -68,8 +73,35 @@ class CatalogItemOut(BaseModel):
     source: CatalogSource
     stripe_product_id: str | None
     stripe_price_id: str | None
+    unit_amount_decimal: Decimal | None = Field(
+        description="The exact unit price in minor units as Stripe states it (a decimal string, "
+        "up to 12 decimal places; unit_amount is null when it has a fraction)"
+    )
+    pricing: CatalogPricing = Field(
+        description="per_unit, or tiered / metered / custom_amount (Stripe prices that cannot "
+        "be a fixed invoice line)"
+    )
     created_at: IsoDatetime
     updated_at: IsoDatetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Why the item's price cannot be a fixed invoice line or hourly rate; null "
+        "when it can"
+    )
+    @property
+    def not_fixed_price_reason(self) -> str | None:
+        return fixed_line_problem(
+            pricing=self.pricing,
+            unit_amount=self.unit_amount,
+            unit_amount_decimal=self.unit_amount_decimal,
+        )
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Whether the item's price can be a fixed invoice line (quantity x unit price)"
+    )
+    @property
+    def fixed_price(self) -> bool:
+        return self.not_fixed_price_reason is None
 
 
 class CatalogSyncOut(BaseModel):

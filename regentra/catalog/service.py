@@ -32,6 +32,7 @@ from regentra.catalog.errors import (
     ManagedByStripe,
     UnknownItem,
 )
+from regentra.catalog.lines import check_fixed_price
 from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate, StripeItem
 from regentra.errors import Conflict, Invalid
 from regentra.kit.ids import new_id
@@ -40,6 +41,7 @@ from regentra.kit.pagination import Page, check_limit
 from regentra.kit.time import as_utc, utcnow
 from regentra.models import (
     CatalogItem,
+    CatalogPricing,
     CatalogSource,
     CatalogSync,
     OrgSecret,
@@ -223,6 +225,7 @@ def rate_items(session: Session, *, org_id: uuid.UUID, currency: str) -> list[Ca
         .where(
             CatalogItem.active.is_(True),
             CatalogItem.recurring_interval.is_(None),
+            CatalogItem.pricing == CatalogPricing.per_unit.value,
             CatalogItem.unit_amount.is_not(None),
             CatalogItem.currency == currency.upper(),
         )
@@ -245,6 +248,7 @@ def rate_from_item(
     label = f"catalog item '{item.name}'"
     if not item.active:
         raise ItemInactive(f"{label} is inactive: choose an active item")
+    check_fixed_price(item)
     if item.recurring_interval is not None:
         raise ItemRecurring(
             f"{label} is a recurring ({item.recurring_interval}ly) price: choose a one-time "
@@ -461,6 +465,8 @@ _FIELDS = (
     "recurring_interval",
     "recurring_interval_count",
     "active",
+    "unit_amount_decimal",
+    "pricing",
 )
 
 
@@ -485,26 +491,30 @@ def _values(item: StripeItem) -> dict[str, Any]:
         "recurring_interval": item.recurring_interval,
         "recurring_interval_count": item.recurring_interval_count,
         "active": item.active,
+        "unit_amount_decimal": item.unit_amount_decimal,
+        "pricing": CatalogPricing(item.pricing).value,
     }
 
 
 def upsert_stripe_items(
     session: Session, *, org_id: uuid.UUID, batch: Sequence[StripeItem]
 ) -> UpsertResult:
-    """Insert or update a batch of Stripe items by Stripe id: one select per key kind, one
-    bulk insert and one bulk update. Unchanged rows are not written (a rerun changes
-    nothing)."""
+    """Insert or update a batch of Stripe items by their key: (Stripe price, currency) for a
+    price (one item per currency of a price with currency_options), the Stripe product for a
+    product without prices. One select per key kind, one bulk insert and one bulk update.
+    Unchanged rows are not written (a rerun changes nothing)."""
     result = UpsertResult()
-    priced = {i.price_id: i for i in batch if i.price_id}
+    priced = {(i.price_id, i.currency): i for i in batch if i.price_id}
     bare = {i.product_id: i for i in batch if not i.price_id}
     cols = [CatalogItem.id, CatalogItem.stripe_price_id]
     cols += [getattr(CatalogItem, f) for f in _FIELDS]
-    existing: dict[tuple[str, str], Any] = {}
-    for ids in _chunks(list(priced)):
+    existing: dict[tuple[str, ...], Any] = {}
+    price_ids = sorted({str(price_id) for price_id, _ in priced})
+    for ids in _chunks(price_ids):
         for row in session.execute(
             select(*cols).where(CatalogItem.org_id == org_id, CatalogItem.stripe_price_id.in_(ids))
         ):
-            existing[("price", row.stripe_price_id)] = row
+            existing[("price", row.stripe_price_id, row.currency)] = row
     for ids in _chunks(list(bare)):
         for row in session.execute(
             select(*cols).where(
@@ -517,7 +527,9 @@ def upsert_stripe_items(
     now = utcnow()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    wanted = [(("price", k), v) for k, v in priced.items()]
+    wanted: list[tuple[tuple[str, ...], StripeItem]] = [
+        (("price", str(price_id), str(currency)), v) for (price_id, currency), v in priced.items()
+    ]
     wanted += [(("product", k), v) for k, v in bare.items()]
     for key, item in wanted:
         values = _values(item)
@@ -551,13 +563,19 @@ def deactivate_missing(
     session: Session,
     *,
     org_id: uuid.UUID,
-    seen_price_ids: set[str],
+    seen_prices: set[tuple[str, str]],
     seen_bare_product_ids: set[str],
 ) -> int:
-    """After a complete pass: Stripe items the pass did not see (a deleted product, or a
-    product that now has prices) become inactive. Nothing is deleted."""
+    """After a complete pass: Stripe items the pass did not see (a deleted product, a product
+    that now has prices, a currency dropped from a price's currency_options) become inactive.
+    `seen_prices` holds (Stripe price id, currency) pairs. Nothing is deleted."""
     rows = session.execute(
-        select(CatalogItem.id, CatalogItem.stripe_price_id, CatalogItem.stripe_product_id).where(
+        select(
+            CatalogItem.id,
+            CatalogItem.stripe_price_id,
+            CatalogItem.currency,
+            CatalogItem.stripe_product_id,
+        ).where(
             CatalogItem.org_id == org_id,
             CatalogItem.source == CatalogSource.stripe.value,
             CatalogItem.active.is_(True),
@@ -566,7 +584,7 @@ def deactivate_missing(
     gone = [
         {"id": r.id, "active": False, "updated_at": utcnow()}
         for r in rows
-        if (r.stripe_price_id and r.stripe_price_id not in seen_price_ids)
+        if (r.stripe_price_id and (r.stripe_price_id, r.currency) not in seen_prices)
         or (not r.stripe_price_id and r.stripe_product_id not in seen_bare_product_ids)
     ]
     if gone:

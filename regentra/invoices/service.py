@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog
 from regentra.catalog.errors import ItemCurrency, ItemInactive, ItemUnpriced, UnknownItem
+from regentra.catalog.lines import check_fixed_price
 from regentra.clients.errors import UnknownClient
 from regentra.clients.service import clients
 from regentra.errors import Invalid, NotFound
@@ -413,6 +414,7 @@ def add_line(
             raise UnknownItem("catalog_item_id does not match any catalog item")
         if not item.active:
             raise ItemInactive(f"catalog item '{item.name}' is inactive")
+        check_fixed_price(item)  # tiered, metered, custom or fractional: 422
         if item.unit_amount is None or item.currency is None:
             raise ItemUnpriced(f"catalog item '{item.name}' has no price")
         if item.currency != invoice.currency:

@@ -3,7 +3,7 @@
 from regentra.models.api_token import ApiToken
 from regentra.models.audit_event import ActorType, AuditEvent
 from regentra.models.base import Base
-from regentra.models.catalog_item import CatalogItem, CatalogSource
+from regentra.models.catalog_item import CatalogItem, CatalogPricing, CatalogSource
 from regentra.models.catalog_sync import CatalogSync, SyncStatus
 from regentra.models.client import Client
 from regentra.models.invoice import (
@@ -28,6 +28,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "CatalogItem",
+    "CatalogPricing",
     "CatalogSource",
     "CatalogSync",
     "Client",

@@ -137,8 +137,10 @@ def test_upsert_is_keyed_by_stripe_id_per_org(db: Any, make_org: Any) -> None:
         assert (changed.inserted, changed.updated) == (0, 1)
         s.commit()
         assert catalog.count_items(s, org_id=a.org.id) == 3
-        # The db itself refuses a second row for a price or a price-less product.
-        for dup in (_stripe("price_1"), _stripe(None, "prod_2")):
+        # The db itself refuses a second row for a price in a currency or a price-less
+        # product, and a price's row without a currency (its currency is part of its key).
+        nameless = _stripe("price_3", currency=None)
+        for dup in (_stripe("price_1"), _stripe(None, "prod_2"), nameless):
             with pytest.raises(IntegrityError), s.begin_nested():
                 from sqlalchemy import insert
 
@@ -152,8 +154,15 @@ def test_upsert_is_keyed_by_stripe_id_per_org(db: Any, make_org: Any) -> None:
                         active=True,
                         stripe_product_id=dup.product_id,
                         stripe_price_id=dup.price_id,
+                        currency=dup.currency,
                     )
                 )
+        # The same price in another currency (its currency_options) is another item.
+        other = catalog.upsert_stripe_items(
+            s, org_id=a.org.id, batch=[_stripe("price_1", currency="EUR", unit_amount=450)]
+        )
+        assert (other.inserted, other.updated) == (1, 0)
+        assert catalog.count_items(s, org_id=a.org.id) == 4
         s.rollback()
 
 

@@ -28,6 +28,10 @@ def params_class(name: str) -> type:
         import stripe.params.checkout as checkout_params
 
         cls = getattr(checkout_params, name.removeprefix("Checkout"), None)
+    if cls is None and name.startswith("Billing"):  # "BillingMeterCreateParams"
+        import stripe.params.billing as billing_params
+
+        cls = getattr(billing_params, name.removeprefix("Billing"), None)
     if cls is None:
         raise LookupError(f"stripe.params has no {name}")
     return typing.cast(type, cls)

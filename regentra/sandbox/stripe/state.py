@@ -41,6 +41,7 @@ PREFIXES = {
     "checkout.session": "cs",
     "webhook_endpoint": "we",
     "payment_method": "pm",
+    "billing.meter": "mtr",
 }
 KIND_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 # `expand` paths may be this many levels deep at most.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
 from regentra.catalog import service
+from regentra.catalog.lines import fixed_line_problem
 from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
@@ -51,6 +52,18 @@ def _list_page(
     context = {
         "title": "Catalog",
         "items": page.items,
+        # Why an item cannot be a fixed invoice line (tiered, metered, ...), by item id.
+        "not_fixed": {
+            item.id: problem
+            for item in page.items
+            if (
+                problem := fixed_line_problem(
+                    pricing=item.pricing,
+                    unit_amount=item.unit_amount,
+                    unit_amount_decimal=item.unit_amount_decimal,
+                )
+            )
+        },
         "next_cursor": page.next_cursor,
         "filters": {"q": q, "active": active},
         "sync": sync,

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regentra.catalog import service as catalog
+from regentra.catalog.lines import fixed_price_items
 from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
@@ -314,7 +315,8 @@ def _timeline(session: Session, invoice: Invoice) -> list[Step]:
 def _catalog_items(session: Session, org_id: uuid.UUID, currency: str) -> list[CatalogItem]:
     """Active, priced items in the invoice's currency: what can become a line."""
     page = catalog.list_items(session, org_id=org_id, active=True, limit=200)
-    return [i for i in page.items if i.unit_amount is not None and i.currency == currency]
+    priced = [i for i in page.items if i.unit_amount is not None and i.currency == currency]
+    return fixed_price_items(priced)
 
 
 def _invoice_page(

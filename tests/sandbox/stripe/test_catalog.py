@@ -162,3 +162,190 @@ def test_250_products_with_prices_page_back_newest_first(client: stripe.StripeCl
     prices = list(client.v1.prices.list(params={"limit": 100}).auto_paging_iter())
     assert len({p.id for p in prices}) == 250
     assert {p.product for p in prices} == set(made)
+
+
+# ---- prices: active listing, decimal amounts, tiers, currency options, metered ----------------
+
+
+def test_prices_list_only_active_prices_unless_active_false(client: stripe.StripeClient) -> None:
+    product = client.v1.products.create(params={"name": "Backup"})
+    kept = client.v1.prices.create(
+        params={"product": product.id, "unit_amount": 100, "currency": "usd"}
+    )
+    archived = client.v1.prices.create(
+        params={"product": product.id, "unit_amount": 200, "currency": "usd", "active": False}
+    )
+    assert [p.id for p in client.v1.prices.list().data] == [kept.id]
+    assert [p.id for p in client.v1.prices.list(params={"active": True}).data] == [kept.id]
+    assert [p.id for p in client.v1.prices.list(params={"active": False}).data] == [archived.id]
+    assert client.v1.prices.retrieve(archived.id).active is False  # still there by id
+
+
+def test_a_fractional_unit_amount_decimal_has_no_integer_unit_amount(
+    client: stripe.StripeClient,
+) -> None:
+    product = client.v1.products.create(params={"name": "Storage per GB"})
+    fraction = client.v1.prices.create(
+        params={"product": product.id, "unit_amount_decimal": "12.345", "currency": "usd"}
+    )
+    assert fraction.unit_amount is None
+    assert str(fraction.unit_amount_decimal) == "12.345"
+    whole = client.v1.prices.create(
+        params={"product": product.id, "unit_amount_decimal": "1500", "currency": "usd"}
+    )
+    assert (whole.unit_amount, str(whole.unit_amount_decimal)) == (1500, "1500")
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.create(
+            params={
+                "product": product.id,
+                "unit_amount": 5,
+                "unit_amount_decimal": "5",
+                "currency": "usd",
+            }
+        )
+    assert info.value.param == "unit_amount_decimal"
+    assert "only specify one of" in str(info.value.user_message)
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.create(
+            params={
+                "product": product.id,
+                "unit_amount_decimal": "0.1234567890123",  # 13 places
+                "currency": "usd",
+            }
+        )
+    assert info.value.param == "unit_amount_decimal"
+
+
+def test_currency_options_and_tiers_are_returned_only_when_expanded(
+    client: stripe.StripeClient,
+) -> None:
+    product = client.v1.products.create(params={"name": "Helpdesk seat"})
+    multi = client.v1.prices.create(
+        params={
+            "product": product.id,
+            "unit_amount": 1000,
+            "currency": "usd",
+            "currency_options": {
+                "eur": {"unit_amount": 900},
+                "gbp": {"unit_amount_decimal": "800.5"},
+            },
+        }
+    )
+    assert "currency_options" not in multi.to_dict()
+    assert "currency_options" not in client.v1.prices.retrieve(multi.id).to_dict()
+    expanded = client.v1.prices.retrieve(multi.id, params={"expand": ["currency_options"]})
+    options = expanded.to_dict()["currency_options"]
+    assert set(options) == {"usd", "eur", "gbp"}
+    assert options["eur"]["unit_amount"] == 900
+    assert options["gbp"]["unit_amount"] is None
+    assert str(options["gbp"]["unit_amount_decimal"]) == "800.5"
+    listed = client.v1.prices.list(params={"expand": ["data.currency_options"]}).data
+    assert set(listed[0].to_dict()["currency_options"]) == {"usd", "eur", "gbp"}
+
+    tiered = client.v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "billing_scheme": "tiered",
+            "tiers_mode": "graduated",
+            "recurring": {"interval": "month"},
+            "tiers": [{"up_to": 10, "unit_amount": 500}, {"up_to": "inf", "unit_amount": 400}],
+        }
+    )
+    assert tiered.billing_scheme == "tiered" and tiered.tiers_mode == "graduated"
+    assert tiered.unit_amount is None and tiered.unit_amount_decimal is None
+    assert "tiers" not in tiered.to_dict()
+    with_tiers = client.v1.prices.retrieve(tiered.id, params={"expand": ["tiers"]})
+    assert [(t.up_to, t.unit_amount) for t in with_tiers.tiers or []] == [(10, 500), (None, 400)]
+
+
+def test_tiered_prices_need_tiers_mode_and_an_open_last_tier(client: stripe.StripeClient) -> None:
+    product = client.v1.products.create(params={"name": "Tiered"})
+    base: dict[str, Any] = {
+        "product": product.id,
+        "currency": "usd",
+        "billing_scheme": "tiered",
+        "recurring": {"interval": "month"},
+    }
+    bad = [
+        ({"tiers": [{"up_to": "inf", "unit_amount": 1}]}, "tiers_mode"),
+        ({"tiers_mode": "volume", "tiers": [{"up_to": 5, "unit_amount": 1}]}, "tiers[0][up_to]"),
+        (
+            {
+                "tiers_mode": "volume",
+                "unit_amount": 5,
+                "tiers": [{"up_to": "inf", "unit_amount": 1}],
+            },
+            "unit_amount",
+        ),
+        ({"tiers_mode": "volume"}, "tiers"),
+        (
+            {"tiers_mode": "volume", "tiers": [{"up_to": "inf", "flat_amount_decimal": "99.5"}]},
+            "tiers[0][flat_amount_decimal]",
+        ),
+    ]
+    for extra, param in bad:
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            client.v1.prices.create(params={**base, **extra})
+        assert info.value.param == param, (extra, info.value.param)
+    with pytest.raises(stripe.InvalidRequestError) as info:  # tiers on a per-unit price
+        client.v1.prices.create(
+            params={
+                "product": product.id,
+                "currency": "usd",
+                "unit_amount": 5,
+                "tiers": [{"up_to": "inf", "unit_amount": 1}],
+            }
+        )
+    assert info.value.param == "tiers"
+
+
+def test_currency_options_are_checked_like_the_price(client: stripe.StripeClient) -> None:
+    product = client.v1.products.create(params={"name": "Options"})
+    for options, param in (
+        ({"usd": {"unit_amount": 5}}, "currency_options[usd]"),
+        ({"eur": {"tax_behavior": "exclusive"}}, "currency_options[eur][unit_amount]"),
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            client.v1.prices.create(
+                params={
+                    "product": product.id,
+                    "currency": "usd",
+                    "unit_amount": 10,
+                    "currency_options": options,
+                }
+            )
+        assert info.value.param == param
+
+
+def test_metered_prices_must_be_backed_by_a_meter(client: stripe.StripeClient) -> None:
+    product = client.v1.products.create(params={"name": "API calls"})
+    base: dict[str, Any] = {"product": product.id, "currency": "usd", "unit_amount": 2}
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.create(
+            params={**base, "recurring": {"interval": "month", "usage_type": "metered"}}
+        )
+    assert info.value.param == "recurring[meter]" and info.value.code == "parameter_missing"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.create(
+            params={
+                **base,
+                "recurring": {"interval": "month", "usage_type": "metered", "meter": "mtr_nope"},
+            }
+        )
+    assert info.value.http_status == 404 and info.value.param == "recurring[meter]"
+    meter = client.v1.billing.meters.create(
+        params={
+            "display_name": "API calls",
+            "event_name": "api_call",
+            "default_aggregation": {"formula": "sum"},
+        }
+    )
+    metered = client.v1.prices.create(
+        params={
+            **base,
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter.id},
+        }
+    )
+    assert metered.recurring is not None
+    assert (metered.recurring.usage_type, metered.recurring.meter) == ("metered", meter.id)

@@ -42,7 +42,7 @@ def page_routes(sandbox: Sandbox) -> list[Any]:
 
 
 def startup(sandbox: Sandbox) -> None:
-    for module in (billing, payments, subscriptions):
+    for module in (billing, catalog, payments, subscriptions):
         install = getattr(module, "install", None)
         if install is not None:
             install(sandbox)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.resources import price_terms
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
+from regentra.sandbox.stripe.state import Sandbox
 
 router = Router()
+# Billing meters (what a metered price needs) share this module's router.
+router.routes.extend(price_terms.router.routes)
 
 PRODUCT_FIELDS = ("name", "description", "active", "unit_label", "url", "statement_descriptor")
 
@@ -123,21 +126,14 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
             "Missing required param: product.", code="parameter_missing", param="product"
         )
     ctx.get("product", product_id, "product")
-    amount = p.get("unit_amount")
-    decimal = p.get("unit_amount_decimal")
-    if amount is None and decimal is None and "custom_unit_amount" not in p:
-        raise StripeError(
-            "Missing required param: unit_amount.", code="parameter_missing", param="unit_amount"
-        )
-    if amount is not None and amount < 0:
-        raise StripeError("Invalid integer: unit_amount must be >= 0", param="unit_amount")
+    charge, extras = price_terms.terms(ctx, p)
     recurring = None
     if "recurring" in p:
         r = p["recurring"]
         recurring = {
             "interval": r["interval"],
             "interval_count": r.get("interval_count", 1),
-            "meter": None,
+            "meter": r.get("meter"),
             "usage_type": r.get("usage_type", "licensed"),
             "trial_period_days": r.get("trial_period_days"),
         }
@@ -145,23 +141,24 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         {
             "object": "price",
             "active": p.get("active", True),
-            "billing_scheme": p.get("billing_scheme", "per_unit"),
+            "billing_scheme": charge["billing_scheme"],
             "created": ctx.now(),
             "currency": currency(p["currency"]),
-            "custom_unit_amount": None,
+            "custom_unit_amount": charge["custom_unit_amount"],
             "lookup_key": p.get("lookup_key"),
             "metadata": merge_metadata({}, p.get("metadata", {})),
             "nickname": p.get("nickname"),
             "product": product_id,
             "recurring": recurring,
             "tax_behavior": p.get("tax_behavior", "unspecified"),
-            "tiers_mode": None,
+            "tiers_mode": charge["tiers_mode"],
             "transform_quantity": None,
             "type": "recurring" if recurring else "one_time",
-            "unit_amount": amount if amount is not None else int(Decimal(str(decimal))),
-            "unit_amount_decimal": str(decimal if decimal is not None else amount),
+            "unit_amount": charge["unit_amount"],
+            "unit_amount_decimal": charge["unit_amount_decimal"],
         }
     )
+    price_terms.keep_aside(ctx.account, price["id"], extras)
     ctx.emit("price.created", price)
     return price
 
@@ -169,6 +166,10 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 @router.route("POST", "/v1/prices", "PriceCreateParams")
 def create_price(ctx: Ctx) -> dict[str, Any]:
     return _new_price(ctx, ctx.params)
+
+
+def install(sandbox: Sandbox) -> None:
+    price_terms.install(sandbox)
 
 
 @router.route("GET", "/v1/prices/{id}", "PriceRetrieveParams")
@@ -191,8 +192,9 @@ def list_prices(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
     if "product" in p:
         items = [i for i in items if i["product"] == p["product"]]
-    if "active" in p:
-        items = [i for i in items if i["active"] == p["active"]]
+    # "Returns a list of your active prices ... For the list of inactive prices, set active to
+    # false": without `active`, only active prices.
+    items = [i for i in items if i["active"] == p.get("active", True)]
     if "type" in p:
         items = [i for i in items if i["type"] == p["type"]]
     if "currency" in p:
