@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regentra.kit.money import format_money
+from regentra.sandbox.stripe import currencies
 from regentra.sandbox.stripe.errors import StripeError
 
 
@@ -43,10 +44,8 @@ def apply(obj: dict[str, Any], params: dict[str, Any], fields: tuple[str, ...]) 
 
 
 def currency(value: str, param: str = "currency") -> str:
-    code = value.lower()
-    if len(code) != 3 or not code.isalpha():
-        raise StripeError(f"Invalid currency: {value}.", param=param)
-    return code
+    """A currency Stripe supports, lowercase (see `currencies`)."""
+    return currencies.check_currency(value, param)
 
 
 def money(amount: int, currency: str) -> str:

@@ -13,7 +13,13 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
-from regentra.sandbox.stripe.resources import invoice_items, payment_methods, payments
+from regentra.sandbox.stripe.resources import (
+    balances,
+    discounts,
+    invoice_items,
+    payment_methods,
+    payments,
+)
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
 from regentra.sandbox.stripe.resources.finalizing import DAY, DAYS_KEY, finalize
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -213,6 +219,10 @@ def new_invoice(
             "webhooks_delivered_at": None,
         },
     )
+    invoice["discounts"] = discounts.invoice_discounts(
+        sandbox, account, customer, p, invoice_id, cur
+    )
+    invoice["starting_balance"] = balances.balance_of(account, customer, cur)
     if days is not None:
         account.counters[DAYS_KEY + invoice_id] = days
     if p.get("pending_invoice_items_behavior", "exclude") == "include":

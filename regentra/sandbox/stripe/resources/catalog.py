@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from regentra.sandbox.stripe import listing
+from regentra.sandbox.stripe import currencies, listing
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -131,6 +131,11 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         )
     if amount is not None and amount < 0:
         raise StripeError("Invalid integer: unit_amount must be >= 0", param="unit_amount")
+    cur = currency(p["currency"])
+    if amount is not None:
+        currencies.check_amount(amount, cur, "unit_amount")
+    elif decimal is not None:
+        currencies.check_amount(Decimal(str(decimal)), cur, "unit_amount_decimal")
     recurring = None
     if "recurring" in p:
         r = p["recurring"]
@@ -147,7 +152,7 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
             "active": p.get("active", True),
             "billing_scheme": p.get("billing_scheme", "per_unit"),
             "created": ctx.now(),
-            "currency": currency(p["currency"]),
+            "currency": cur,
             "custom_unit_amount": None,
             "lookup_key": p.get("lookup_key"),
             "metadata": merge_metadata({}, p.get("metadata", {})),
