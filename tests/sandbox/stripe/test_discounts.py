@@ -136,7 +136,10 @@ def test_credit_balance_is_applied_at_finalization(client: stripe.StripeClient) 
     assert (done.starting_balance, done.ending_balance) == (-2500, 0)
     assert client.v1.customers.retrieve(customer.id).balance == 0
     txns = client.v1.customers.balance_transactions.list(customer.id).data
-    assert [(t.type, t.amount) for t in txns] == [("applied_to_invoice", 2500), ("adjustment", -2500)]
+    assert [(t.type, t.amount) for t in txns] == [
+        ("applied_to_invoice", 2500),
+        ("adjustment", -2500),
+    ]
     paid = client.v1.invoices.pay(invoice.id, params={"payment_method": "pm_card_visa"})
     assert (paid.status, paid.amount_paid) == ("paid", 7500)
 
