@@ -231,3 +231,26 @@ def test_a_currency_stripe_does_not_support_is_refused(make_org: Any, site: Any)
         )
     assert form.status_code == 422
     assert "not one Stripe can charge in" in (form_error(form.text) or "")
+
+
+def test_a_credit_covering_the_whole_invoice(stripe_app: StripeApp) -> None:
+    billing = connect_billing(stripe_app)
+    client, first = draft(billing)
+    assert send(billing, first).status_code == 200
+    customer = _customer_id(billing, client)
+    billing.stripe.v1.customers.balance_transactions.create(
+        customer, params={"amount": -20000, "currency": "usd"}
+    )
+    _, invoice = draft(billing, client=client, minutes=60)  # $120.00
+    response = send(billing, invoice)
+    assert response.status_code == 200, response.text
+    sent = response.json()
+    assert (sent["status"], sent["amount_due"], sent["credit_applied"]) == ("sent", 0, 12000)
+    stripe_invoice = billing.stripe.v1.invoices.retrieve(sent["stripe_invoice_id"])
+    assert (stripe_invoice.status, stripe_invoice.ending_balance) == ("paid", -8000)
+    # Stripe has it paid already (by the credit): reconciliation brings that here.
+    with billing.kit.api() as api:
+        run = api.post("/integrations/stripe/reconcile")
+    assert run.status_code == 200 and run.json()["paid"] == [invoice["number"]], run.text
+    paid = get(billing, invoice)
+    assert (paid["status"], paid["amount_paid"]) == ("paid", 0)
