@@ -166,3 +166,22 @@ def test_balance_amounts_follow_the_currency_rules(client: stripe.StripeClient) 
             customer.id, params={"amount": -100, "currency": "irr"}
         )
     assert caught.value.param == "currency"
+
+
+def test_a_drafts_discounts_can_be_replaced(
+    stripe_sandbox: Any, sk: str, client: stripe.StripeClient
+) -> None:
+    customer = _customer(client)
+    coupon = client.v1.coupons.create(params={"percent_off": 10, "duration": "forever"})
+    _apply_coupon(stripe_sandbox, sk, customer.id, coupon.id)
+    invoice = _invoice(client, customer.id, 10000)
+    assert invoice.total == 9000
+    cleared = client.v1.invoices.update(invoice.id, params={"discounts": ""})
+    assert (cleared.discounts, cleared.total) == ([], 10000)
+    other = client.v1.coupons.create(params={"amount_off": 700, "currency": "usd"})
+    again = client.v1.invoices.update(invoice.id, params={"discounts": [{"coupon": other.id}]})
+    assert again.total == 9300
+    client.v1.invoices.finalize_invoice(invoice.id)
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.invoices.update(invoice.id, params={"discounts": ""})
+    assert caught.value.code == "invoice_not_editable"

@@ -288,6 +288,11 @@ def update_invoice(ctx: Ctx) -> dict[str, Any]:
             invoice["due_date"] = due
     elif p.get("due_date"):
         ctx.account.counters.pop(DAYS_KEY + invoice["id"], None)
+    if "discounts" in p:
+        previous.update(
+            discounts.update_invoice_discounts(ctx.sandbox, ctx.account, invoice, p["discounts"])
+        )
+        invoice_items.refresh_totals(invoice, ctx.account)
     if "payment_settings" in p:
         types = (p["payment_settings"] or {}).get("payment_method_types") or None
         if types != invoice["payment_settings"]["payment_method_types"]:

@@ -250,3 +250,19 @@ def after_finalization(sandbox: Sandbox, account: Account, invoice: dict[str, An
     coupon = account.objects.get(discount["source"]["coupon"]) or {}
     if coupon.get("duration") == "once":
         _remove_customer_discount(sandbox, account, customer)
+
+
+def update_invoice_discounts(
+    sandbox: Sandbox, account: Account, invoice: dict[str, Any], given: Any
+) -> dict[str, Any]:
+    """`invoices.update(discounts=…)` on a draft: replaces its discounts ("" removes them);
+    returns the previous value when it changed."""
+    customer = sandbox.get(account, "customer", invoice["customer"], "customer")
+    ids = invoice_discounts(
+        sandbox, account, customer, {"discounts": given}, invoice["id"], invoice["currency"]
+    )
+    if ids == invoice["discounts"]:
+        return {}
+    previous = {"discounts": invoice["discounts"]}
+    invoice["discounts"] = ids
+    return previous
