@@ -185,3 +185,19 @@ def test_a_drafts_discounts_can_be_replaced(
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.invoices.update(invoice.id, params={"discounts": ""})
     assert caught.value.code == "invoice_not_editable"
+
+
+def test_updating_a_customers_balance_records_an_adjustment(client: stripe.StripeClient) -> None:
+    customer = _customer(client)
+    client.v1.customers.balance_transactions.create(
+        customer.id, params={"amount": -1000, "currency": "usd"}
+    )
+    updated = client.v1.customers.update(customer.id, params={"balance": -3000})
+    assert (updated.balance, updated.currency) == (-3000, "usd")
+    txns = client.v1.customers.balance_transactions.list(customer.id).data
+    assert [(t.type, t.amount, t.ending_balance) for t in txns] == [
+        ("adjustment", -2000, -3000),
+        ("adjustment", -1000, -1000),
+    ]
+    done = client.v1.invoices.finalize_invoice(_invoice(client, customer.id, 10000).id)
+    assert (done.amount_due, done.starting_balance) == (7000, -3000)

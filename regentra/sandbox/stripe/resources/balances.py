@@ -172,3 +172,18 @@ def apply_at_finalization(sandbox: Sandbox, account: Account, invoice: dict[str,
             type="invoice_too_small",
             invoice=invoice["id"],
         )
+
+
+def set_balance(sandbox: Sandbox, account: Account, customer: dict[str, Any], value: int) -> None:
+    """`customers.update(balance=…)`: an adjustment to the new balance, in the customer's
+    currency (before it has one, the balance waits for the first invoice's currency)."""
+    cur = customer.get("currency")
+    if cur is None:
+        if customer.get("balance") != value:
+            previous = {"balance": customer.get("balance")}
+            customer["balance"] = value
+            sandbox.emit(account, "customer.updated", customer, previous)
+        return
+    change = value - balance_of(account, customer, cur)
+    if change:
+        _transaction(sandbox, account, customer, amount=change, currency=cur, type="adjustment")
