@@ -101,5 +101,11 @@ def check_amount(amount: int | Decimal, currency: str, param: str) -> None:
         )
 
 
+def decimals(currency: str) -> int:
+    """How many decimals the API's amounts have in this currency (ISK: two)."""
+    code = currency.lower()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+
+
 def minimum_charge(currency: str) -> int | None:
     return MINIMUM_CHARGE.get(currency.lower())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 
@@ -162,3 +163,15 @@ def test_minimum_charge_is_per_currency(client: stripe.StripeClient) -> None:
     usd = _invoice(client, customer.id, "usd")
     _item(client, usd, 49, "usd")
     assert client.v1.invoices.finalize_invoice(usd.id).status == "paid"
+
+
+def test_the_hosted_page_reads_amounts_in_stripes_units(client: stripe.StripeClient) -> None:
+    customer = _customer(client)
+    isk = _invoice(client, customer.id, "isk")
+    _item(client, isk, 2250000, "isk")  # 22,500 kr
+    page = httpx.get(client.v1.invoices.finalize_invoice(isk.id).hosted_invoice_url or "")
+    assert "ISK22,500" in page.text.replace("\xa0", "") and "2,250,000" not in page.text
+    kwd = _invoice(client, customer.id, "kwd")
+    _item(client, kwd, 10290, "kwd")
+    page = httpx.get(client.v1.invoices.finalize_invoice(kwd.id).hosted_invoice_url or "")
+    assert "KWD10.290" in page.text.replace("\xa0", "")
