@@ -398,8 +398,9 @@ def _stripe_invoice(
         # Made by an attempt that read the draft earlier: bring it up to date.
         fresh = False
         sid = str(found["id"])
-        changes = {
-            name: params[name] for name in ("description", "days_until_due", "payment_settings")
+        changes = {  # `discounts=""` drops a coupon a draft made before it inherited
+            name: params[name]
+            for name in ("description", "days_until_due", "payment_settings", "discounts")
         }
         key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{_fingerprint(changes)}")
         found = _call(

@@ -254,3 +254,33 @@ def test_a_credit_covering_the_whole_invoice(stripe_app: StripeApp) -> None:
     assert run.status_code == 200 and run.json()["paid"] == [invoice["number"]], run.text
     paid = get(billing, invoice)
     assert (paid["status"], paid["amount_paid"]) == ("paid", 0)
+
+
+def test_a_stripe_draft_left_with_an_inherited_coupon_is_cleared(stripe_app: StripeApp) -> None:
+    """A draft an earlier attempt made (found again by its metadata) that inherited the
+    customer's coupon loses it when the send resumes, so the totals still match."""
+    billing = connect_billing(stripe_app)
+    client, first = draft(billing)
+    assert send(billing, first).status_code == 200
+    customer = _customer_id(billing, client)
+    coupon = billing.stripe.v1.coupons.create(params={"percent_off": 50, "duration": "forever"})
+    with billing.control() as control:
+        control.post(
+            f"/_sandbox/customers/{customer}/discount", data={"coupon": coupon.id}
+        ).raise_for_status()
+    _, invoice = draft(billing, client=client, minutes=60)
+    left = billing.stripe.v1.invoices.create(
+        params={
+            "customer": customer,
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+            "auto_advance": False,
+            "metadata": {"regentra_invoice_id": invoice["id"]},
+        }
+    )
+    assert left.discounts  # inherited
+    response = send(billing, invoice)
+    assert response.status_code == 200, response.text
+    assert response.json()["stripe_invoice_id"] == left.id
+    resumed = billing.stripe.v1.invoices.retrieve(left.id)
+    assert resumed.discounts == [] and (resumed.total, resumed.amount_due) == (12000, 12000)
