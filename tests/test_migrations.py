@@ -382,3 +382,101 @@ def test_0007_upgrades_a_database_holding_catalog_rows(
         assert list(names) == ["Consulting", "Managed endpoint", "Onsite visit"]
     engine.dispose()
     upgrade(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0006 (invoices.amount_due) over a 0004 database with a sent and a paid
+    invoice: both survive as they were, with no amount due recorded (it is read from Stripe
+    when an invoice is sent)."""
+    import sqlalchemy as sa
+
+    from regentra.db import make_engine
+    from regentra.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+        )
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    ids = {
+        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
+        for name in ("org", "client", "sent", "paid")
+    }
+    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
+    with engine.begin() as conn:
+
+        def insert(table: str, **values: Any) -> None:
+            t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+            row = dict(values)
+            for column in ("created_at", "updated_at"):
+                if column in t.c:
+                    row[column] = now
+            conn.execute(sa.insert(t).values(**row))
+
+        insert(
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="ISK",
+            default_hourly_rate=15000,
+            allow_self_approval=False,
+            default_days_until_due=30,
+            next_invoice_number=3,
+        )
+        insert(
+            "clients",
+            id=ids["client"],
+            org_id=ids["org"],
+            name="Client",
+            billing_email="ap@client.example",
+            currency="ISK",
+            hourly_rate=15000,
+            compliance_enabled=False,
+        )
+        for key, number, status, paid in (
+            ("sent", "INV-000001", "sent", None),
+            ("paid", "INV-000002", "paid", 22500),
+        ):
+            insert(
+                "invoices",
+                id=ids[key],
+                org_id=ids["org"],
+                client_id=ids["client"],
+                number=number,
+                status=status,
+                currency="ISK",
+                total=22500,
+                days_until_due=30,
+                memo="",
+                stripe_invoice_id=f"in_{key}",
+                sent_at=now,
+                paid_at=now if paid else None,
+                amount_paid=paid,
+            )
+    engine.dispose()
+
+    upgrade(url)
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT number, status, total, amount_paid, amount_due FROM invoices "
+                "ORDER BY number"
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [
+            ("INV-000001", "sent", 22500, None, None),
+            ("INV-000002", "paid", 22500, 22500, None),
+        ]
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == [], diff
+    engine.dispose()

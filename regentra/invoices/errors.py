@@ -53,3 +53,9 @@ class InvoiceVoid(Conflict):
     """The invoice is void (already, or voided while it was being sent)."""
 
     code = "invoice_void"
+
+
+class InvoiceBelowMinimum(Conflict):
+    """The total is below the smallest amount Stripe charges in the invoice's currency."""
+
+    code = "below_minimum_charge"

@@ -97,6 +97,9 @@ class InvoiceOut(BaseModel):
     sent_at: IsoDatetime | None
     paid_at: IsoDatetime | None
     amount_paid: int | None
+    # What Stripe asks the client to pay (minor units), known once sent: the total less any
+    # credit balance the client has in Stripe.
+    amount_due: int | None
     overdue_at: IsoDatetime | None
     voided_at: IsoDatetime | None
     payment_processing_at: IsoDatetime | None
@@ -111,6 +114,14 @@ class InvoiceOut(BaseModel):
     def payment_processing(self) -> bool:
         """A bank payment has started and is not settled yet."""
         return self.payment_processing_at is not None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def credit_applied(self) -> int:
+        """How much of the total a credit balance in Stripe paid (0 when none)."""
+        if self.amount_due is None:
+            return 0
+        return max(self.total - self.amount_due, 0)
 
 
 class InvoiceLineOut(BaseModel):

@@ -29,7 +29,7 @@ from regentra.invoices.errors import (
 )
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate, PreviewLine
 from regentra.kit.ids import new_id
-from regentra.kit.money import amount_for
+from regentra.kit.money import amount_for, line_amount
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
@@ -180,7 +180,7 @@ class Preview:
         return self.client.currency
 
 
-def _preview_lines(rows: Any) -> list[PreviewLine]:
+def _preview_lines(rows: Any, currency: str) -> list[PreviewLine]:
     return [
         PreviewLine(
             time_entry_id=r[0],
@@ -191,7 +191,7 @@ def _preview_lines(rows: Any) -> list[PreviewLine]:
             technician_name=r[5],
             minutes=r[6],
             hourly_rate=r[7],
-            amount=amount_for(r[7], r[6]),
+            amount=amount_for(r[7], r[6], currency),
             description=r[8],
         )
         for r in rows
@@ -213,7 +213,7 @@ def preview(
     where = _eligible(
         org.id, client, period_start=period_start, period_end=period_end, entry_ids=None
     )
-    found = _preview_lines(session.execute(_line_rows_stmt(org.id, where)))
+    found = _preview_lines(session.execute(_line_rows_stmt(org.id, where)), client.currency)
     return Preview(client=client, lines=found, total=sum(line.amount for line in found))
 
 
@@ -306,7 +306,7 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
     position = 0
     for batch in rows.partitions():
         values: list[dict[str, Any]] = []
-        for line in _preview_lines(batch):
+        for line in _preview_lines(batch, invoice.currency):
             position += 1
             total += line.amount
             values.append(
@@ -431,7 +431,7 @@ def add_line(
             catalog_item_id=item.id,
             quantity=data.quantity,
             unit_amount=item.unit_amount,
-            amount=item.unit_amount * data.quantity,
+            amount=line_amount(item.unit_amount, data.quantity, invoice.currency),
         )
     else:
         assert data.unit_amount is not None  # the schema requires it for manual lines
@@ -443,7 +443,7 @@ def add_line(
             description=(data.description or "").strip(),
             quantity=data.quantity,
             unit_amount=data.unit_amount,
-            amount=data.unit_amount * data.quantity,
+            amount=line_amount(data.unit_amount, data.quantity, invoice.currency),
         )
     session.add(line)
     session.flush()

@@ -63,6 +63,21 @@ def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id
     session.refresh(invoice)
 
 
+def note_amount_due(session: Session, *, invoice: Invoice, amount_due: int) -> None:
+    """Remember what Stripe asks the client to pay (read after finalizing), on a draft."""
+    session.execute(
+        update(Invoice)
+        .where(
+            Invoice.org_id == invoice.org_id,
+            Invoice.id == invoice.id,
+            Invoice.status == InvoiceStatus.draft.value,
+        )
+        .values(amount_due=amount_due, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(invoice)
+
+
 def mark_sent(
     session: Session,
     *,
@@ -144,7 +159,8 @@ def mark_paid(
     if invoice is None:
         return None
     if invoice.amount_paid is None:
-        invoice.amount_paid = invoice.total
+        # What Stripe asked for: the total less a credit balance applied in Stripe.
+        invoice.amount_paid = invoice.total if invoice.amount_due is None else invoice.amount_due
         session.flush()
     record(
         session,

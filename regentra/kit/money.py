@@ -8,6 +8,7 @@ from babel.core import Locale
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from regentra.errors import Invalid
+from regentra.kit.currencies import line_step, stripe_supports
 
 _CURRENCIES = frozenset(list_currencies())
 
@@ -17,22 +18,44 @@ def is_currency(code: str) -> bool:
 
 
 def check_currency(code: str) -> str:
-    """The ISO 4217 code in upper case, or a 422 a person can act on."""
+    """The ISO 4217 code in upper case, or a 422 a person can act on. Invoices are paid
+    through Stripe, so only the currencies Stripe can charge in are accepted."""
     upper = code.upper()
     if not is_currency(upper):
         raise Invalid(f"currency '{upper}' is not an ISO 4217 code (e.g. USD, EUR, GBP)")
+    if not stripe_supports(upper):
+        raise Invalid(
+            f"currency '{upper}' is not one Stripe can charge in, so invoices in it could not "
+            "be paid: choose another currency (see docs.stripe.com/currencies)"
+        )
     return upper
 
 
-def amount_for(rate_minor: int, minutes: int) -> int:
+def _round_half_up(exact: Decimal, currency: str | None) -> int:
+    """Round half up to a whole minor unit, or in the three-decimal currencies to a
+    multiple of 10 (Stripe's amounts there must end in 0, see `kit.currencies`)."""
+    step = Decimal(line_step(currency) if currency else 1)
+    return int((exact / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step)
+
+
+def amount_for(rate_minor: int, minutes: int, currency: str | None = None) -> int:
     """Amount in minor units for `minutes` at an hourly `rate_minor`: round half up.
 
-    The one place this is computed: rate * minutes / 60, rounded half up.
+    The one place this is computed: rate * minutes / 60, rounded half up (to a multiple of
+    10 in the three-decimal currencies when `currency` is given).
     """
     if rate_minor < 0 or minutes < 0:
         raise ValueError("rate and minutes must not be negative")
     exact = Decimal(rate_minor) * Decimal(minutes) / Decimal(60)
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return _round_half_up(exact, currency)
+
+
+def line_amount(unit_minor: int, quantity: int, currency: str) -> int:
+    """A quantity times a unit amount, rounded like `amount_for` (to a multiple of 10 in
+    the three-decimal currencies)."""
+    if unit_minor < 0 or quantity < 0:
+        raise ValueError("unit amount and quantity must not be negative")
+    return _round_half_up(Decimal(unit_minor) * quantity, currency)
 
 
 def precision(currency: str) -> int:

@@ -79,6 +79,9 @@ class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     amount_paid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What Stripe asks the client to pay, read after finalizing: the total less a credit
+    # balance the client has in Stripe (set when sent; None before, or for older invoices).
+    amount_due: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A bank (ACH) payment was started and has not settled yet: the status stays `sent`.

@@ -79,4 +79,4 @@ class TimeEntryOut(BaseModel):
     @property
     def amount(self) -> int:
         """What the entry bills, in minor units (0 when not billable)."""
-        return amount_for(self.hourly_rate, self.minutes) if self.billable else 0
+        return amount_for(self.hourly_rate, self.minutes, self.currency) if self.billable else 0

@@ -27,6 +27,7 @@ from regentra.catalog import service as catalog
 from regentra.catalog.schemas import StripeItem
 from regentra.db import session_scope
 from regentra.errors import RegentraError
+from regentra.integrations.stripe.amounts import unit_from_stripe
 from regentra.integrations.stripe.client import OrgStripe, for_org
 from regentra.models import CatalogPricing
 from regentra.queue import Transient
@@ -60,14 +61,6 @@ def _product(obj: dict[str, Any]) -> _Product:
         description=obj.get("description") or None,
         active=bool(obj.get("active", True)),
     )
-
-
-def stripe_unit_to_minor(value: Decimal, currency: str) -> Decimal:
-    """A unit price in Stripe's minor units of `currency` -> the catalog's minor units: the
-    sync's one conversion point. Stripe's minor units can differ from ISO's (ISK is
-    two-decimal at Stripe); the currency table of issue 10's money slice is to be called here.
-    Until then they are taken as equal, as the sync always has."""
-    return value
 
 
 def _exact(value: Any) -> Decimal | None:
@@ -107,7 +100,7 @@ def price_items(price: dict[str, Any], product: _Product) -> list[StripeItem]:
         pricing = _pricing(price, charge)
         if pricing == CatalogPricing.tiered:
             exact = None  # no single unit price
-        minor = stripe_unit_to_minor(exact, code) if exact is not None else None
+        minor = unit_from_stripe(exact, code) if exact is not None else None
         whole = minor is not None and minor == minor.to_integral_value()
         items.append(
             StripeItem(

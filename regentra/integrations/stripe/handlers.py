@@ -53,6 +53,7 @@ from regentra import queue
 from regentra.db import session_scope
 from regentra.errors import RegentraError
 from regentra.integrations.stripe import client
+from regentra.integrations.stripe.amounts import amount_of
 from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.invoices import service as invoices
 from regentra.invoices import transitions
@@ -269,7 +270,7 @@ def _invoice_paid(session: Session, ev: Event) -> str:
         org_id=ev.org_id,
         stripe_invoice_id=stripe_invoice_id,
         paid_at=paid_at,
-        amount_paid=_int(ev.obj, "amount_paid"),
+        amount_paid=amount_of(ev.obj, "amount_paid"),
         source=ev.source,
         stripe_event_id=ev.id,
     )
@@ -303,7 +304,7 @@ def _payment_succeeded(session: Session, ev: Event) -> str:
     stripe_invoice_id, invoice = _invoice_of(session, ev)
     if stripe_invoice_id is None or invoice is None:
         return _unknown(ev, stripe_invoice_id)
-    amount = _int(ev.obj, "amount_paid")
+    amount = amount_of(ev.obj, "amount_paid")
     transitions.note_stripe_event(
         session,
         invoice=invoice,

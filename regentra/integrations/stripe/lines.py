@@ -47,7 +47,6 @@ class StripeLine:
 
     key: str
     params: dict[str, Any]
-    amount: int
     as_item: bool = False
 
 
@@ -60,9 +59,9 @@ def key_of(metadata: dict[str, Any] | None) -> str | None:
 def _single(line: InvoiceLine, item_params: ItemParams) -> StripeLine:
     params = item_params(line)
     if "quantity" in params:
-        return StripeLine(str(line.id), params, line.amount, as_item=True)
+        return StripeLine(str(line.id), params, as_item=True)
     params = {name: value for name, value in params.items() if name != "currency"}
-    return StripeLine(str(line.id), params, int(params["amount"]))
+    return StripeLine(str(line.id), params)
 
 
 def _hours(minutes: int) -> str:
@@ -99,7 +98,7 @@ def _group(
         GROUP_KEY: key,
         ENTRIES_KEY: str(len(members)),
     }
-    return StripeLine(key, {"amount": amount, "description": text, "metadata": metadata}, amount)
+    return StripeLine(key, {"amount": amount, "description": text, "metadata": metadata})
 
 
 def _grouped(

@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 from regentra.db import session_scope
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import handlers, settings
+from regentra.integrations.stripe.amounts import amount_of
 from regentra.integrations.stripe.client import (
     NOT_CONNECTED,
     OrgStripe,
@@ -168,8 +169,7 @@ class _Found:
             paid_at = transitions.get("paid_at") if isinstance(transitions, dict) else None
             when = paid_at if isinstance(paid_at, int) else at
             self.paid_at = datetime.fromtimestamp(when, UTC) if when else None
-            amount = obj.get("amount_paid")
-            self.amount_paid = amount if isinstance(amount, int) else None
+            self.amount_paid = amount_of(obj, "amount_paid")  # in our minor units
 
 
 @dataclass(frozen=True)

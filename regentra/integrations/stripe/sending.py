@@ -17,7 +17,8 @@ keeps them about 24 h), and nothing is created twice:
    already on it are listed and matched by their key (metadata `regentra_line_id`, or
    `regentra_group` for a group); only the missing ones are added;
 4. Stripe's total must equal ours (else nothing is finalized); then finalize (skipped once it
-   is no longer a draft) and send;
+   is no longer a draft); the finalized invoice's `total` and `amount_due` must be ours, a
+   credit balance in Stripe aside (`totals.check_finalized`); then send;
 5. `invoices.transitions.mark_sent` with the Stripe id, hosted page and due date (it writes the
    "invoice.sent" audit entry).
 
@@ -45,6 +46,8 @@ from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe import lines as stripe_lines
+from regentra.integrations.stripe import totals
+from regentra.integrations.stripe.amounts import from_stripe, to_stripe, unit_to_stripe
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key
 from regentra.integrations.stripe.errors import (
     InvoicePaidInStripe,
@@ -150,11 +153,15 @@ def _item_params(line: InvoiceLine, invoice: Invoice) -> dict[str, Any]:
         "description": line_description(line, invoice.currency),
         "metadata": metadata,
     }
-    if line.kind != LineKind.time.value and line.quantity > 1:
+    currency = invoice.currency
+    exact = line.amount == line.unit_amount * line.quantity  # else rounded (three-decimal)
+    if line.kind != LineKind.time.value and line.quantity > 1 and exact:
         # Stripe shows the quantity and unit price; the amount is their exact product.
-        params.update(quantity=line.quantity, unit_amount_decimal=str(line.unit_amount))
+        params.update(
+            quantity=line.quantity, unit_amount_decimal=unit_to_stripe(line.unit_amount, currency)
+        )
     else:
-        params["amount"] = line.amount
+        params["amount"] = to_stripe(line.amount, currency)
     return params
 
 
@@ -181,6 +188,7 @@ def _invoice_params(invoice: Invoice, *, customer_id: str) -> dict[str, Any]:
         "currency": invoice.currency.lower(),
         "auto_advance": False,
         "pending_invoice_items_behavior": "exclude",
+        "discounts": "",  # never inherit the customer's coupon (see `totals`)
         "payment_settings": {"payment_method_types": payment_method_types(invoice.currency)},
         "description": _invoice_description(invoice),
         "metadata": {
@@ -211,6 +219,7 @@ def _check_sendable(session: Session, invoice: Invoice) -> None:
             f"invoice {invoice.number} totals {format_money(invoice.total, invoice.currency)}: "
             "there is nothing to charge. Add a line, or delete the draft."
         )
+    totals.check_minimum(invoice)
 
 
 def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> Invoice:
@@ -259,9 +268,10 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             ),
             op="invoices.finalize_invoice",
         )
-    else:
-        _check_total(current, sid=sid, stripe_total=int(found.get("total") or 0), total=total)
     status = found["status"]
+    amount_due = total
+    if status in ("open", "paid"):  # Stripe's total and amount due are ours (`totals`)
+        amount_due = totals.check_finalized(current, sid=sid, found=found, total=total)
     if status == "open":
         found = _call(
             stripe,
@@ -275,6 +285,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             f"the Stripe invoice {sid} of invoice {current.number} is {status} in Stripe, so it "
             "cannot be sent: void this invoice, then generate a new one to bill this time"
         )
+    transitions.note_amount_due(session, invoice=current, amount_due=amount_due)
     sent = transitions.mark_sent(
         session,
         invoice=current,
@@ -404,9 +415,9 @@ def _stripe_invoice(
         # Made by an attempt that read the draft earlier: bring it up to date.
         fresh = False
         sid = str(found["id"])
-        changes = {
+        changes = {  # `discounts=""` drops a coupon a draft made before it inherited
             name: params[name]
-            for name in ("description", "days_until_due", "payment_settings", "number")
+            for name in ("description", "days_until_due", "payment_settings", "number", "discounts")
         }
         key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{_fingerprint(changes)}")
         with _number_refusal(invoice):
@@ -511,7 +522,7 @@ def _add_items(
             lambda c: c.v1.invoice_items.list({"invoice": sid, "limit": 100}),
             op="invoice_items.list",
         ):
-            stripe_total += int(item.get("amount") or 0)
+            stripe_total += from_stripe(int(item.get("amount") or 0), invoice.currency)
             key = stripe_lines.key_of(item.get("metadata"))
             if key:
                 present.add(key)
@@ -521,7 +532,7 @@ def _add_items(
             body = {**line.params, "customer": customer_id, "invoice": sid}
             key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:item:{line.key}")
             created = _create_item(stripe, body, key)
-            stripe_total += int(created.get("amount") or 0)
+            stripe_total += from_stripe(int(created.get("amount") or 0), invoice.currency)
     answer = None
     batches = stripe_lines.batches(line for line in missing if not line.as_item)
     for index, batch in enumerate(batches):
@@ -531,7 +542,7 @@ def _add_items(
         key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:lines:{index}:{_fingerprint(params)}")
         answer = _add_lines(stripe, sid, params, key)
     if answer is not None:  # Stripe's own sum of every line on the invoice
-        return int(answer.get("subtotal") or 0)
+        return from_stripe(int(answer.get("subtotal") or 0), invoice.currency)
     return stripe_total
 
 

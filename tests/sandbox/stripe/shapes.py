@@ -38,6 +38,8 @@ NOT_BY_DEFAULT: dict[str, set[str]] = {
         "threshold_reason",
     },
     "invoice_payment": set(),
+    "coupon": {"deleted", "currency_options"},  # currency_options: includable
+    "discount": {"deleted"},
     "payment_intent": {
         "allowed_payment_method_types",
         "hooks",

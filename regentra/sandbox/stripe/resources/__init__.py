@@ -6,12 +6,14 @@ from typing import Any
 
 from regentra.sandbox.stripe import webhooks
 from regentra.sandbox.stripe.resources import (
+    balances,
     billing,
     catalog,
     checkout,
     control,
     core,
     customers,
+    discounts,
     events,
     hosted_checkout,
     hosted_invoice,
@@ -26,6 +28,8 @@ ROUTERS: list[Router] = [
     core.router,
     catalog.router,
     customers.router,
+    discounts.router,
+    balances.router,
     billing.router,
     invoice_lines.router,
     payments.router,

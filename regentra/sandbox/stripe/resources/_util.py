@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from regentra.kit.money import format_money
+from babel.numbers import format_currency
+
+from regentra.sandbox.stripe import currencies
 from regentra.sandbox.stripe.errors import StripeError
 
 
@@ -43,13 +46,12 @@ def apply(obj: dict[str, Any], params: dict[str, Any], fields: tuple[str, ...]) 
 
 
 def currency(value: str, param: str = "currency") -> str:
-    code = value.lower()
-    if len(code) != 3 or not code.isalpha():
-        raise StripeError(f"Invalid currency: {value}.", param=param)
-    return code
+    """A currency Stripe supports, lowercase (see `currencies`)."""
+    return currencies.check_currency(value, param)
 
 
 def money(amount: int, currency: str) -> str:
-    """An amount in minor units as people read it ("$1,250.50", "¥1,500"): the product's
-    one formatter, which knows each currency's precision."""
-    return format_money(amount, currency.upper())
+    """An amount in the API's units as people read it ("$1,250.50", "¥1,500", "ISK 22,500"
+    for 2250000: ISK is two-decimal in the API, see `currencies`)."""
+    value = Decimal(amount).scaleb(-currencies.decimals(currency))
+    return str(format_currency(value, currency.upper(), locale="en_US"))

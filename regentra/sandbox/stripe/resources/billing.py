@@ -13,7 +13,13 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
-from regentra.sandbox.stripe.resources import invoice_items, payment_methods, payments
+from regentra.sandbox.stripe.resources import (
+    balances,
+    discounts,
+    invoice_items,
+    payment_methods,
+    payments,
+)
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
 from regentra.sandbox.stripe.resources.finalizing import DAY, DAYS_KEY, check_number, finalize
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -216,6 +222,10 @@ def new_invoice(
             "webhooks_delivered_at": None,
         },
     )
+    invoice["discounts"] = discounts.invoice_discounts(
+        sandbox, account, customer, p, invoice_id, cur
+    )
+    invoice["starting_balance"] = balances.balance_of(account, customer, cur)
     if days is not None:
         account.counters[DAYS_KEY + invoice_id] = days
     if p.get("pending_invoice_items_behavior", "exclude") == "include":
@@ -283,6 +293,11 @@ def update_invoice(ctx: Ctx) -> dict[str, Any]:
             invoice["due_date"] = due
     elif p.get("due_date"):
         ctx.account.counters.pop(DAYS_KEY + invoice["id"], None)
+    if "discounts" in p:
+        previous.update(
+            discounts.update_invoice_discounts(ctx.sandbox, ctx.account, invoice, p["discounts"])
+        )
+        invoice_items.refresh_totals(invoice, ctx.account)
     if "payment_settings" in p:
         types = (p["payment_settings"] or {}).get("payment_method_types") or None
         if types != invoice["payment_settings"]["payment_method_types"]:

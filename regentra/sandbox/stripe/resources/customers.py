@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regentra.sandbox.stripe import listing
+from regentra.sandbox.stripe.resources import balances
 from regentra.sandbox.stripe.resources._util import apply, merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import random_token
@@ -61,6 +62,8 @@ def update_customer(ctx: Ctx) -> dict[str, Any]:
     previous = apply(customer, ctx.params, FIELDS)
     if previous:
         ctx.emit("customer.updated", customer, previous)
+    if "balance" in ctx.params:  # an adjustment balance transaction
+        balances.set_balance(ctx.sandbox, ctx.account, customer, ctx.params["balance"])
     return customer
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from regentra.sandbox.stripe.errors import StripeError
-from regentra.sandbox.stripe.resources import invoice_items
+from regentra.sandbox.stripe.resources import balances, discounts, invoice_items
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
 DAY = 86400
@@ -61,7 +61,8 @@ def finalize(
             "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
             code="invoice_not_editable",
         )
-    invoice_items.refresh_totals(invoice)
+    invoice_items.refresh_totals(invoice, account)
+    balances.apply_at_finalization(sandbox, account, invoice)
     now = sandbox.now()
     base = (base_url or sandbox.base_url).rstrip("/")
     url = f"{base}/i/{account.id}/test_{random_token(32)}"
@@ -79,12 +80,12 @@ def finalize(
         invoice_pdf=url + "/pdf",
         due_date=due_date,
         effective_at=now,
-        ending_balance=0,
         status="open",
         auto_advance=invoice["auto_advance"] if auto_advance is None else auto_advance,
     )
     invoice["status_transitions"]["finalized_at"] = now
     sandbox.emit(account, "invoice.finalized", invoice, previous)
+    discounts.after_finalization(sandbox, account, invoice)
     if invoice["amount_due"] == 0:
         invoice["status"] = "paid"
         invoice["status_transitions"]["paid_at"] = now

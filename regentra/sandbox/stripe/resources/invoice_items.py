@@ -11,8 +11,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from regentra.sandbox.stripe import listing
+from regentra.sandbox.stripe import currencies, listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
+from regentra.sandbox.stripe.resources import discounts
 from regentra.sandbox.stripe.resources._util import currency, merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
@@ -54,17 +55,22 @@ def _pricing(price: dict[str, Any] | None, unit: Decimal) -> dict[str, Any]:
     }
 
 
-def refresh_totals(invoice: dict[str, Any]) -> None:
-    """Recompute an invoice's amounts from its lines (no discounts or taxes)."""
+def refresh_totals(invoice: dict[str, Any], account: Account | None = None) -> None:
+    """Recompute an invoice's amounts from its lines and (given the account, where its
+    coupons are) its discounts; no taxes. The customer's balance is applied at
+    finalization (`balances`)."""
     subtotal = sum(line["amount"] for line in invoice["lines"]["data"])
+    if account is not None:
+        invoice["total_discount_amounts"] = discounts.discount_amounts(account, invoice)
+    total = subtotal - sum(d["amount"] for d in invoice.get("total_discount_amounts") or [])
     paid = invoice.get("amount_paid", 0)
     invoice.update(
         subtotal=subtotal,
         subtotal_excluding_tax=subtotal,
-        total=subtotal,
-        total_excluding_tax=subtotal,
-        amount_due=max(subtotal, 0),
-        amount_remaining=max(max(subtotal, 0) - paid, 0),
+        total=total,
+        total_excluding_tax=total,
+        amount_due=max(total, 0),
+        amount_remaining=max(max(total, 0) - paid, 0),
     )
 
 
@@ -134,7 +140,7 @@ def add_line(
         "taxes": [],
     }
     invoice["lines"]["data"].append(line)
-    refresh_totals(invoice)
+    refresh_totals(invoice, account)
     return line
 
 
@@ -287,6 +293,11 @@ def create_invoice_item(ctx: Ctx) -> dict[str, Any]:
         if "amount" in p
         else int((unit * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     )
+    # What the item charges must be an amount the currency allows (ISK, three-decimal).
+    if "price_data" in p:
+        currencies.check_amount(unit, cur, "price_data[unit_amount]")
+    given_param = {"pricing": "pricing[price]", "price_data": "price_data[unit_amount]"}
+    currencies.check_amount(amount, cur, given_param.get(given[0], given[0]))
     now = ctx.now()
     item = ctx.add(
         {
@@ -340,7 +351,7 @@ def delete_invoice_item(ctx: Ctx) -> dict[str, Any]:
             for line in invoice["lines"]["data"]
             if (line["parent"].get("invoice_item_details") or {}).get("invoice_item") != item["id"]
         ]
-        refresh_totals(invoice)
+        refresh_totals(invoice, ctx.account)
     ctx.sandbox.remove(ctx.account, item["id"])
     ctx.emit("invoiceitem.deleted", item)
     return {"id": item["id"], "object": "invoiceitem", "deleted": True}

@@ -14,6 +14,7 @@ from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from regentra.sandbox.stripe import currencies
 from regentra.sandbox.stripe.errors import StripeError, invalid_value, missing_parameter
 from regentra.sandbox.stripe.resources import invoice_items
 from regentra.sandbox.stripe.resources._util import merge_metadata
@@ -71,7 +72,7 @@ def _refuse_not_emulated(line: dict[str, Any], at: str) -> None:
 def _finish(ctx: Ctx, invoice: dict[str, Any]) -> dict[str, Any]:
     if "invoice_metadata" in ctx.params:
         invoice["metadata"] = merge_metadata(invoice["metadata"], ctx.params["invoice_metadata"])
-    invoice_items.refresh_totals(invoice)
+    invoice_items.refresh_totals(invoice, ctx.account)
     return invoice
 
 
@@ -143,6 +144,12 @@ def _check_new_line(ctx: Ctx, invoice: dict[str, Any], line: dict[str, Any], at:
             f"({invoice['currency']}).",
             param=at,
         )
+    # Checked here, before any line is made, so a refused call adds nothing.
+    if "amount" in line:
+        currencies.check_amount(line["amount"], cur, f"{at}[amount]")
+    data = line.get("price_data") or {}
+    if data.get("unit_amount") is not None:
+        currencies.check_amount(data["unit_amount"], cur, f"{at}[price_data][unit_amount]")
 
 
 @router.route("POST", "/v1/invoices/{id}/add_lines", "InvoiceAddLinesParams")

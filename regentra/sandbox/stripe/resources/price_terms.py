@@ -13,6 +13,7 @@ import copy
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from regentra.sandbox.stripe import currencies
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.resources._util import currency
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -154,7 +155,7 @@ def _tiers(raw: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
     return tiers
 
 
-def _option(p: dict[str, Any], prefix: str, *, tiered: bool) -> dict[str, Any]:
+def _option(p: dict[str, Any], prefix: str, *, tiered: bool, cur: str) -> dict[str, Any]:
     """One price's charge in one currency: the shape of a price's `currency_options` value."""
     if tiered:
         if p.get("unit_amount") is not None or p.get("unit_amount_decimal") is not None:
@@ -175,6 +176,10 @@ def _option(p: dict[str, Any], prefix: str, *, tiered: bool) -> dict[str, Any]:
         )
     custom = p.get("custom_unit_amount")
     amount, decimal = unit_amounts(p, prefix, required=custom is None)
+    if amount is not None:  # ISK whole krónur, three-decimal amounts ending in 0
+        currencies.check_amount(amount, cur, _at(prefix, "unit_amount"))
+    elif decimal is not None:
+        currencies.check_amount(Decimal(decimal), cur, _at(prefix, "unit_amount_decimal"))
     return {
         "custom_unit_amount": (
             {
@@ -205,7 +210,7 @@ def terms(ctx: Ctx, p: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             "tiers_mode can only be set when billing_scheme=tiered.", param="tiers_mode"
         )
     main = currency(p["currency"])
-    default = _option(p, "", tiered=tiered)
+    default = _option(p, "", tiered=tiered, cur=main)
     options = {main: default}
     for code, raw in (p.get("currency_options") or {}).items():
         key = currency(code, f"currency_options[{code}]")
@@ -215,7 +220,7 @@ def terms(ctx: Ctx, p: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
                 "amount is the price's unit_amount.",
                 param=f"currency_options[{code}]",
             )
-        options[key] = _option(raw, f"currency_options[{code}]", tiered=tiered)
+        options[key] = _option(raw, f"currency_options[{code}]", tiered=tiered, cur=key)
     recurring = p.get("recurring")
     if recurring and recurring.get("usage_type") == "metered":
         if not recurring.get("meter"):
