@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from regentra.sandbox.stripe import contract, forms
+from regentra.sandbox.stripe import contract, forms, permissions
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.routing import Ctx, Route, Router
 from regentra.sandbox.stripe.state import API_VERSION, Account, Sandbox, random_token
@@ -109,6 +109,8 @@ class Api:
         key = _key_from(request)
         if not key or not KEY_PATTERN.match(key):
             raise _auth_error(key)
+        if permissions.is_restricted(key) and key not in sandbox.aliases:
+            raise _auth_error(key)  # restricted keys exist only once made by a secret key
         matched = self._match(method, path)
         account = sandbox.account(key)
         if matched is None:
@@ -122,6 +124,7 @@ class Api:
         idem_key = request.headers.get("idempotency-key") if method == "POST" else None
         status = 500
         try:
+            permissions.check(key, account, method, path, control=route.control)
             if not route.control:
                 await self._faults()
                 if self._rate_limited(account):

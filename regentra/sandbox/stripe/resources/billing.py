@@ -13,7 +13,12 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
-from regentra.sandbox.stripe.resources import invoice_items, payment_methods, payments
+from regentra.sandbox.stripe.resources import (
+    account_settings,
+    invoice_items,
+    payment_methods,
+    payments,
+)
 from regentra.sandbox.stripe.resources._util import apply, currency, merge_metadata
 from regentra.sandbox.stripe.resources.finalizing import DAY, DAYS_KEY, finalize
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -32,6 +37,8 @@ UPDATABLE = (
     "footer",
     "statement_descriptor",
 )
+
+PM_TYPES_PARAM = "payment_settings[payment_method_types]"
 
 
 def install(sandbox: Sandbox) -> None:
@@ -95,6 +102,7 @@ def new_invoice(
     if days is not None and days < 0:
         raise StripeError("Invalid integer: days_until_due must be >= 0", param="days_until_due")
     types = (p.get("payment_settings") or {}).get("payment_method_types") or None
+    account_settings.check_types(account, types, PM_TYPES_PARAM)
     cur = currency(p["currency"]) if p.get("currency") else (customer.get("currency") or "usd")
     sub_id = subscription or p.get("subscription")
     invoice_id = sandbox.new_id("invoice")
@@ -103,7 +111,7 @@ def new_invoice(
         {
             "id": invoice_id,
             "object": "invoice",
-            "account_country": "US",
+            "account_country": account.country,
             "account_name": f"Sandbox {account.id[-6:]}",
             "account_tax_ids": None,
             "amount_due": 0,
@@ -280,6 +288,7 @@ def update_invoice(ctx: Ctx) -> dict[str, Any]:
         ctx.account.counters.pop(DAYS_KEY + invoice["id"], None)
     if "payment_settings" in p:
         types = (p["payment_settings"] or {}).get("payment_method_types") or None
+        account_settings.check_types(ctx.account, types, PM_TYPES_PARAM)
         if types != invoice["payment_settings"]["payment_method_types"]:
             previous["payment_settings"] = copy.deepcopy(invoice["payment_settings"])
             invoice["payment_settings"]["payment_method_types"] = types
