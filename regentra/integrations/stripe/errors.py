@@ -120,3 +120,11 @@ class InvoicePaidInStripe(Conflict):
     """The invoice was paid in Stripe, so it cannot be voided here."""
 
     code = "invoice_paid_in_stripe"
+
+
+class AchNeedsUsAccount(RegentraError):
+    """ACH Direct Debit (`us_bank_account`) was chosen for a Stripe account outside the US
+    (or of an unknown country): Stripe offers it to US accounts only."""
+
+    status = 422
+    code = "ach_needs_us_account"

@@ -115,7 +115,7 @@ def test_zero_decimal_conversion(stripe_sandbox: StripeSandbox) -> None:
     client = stripe_sandbox.client(new_key())
     charge = _pay_on_page(client, _open(client, 10000, "jpy"), "4242424242424242")
     txn = charge.balance_transaction
-    # ¥10,000 × 0.0067 = $67.00: JPY has no minor unit, USD has cents.
+    # JPY 10,000 at 0.0067 = USD 67.00: JPY has no minor unit, USD has cents.
     assert (txn.amount, txn.currency) == (6700, "usd")
 
 
