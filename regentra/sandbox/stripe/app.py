@@ -173,6 +173,7 @@ class Api:
                     body = result
                     if params.get("expand") and isinstance(body, dict):
                         body = sandbox.expand(account, body, params["expand"])
+                        permissions.check_expanded(key, account, body, params["expand"])
                 except StripeError as exc:
                     status, body = exc.status, exc.body()
                 if idem_key and status < 500 and status != 429:

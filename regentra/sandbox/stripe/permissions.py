@@ -6,13 +6,18 @@ read, a POST or DELETE write (docs.stripe.com/keys). A call outside its permissi
 Stripe's 403 `invalid_request_error` naming the `rak_<resource>_<access>` permission that
 would allow it; `GET /v1/account`, and any endpoint not mapped here, are refused outright, as
 Stripe refuses endpoints whose permissions "are not available for use by restricted keys".
-The control API (`/_sandbox/…`, the Dashboard's side) takes the secret key only.
+The control API (`/_sandbox/…`, the Dashboard's side) takes the secret key only. An object
+brought in by `expand[]` needs read permission on its resource too (Stripe documents this for
+Stripe Apps, whose permissions are the same; for restricted keys the docs are silent, so the
+stricter reading).
 
 Resource ids are Stripe's permission names (stripe.com/docs/security/permissions:
 `customer_read`, `invoice_write`, …); `RESOURCES` gives the name the Dashboard shows.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.state import Account
@@ -53,6 +58,27 @@ _PREFIXES = (
     ("/v1/subscriptions", "subscription"),
     ("/v1/webhook_endpoints", "webhook"),
 )
+
+
+# Object type (`object`) → permission id, for expanded objects.
+_OBJECTS = {
+    "balance_transaction": "balance",
+    "charge": "charge",
+    "checkout.session": "checkout_session",
+    "customer": "customer",
+    "event": "event",
+    "invoice": "invoice",
+    "invoiceitem": "invoice",
+    "invoice_payment": "invoice",
+    "line_item": "checkout_session",
+    "payment_intent": "payment_intent",
+    "payment_method": "payment_method",
+    "price": "price",
+    "product": "product",
+    "subscription": "subscription",
+    "subscription_item": "subscription",
+    "webhook_endpoint": "webhook",
+}
 
 
 def is_restricted(key: str) -> bool:
@@ -108,3 +134,55 @@ def check(key: str, account: Account, method: str, path: str, *, control: bool) 
         account,
         f"Having the 'rak_{resource}_{needed}' permission would allow this request to continue.",
     )
+
+
+def _expanded(body: Any, paths: list[str]) -> list[str | None]:
+    """The permission ids of the objects `paths` expanded in `body` (None: an object type
+    restricted keys may not read)."""
+    found: list[str | None] = []
+
+    def note(obj: Any) -> None:
+        if isinstance(obj, dict) and "object" in obj:
+            found.append(_OBJECTS.get(obj["object"]))
+
+    def walk(node: Any, parts: list[str]) -> None:
+        if not parts or not isinstance(node, dict):
+            return
+        head, rest = parts[0], parts[1:]
+        if node.get("object") == "list" and head == "data":
+            for item in node.get("data") or []:
+                walk(item, rest)
+            return
+        value = node.get(head)
+        if isinstance(value, dict) and value.get("object") == "list":
+            for item in value.get("data") or []:
+                note(item)
+        else:
+            note(value)
+        walk(value, rest)
+
+    for path in paths:
+        walk(body, path.split("."))
+    return found
+
+
+def check_expanded(key: str, account: Account, body: Any, paths: list[str]) -> None:
+    """Raise Stripe's 403 when restricted `key` may not read an object it asked to expand."""
+    if not is_restricted(key):
+        return
+    granted = account.restricted_keys.get(key, {})
+    for resource in _expanded(body, paths):
+        if resource is None:
+            raise _denied(
+                key,
+                account,
+                "This is a restricted API key, but the required permissions are not available "
+                "for use by restricted keys.",
+            )
+        if granted.get(resource) not in ACCESS:
+            raise _denied(
+                key,
+                account,
+                f"Having the 'rak_{resource}_read' permission would allow this request to "
+                "continue.",
+            )

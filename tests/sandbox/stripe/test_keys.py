@@ -237,3 +237,34 @@ def test_hosted_page_offers_no_bank_payment_without_ach(stripe_sandbox: StripeSa
     assert "Pay by card" in page.text and "Pay by bank" not in page.text
     refused = httpx.post(url + "/ach")
     assert refused.status_code == 400
+
+
+def test_expanding_needs_read_permission_on_the_expanded_object(
+    stripe_sandbox: StripeSandbox,
+) -> None:
+    sk = new_key()
+    owner = stripe_sandbox.client(sk)
+    draft = _draft(owner)
+    narrow = stripe_sandbox.client(restricted_key(stripe_sandbox, sk, invoice="read"))
+    assert narrow.v1.invoices.retrieve(draft.id).customer == draft.customer
+    with pytest.raises(stripe.PermissionError) as refused:
+        narrow.v1.invoices.retrieve(draft.id, params={"expand": ["customer"]})
+    assert "'rak_customer_read'" in str(refused.value.user_message)
+    with pytest.raises(stripe.PermissionError):
+        narrow.v1.invoices.list(params={"expand": ["data.customer"]})
+    wide = stripe_sandbox.client(
+        restricted_key(stripe_sandbox, sk, invoice="read", customer="read")
+    )
+    expanded = wide.v1.invoices.retrieve(draft.id, params={"expand": ["customer"]})
+    assert expanded.customer.id == draft.customer
+
+
+def test_restricted_keys_and_settings_survive_a_reset(stripe_sandbox: StripeSandbox) -> None:
+    sk = new_key()
+    rk = restricted_key(stripe_sandbox, sk, customer="write")
+    assert account_settings(stripe_sandbox, sk, country="GB").status_code == 200
+    stripe_sandbox.client(rk).v1.customers.create(params={"name": "Gone after reset"})
+    with stripe_sandbox.control(sk) as control:
+        assert control.post("/_sandbox/reset").status_code == 200
+    assert stripe_sandbox.client(rk).v1.customers.list().data == []
+    assert stripe_sandbox.client(sk).v1.accounts.retrieve_current().country == "GB"
