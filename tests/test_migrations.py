@@ -480,3 +480,80 @@ def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], diff
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0005_upgrades_a_database_holding_a_stripe_connection(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0005 (the Stripe account's country and invoice payment methods) over a 0004
+    database with an org connected to Stripe: the connection survives, its country and
+    payment method choice start empty (invoices then offer cards until Test Connection)."""
+    import sqlalchemy as sa
+
+    from regentra.db import make_engine
+    from regentra.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+        )
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    org_id, conn_id = (
+        (uuid.uuid4().hex, uuid.uuid4().hex)
+        if backend == "sqlite"
+        else (str(uuid.uuid4()), str(uuid.uuid4()))
+    )
+    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
+    with engine.begin() as conn:
+        meta = sa.MetaData()
+        orgs = sa.Table("orgs", meta, autoload_with=conn)
+        conns = sa.Table("stripe_connections", meta, autoload_with=conn)
+        conn.execute(
+            sa.insert(orgs).values(
+                id=org_id,
+                name="Old MSP",
+                slug="old-msp",
+                timezone="UTC",
+                default_currency="USD",
+                default_hourly_rate=10000,
+                allow_self_approval=False,
+                default_days_until_due=30,
+                next_invoice_number=7,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            sa.insert(conns).values(
+                id=conn_id,
+                org_id=org_id,
+                webhook_token_hash="b" * 64,
+                mode="live",
+                publishable_key="pk_live_old",
+                last_test_ok=True,
+                last_test_account_id="acct_old",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    engine.dispose()
+
+    upgrade(url)
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT mode, publishable_key, last_test_account_id, account_country, "
+                "payment_methods FROM stripe_connections"
+            )
+        ).one()
+        assert tuple(row) == ("live", "pk_live_old", "acct_old", None, None)
+        assert conn.execute(sa.text("SELECT next_invoice_number FROM orgs")).scalar() == 7
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == [], diff
+    engine.dispose()

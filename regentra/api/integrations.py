@@ -13,6 +13,7 @@ from regentra.api.schemas import ReconcileReport, StripeStatus, StripeTestResult
 from regentra.audit.service import Actor
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe import settings
+from regentra.integrations.stripe.payment_methods import StripePaymentMethods
 from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
@@ -42,6 +43,18 @@ def test_stripe(
     keys = body or StripeTestKeys()
     result = settings.test_connection(session, org_id=user.org_id, keys=keys, actor=Actor.of(user))
     return StripeTestResult.model_validate(result)
+
+
+@router.put("/stripe/payment-methods", responses=errors(ROLE, BODY))
+def put_payment_methods(
+    body: StripePaymentMethods, session: SessionDep, user: AdminUser
+) -> StripeStatus:
+    """The Stripe account's country (for restricted keys, which may not read it) and the
+    payment methods invoices offer: card, or card and ACH (`us_bank_account`, US accounts
+    only: 422 `ach_needs_us_account` otherwise). `methods: null` returns to the account's
+    default."""
+    settings.set_payment_methods(session, org_id=user.org_id, body=body, actor=Actor.of(user))
+    return _status(session, user.org_id)
 
 
 @router.post("/stripe/webhook-token/rotate", responses=errors(ROLE))

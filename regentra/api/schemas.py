@@ -4,7 +4,7 @@ integration's views. Domain objects are answered with their domain's `schemas.py
 from __future__ import annotations
 
 import uuid
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,16 @@ class StripeTestResult(BaseModel):
     account_name: str | None
     mode: Mode | None
     message: str
+    country: str | None = Field(
+        default=None,
+        description="The Stripe account's country, when the key may read the account "
+        "(restricted keys may not)",
+    )
+    missing_permissions: list[str] = Field(
+        default_factory=list,
+        description="A restricted key's missing permissions, as the Stripe Dashboard names "
+        'them (e.g. "Events (Read)")',
+    )
 
 
 class StripeLastTest(BaseModel):
@@ -83,6 +93,14 @@ class StripeLastReconcile(BaseModel):
     )
 
 
+class StripePermission(BaseModel):
+    """A permission a restricted key needs, as the Stripe Dashboard names it."""
+
+    resource: str
+    access: Literal["Read", "Write"]
+    why: str
+
+
 class StripeStatus(BaseModel):
     """The org's Stripe connection (`settings.status`); secrets only as a hint."""
 
@@ -99,6 +117,19 @@ class StripeStatus(BaseModel):
     last_webhook_rejection: StripeWebhookRejection | None
     last_reconcile: StripeLastReconcile | None
     catalog: CatalogSummary
+    account_country: str | None = Field(
+        description="The Stripe account's country (read by Test Connection, or picked)"
+    )
+    payment_methods: list[Literal["card", "us_bank_account"]] = Field(
+        description="What invoices offer (ACH, us_bank_account, on USD invoices only)"
+    )
+    payment_methods_default: bool = Field(
+        description="True while the org has not chosen: the account's default is used"
+    )
+    ach_available: bool = Field(description="ACH Direct Debit needs a Stripe account in the US")
+    required_permissions: list[StripePermission] = Field(
+        description="Every permission a restricted key needs for Regentra"
+    )
 
 
 class ReconcileReport(BaseModel):

@@ -45,3 +45,9 @@ class StripeConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     last_reconcile_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_reconcile_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
     last_reconcile_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The Stripe account's country (ISO 3166-1 alpha-2): read by Test Connection when the key
+    # may read the account, else picked by the admin (restricted keys may not read it).
+    account_country: Mapped[str | None] = mapped_column(String(2), default=None)
+    # The payment methods invoices offer, comma-separated ("card" or "card,us_bank_account");
+    # None: the default for the account's country (see integrations/stripe/payment_methods.py).
+    payment_methods: Mapped[str | None] = mapped_column(String(64), default=None)

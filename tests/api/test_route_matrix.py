@@ -234,6 +234,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/integrations/stripe/test"): Case(
         ADMIN, lambda w, u: Req(json={"secret_key": "pk_test_matrix"}), 422, other_org=422
     ),
+    ("PUT", "/api/v1/integrations/stripe/payment-methods"): Case(
+        ADMIN, lambda w, u: Req(json={"methods": ["card"]})
+    ),
     ("POST", "/api/v1/integrations/stripe/webhook-token/rotate"): Case(ADMIN, lambda w, u: Req()),
     ("DELETE", "/api/v1/integrations/stripe"): Case(ADMIN, lambda w, u: Req()),
     # Reconcile now: A is connected and has no open invoice, so the run is recorded without a

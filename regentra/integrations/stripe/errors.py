@@ -134,3 +134,11 @@ class InvoiceTooLongForStripe(Conflict):
     """Even grouped, the invoice needs more lines than a Stripe invoice holds (250)."""
 
     code = "invoice_too_long_for_stripe"
+
+
+class AchNeedsUsAccount(RegentraError):
+    """ACH Direct Debit (`us_bank_account`) was chosen for a Stripe account outside the US
+    (or of an unknown country): Stripe offers it to US accounts only."""
+
+    status = 422
+    code = "ach_needs_us_account"

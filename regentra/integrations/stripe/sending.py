@@ -46,7 +46,7 @@ from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe import lines as stripe_lines
-from regentra.integrations.stripe import totals
+from regentra.integrations.stripe import payment_methods, totals
 from regentra.integrations.stripe.amounts import from_stripe, to_stripe, unit_to_stripe
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key
 from regentra.integrations.stripe.errors import (
@@ -117,9 +117,10 @@ def _due_date(epoch: Any, org: Org) -> date | None:
     return datetime.fromtimestamp(epoch, tz=ZoneInfo(org.timezone)).date()
 
 
-def payment_method_types(currency: str) -> list[str]:
-    """Card everywhere; ACH (`us_bank_account`) too for USD invoices."""
-    return ["card", "us_bank_account"] if currency.upper() == "USD" else ["card"]
+def payment_method_types(currency: str, offered: list[str]) -> list[str]:
+    """The org's offered methods (`payment_methods.offered`) that fit the invoice's currency:
+    ACH (`us_bank_account`) on USD invoices only."""
+    return payment_methods.for_invoice(offered, currency)
 
 
 def _hours(minutes: int) -> str:
@@ -178,7 +179,7 @@ def _invoice_description(invoice: Invoice) -> str:
     return f"{text}\n\n{memo}" if memo else text
 
 
-def _invoice_params(invoice: Invoice, *, customer_id: str) -> dict[str, Any]:
+def _invoice_params(invoice: Invoice, *, customer_id: str, methods: list[str]) -> dict[str, Any]:
     return {
         "customer": customer_id,
         "collection_method": "send_invoice",
@@ -189,7 +190,9 @@ def _invoice_params(invoice: Invoice, *, customer_id: str) -> dict[str, Any]:
         "auto_advance": False,
         "pending_invoice_items_behavior": "exclude",
         "discounts": "",  # never inherit the customer's coupon (see `totals`)
-        "payment_settings": {"payment_method_types": payment_method_types(invoice.currency)},
+        "payment_settings": {
+            "payment_method_types": payment_method_types(invoice.currency, methods)
+        },
         "description": _invoice_description(invoice),
         "metadata": {
             "regentra_org_id": str(invoice.org_id),
@@ -231,10 +234,13 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     _plan(service.lines_of(session, invoice), invoice)  # too long for Stripe: refused here
     stripe = stripe_client.for_org(session, org.id)
     customer = clients.get(session, org_id=org.id, id=invoice.client_id)
+    methods = payment_methods.offered_for_org(session, org_id=org.id)
     session.commit()  # hold no database lock while Stripe answers
 
     customer_id = _customer(session, stripe, org=org, client=customer)
-    found, fresh = _stripe_invoice(session, stripe, invoice=invoice, customer_id=customer_id)
+    found, fresh = _stripe_invoice(
+        session, stripe, invoice=invoice, customer_id=customer_id, methods=methods
+    )
     sid = str(found["id"])
     # The draft is frozen from here on: read its lines and total as they now are.
     current = _fresh(session, org_id=org.id, invoice_id=invoice.id)
@@ -384,7 +390,7 @@ def _update_customer(
 
 
 def _stripe_invoice(
-    session: Session, stripe: OrgStripe, *, invoice: Invoice, customer_id: str
+    session: Session, stripe: OrgStripe, *, invoice: Invoice, customer_id: str, methods: list[str]
 ) -> tuple[dict[str, Any], bool]:
     """The Stripe invoice of our draft (found again, or created and noted at once), and
     whether it was just created (then it has no items yet)."""
@@ -401,7 +407,7 @@ def _stripe_invoice(
             stripe_invoice_id=stored,
         )
         replaces = stored
-    params = _invoice_params(invoice, customer_id=customer_id)
+    params = _invoice_params(invoice, customer_id=customer_id, methods=methods)
     # A crash between Stripe's answer and our commit leaves a draft we never noted: find it.
     found = None
     for listed in stripe.iterate(

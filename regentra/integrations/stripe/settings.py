@@ -29,8 +29,10 @@ from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog_service
 from regentra.config import get_settings
 from regentra.errors import Invalid, RegentraError
+from regentra.integrations.stripe import payment_methods, permissions
 from regentra.integrations.stripe.client import OrgStripe, key_mode, redact
 from regentra.integrations.stripe.handlers import WEBHOOK_EVENTS
+from regentra.integrations.stripe.payment_methods import StripePaymentMethods
 from regentra.kit.crypto import hint
 from regentra.kit.time import utcnow
 from regentra.models import SecretPurpose, StripeConnection
@@ -74,6 +76,10 @@ class TestResult:
     account_name: str | None
     mode: Mode | None
     message: str
+    # The account's country, when the key may read the account (a restricted key may not).
+    country: str | None = None
+    # A restricted key's missing permissions, as the Dashboard names them ("Events (Read)").
+    missing_permissions: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +88,8 @@ class TestResult:
             "account_name": self.account_name,
             "mode": self.mode,
             "message": self.message,
+            "country": self.country,
+            "missing_permissions": list(self.missing_permissions),
         }
 
 
@@ -285,6 +293,8 @@ def status(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
         "last_webhook_rejection": rejection,
         "last_reconcile": reconciliation,
         "catalog": catalog_service.summary(session, org_id=org_id),
+        **payment_methods.summary(conn),
+        "required_permissions": [p.to_json() for p in permissions.REQUIRED],
     }
 
 
@@ -406,9 +416,41 @@ def _account_name(account: dict[str, Any]) -> str | None:
     return str(name) if name else None
 
 
+def _check_restricted(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
+    """A restricted key may not read the account: check the permissions Regentra uses."""
+    mode = _mode(secret_key)
+    try:
+        missing = permissions.missing_permissions(OrgStripe(org_id=org_id, secret_key=secret_key))
+    except RegentraError as exc:
+        return TestResult(False, None, None, mode, clean_message(exc.message))
+    except Exception as exc:  # the check must answer, whatever the client raised
+        log.warning("stripe connection test failed", org_id=str(org_id), error=type(exc).__name__)
+        return TestResult(
+            False, None, None, mode, "Could not check the connection with Stripe; try again."
+        )
+    if missing:
+        return TestResult(
+            False,
+            None,
+            None,
+            mode,
+            clean_message(permissions.describe_missing(missing)),
+            missing_permissions=tuple(p.label for p in missing),
+        )
+    message = (
+        f"Connected to Stripe with a restricted key in {mode} mode: it has every permission "
+        "Regentra needs. A restricted key cannot read the account's name or country: pick "
+        "the account's country under Payment methods."
+    )
+    return TestResult(True, None, None, mode, clean_message(message))
+
+
 def check(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
-    """Ask Stripe who the key belongs to (`GET /v1/account`). Never raises: a failure is
-    `ok=False` with a message a person can act on."""
+    """Ask Stripe who the key belongs to (`GET /v1/account`); a restricted key, which may
+    not, has its permissions checked instead. Never raises: a failure is `ok=False` with a
+    message a person can act on."""
+    if secret_key.startswith("rk_"):
+        return _check_restricted(org_id=org_id, secret_key=secret_key)
     mode = _mode(secret_key)
     try:
         account = OrgStripe(org_id=org_id, secret_key=secret_key).retrieve_account()
@@ -425,7 +467,15 @@ def check(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
     message = f"Connected to Stripe account {who} in {mode} mode."
     if mode == "test":
         message += " Test keys process no real payments."
-    return TestResult(True, account_id, name, mode, clean_message(message))
+    country = account.get("country")
+    return TestResult(
+        True,
+        account_id,
+        name,
+        mode,
+        clean_message(message),
+        country=str(country).upper() if isinstance(country, str) and country else None,
+    )
 
 
 def record_test(session: Session, *, org_id: uuid.UUID, result: TestResult, actor: Actor) -> None:
@@ -434,6 +484,8 @@ def record_test(session: Session, *, org_id: uuid.UUID, result: TestResult, acto
     conn.last_test_at = utcnow()
     conn.last_test_account_id = result.account_id
     conn.last_test_message = result.message
+    if result.ok:
+        payment_methods.record_country(conn, result.country)
     record(
         session,
         org_id=org_id,
@@ -480,6 +532,18 @@ def test_connection(
     result = check(org_id=org_id, secret_key=secret)
     record_test(session, org_id=org_id, result=result, actor=actor)
     return result
+
+
+# ---- payment methods ---------------------------------------------------------------------------
+
+
+def set_payment_methods(
+    session: Session, *, org_id: uuid.UUID, body: StripePaymentMethods, actor: Actor
+) -> None:
+    """The account's country (for keys that may not read it) and the methods invoices offer;
+    ACH for an account outside the US is 422 (`payment_methods.choose`)."""
+    conn = connection(session, org_id=org_id)
+    payment_methods.choose(session, conn=conn, body=body, actor=actor)
 
 
 # ---- webhook token, disconnect ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from regentra.sandbox.stripe import contract, forms
+from regentra.sandbox.stripe import contract, forms, permissions
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.limits import REASON_HEADER, RateLimiter, rate_limited
 from regentra.sandbox.stripe.routing import Ctx, Route, Router
@@ -97,6 +97,8 @@ class Api:
         key = _key_from(request)
         if not key or not KEY_PATTERN.match(key):
             raise _auth_error(key)
+        if permissions.is_restricted(key) and key not in sandbox.aliases:
+            raise _auth_error(key)  # restricted keys exist only once made by a secret key
         matched = self._match(method, path)
         account = sandbox.account(key)
         if matched is None:
@@ -110,6 +112,7 @@ class Api:
         idem_key = request.headers.get("idempotency-key") if method == "POST" else None
         status = 500
         try:
+            permissions.check(key, account, method, path, control=route.control)
             if not route.control:
                 await self._faults()
                 reason = self.limiter.check(
@@ -159,6 +162,7 @@ class Api:
                     body = result
                     if params.get("expand") and isinstance(body, dict):
                         body = sandbox.expand(account, body, params["expand"])
+                        permissions.check_expanded(key, account, body, params["expand"])
                 except StripeError as exc:
                     status, body = exc.status, exc.body()
                 if idem_key and status < 500 and status != 429:

@@ -69,6 +69,12 @@ class Account:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     recent: deque[float] = field(default_factory=deque)
+    # The account's settings (the Dashboard's): its country, settlement currency and the
+    # payment methods activated for invoices; and its restricted keys (key → permissions).
+    country: str = "US"
+    default_currency: str = "usd"
+    payment_methods: list[str] = field(default_factory=lambda: ["card", "us_bank_account"])
+    restricted_keys: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def next_number(self, name: str) -> int:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -84,6 +90,16 @@ class Account:
             "idempotency": self.idempotency,
             "webhook_targets": self.webhook_targets,
             "counters": self.counters,
+            **self.settings_json(),
+        }
+
+    def settings_json(self) -> dict[str, Any]:
+        """What survives a reset: the account's settings and restricted keys."""
+        return {
+            "country": self.country,
+            "default_currency": self.default_currency,
+            "payment_methods": list(self.payment_methods),
+            "restricted_keys": copy.deepcopy(self.restricted_keys),
         }
 
     @classmethod
@@ -97,6 +113,10 @@ class Account:
             idempotency=data.get("idempotency", {}),
             webhook_targets=data.get("webhook_targets", []),
             counters=data.get("counters", {}),
+            country=data.get("country", "US"),
+            default_currency=data.get("default_currency", "usd"),
+            payment_methods=data.get("payment_methods", ["card", "us_bank_account"]),
+            restricted_keys=data.get("restricted_keys", {}),
         )
 
 
@@ -113,6 +133,8 @@ class Sandbox:
     ) -> None:
         self.lock = threading.RLock()
         self.accounts: dict[str, Account] = {}
+        # Restricted key → the secret key of the account it acts on (rebuilt on load).
+        self.aliases: dict[str, str] = {}
         self.clock_offset = 0.0
         # Requests per second (limits.py): per account in test mode (0 turns every limit
         # off), per account in live mode, and per endpoint of an account in either mode.
@@ -135,7 +157,10 @@ class Sandbox:
 
     # ---- accounts -----------------------------------------------------------------------
     def account(self, key: str) -> Account:
+        """The account of a secret key (made on first use), or of a restricted key (the
+        account of the secret key that made it)."""
         with self.lock:
+            key = self.aliases.get(key, key)
             account = self.accounts.get(key)
             if account is None:
                 account = Account(key=key, id="acct_" + random_token(16), livemode="_live_" in key)
@@ -261,10 +286,21 @@ class Sandbox:
         for raw in data.get("accounts", []):
             account = Account.from_json(raw)
             self.accounts[account.key] = account
+            for restricted in account.restricted_keys:
+                self.aliases[restricted] = account.key
 
     def reset(self, account: Account) -> None:
         with self.lock:
-            fresh = Account(key=account.key, id=account.id, livemode=account.livemode)
+            fresh = Account.from_json(
+                {
+                    "key": account.key,
+                    "id": account.id,
+                    "livemode": account.livemode,
+                    "objects": {},
+                    "order": {},
+                    **account.settings_json(),
+                }
+            )
             self.accounts[account.key] = fresh
 
 

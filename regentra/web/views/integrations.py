@@ -19,6 +19,7 @@ from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe import settings
+from regentra.integrations.stripe.payment_methods import LABELS, StripePaymentMethods
 from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys, TestResult
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
@@ -74,6 +75,7 @@ def _page(
         "catalog_last_sync_at": _when(state["catalog"]["last_sync_at"]),
         "test": test,
         "error": error,
+        "method_labels": LABELS,
     }
     return render(request, "integrations/index.html", context, status=status)
 
@@ -128,6 +130,26 @@ def test_stripe(
         message, status = _problem(exc)
         return _page(request, session, account, publishable_key=typed, error=message, status=status)
     return _page(request, session, account, publishable_key=typed or None, test=result)
+
+
+@router.post("/stripe/payment-methods")
+def save_payment_methods(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    choice = text(form, "methods") or "default"
+    try:
+        body = StripePaymentMethods(
+            country=text(form, "country").strip() or None,
+            methods=None if choice == "default" else choice.split(","),
+        )
+        settings.set_payment_methods(
+            session, org_id=account.org.id, body=body, actor=Actor.of(account.user)
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = _problem(exc)
+        return _page(request, session, account, error=message, status=status)
+    return redirect("/integrations", success="Payment methods saved.")
 
 
 @router.post("/stripe/webhook-token/rotate")

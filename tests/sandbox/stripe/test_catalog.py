@@ -28,7 +28,7 @@ def test_keys_are_checked(stripe_sandbox: Any) -> None:
 def test_livemode_follows_the_key(stripe_sandbox: Any) -> None:
     live = stripe_sandbox.client("sk_live_" + "a" * 24)
     assert live.v1.products.create(params={"name": "Live"}).livemode is True
-    test = stripe_sandbox.client("rk_test_" + "b" * 24)
+    test = stripe_sandbox.client("sk_test_" + "b" * 24)
     assert test.v1.products.create(params={"name": "Test"}).livemode is False
 
 

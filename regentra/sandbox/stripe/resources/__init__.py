@@ -6,6 +6,7 @@ from typing import Any
 
 from regentra.sandbox.stripe import webhooks
 from regentra.sandbox.stripe.resources import (
+    account_settings,
     balances,
     billing,
     catalog,
@@ -37,6 +38,7 @@ ROUTERS: list[Router] = [
     checkout.router,
     events.router,
     control.router,
+    account_settings.router,
 ]
 
 

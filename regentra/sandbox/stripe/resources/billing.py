@@ -14,6 +14,7 @@ from typing import Any
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing_parameter
 from regentra.sandbox.stripe.resources import (
+    account_settings,
     balances,
     discounts,
     invoice_items,
@@ -39,6 +40,8 @@ UPDATABLE = (
     "number",
     "statement_descriptor",
 )
+
+PM_TYPES_PARAM = "payment_settings[payment_method_types]"
 
 
 def install(sandbox: Sandbox) -> None:
@@ -104,6 +107,7 @@ def new_invoice(
     if p.get("number"):
         check_number(account, p["number"])
     types = (p.get("payment_settings") or {}).get("payment_method_types") or None
+    account_settings.check_types(account, types, PM_TYPES_PARAM)
     cur = currency(p["currency"]) if p.get("currency") else (customer.get("currency") or "usd")
     sub_id = subscription or p.get("subscription")
     invoice_id = sandbox.new_id("invoice")
@@ -112,7 +116,7 @@ def new_invoice(
         {
             "id": invoice_id,
             "object": "invoice",
-            "account_country": "US",
+            "account_country": account.country,
             "account_name": f"Sandbox {account.id[-6:]}",
             "account_tax_ids": None,
             "amount_due": 0,
@@ -300,6 +304,7 @@ def update_invoice(ctx: Ctx) -> dict[str, Any]:
         invoice_items.refresh_totals(invoice, ctx.account)
     if "payment_settings" in p:
         types = (p["payment_settings"] or {}).get("payment_method_types") or None
+        account_settings.check_types(ctx.account, types, PM_TYPES_PARAM)
         if types != invoice["payment_settings"]["payment_method_types"]:
             previous["payment_settings"] = copy.deepcopy(invoice["payment_settings"])
             invoice["payment_settings"]["payment_method_types"] = types

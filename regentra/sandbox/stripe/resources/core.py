@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regentra.sandbox.stripe.routing import Ctx, Router
+from regentra.sandbox.stripe.state import Account
 
 router = Router()
 
@@ -17,11 +18,11 @@ def retrieve_account(ctx: Ctx) -> dict[str, Any]:
         "object": "account",
         "business_profile": {"name": f"Sandbox account {account.id[-6:]}", "url": None},
         "business_type": "company",
-        "capabilities": {"card_payments": "active", "us_bank_account_ach_payments": "active"},
+        "capabilities": _capabilities(account),
         "charges_enabled": True,
-        "country": "US",
+        "country": account.country,
         "created": ctx.now(),
-        "default_currency": "usd",
+        "default_currency": account.default_currency,
         "details_submitted": True,
         "email": None,
         "payouts_enabled": True,
@@ -41,6 +42,14 @@ def retrieve_account(ctx: Ctx) -> dict[str, Any]:
         "requirements": _no_requirements(),
         "tos_acceptance": {"date": None, "ip": None, "user_agent": None},
     }
+
+
+def _capabilities(account: Account) -> dict[str, str]:
+    """Card payments always; ACH Direct Debit when the (US) account activated it."""
+    found = {"card_payments": "active"}
+    if account.country == "US" and "us_bank_account" in account.payment_methods:
+        found["us_bank_account_ach_payments"] = "active"
+    return found
 
 
 def _no_requirements() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from regentra.sandbox.stripe.errors import StripeError
-from regentra.sandbox.stripe.resources import payments
+from regentra.sandbox.stripe.resources import account_settings, payments
 from regentra.sandbox.stripe.resources._util import money
 from regentra.sandbox.stripe.state import Account, Sandbox
 
@@ -71,9 +71,8 @@ def find_invoice(
     return None
 
 
-def _accepts(invoice: dict[str, Any], pm_type: str) -> bool:
-    allowed = invoice["payment_settings"].get("payment_method_types")
-    return not allowed or pm_type in allowed
+def _accepts(account: Account, invoice: dict[str, Any], pm_type: str) -> bool:
+    return pm_type in account_settings.offered_types(account, invoice)
 
 
 def render(
@@ -130,7 +129,7 @@ def render(
         )
     elif status in ("open", "uncollectible"):
         base = e(invoice["hosted_invoice_url"].split("/i/", 1)[1])
-        if _accepts(invoice, "card"):
+        if _accepts(account, invoice, "card"):
             parts.append(
                 f"<form method=post action='/i/{base}/card'><h2>Pay by card</h2>"
                 "<label for=card_number>Card number</label>"
@@ -139,7 +138,7 @@ def render(
                 f"<button type=submit>Pay {e(money(invoice['amount_remaining'], cur))}</button>"
                 "</form>"
             )
-        if _accepts(invoice, "us_bank_account"):
+        if _accepts(account, invoice, "us_bank_account"):
             parts.append(
                 f"<form method=post action='/i/{base}/ach'><h2>Pay by bank (ACH)</h2>"
                 "<p class=muted>Test bank account STRIPE TEST BANK ····6789.</p>"
@@ -257,7 +256,13 @@ def _pay(
     else:
         return 404, ("error", "Unknown payment method.")
     try:
-        intent = payments.pay_invoice(sandbox, account, invoice, method=method)  # type: ignore[arg-type]
+        intent = payments.pay_invoice(
+            sandbox,
+            account,
+            invoice,
+            method=method,  # type: ignore[arg-type]
+            card_number=number if kind == "card" else None,
+        )
     except StripeError as exc:
         return 400, ("error", exc.message)
     if intent["status"] == "succeeded":

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from regentra.sandbox.stripe.errors import StripeError, missing
+from regentra.sandbox.stripe.resources.fees import INTERNATIONAL_CARDS
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
 # How a payment behaves in the sandbox: succeeds, is declined, or is an ACH debit.
@@ -59,7 +60,12 @@ def fingerprint(text: str) -> str:
 
 
 def _card(
-    brand: str, last4: str, exp_month: int, exp_year: int, card_fingerprint: str
+    brand: str,
+    last4: str,
+    exp_month: int,
+    exp_year: int,
+    card_fingerprint: str,
+    country: str = "US",
 ) -> dict[str, Any]:
     return {
         "brand": brand,
@@ -68,7 +74,7 @@ def _card(
             "address_postal_code_check": None,
             "cvc_check": "pass",
         },
-        "country": "US",
+        "country": country,
         "display_brand": brand,
         "exp_month": exp_month,
         "exp_year": exp_year,
@@ -96,9 +102,15 @@ def _shell(sandbox: Sandbox, details: dict[str, Any], customer_id: str | None) -
 
 
 def create(
-    sandbox: Sandbox, account: Account, method: Method, customer: dict[str, Any] | None
+    sandbox: Sandbox,
+    account: Account,
+    method: Method,
+    customer: dict[str, Any] | None,
+    *,
+    card_number: str | None = None,
 ) -> dict[str, Any]:
-    """A one-off, unattached PaymentMethod for `method` (what a client pays with)."""
+    """A one-off, unattached PaymentMethod for `method` (what a client pays with); a test
+    `card_number` gives the card its last four digits and its country."""
     pm = _shell(sandbox, billing_details(customer), None)
     if method == "ach":
         pm["type"] = "us_bank_account"
@@ -115,8 +127,13 @@ def create(
         }
     else:
         last4 = "0002" if method == "card_declined" else "4242"
+        country = INTERNATIONAL_CARDS.get(card_number or "", "US")
+        if card_number:
+            last4 = card_number[-4:]
         pm["type"] = "card"
-        pm["card"] = _card("visa", last4, 12, 2034, fingerprint("card" + last4))
+        pm["card"] = _card(
+            "visa", last4, 12, 2034, fingerprint("card" + (card_number or last4)), country
+        )
     return sandbox.add(account, pm)
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing
-from regentra.sandbox.stripe.resources import payment_methods
+from regentra.sandbox.stripe.resources import account_settings, fees, payment_methods
 from regentra.sandbox.stripe.resources.finalizing import finalize
 from regentra.sandbox.stripe.resources.payment_methods import Method
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -26,7 +26,12 @@ router = Router()
 
 DAY = 86400
 METHODS = ("card", "card_declined", "ach")
-CARD_NUMBERS = {"4242424242424242": "card", "4000000000000002": "card_declined"}
+CARD_NUMBERS = {
+    "4242424242424242": "card",
+    "4000000000000002": "card_declined",
+    # Cards from other countries (international card pricing): they succeed.
+    **dict.fromkeys(fees.INTERNATIONAL_CARDS, "card"),
+}
 
 
 def install(sandbox: Sandbox) -> None:
@@ -103,7 +108,7 @@ def cancel_open_intents(sandbox: Sandbox, account: Account, invoice: dict[str, A
 
 # ---- objects ------------------------------------------------------------------------------
 def _new_intent(sandbox: Sandbox, account: Account, invoice: dict[str, Any]) -> dict[str, Any]:
-    types = invoice["payment_settings"].get("payment_method_types") or ["card", "us_bank_account"]
+    types = account_settings.offered_types(account, invoice)
     intent_id = sandbox.new_id("payment_intent")
     intent = sandbox.add(
         account,
@@ -247,32 +252,25 @@ def _charge(
 def _balance_transaction(
     sandbox: Sandbox, account: Account, charge: dict[str, Any]
 ) -> dict[str, Any]:
-    is_ach = charge["payment_method_details"]["type"] == "us_bank_account"
-    amount = charge["amount"]
-    fee = ach_fee(amount) if is_ach else card_fee(amount)
+    details = charge["payment_method_details"]
+    is_ach = details["type"] == "us_bank_account"
+    money = fees.settle(
+        account,
+        amount=charge["amount"],
+        currency=charge["currency"],
+        pm_type=details["type"],
+        card_country=(details.get("card") or {}).get("country"),
+    )
     now = sandbox.now()
     txn = sandbox.add(
         account,
         {
             "object": "balance_transaction",
-            "amount": amount,
+            **money,
             "available_on": now + (4 if is_ach else 2) * DAY,
             "balance_type": "payments",
             "created": now,
-            "currency": charge["currency"],
             "description": charge["description"],
-            "exchange_rate": None,
-            "fee": fee,
-            "fee_details": [
-                {
-                    "amount": fee,
-                    "application": None,
-                    "currency": charge["currency"],
-                    "description": "Stripe processing fees",
-                    "type": "stripe_fee",
-                }
-            ],
-            "net": amount - fee,
             "reporting_category": "charge",
             "source": charge["id"],
             "status": "pending",
@@ -403,8 +401,12 @@ def pay_invoice(
     *,
     method: Method | None = None,
     payment_method: str | None = None,
+    card_number: str | None = None,
 ) -> dict[str, Any]:
     """Pay an open invoice like a client would; returns the PaymentIntent.
+
+    `card_number` (a test card, e.g. an international one) sets the new card's last four
+    digits and country, which decides the fee's international surcharge.
 
     `payment_method` (a stored `pm_…` id, e.g. the customer's default card) is charged when
     given, and its card or bank account decides the outcome; otherwise a new one-off
@@ -425,8 +427,8 @@ def pay_invoice(
                 code="invoice_payment_intent_requires_action",
             )
         pm_type = "us_bank_account" if method == "ach" else "card"
-        allowed = invoice["payment_settings"].get("payment_method_types")
-        if allowed and pm_type not in allowed:
+        allowed = account_settings.offered_types(account, invoice)
+        if pm_type not in allowed:
             raise StripeError(
                 f"This invoice can't be paid with `{pm_type}`: it accepts "
                 f"{', '.join(allowed)} (payment_settings.payment_method_types).",
@@ -434,7 +436,9 @@ def pay_invoice(
             )
         intent = _open_intent(sandbox, account, invoice)
         customer = sandbox.find(account, "customer", invoice["customer"])
-        pm = stored_pm or payment_methods.create(sandbox, account, method, customer)
+        pm = stored_pm or payment_methods.create(
+            sandbox, account, method, customer, card_number=card_number
+        )
         invoice["attempt_count"] += 1
         invoice["attempted"] = True
         if method == "ach":
@@ -490,7 +494,20 @@ def control_pay(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
     stored = p.get("payment_method") or None
     method = p.get("method", None if stored else "card")
-    pay_invoice(ctx.sandbox, ctx.account, invoice, method=method, payment_method=stored)
+    number = p.get("card_number") or None
+    if number is not None and CARD_NUMBERS.get(number) != method:
+        raise StripeError(
+            f"Invalid card_number: not a test card that behaves as {method!r}.",
+            param="card_number",
+        )
+    pay_invoice(
+        ctx.sandbox,
+        ctx.account,
+        invoice,
+        method=method,
+        payment_method=stored,
+        card_number=number,
+    )
     return _invoice_response(ctx, invoice)
 
 

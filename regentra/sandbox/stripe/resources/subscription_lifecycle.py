@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from regentra.sandbox.stripe.errors import StripeError, missing, missing_parameter
-from regentra.sandbox.stripe.resources import payment_methods
+from regentra.sandbox.stripe.resources import account_settings, payment_methods
 from regentra.sandbox.stripe.resources._util import merge_metadata
 from regentra.sandbox.stripe.resources.subscription_billing import bill, proration
 from regentra.sandbox.stripe.resources.subscription_items import (
@@ -60,6 +60,11 @@ def unsupported(params: dict[str, Any], what: str = "subscriptions") -> None:
 def create_subscription(sandbox: Sandbox, account: Account, p: dict[str, Any]) -> dict[str, Any]:
     """Create, invoice and (for `charge_automatically`) charge a subscription."""
     unsupported(p)
+    account_settings.check_types(
+        account,
+        (p.get("payment_settings") or {}).get("payment_method_types"),
+        "payment_settings[payment_method_types]",
+    )
     if not p.get("customer"):
         raise missing_parameter("customer")
     customer = sandbox.get(account, "customer", p["customer"], "customer")
