@@ -23,6 +23,7 @@ code and request id, and Stripe's own messages are scrubbed of anything key-like
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -74,6 +75,19 @@ _READ_ACTIONS = {"list", "retrieve", "search", "get", "read", "iterate"}
 def idempotency_key(op: str, our_id: uuid.UUID | str) -> str:
     """Deterministic idempotency key for a create or state change: `regentra:<op>:<id>`."""
     return f"regentra:{op}:{our_id}"
+
+
+def fingerprint(params: dict[str, Any]) -> str:
+    """A short digest of a request's parameters: the same request always gets the same key,
+    and a changed one (the draft was edited after a failed attempt) a new key, instead of
+    Stripe's "same key, different parameters" refusal."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def request_options(key: str) -> dict[str, Any]:
+    """The SDK's request options carrying an idempotency key."""
+    return {"idempotency_key": key}
 
 
 def redact(text: str) -> str:

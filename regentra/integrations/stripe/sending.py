@@ -5,9 +5,8 @@ also *found again* on a retry. So a send that stopped at any step (a crash, a ti
 down) is finished by sending again, even days later when Stripe has forgotten the keys (it
 keeps them about 24 h), and nothing is created twice:
 
-1. the client's Customer: the stored one (retrieved; name and email brought up to date), else
-   one listed by email that carries our client id in its metadata, else a new one; its id is
-   stored on the client and committed;
+1. the client's Customer (`customers.ensure_customer`: found again or made, and stored on
+   the client);
 2. the Stripe invoice, created first (a draft with `auto_advance=false`, so Stripe never
    finalizes a half-built one, and no pending items pulled in): the stored one, else a draft
    of this customer carrying our invoice id in its metadata, else a new one. Its id is
@@ -28,8 +27,6 @@ like `settings.save_keys`, the flow commits before each network call.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,7 +45,13 @@ from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe import lines as stripe_lines
 from regentra.integrations.stripe import payment_methods, totals
 from regentra.integrations.stripe.amounts import from_stripe, to_stripe, unit_to_stripe
-from regentra.integrations.stripe.client import OrgStripe, idempotency_key
+from regentra.integrations.stripe.client import (
+    OrgStripe,
+    fingerprint,
+    idempotency_key,
+    request_options,
+)
+from regentra.integrations.stripe.customers import ensure_customer
 from regentra.integrations.stripe.errors import (
     InvoicePaidInStripe,
     StripeInvalidRequest,
@@ -65,29 +68,16 @@ from regentra.invoices.errors import (
     SendInProgress,
 )
 from regentra.kit.money import format_money
-from regentra.models import Client, Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
+from regentra.models import Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
 
 log = structlog.get_logger(__name__)
 
 SEND_OP = "invoice-send"
 VOID_OP = "invoice-void"
-CUSTOMER_OP = "customer"
 DESCRIPTION_MAX = 500
 
 
 # ---- small helpers ----------------------------------------------------------------------------
-
-
-def _fingerprint(params: dict[str, Any]) -> str:
-    """A short digest of a request's parameters: the same request always gets the same key,
-    and a changed one (the draft was edited after a failed attempt) a new key, instead of
-    Stripe's "same key, different parameters" refusal."""
-    text = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _options(key: str) -> dict[str, Any]:
-    return {"idempotency_key": key}
 
 
 def _dict(obj: Any) -> dict[str, Any] | None:
@@ -237,7 +227,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     methods = payment_methods.offered_for_org(session, org_id=org.id)
     session.commit()  # hold no database lock while Stripe answers
 
-    customer_id = _customer(session, stripe, org=org, client=customer)
+    customer_id = ensure_customer(session, stripe, org=org, client=customer)
     found, fresh = _stripe_invoice(
         session, stripe, invoice=invoice, customer_id=customer_id, methods=methods
     )
@@ -270,7 +260,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             lambda c: c.v1.invoices.finalize_invoice(
                 sid,
                 {"auto_advance": False},
-                _options(idempotency_key(SEND_OP, f"{current.id}:{sid}:finalize")),
+                request_options(idempotency_key(SEND_OP, f"{current.id}:{sid}:finalize")),
             ),
             op="invoices.finalize_invoice",
         )
@@ -282,7 +272,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         found = _call(
             stripe,
             lambda c: c.v1.invoices.send_invoice(
-                sid, None, _options(idempotency_key(SEND_OP, f"{current.id}:{sid}:send"))
+                sid, None, request_options(idempotency_key(SEND_OP, f"{current.id}:{sid}:send"))
             ),
             op="invoices.send_invoice",
         )
@@ -316,77 +306,6 @@ def _call(stripe: OrgStripe, fn: Callable[[Any], Any], *, op: str) -> dict[str, 
     found = _dict(stripe.call(fn, op=op))
     assert found is not None
     return found
-
-
-def _customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) -> str:
-    """The client's Customer id in the org's Stripe account (found or made, and stored)."""
-    wanted = {"name": client.name, "email": client.billing_email}
-    replaces = None
-    if client.stripe_customer_id:
-        stored = client.stripe_customer_id
-        found = _dict(
-            stripe.find(lambda c: c.v1.customers.retrieve(stored), op="customers.retrieve")
-        )
-        if found is not None and not found.get("deleted"):
-            _update_customer(stripe, found, wanted, client=client)
-            return stored
-        # Deleted in Stripe, or the org connected another Stripe account since.
-        log.warning(
-            "stored Stripe customer is gone; finding or making another",
-            org_id=str(org.id),
-            client_id=str(client.id),
-            stripe_customer_id=stored,
-        )
-        replaces = stored
-    customer_id = None
-    for listed in stripe.iterate(
-        lambda c: c.v1.customers.list({"email": client.billing_email, "limit": 100}),
-        op="customers.list",
-    ):
-        ours = (listed.get("metadata") or {}).get("regentra_client_id") == str(client.id)
-        if ours and not listed.get("deleted"):
-            customer_id = str(listed["id"])
-            _update_customer(stripe, listed, wanted, client=client)
-            break
-    if customer_id is None:
-        params = {
-            **wanted,
-            "metadata": {"regentra_org_id": str(org.id), "regentra_client_id": str(client.id)},
-        }
-        key = idempotency_key(
-            CUSTOMER_OP, f"{client.id}:{_fingerprint({**params, 'replaces': replaces})}"
-        )
-        created = _call(
-            stripe,
-            lambda c: c.v1.customers.create(params, _options(key)),
-            op="customers.create",
-        )
-        customer_id = str(created["id"])
-    client.stripe_customer_id = customer_id
-    session.commit()
-    return customer_id
-
-
-def _update_customer(
-    stripe: OrgStripe, found: dict[str, Any], wanted: dict[str, str], *, client: Client
-) -> None:
-    """Bring the Customer's name and email up to date: Stripe emails the invoice there.
-
-    The idempotency key names the client's version (its `updated_at`) besides the change, so
-    a retry of this send replays, but a later edit back to an earlier value (email A → B → A
-    → B within Stripe's 24 h) is a new request instead of a replay of the older update."""
-    changes = {name: value for name, value in wanted.items() if found.get(name) != value}
-    if not changes:
-        return
-    customer_id = str(found["id"])
-    version = client.updated_at.isoformat() if client.updated_at else ""
-    key = idempotency_key(
-        "customer-update", f"{customer_id}:{_fingerprint({'changes': changes, 'of': version})}"
-    )
-    stripe.call(
-        lambda c: c.v1.customers.update(customer_id, changes, _options(key)),
-        op="customers.update",
-    )
 
 
 def _stripe_invoice(
@@ -425,22 +344,22 @@ def _stripe_invoice(
             name: params[name]
             for name in ("description", "days_until_due", "payment_settings", "number", "discounts")
         }
-        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{_fingerprint(changes)}")
+        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{fingerprint(changes)}")
         with _number_refusal(invoice):
             found = _call(
                 stripe,
-                lambda c: c.v1.invoices.update(sid, changes, _options(key)),
+                lambda c: c.v1.invoices.update(sid, changes, request_options(key)),
                 op="invoices.update",
             )
     else:
         fresh = True
         key = idempotency_key(
-            SEND_OP, f"{invoice.id}:invoice:{_fingerprint({**params, 'replaces': replaces})}"
+            SEND_OP, f"{invoice.id}:invoice:{fingerprint({**params, 'replaces': replaces})}"
         )
         with _number_refusal(invoice):
             found = _call(
                 stripe,
-                lambda c: c.v1.invoices.create(params, _options(key)),
+                lambda c: c.v1.invoices.create(params, request_options(key)),
                 op="invoices.create",
             )
     _note(session, stripe, invoice=invoice, sid=str(found["id"]), replaces=replaces)
@@ -545,7 +464,7 @@ def _add_items(
         params = {"lines": [line.params for line in batch]}
         # Deterministic: a resumed send asks for the same batches with the same keys; a batch
         # of other lines (some were added meanwhile) gets another key.
-        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:lines:{index}:{_fingerprint(params)}")
+        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:lines:{index}:{fingerprint(params)}")
         answer = _add_lines(stripe, sid, params, key)
     if answer is not None:  # Stripe's own sum of every line on the invoice
         return from_stripe(int(answer.get("subtotal") or 0), invoice.currency)
@@ -555,7 +474,7 @@ def _add_items(
 def _add_lines(stripe: OrgStripe, sid: str, params: dict[str, Any], key: str) -> dict[str, Any]:
     return _call(
         stripe,
-        lambda c: c.v1.invoices.add_lines(sid, params, _options(key)),
+        lambda c: c.v1.invoices.add_lines(sid, params, request_options(key)),
         op="invoices.add_lines",
     )
 
@@ -563,7 +482,7 @@ def _add_lines(stripe: OrgStripe, sid: str, params: dict[str, Any], key: str) ->
 def _create_item(stripe: OrgStripe, body: dict[str, Any], key: str) -> dict[str, Any]:
     return _call(
         stripe,
-        lambda c: c.v1.invoice_items.create(body, _options(key)),
+        lambda c: c.v1.invoice_items.create(body, request_options(key)),
         op="invoice_items.create",
     )
 
@@ -634,7 +553,7 @@ def _void_in_stripe(stripe: OrgStripe, *, invoice: Invoice, sid: str) -> None:
     key = idempotency_key(VOID_OP, f"{invoice.id}:{sid}")
     try:
         stripe.call(
-            lambda c: c.v1.invoices.void_invoice(sid, None, _options(key)),
+            lambda c: c.v1.invoices.void_invoice(sid, None, request_options(key)),
             op="invoices.void_invoice",
         )
     except RegentraError:
