@@ -74,6 +74,8 @@ class Account:
     country: str = "US"
     default_currency: str = "usd"
     payment_methods: list[str] = field(default_factory=lambda: ["card", "us_bank_account"])
+    # The Dashboard's time zone: the hosted invoice page and PDF show dates in it.
+    timezone: str = "UTC"
     restricted_keys: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def next_number(self, name: str) -> int:
@@ -99,6 +101,7 @@ class Account:
             "country": self.country,
             "default_currency": self.default_currency,
             "payment_methods": list(self.payment_methods),
+            "timezone": self.timezone,
             "restricted_keys": copy.deepcopy(self.restricted_keys),
         }
 
@@ -116,6 +119,7 @@ class Account:
             country=data.get("country", "US"),
             default_currency=data.get("default_currency", "usd"),
             payment_methods=data.get("payment_methods", ["card", "us_bank_account"]),
+            timezone=data.get("timezone", "UTC"),
             restricted_keys=data.get("restricted_keys", {}),
         )
 

@@ -78,6 +78,9 @@ def test_the_due_date_is_stripes_in_the_orgs_time_zone(stripe_app: StripeApp) ->
     zone = _other_date_zone(datetime.now(UTC))
     with billing.kit.api() as api:
         assert api.patch("/org", json={"timezone": zone}).status_code == 200
+    # The Stripe account keeps its Dashboard in the same zone as the org.
+    with billing.control() as control:
+        assert control.post("/_sandbox/account", data={"timezone": zone}).status_code == 200
     draft = billing.invoice()
     response = _send(billing, draft["id"])
     assert response.status_code == 200, response.text
@@ -90,6 +93,10 @@ def test_the_due_date_is_stripes_in_the_orgs_time_zone(stripe_app: StripeApp) ->
     with billing.kit.api() as api:
         listed = api.get("/invoices").json()["items"]
     assert [i["due_date"] for i in listed if i["id"] == draft["id"]] == [local.isoformat()]
+    # The client reads the same due date on Stripe's hosted page and PDF.
+    shown = f"Due {local:%B} {local.day}, {local.year}"
+    assert shown in httpx.get(sent["hosted_invoice_url"]).text
+    assert shown.encode() in httpx.get(si.invoice_pdf).content
 
 
 def test_a_customer_email_changed_back_and_forth_is_applied_every_time(

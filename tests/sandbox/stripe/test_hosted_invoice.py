@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import stripe
+
+from sandbox.stripe.conftest import new_key
 
 
 def _fee(amount: int) -> int:
@@ -137,3 +140,28 @@ def test_unknown_links_and_pdf(stripe_sandbox: Any, client: stripe.StripeClient)
     pdf = httpx.get(invoice.invoice_pdf)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-1.4") and invoice.number.encode() in pdf.content
+
+
+def test_dates_are_shown_in_the_accounts_time_zone(stripe_sandbox: Any) -> None:
+    """The hosted page and PDF show the due date in the account's Dashboard time zone (set
+    with `POST /_sandbox/account`, read back in `settings.dashboard.timezone`)."""
+    sk = new_key()
+    client = stripe_sandbox.client(sk)
+    # A zone whose date differs from UTC's right now (one of them always does).
+    now = dt.datetime.now(dt.UTC)
+    zone = next(
+        name
+        for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        if now.astimezone(ZoneInfo(name)).date() != now.date()
+    )
+    with stripe_sandbox.control(sk) as control:
+        refused = control.post("/_sandbox/account", data={"timezone": "Mars/Olympus"})
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "timezone"
+        assert control.post("/_sandbox/account", data={"timezone": zone}).status_code == 200
+    assert client.v1.accounts.retrieve_current().settings.dashboard.timezone == zone
+    invoice = _sent_invoice(client, days_until_due=0)
+    local = dt.datetime.fromtimestamp(invoice.due_date, ZoneInfo(zone)).date()
+    assert local != dt.datetime.fromtimestamp(invoice.due_date, dt.UTC).date()
+    shown = f"Due {local:%B} {local.day}, {local.year}"
+    assert shown in httpx.get(invoice.hosted_invoice_url).text
+    assert shown.encode() in httpx.get(invoice.invoice_pdf).content

@@ -15,6 +15,7 @@ currency (ACH: USD only); `GET /v1/account` shows the country and currency.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from regentra.sandbox.stripe import permissions
 from regentra.sandbox.stripe.errors import StripeError, unknown_parameter
@@ -96,6 +97,7 @@ def _settings_json(account: Account) -> dict[str, Any]:
         "country": account.country,
         "default_currency": account.default_currency,
         "payment_methods": list(account.payment_methods),
+        "timezone": account.timezone,
     }
 
 
@@ -125,13 +127,28 @@ def _methods(raw: Any) -> list[str]:
     return list(dict.fromkeys(raw))
 
 
+def _timezone(raw: Any) -> str:
+    name = str(raw)
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise StripeError(
+            f"Invalid timezone: {name!r} (an IANA time zone name, e.g. America/New_York).",
+            code="parameter_invalid_string",
+            param="timezone",
+        ) from None
+    return name
+
+
 @router.route("POST", "/_sandbox/account", control=True)
 def set_account_settings(ctx: Ctx) -> dict[str, Any]:
     """Set `country` (its currency becomes the default unless `default_currency` is given;
-    ACH is deactivated when it leaves the US), `default_currency`, `payment_methods`."""
+    ACH is deactivated when it leaves the US), `default_currency`, `payment_methods`, and
+    the Dashboard's `timezone` (an IANA name; the hosted page shows dates in it)."""
     p = ctx.params
-    _only(p, ("country", "default_currency", "payment_methods"))
+    _only(p, ("country", "default_currency", "payment_methods", "timezone"))
     account = ctx.account
+    timezone = _timezone(p["timezone"]) if "timezone" in p else account.timezone
     country = account.country
     if "country" in p:
         country = str(p["country"]).upper()
@@ -166,6 +183,7 @@ def set_account_settings(ctx: Ctx) -> dict[str, Any]:
         currency,
         methods,
     )
+    account.timezone = timezone
     return _settings_json(account)
 
 

@@ -27,7 +27,10 @@ def retrieve_account(ctx: Ctx) -> dict[str, Any]:
         "email": None,
         "payouts_enabled": True,
         "settings": {
-            "dashboard": {"display_name": f"Sandbox {account.id[-6:]}", "timezone": "UTC"}
+            "dashboard": {
+                "display_name": f"Sandbox {account.id[-6:]}",
+                "timezone": account.timezone,
+            }
         },
         "type": "standard",
         "controller": {"type": "account"},

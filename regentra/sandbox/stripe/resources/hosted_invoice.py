@@ -12,6 +12,7 @@ import datetime as dt
 from html import escape
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -47,10 +48,13 @@ font-size:16px;font-weight:600;cursor:pointer}button.secondary{background:#1a1f3
 """
 
 
-def _date(timestamp: int | None) -> str:
+def _date(timestamp: int | None, account: Account) -> str:
+    """A date as the hosted page and PDF show it: in the account's Dashboard time zone
+    (Stripe's docs do not say which zone; the account's is the reading that keeps the page,
+    the Dashboard and the merchant's own books on one date)."""
     if not timestamp:
         return "—"
-    day = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    day = dt.datetime.fromtimestamp(timestamp, ZoneInfo(account.timezone))
     return f"{day:%B} {day.day}, {day.year}"
 
 
@@ -99,7 +103,7 @@ def render(
         f"<h1>Invoice {e(invoice.get('number') or '')} "
         f"<span class='badge {e(status)}'>{e(label)}</span></h1>",
         f"<div class=total>{e(money(invoice['amount_due'], cur))}</div>",
-        f"<p class=muted>Due {e(_date(invoice.get('due_date')))}"
+        f"<p class=muted>Due {e(_date(invoice.get('due_date'), account))}"
         + (f" · Billed to {e(customer['name'])}" if customer.get("name") else "")
         + (f" · {e(customer['email'])}" if customer.get("email") else "")
         + "</p>",
@@ -119,7 +123,7 @@ def render(
         parts.append(f"<div class='note {e(message[0])}' role=status>{e(message[1])}</div>")
     if status == "paid":
         paid_at = invoice["status_transitions"].get("paid_at")
-        parts.append(f"<div class='note ok'>Paid on {e(_date(paid_at))}. Thank you!</div>")
+        parts.append(f"<div class='note ok'>Paid on {e(_date(paid_at, account))}. Thank you!</div>")
     elif status == "void":
         parts.append("<div class='note info'>This invoice has been voided.</div>")
     elif processing:
@@ -206,12 +210,12 @@ def routes(sandbox: Sandbox) -> list[Any]:
             found = find_invoice(sandbox, request.path_params["acct"], request.path_params["token"])
             if found is None:
                 return _not_found()
-            invoice = found[1]
+            account, invoice = found
             cur = invoice["currency"]
             lines = [
                 f"{invoice.get('account_name') or 'Sandbox'}",
                 f"Invoice {invoice.get('number') or ''}  ({invoice['status']})",
-                f"Due {_date(invoice.get('due_date'))}",
+                f"Due {_date(invoice.get('due_date'), account)}",
                 "",
                 *(
                     f"{line.get('description') or 'Item'}  x{line.get('quantity') or 1}  "
