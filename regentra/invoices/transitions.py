@@ -125,6 +125,7 @@ def mark_sent(
 PAID_BY = {
     "webhook": "payment received (Stripe webhook)",
     "reconciliation": "payment found by reconciliation",
+    "send": "paid in Stripe when it was sent (a credit balance covered it)",
 }
 
 

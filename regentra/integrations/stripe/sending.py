@@ -30,7 +30,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,7 +44,7 @@ from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe import lines as stripe_lines
 from regentra.integrations.stripe import payment_methods, totals
-from regentra.integrations.stripe.amounts import from_stripe, to_stripe, unit_to_stripe
+from regentra.integrations.stripe.amounts import amount_of, from_stripe, to_stripe, unit_to_stripe
 from regentra.integrations.stripe.client import (
     OrgStripe,
     fingerprint,
@@ -68,6 +68,7 @@ from regentra.invoices.errors import (
     SendInProgress,
 )
 from regentra.kit.money import format_money
+from regentra.kit.time import utcnow
 from regentra.models import Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
 
 log = structlog.get_logger(__name__)
@@ -246,6 +247,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     session.commit()
 
     if found["status"] == "draft":
+        totals.check_draft(current, sid=sid, found=found, total=total)
         stripe_total = _add_items(
             stripe,
             invoice=current,
@@ -292,6 +294,16 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     )
     if sent.status == InvoiceStatus.void.value:
         raise InvoiceVoid(f"invoice {sent.number} was voided while it was being sent")
+    if status == "paid":  # a credit balance covered it (or the client paid during a retry)
+        paid = transitions.mark_paid(
+            session,
+            org_id=org.id,
+            stripe_invoice_id=sid,
+            paid_at=_paid_at(found),
+            amount_paid=amount_of(found, "amount_paid"),
+            source="send",
+        )
+        sent = paid or sent
     log.info(
         "invoice sent through Stripe",
         org_id=str(org.id),
@@ -300,6 +312,11 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         stripe_status=found["status"],
     )
     return sent
+
+
+def _paid_at(found: dict[str, Any]) -> datetime:
+    epoch = (found.get("status_transitions") or {}).get("paid_at")
+    return datetime.fromtimestamp(epoch, UTC) if isinstance(epoch, int) else utcnow()
 
 
 def _call(stripe: OrgStripe, fn: Callable[[Any], Any], *, op: str) -> dict[str, Any]:

@@ -7,6 +7,13 @@ balance, so the client would never be asked for it). The Stripe invoice is creat
 must equal ours, and its `amount_due` too, unless a credit balance the client has in Stripe
 paid part of it: that is fine and shown on the invoice ("credit applied in Stripe"). Any
 other difference stops the send before Stripe emails the invoice.
+
+A balance the client's customer has in Stripe is read on the draft (`starting_balance`: the
+customer's current balance until finalization) before any line is added: a debt there, or
+a credit that would leave less than the minimum charge due, stops the send while the Stripe
+invoice is still a draft (Stripe would add the debt to this invoice, or mark it paid and
+carry the remainder to the customer's balance), so the admin fixes the balance in Stripe
+and sends again.
 """
 
 from __future__ import annotations
@@ -38,6 +45,33 @@ def check_minimum(invoice: Invoice) -> None:
         )
 
 
+def check_draft(invoice: Invoice, *, sid: str, found: dict[str, Any], total: int) -> None:
+    """Before the Stripe draft `found` gets its lines: the customer's balance in Stripe
+    (its `starting_balance`) neither adds a debt to this invoice nor leaves a remainder
+    below the minimum charge, which Stripe would mark paid and carry to the balance."""
+    raw = found.get("starting_balance")
+    starting = from_stripe(raw, invoice.currency) if isinstance(raw, int) else 0
+    if starting > 0:
+        raise StripeTotalMismatch(
+            f"the Stripe invoice {sid} would ask {_money(total + starting, invoice)} but "
+            f"invoice {invoice.number} totals {_money(total, invoice)}: Stripe adds the "
+            f"{_money(starting, invoice)} the client's customer owes there. Nothing was "
+            "finalized or emailed: clear that balance in Stripe (the customer's invoice "
+            "balance) and send again."
+        )
+    due = total + starting
+    minimum = minimum_charge(invoice.currency)
+    if starting < 0 and minimum is not None and 0 < due < minimum:
+        raise InvoiceBelowMinimum(
+            f"the client's credit of {_money(-starting, invoice)} in Stripe leaves "
+            f"{_money(due, invoice)} due on invoice {invoice.number}, less than the "
+            f"{_money(minimum, invoice)} Stripe charges at the least in {invoice.currency}: "
+            "Stripe would mark it paid and carry that amount to the client's balance. Nothing "
+            "was finalized or emailed: adjust the credit in Stripe and send again, or void "
+            "this invoice and bill the time with the next one."
+        )
+
+
 def _money(amount: int, invoice: Invoice) -> str:
     return format_money(amount, invoice.currency)
 
@@ -65,12 +99,9 @@ def check_finalized(invoice: Invoice, *, sid: str, found: dict[str, Any], total:
         )
     if due == total:
         return due
-    starting, ending = amount("starting_balance"), amount("ending_balance")
+    starting = amount("starting_balance")
     credit = max(-starting, 0)
-    # Below Stripe's minimum after the credit: Stripe marks it paid and carries the rest to
-    # the customer's balance (a debit), which the next invoice collects.
-    carried = max(ending, 0) if found.get("status") == "paid" else 0
-    if due < total and total - due <= credit + carried:
+    if due < total and total - due <= credit:
         return due
     if starting > 0:
         why = f"Stripe added the {_money(starting, invoice)} the client's customer owes there"

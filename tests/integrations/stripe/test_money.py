@@ -193,9 +193,13 @@ def test_a_balance_owed_in_stripe_stops_the_send(stripe_app: StripeApp) -> None:
     assert response.status_code == 409, response.text
     error = response.json()["error"]
     assert error["code"] == "stripe_total_mismatch"
-    assert "asks $140.00" in error["message"] and "owes" in error["message"]
-    assert "Void this invoice" in error["message"]
+    assert "would ask $140.00" in error["message"] and "owes" in error["message"]
+    assert "send again" in error["message"]
     assert get(billing, invoice)["status"] == "draft"
+    # Stopped before any line was added: the Stripe invoice is an empty draft, not finalized.
+    stripe_id = get(billing, invoice)["stripe_invoice_id"]
+    left = billing.stripe.v1.invoices.retrieve(stripe_id)
+    assert (left.status, left.total) == ("draft", 0)
     # Stripe did not email it.
     sent_events = billing.stripe.v1.events.list(params={"type": "invoice.sent", "limit": 100})
     assert len(sent_events.data) == 1  # the first invoice's only
@@ -245,15 +249,38 @@ def test_a_credit_covering_the_whole_invoice(stripe_app: StripeApp) -> None:
     response = send(billing, invoice)
     assert response.status_code == 200, response.text
     sent = response.json()
-    assert (sent["status"], sent["amount_due"], sent["credit_applied"]) == ("sent", 0, 12000)
+    # Stripe paid it at finalization (by the credit): it is paid here at once, not an hour
+    # later by reconciliation.
+    assert (sent["status"], sent["amount_due"], sent["credit_applied"]) == ("paid", 0, 12000)
+    assert sent["amount_paid"] == 0
     stripe_invoice = billing.stripe.v1.invoices.retrieve(sent["stripe_invoice_id"])
     assert (stripe_invoice.status, stripe_invoice.ending_balance) == ("paid", -8000)
-    # Stripe has it paid already (by the credit): reconciliation brings that here.
     with billing.kit.api() as api:
         run = api.post("/integrations/stripe/reconcile")
-    assert run.status_code == 200 and run.json()["paid"] == [invoice["number"]], run.text
-    paid = get(billing, invoice)
-    assert (paid["status"], paid["amount_paid"]) == ("paid", 0)
+    assert run.status_code == 200 and run.json()["paid"] == [], run.text
+
+
+def test_a_credit_leaving_less_than_the_minimum_due_stops_the_send(stripe_app: StripeApp) -> None:
+    """$2.00 billed, $1.70 credit in Stripe: $0.30 would be due, below Stripe's $0.50, and
+    Stripe would mark it paid and carry the $0.30 to the client's balance, so the send stops
+    while the Stripe invoice is still a draft."""
+    billing = connect_billing(stripe_app)
+    client, first = draft(billing)
+    assert send(billing, first).status_code == 200
+    customer = _customer_id(billing, client)
+    billing.stripe.v1.customers.balance_transactions.create(
+        customer, params={"amount": -170, "currency": "usd"}
+    )
+    _, invoice = draft(billing, client=client, minutes=1)  # 1 minute at $120/h: $2.00
+    response = send(billing, invoice)
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "below_minimum_charge"
+    assert "$1.70" in error["message"] and "$0.30" in error["message"]
+    assert get(billing, invoice)["status"] == "draft"
+    left = billing.stripe.v1.invoices.retrieve(get(billing, invoice)["stripe_invoice_id"])
+    assert left.status == "draft"
+    assert billing.stripe.v1.customers.retrieve(customer).balance == -170  # untouched
 
 
 def test_a_stripe_draft_left_with_an_inherited_coupon_is_cleared(stripe_app: StripeApp) -> None:
