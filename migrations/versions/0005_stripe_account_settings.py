@@ -1,4 +1,5 @@
-"""The Stripe account's country and the payment methods an org's invoices offer.
+"""The Stripe account's country, whether it has ACH activated, and the payment methods an
+org's invoices offer.
 
 Revision ID: 0005
 Revises: 0004
@@ -23,9 +24,11 @@ def upgrade() -> None:
     with op.batch_alter_table("stripe_connections") as batch:
         batch.add_column(sa.Column("account_country", sa.String(length=2), nullable=True))
         batch.add_column(sa.Column("payment_methods", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("account_ach_active", sa.Boolean(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("stripe_connections") as batch:
+        batch.drop_column("account_ach_active")
         batch.drop_column("payment_methods")
         batch.drop_column("account_country")

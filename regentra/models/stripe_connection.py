@@ -48,6 +48,9 @@ class StripeConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     # The Stripe account's country (ISO 3166-1 alpha-2): read by Test Connection when the key
     # may read the account, else picked by the admin (restricted keys may not read it).
     account_country: Mapped[str | None] = mapped_column(String(2), default=None)
+    # Whether the account has ACH Direct Debit activated (its `us_bank_account_ach_payments`
+    # capability), as Test Connection read it; None when unknown (a restricted key).
+    account_ach_active: Mapped[bool | None] = mapped_column(Boolean, default=None)
     # The payment methods invoices offer, comma-separated ("card" or "card,us_bank_account");
     # None: the default for the account's country (see integrations/stripe/payment_methods.py).
     payment_methods: Mapped[str | None] = mapped_column(String(64), default=None)

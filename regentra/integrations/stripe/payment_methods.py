@@ -4,8 +4,10 @@
 The account's country comes from Test Connection when the key may read the account (a secret
 key); a restricted key may not, so the admin picks the country on the Stripe card. The org
 chooses the methods; without a choice, the default follows the account: card and ACH for a US
-account, card only elsewhere or while the country is unknown (Stripe refuses ACH for any
-other account, so offering it blindly would fail the send).
+account with ACH activated (its `us_bank_account_ach_payments` capability, read with the
+account; assumed when a restricted key cannot read it), card only elsewhere, without ACH
+activated, or while the country is unknown (Stripe refuses ACH there, so offering it blindly
+would fail the send).
 """
 
 from __future__ import annotations
@@ -40,15 +42,20 @@ class StripePaymentMethods(BaseModel):
     methods: list[Method] | None = None
 
 
-def default_for(country: str | None) -> list[str]:
-    return list(CARD_AND_ACH) if country == "US" else list(CARD)
+def ach_possible(conn: StripeConnection) -> bool:
+    """ACH can be offered: a US account that did not show ACH as inactive."""
+    return conn.account_country == "US" and conn.account_ach_active is not False
+
+
+def default_for(conn: StripeConnection) -> list[str]:
+    return list(CARD_AND_ACH) if ach_possible(conn) else list(CARD)
 
 
 def offered(conn: StripeConnection) -> list[str]:
     """What the org's invoices offer: its choice, else the account's default."""
     if conn.payment_methods:
         return conn.payment_methods.split(",")
-    return default_for(conn.account_country)
+    return default_for(conn)
 
 
 def for_invoice(methods: list[str], currency: str) -> list[str]:
@@ -68,11 +75,17 @@ def summary(conn: StripeConnection) -> dict[str, Any]:
         "account_country": conn.account_country,
         "payment_methods": offered(conn),
         "payment_methods_default": conn.payment_methods is None,
-        "ach_available": conn.account_country == "US",
+        "ach_available": ach_possible(conn),
     }
 
 
 def _no_ach(country: str | None) -> AchNeedsUsAccount:
+    if country == "US":
+        return AchNeedsUsAccount(
+            "ACH Direct Debit (us_bank_account) is not activated in this Stripe account (Test "
+            "Connection read its capabilities): activate it in Stripe's Dashboard (Settings → "
+            "Payment methods) and test the connection again, or choose card only."
+        )
     where = f"in {country}" if country else "of an unknown country"
     return AchNeedsUsAccount(
         "ACH Direct Debit (us_bank_account) is offered only for Stripe accounts in the "
@@ -80,6 +93,10 @@ def _no_ach(country: str | None) -> AchNeedsUsAccount:
         + ("" if country else ", or set the account's country to US first")
         + "."
     )
+
+
+def _ach_possible_in(conn: StripeConnection, country: str | None) -> bool:
+    return country == "US" and conn.account_ach_active is not False
 
 
 def choose(
@@ -105,7 +122,7 @@ def choose(
                     details={"fields": [{"field": "methods", "message": "include card"}]},
                 )
             methods = [m for m in CARD_AND_ACH if m in body.methods]
-            if "us_bank_account" in methods and country != "US":
+            if "us_bank_account" in methods and not _ach_possible_in(conn, country):
                 raise _no_ach(country)
     elif methods is not None and "us_bank_account" in methods and country != "US":
         methods = None  # the account left the US: back to the default (card)
@@ -126,12 +143,15 @@ def choose(
     session.flush()
 
 
-def record_country(conn: StripeConnection, country: str | None) -> None:
-    """Test Connection read the account's country: keep it (an ACH choice made for a US
-    account falls back to the default when the account is not in the US)."""
+def record_country(
+    conn: StripeConnection, country: str | None, *, ach_active: bool | None = None
+) -> None:
+    """Test Connection read the account: keep its country and whether ACH is activated (an
+    ACH choice falls back to the default when the account cannot take ACH)."""
     if not country:
         return
     conn.account_country = country.upper()
+    conn.account_ach_active = ach_active
     chosen = conn.payment_methods.split(",") if conn.payment_methods else []
-    if "us_bank_account" in chosen and conn.account_country != "US":
+    if "us_bank_account" in chosen and not ach_possible(conn):
         conn.payment_methods = None

@@ -78,6 +78,8 @@ class TestResult:
     message: str
     # The account's country, when the key may read the account (a restricted key may not).
     country: str | None = None
+    # Whether the account's ACH Direct Debit capability is active (read with the account).
+    ach_active: bool | None = None
     # A restricted key's missing permissions, as the Dashboard names them ("Events (Read)").
     missing_permissions: tuple[str, ...] = ()
 
@@ -468,6 +470,7 @@ def check(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
     if mode == "test":
         message += " Test keys process no real payments."
     country = account.get("country")
+    capabilities = account.get("capabilities") or {}
     return TestResult(
         True,
         account_id,
@@ -475,6 +478,7 @@ def check(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
         mode,
         clean_message(message),
         country=str(country).upper() if isinstance(country, str) and country else None,
+        ach_active=capabilities.get("us_bank_account_ach_payments") == "active",
     )
 
 
@@ -485,7 +489,7 @@ def record_test(session: Session, *, org_id: uuid.UUID, result: TestResult, acto
     conn.last_test_account_id = result.account_id
     conn.last_test_message = result.message
     if result.ok:
-        payment_methods.record_country(conn, result.country)
+        payment_methods.record_country(conn, result.country, ach_active=result.ach_active)
     record(
         session,
         org_id=org_id,

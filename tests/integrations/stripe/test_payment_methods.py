@@ -59,6 +59,33 @@ def test_card_only_chosen_on_a_us_account(stripe_app: StripeApp) -> None:
     assert again.json()["payment_methods_default"] is True
 
 
+def test_us_account_without_ach_activated_offers_card_only(stripe_app: StripeApp) -> None:
+    """Test Connection reads the account's ACH capability: a US account that has not
+    activated ACH gets card only by default, and choosing ACH is refused saying why."""
+    sk = new_key()
+    with stripe_app.sandbox.control(sk) as control:
+        r = control.post("/_sandbox/account", data={"country": "US", "payment_methods": "card"})
+    assert r.status_code == 200, r.text
+    billing = connect_billing(stripe_app, key=sk)
+    with billing.kit.api() as api:
+        status = api.get("/integrations/stripe").json()
+    assert status["account_country"] == "US" and status["ach_available"] is False
+    assert status["payment_methods"] == ["card"]
+    refused = _choose(billing, methods=["card", "us_bank_account"])
+    assert refused.status_code == 422, refused.text
+    assert "not activated" in refused.json()["error"]["message"]
+    assert _sent_types(billing) == ["card"]
+    # Activated in Stripe, then tested again: ACH is offered by default.
+    with stripe_app.sandbox.control(sk) as control:
+        r = control.post("/_sandbox/account", data={"payment_methods": ["card", "us_bank_account"]})
+    assert r.status_code == 200, r.text
+    with billing.kit.api() as api:
+        assert api.post("/integrations/stripe/test").json()["ok"] is True
+        status = api.get("/integrations/stripe").json()
+    assert status["ach_available"] is True
+    assert status["payment_methods"] == ["card", "us_bank_account"]
+
+
 def test_ach_on_a_non_us_account_is_refused(stripe_app: StripeApp) -> None:
     billing = connect_billing(stripe_app, key=_country_key(stripe_app.sandbox, "GB"))
     r = _choose(billing, methods=["card", "us_bank_account"])
