@@ -59,3 +59,10 @@ class InvoiceBelowMinimum(Conflict):
     """The total is below the smallest amount Stripe charges in the invoice's currency."""
 
     code = "below_minimum_charge"
+
+
+class InvoiceCurrencyNotCharged(Conflict):
+    """The invoice is in a currency Stripe cannot charge in (a client made before Regentra
+    limited client currencies to Stripe's)."""
+
+    code = "currency_not_supported_by_stripe"

@@ -61,12 +61,14 @@ from regentra.integrations.stripe.errors import (
 )
 from regentra.invoices import service, transitions
 from regentra.invoices.errors import (
+    InvoiceCurrencyNotCharged,
     InvoiceEmpty,
     InvoiceNotDraft,
     InvoiceVoid,
     InvoiceZeroTotal,
     SendInProgress,
 )
+from regentra.kit.currencies import stripe_supports
 from regentra.kit.money import format_money
 from regentra.kit.time import utcnow
 from regentra.models import Invoice, InvoiceLine, InvoiceStatus, LineKind, Org, User
@@ -206,6 +208,12 @@ def _check_sendable(session: Session, invoice: Invoice) -> None:
         else:
             why = f"was already sent ({status})"
         raise InvoiceNotDraft(f"invoice {invoice.number} {why}")
+    if not stripe_supports(invoice.currency):
+        raise InvoiceCurrencyNotCharged(
+            f"invoice {invoice.number} is in {invoice.currency}, a currency Stripe cannot charge "
+            "in (see docs.stripe.com/currencies): change the client's currency, then void this "
+            "invoice and generate a new one."
+        )
     if not service.lines_of(session, invoice):
         raise InvoiceEmpty(f"invoice {invoice.number} has no lines: add a line before sending it")
     if invoice.total <= 0:

@@ -6,13 +6,16 @@ client currency Stripe does not support is refused (API and form)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from conftest import OrgKit
 from web.pages import PageClient, form_error
 
 from integrations.conftest import Billing, StripeApp, connect_billing
 from integrations.stripe.test_sending import stripe_objects
+from regentra.models import Invoice
 
 
 def draft(
@@ -311,3 +314,35 @@ def test_a_stripe_draft_left_with_an_inherited_coupon_is_cleared(stripe_app: Str
     assert response.json()["stripe_invoice_id"] == left.id
     resumed = billing.stripe.v1.invoices.retrieve(left.id)
     assert resumed.discounts == [] and (resumed.total, resumed.amount_due) == (12000, 12000)
+
+
+def test_an_invoice_in_a_currency_stripe_cannot_charge_is_refused_at_send(
+    stripe_app: StripeApp,
+) -> None:
+    """A client made before currencies were limited to Stripe's (IRR, written straight to the
+    database here): its invoice is refused at send with a 409 naming the currency, not a 500,
+    and nothing reaches Stripe."""
+    billing = connect_billing(stripe_app)
+    _, invoice = draft(billing)
+    kit = billing.kit
+
+    def to_irr(session: Any) -> None:
+        session.execute(
+            sa.update(Invoice).where(Invoice.id == uuid.UUID(invoice["id"])).values(currency="IRR")
+        )
+
+    kit._commit(to_irr)
+
+    def requests() -> int:
+        with billing.control() as control:
+            log = control.get("/_sandbox/requests", params={"limit": 10000}).json()
+        return len(log["data"])
+
+    before = requests()
+    response = send(billing, invoice)
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "currency_not_supported_by_stripe"
+    assert "IRR" in error["message"]
+    assert requests() == before
+    assert get(billing, invoice)["status"] == "draft"
