@@ -401,11 +401,24 @@ def _details(exc: stripe.StripeError) -> dict[str, Any]:
     return {"stripe_request_id": exc.request_id} if exc.request_id else {}
 
 
+# The SDK's service names whose permission the Dashboard names otherwise: invoice items and
+# invoice payments fall under Invoices (see integrations/stripe/permissions.py).
+_DASHBOARD_NAMES = {
+    "invoice_items": "Invoices",
+    "invoiceitems": "Invoices",
+    "invoice_payments": "Invoices",
+    "payment_intents": "PaymentIntents",
+    "accounts": "Account",
+}
+
+
 def _resource(op: str) -> tuple[str, str]:
     """("Products", "read") from "products.list"; ("Invoices", "write") from
     "invoices.create"."""
     noun, _, action = op.partition(".")
-    resource = " ".join(word.capitalize() for word in noun.replace("-", "_").split("_"))
+    resource = _DASHBOARD_NAMES.get(noun) or " ".join(
+        word.capitalize() for word in noun.replace("-", "_").split("_")
+    )
     verb = action.split(".")[0].split("_")[0]
     return resource or "this resource", "read" if verb in _READ_ACTIONS else "write"
 

@@ -183,7 +183,8 @@ def _raise(exc: Exception) -> Callable[[Any], Any]:
 
 
 def test_restricted_key_permission_names_the_resource() -> None:
-    # The sandbox has no restricted-key permissions: feed the client Stripe's own error.
+    """The permission is named as the Dashboard's restricted-key form names it (invoice items
+    fall under Invoices), fed Stripe's own error."""
     denied = stripe.PermissionError(
         "The provided key 'rk_test_abc…xyz' does not have the required permissions",
         http_status=403,
@@ -196,8 +197,11 @@ def test_restricted_key_permission_names_the_resource() -> None:
     with pytest.raises(StripeRejected) as rejected:
         restricted.call(_raise(denied), op="payment_intents.create")
     assert rejected.value.message.startswith(
-        "This restricted key lacks write access to Payment Intents"
+        "This restricted key lacks write access to PaymentIntents"
     )
+    with pytest.raises(StripeRejected) as rejected:
+        restricted.call(_raise(denied), op="invoice_items.create")
+    assert rejected.value.message.startswith("This restricted key lacks write access to Invoices")
 
 
 def test_stripe_messages_are_scrubbed_of_keys() -> None:
