@@ -1,7 +1,7 @@
 """Invoices remember the amount Stripe asks the client to pay (a credit balance applied).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 09:10:00.000000
 """
 

@@ -6,7 +6,7 @@ Existing rows keep their currency, which now is part of their key; they are per-
 so the next sync has nothing to rewrite for them.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02 09:00:00.000000
 """
 

@@ -1,7 +1,7 @@
 """Invoices remember why their last payment failed (the PaymentIntent's decline reason).
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-02 08:40:00.000000
 """
 

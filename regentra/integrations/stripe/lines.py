@@ -69,6 +69,23 @@ def _hours(minutes: int) -> str:
     return format(hours.normalize(), "f")
 
 
+def line_description(line: InvoiceLine, currency: str) -> str:
+    """What the client reads on the Stripe invoice for one line."""
+    if line.kind == LineKind.time.value:
+        parts = [
+            line.work_date.isoformat() if line.work_date else None,
+            line.ticket_title,
+            line.technician_name,
+            f"{_hours(line.minutes or 0)} h @ {format_money(line.unit_amount, currency)}/h",
+        ]
+        text = " · ".join(part for part in parts if part)
+        if line.description.strip():
+            text += f" — {line.description.strip()}"
+    else:
+        text = line.description.strip() or "Item"
+    return text[:DESCRIPTION_MAX]
+
+
 def _span(members: Sequence[InvoiceLine]) -> str | None:
     dates = sorted(line.work_date for line in members if line.work_date is not None)
     if not dates:

@@ -31,7 +31,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -77,7 +76,6 @@ log = structlog.get_logger(__name__)
 
 SEND_OP = "invoice-send"
 VOID_OP = "invoice-void"
-DESCRIPTION_MAX = 500
 
 
 # ---- small helpers ----------------------------------------------------------------------------
@@ -116,35 +114,13 @@ def payment_method_types(currency: str, offered: list[str]) -> list[str]:
     return payment_methods.for_invoice(offered, currency)
 
 
-def _hours(minutes: int) -> str:
-    hours = (Decimal(minutes) / Decimal(60)).quantize(Decimal("0.01"))
-    return format(hours.normalize(), "f")
-
-
-def line_description(line: InvoiceLine, currency: str) -> str:
-    """What the client reads on the Stripe invoice for one line."""
-    if line.kind == LineKind.time.value:
-        parts = [
-            line.work_date.isoformat() if line.work_date else None,
-            line.ticket_title,
-            line.technician_name,
-            f"{_hours(line.minutes or 0)} h @ {format_money(line.unit_amount, currency)}/h",
-        ]
-        text = " · ".join(part for part in parts if part)
-        if line.description.strip():
-            text += f" — {line.description.strip()}"
-    else:
-        text = line.description.strip() or "Item"
-    return text[:DESCRIPTION_MAX]
-
-
 def _item_params(line: InvoiceLine, invoice: Invoice) -> dict[str, Any]:
     metadata = {"regentra_invoice_id": str(invoice.id), "regentra_line_id": str(line.id)}
     if line.time_entry_id is not None:
         metadata["regentra_time_entry_id"] = str(line.time_entry_id)
     params: dict[str, Any] = {
         "currency": invoice.currency.lower(),
-        "description": line_description(line, invoice.currency),
+        "description": stripe_lines.line_description(line, invoice.currency),
         "metadata": metadata,
     }
     currency = invoice.currency
