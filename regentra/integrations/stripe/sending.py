@@ -319,6 +319,10 @@ def _stripe_invoice(
         stored = invoice.stripe_invoice_id
         found = _dict(stripe.find(lambda c: c.v1.invoices.retrieve(stored), op="invoices.retrieve"))
         if found is not None:
+            if found.get("status") == "draft" and _stale(found, invoice, methods):
+                # A draft an older attempt made (e.g. before numbers or `discounts=""`).
+                params = _invoice_params(invoice, customer_id=customer_id, methods=methods)
+                found = _update_draft(stripe, invoice=invoice, sid=stored, params=params)
             return found, False
         log.warning(
             "stored Stripe invoice is gone; making another",
@@ -340,18 +344,7 @@ def _stripe_invoice(
     if found is not None:
         # Made by an attempt that read the draft earlier: bring it up to date.
         fresh = False
-        sid = str(found["id"])
-        changes = {  # `discounts=""` drops a coupon a draft made before it inherited
-            name: params[name]
-            for name in ("description", "days_until_due", "payment_settings", "number", "discounts")
-        }
-        key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{fingerprint(changes)}")
-        with _number_refusal(invoice):
-            found = _call(
-                stripe,
-                lambda c: c.v1.invoices.update(sid, changes, request_options(key)),
-                op="invoices.update",
-            )
+        found = _update_draft(stripe, invoice=invoice, sid=str(found["id"]), params=params)
     else:
         fresh = True
         key = idempotency_key(
@@ -365,6 +358,33 @@ def _stripe_invoice(
             )
     _note(session, stripe, invoice=invoice, sid=str(found["id"]), replaces=replaces)
     return found, fresh
+
+
+def _stale(found: dict[str, Any], invoice: Invoice, methods: list[str]) -> bool:
+    """The Stripe draft lacks what a send sets now: our number, no discounts, the methods."""
+    types = (found.get("payment_settings") or {}).get("payment_method_types")
+    return (
+        found.get("number") != invoice.number
+        or bool(found.get("discounts"))
+        or types != payment_method_types(invoice.currency, methods)
+    )
+
+
+def _update_draft(
+    stripe: OrgStripe, *, invoice: Invoice, sid: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Bring a Stripe draft an earlier attempt made up to date with our draft."""
+    changes = {  # `discounts=""` drops a coupon a draft made before it inherited
+        name: params[name]
+        for name in ("description", "days_until_due", "payment_settings", "number", "discounts")
+    }
+    key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{fingerprint(changes)}")
+    with _number_refusal(invoice):
+        return _call(
+            stripe,
+            lambda c: c.v1.invoices.update(sid, changes, request_options(key)),
+            op="invoices.update",
+        )
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from conftest import OrgKit
 from web.pages import PageClient, form_error
@@ -286,9 +287,13 @@ def test_a_credit_leaving_less_than_the_minimum_due_stops_the_send(stripe_app: S
     assert billing.stripe.v1.customers.retrieve(customer).balance == -170  # untouched
 
 
-def test_a_stripe_draft_left_with_an_inherited_coupon_is_cleared(stripe_app: StripeApp) -> None:
-    """A draft an earlier attempt made (found again by its metadata) that inherited the
-    customer's coupon loses it when the send resumes, so the totals still match."""
+@pytest.mark.parametrize("found_by", ["metadata", "stored id"])
+def test_a_stripe_draft_left_with_an_inherited_coupon_is_cleared(
+    stripe_app: StripeApp, found_by: str
+) -> None:
+    """A draft an earlier attempt made (found again by its metadata, or by the Stripe id an
+    attempt noted) that inherited the customer's coupon and has no number loses the coupon
+    and gets our number when the send resumes, so the totals still match."""
     billing = connect_billing(stripe_app)
     client, first = draft(billing)
     assert send(billing, first).status_code == 200
@@ -309,11 +314,22 @@ def test_a_stripe_draft_left_with_an_inherited_coupon_is_cleared(stripe_app: Str
         }
     )
     assert left.discounts  # inherited
+    if found_by == "stored id":
+
+        def note(session: Any) -> None:
+            session.execute(
+                sa.update(Invoice)
+                .where(Invoice.id == uuid.UUID(invoice["id"]))
+                .values(stripe_invoice_id=left.id)
+            )
+
+        billing.kit._commit(note)
     response = send(billing, invoice)
     assert response.status_code == 200, response.text
     assert response.json()["stripe_invoice_id"] == left.id
     resumed = billing.stripe.v1.invoices.retrieve(left.id)
     assert resumed.discounts == [] and (resumed.total, resumed.amount_due) == (12000, 12000)
+    assert resumed.number == invoice["number"]
 
 
 def test_an_invoice_in_a_currency_stripe_cannot_charge_is_refused_at_send(
