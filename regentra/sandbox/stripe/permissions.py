@@ -25,8 +25,10 @@ from regentra.sandbox.stripe.state import Account
 # Permission id → the resource's name on the Dashboard's restricted key form.
 RESOURCES = {
     "balance": "Balance",
+    "billing_meter": "Meters",
     "charge": "Charges",
     "checkout_session": "Checkout Sessions",
+    "coupon": "Coupons",
     "customer": "Customers",
     "event": "Events",
     "invoice": "Invoices",
@@ -43,8 +45,10 @@ ACCESS = ("read", "write")
 _PREFIXES = (
     ("/v1/balance_transactions", "balance"),
     ("/v1/balance", "balance"),
+    ("/v1/billing/meters", "billing_meter"),
     ("/v1/charges", "charge"),
     ("/v1/checkout/sessions", "checkout_session"),
+    ("/v1/coupons", "coupon"),
     ("/v1/customers", "customer"),
     ("/v1/events", "event"),
     ("/v1/invoiceitems", "invoice"),
@@ -63,9 +67,13 @@ _PREFIXES = (
 # Object type (`object`) → permission id, for expanded objects.
 _OBJECTS = {
     "balance_transaction": "balance",
+    "billing.meter": "billing_meter",
     "charge": "charge",
     "checkout.session": "checkout_session",
+    "coupon": "coupon",
     "customer": "customer",
+    "customer_balance_transaction": "customer",
+    "discount": "coupon",
     "event": "event",
     "invoice": "invoice",
     "invoiceitem": "invoice",

@@ -268,3 +268,21 @@ def test_restricted_keys_and_settings_survive_a_reset(stripe_sandbox: StripeSand
         assert control.post("/_sandbox/reset").status_code == 200
     assert stripe_sandbox.client(rk).v1.customers.list().data == []
     assert stripe_sandbox.client(sk).v1.accounts.retrieve_current().country == "GB"
+
+
+def test_coupons_and_meters_have_their_own_permissions(stripe_sandbox: StripeSandbox) -> None:
+    """Coupons and billing meters are permissions of their own (not refused outright)."""
+    sk = new_key()
+    rk = restricted_key(stripe_sandbox, sk, coupon="write", billing_meter="read")
+    client = stripe_sandbox.client(rk)
+    coupon = client.v1.coupons.create(params={"percent_off": 10, "duration": "once"})
+    assert client.v1.coupons.retrieve(coupon.id).percent_off == 10
+    with pytest.raises(stripe.PermissionError) as refused:
+        client.v1.billing.meters.create(
+            params={
+                "display_name": "API calls",
+                "event_name": "api_call",
+                "default_aggregation": {"formula": "sum"},
+            }
+        )
+    assert "'rak_billing_meter_write'" in str(refused.value.user_message)
