@@ -48,8 +48,8 @@ def _transition(
     ).first()
 
 
-def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id: str) -> None:
-    """Remember the Stripe invoice as soon as it exists (a send that fails later resumes)."""
+def _note_on_draft(session: Session, invoice: Invoice, **values: Any) -> None:
+    """Write `values` on our draft (only while it is a draft) and refresh the session's copy."""
     session.execute(
         update(Invoice)
         .where(
@@ -57,25 +57,20 @@ def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id
             Invoice.id == invoice.id,
             Invoice.status == InvoiceStatus.draft.value,
         )
-        .values(stripe_invoice_id=stripe_invoice_id, updated_at=utcnow())
+        .values(**values, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     session.refresh(invoice)
+
+
+def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id: str) -> None:
+    """Remember the Stripe invoice as soon as it exists (a send that fails later resumes)."""
+    _note_on_draft(session, invoice, stripe_invoice_id=stripe_invoice_id)
 
 
 def note_amount_due(session: Session, *, invoice: Invoice, amount_due: int) -> None:
     """Remember what Stripe asks the client to pay (read after finalizing), on a draft."""
-    session.execute(
-        update(Invoice)
-        .where(
-            Invoice.org_id == invoice.org_id,
-            Invoice.id == invoice.id,
-            Invoice.status == InvoiceStatus.draft.value,
-        )
-        .values(amount_due=amount_due, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(invoice)
+    _note_on_draft(session, invoice, amount_due=amount_due)
 
 
 def mark_sent(
