@@ -42,8 +42,10 @@ ItemParams = Callable[[InvoiceLine], dict[str, Any]]
 @dataclass(frozen=True)
 class StripeLine:
     """One line of the Stripe invoice: `key` recognizes it there again; `params` are an
-    `add_lines` line, or (`as_item`) the body of an `invoice_items.create`, for a quantity
-    line: `add_lines` takes no `unit_amount_decimal`, and `amount` excludes `quantity`."""
+    `add_lines` line, or (`as_item`) the body of an `invoice_items.create`, for a line with a
+    quantity: an `add_lines` line takes a quantity only with `pricing[price]` or `price_data`
+    (which needs a Stripe product, and manual lines have none), and `amount` excludes
+    `quantity`; so such lines still cost one call each."""
 
     key: str
     params: dict[str, Any]
