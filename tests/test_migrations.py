@@ -4,17 +4,74 @@ cannot be rewritten."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import delete, update
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
+from regentra.db import make_engine
+from regentra.migrate import alembic_config, upgrade
 from regentra.models import AuditEvent, Base
 
 pytestmark = [pytest.mark.e2e]
+
+
+def _old_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any, revision: str
+) -> str:
+    """The URL of a new database on `backend`, migrated up to `revision` only."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database(
+            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+        )
+    upgrade(url, revision)
+    return url
+
+
+@contextmanager
+def _engine(url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _new_id(backend: str) -> str:
+    # Reflected tables: SQLite stores a UUID as 32 hex characters, PostgreSQL as uuid.
+    return uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
+
+
+def _ids(backend: str, *names: str) -> dict[str, str]:
+    return {name: _new_id(backend) for name in names}
+
+
+def _now(backend: str) -> Any:
+    return sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
+
+
+def _insert(conn: sa.Connection, backend: str, table: str, **values: Any) -> None:
+    """Insert a row into the reflected `table`, stamping created_at/updated_at if it has them."""
+    t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+    row = dict(values)
+    for column in ("created_at", "updated_at"):
+        if column in t.c:
+            row[column] = _now(backend)
+    conn.execute(sa.insert(t).values(**row))
+
+
+def _assert_models_match(conn: sa.Connection) -> None:
+    diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], diff
 
 
 def test_models_match_migrations(database: Any) -> None:
@@ -45,37 +102,12 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
 ) -> None:
     """Migration 0004 (invoices) over a 0003 database with an org, a client, approved time and
     a Stripe connection: everything survives, orgs get 30-day terms and number 1."""
-    import sqlalchemy as sa
-
-    from regentra.db import make_engine
-    from regentra.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"regentra_mig_{uuid.uuid4().hex[:8]}"
-        )
-    upgrade(url, "0003")
-    engine = make_engine(url)
-    # Reflected tables: SQLite stores a UUID as 32 hex characters, PostgreSQL as uuid.
-    ids = {
-        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
-        for name in ("org", "user", "client", "ticket", "entry", "conn")
-    }
-    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
-    with engine.begin() as conn:
-
-        def insert(table: str, **values: Any) -> None:
-            meta = sa.MetaData()
-            t = sa.Table(table, meta, autoload_with=conn)
-            row = {k: v for k, v in values.items()}
-            for column in ("created_at", "updated_at"):
-                if column in t.c:
-                    row[column] = now
-            conn.execute(sa.insert(t).values(**row))
-
-        insert(
+    url = _old_database(backend, request, tmp_path, "0003")
+    ids = _ids(backend, "org", "user", "client", "ticket", "entry", "conn")
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
             "orgs",
             id=ids["org"],
             name="Old MSP",
@@ -85,7 +117,9 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
             default_hourly_rate=10000,
             allow_self_approval=False,
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "users",
             id=ids["user"],
             org_id=ids["org"],
@@ -95,7 +129,9 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
             password_hash="x",
             is_active=True,
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "clients",
             id=ids["client"],
             org_id=ids["org"],
@@ -105,7 +141,9 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
             hourly_rate=12000,
             compliance_enabled=False,
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "tickets",
             id=ids["ticket"],
             org_id=ids["org"],
@@ -113,7 +151,9 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
             title="Old ticket",
             status="open",
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "time_entries",
             id=ids["entry"],
             org_id=ids["org"],
@@ -128,19 +168,19 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
             currency="USD",
             status="approved",
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "stripe_connections",
             id=ids["conn"],
             org_id=ids["org"],
             webhook_token_hash="a" * 64,
             mode="test",
         )
-    engine.dispose()
 
     upgrade(url)
 
-    engine = make_engine(url)
-    with engine.connect() as conn:
+    with _engine(url) as engine, engine.connect() as conn:
         org = conn.execute(
             sa.text("SELECT default_days_until_due, next_invoice_number FROM orgs")
         ).one()
@@ -150,9 +190,7 @@ def test_0004_upgrades_a_database_holding_time_and_stripe_settings(
         assert conn.execute(sa.text("SELECT stripe_customer_id FROM clients")).scalar() is None
         assert conn.execute(sa.text("SELECT mode FROM stripe_connections")).scalar() == "test"
         assert conn.execute(sa.text("SELECT count(*) FROM invoices")).scalar() == 0
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert diff == [], diff
-    engine.dispose()
+        _assert_models_match(conn)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -161,35 +199,12 @@ def test_0008_upgrades_a_database_holding_sent_invoices(
 ) -> None:
     """Migration 0008 (the decline reason of an invoice) over a 0004 database with an org, a
     client and a sent invoice: the invoice survives, with no payment failure noted."""
-    import sqlalchemy as sa
-
-    from regentra.db import make_engine
-    from regentra.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"regentra_mig_{uuid.uuid4().hex[:8]}"
-        )
-    upgrade(url, "0004")
-    engine = make_engine(url)
-    ids = {
-        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
-        for name in ("org", "client", "invoice")
-    }
-    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
-    with engine.begin() as conn:
-
-        def insert(table: str, **values: Any) -> None:
-            t = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            row = dict(values)
-            for column in ("created_at", "updated_at"):
-                if column in t.c:
-                    row[column] = now
-            conn.execute(sa.insert(t).values(**row))
-
-        insert(
+    url = _old_database(backend, request, tmp_path, "0004")
+    ids = _ids(backend, "org", "client", "invoice")
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
             "orgs",
             id=ids["org"],
             name="Old MSP",
@@ -201,7 +216,9 @@ def test_0008_upgrades_a_database_holding_sent_invoices(
             default_days_until_due=30,
             next_invoice_number=2,
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "clients",
             id=ids["client"],
             org_id=ids["org"],
@@ -211,7 +228,9 @@ def test_0008_upgrades_a_database_holding_sent_invoices(
             hourly_rate=12000,
             compliance_enabled=False,
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "invoices",
             id=ids["invoice"],
             org_id=ids["org"],
@@ -223,14 +242,12 @@ def test_0008_upgrades_a_database_holding_sent_invoices(
             days_until_due=30,
             memo="",
             stripe_invoice_id="in_old",
-            sent_at=now,
+            sent_at=_now(backend),
         )
-    engine.dispose()
 
     upgrade(url)
 
-    engine = make_engine(url)
-    with engine.connect() as conn:
+    with _engine(url) as engine, engine.connect() as conn:
         row = conn.execute(
             sa.text(
                 "SELECT number, status, stripe_invoice_id, payment_failure, payment_failed_at "
@@ -238,9 +255,7 @@ def test_0008_upgrades_a_database_holding_sent_invoices(
             )
         ).one()
         assert tuple(row) == ("INV-000001", "sent", "in_old", None, None)
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert diff == [], diff
-    engine.dispose()
+        _assert_models_match(conn)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -251,34 +266,13 @@ def test_0007_upgrades_a_database_holding_catalog_rows(
     items and a time entry at a catalog rate: every row survives, per unit, its currency now
     in its key (the same price in another currency is a new row), synced prices get their
     whole amount as the exact decimal."""
-    import sqlalchemy as sa
-    from sqlalchemy.exc import IntegrityError
-
-    from regentra.db import make_engine
-    from regentra.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"regentra_mig_{uuid.uuid4().hex[:8]}"
-        )
-    upgrade(url, "0004")
-    engine = make_engine(url)
-    ids = {
-        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
-        for name in ("org", "price", "bare", "manual", "new")
-    }
-    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
-
-    def insert(conn: Any, table: str, **values: Any) -> None:
-        t = sa.Table(table, sa.MetaData(), autoload_with=conn)
-        conn.execute(sa.insert(t).values(**values, created_at=now, updated_at=now))
-
+    url = _old_database(backend, request, tmp_path, "0004")
+    ids = _ids(backend, "org", "price", "bare", "manual", "new")
     item = {"org_id": ids["org"], "description": None, "active": True}
-    with engine.begin() as conn:
-        insert(
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
             conn,
+            backend,
             "orgs",
             id=ids["org"],
             name="Old MSP",
@@ -290,8 +284,9 @@ def test_0007_upgrades_a_database_holding_catalog_rows(
             default_days_until_due=30,
             next_invoice_number=1,
         )
-        insert(
+        _insert(
             conn,
+            backend,
             "catalog_items",
             id=ids["price"],
             name="Managed endpoint",
@@ -302,8 +297,9 @@ def test_0007_upgrades_a_database_holding_catalog_rows(
             stripe_price_id="price_1",
             **item,
         )
-        insert(
+        _insert(
             conn,
+            backend,
             "catalog_items",
             id=ids["bare"],
             name="Consulting",
@@ -311,8 +307,9 @@ def test_0007_upgrades_a_database_holding_catalog_rows(
             stripe_product_id="prod_2",
             **item,
         )
-        insert(
+        _insert(
             conn,
+            backend,
             "catalog_items",
             id=ids["manual"],
             name="Onsite visit",
@@ -321,66 +318,59 @@ def test_0007_upgrades_a_database_holding_catalog_rows(
             source="manual",
             **item,
         )
-    engine.dispose()
 
     upgrade(url)
 
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT name, unit_amount, currency, pricing, unit_amount_decimal, "
-                "stripe_price_id FROM catalog_items ORDER BY name"
+    with _engine(url) as engine:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT name, unit_amount, currency, pricing, unit_amount_decimal, "
+                    "stripe_price_id FROM catalog_items ORDER BY name"
+                )
+            ).all()
+            assert [tuple(r) for r in rows] == [
+                ("Consulting", None, None, "per_unit", None, None),
+                ("Managed endpoint", 1500, "USD", "per_unit", "1500", "price_1"),
+                ("Onsite visit", 15000, "USD", "per_unit", None, None),
+            ]
+            _assert_models_match(conn)
+        with engine.begin() as conn:  # the price in EUR is another row now
+            _insert(
+                conn,
+                backend,
+                "catalog_items",
+                id=ids["new"],
+                name="Managed endpoint",
+                unit_amount=1400,
+                currency="EUR",
+                source="stripe",
+                stripe_product_id="prod_1",
+                stripe_price_id="price_1",
+                pricing="per_unit",
+                **item,
             )
-        ).all()
-        assert [tuple(r) for r in rows] == [
-            ("Consulting", None, None, "per_unit", None, None),
-            ("Managed endpoint", 1500, "USD", "per_unit", "1500", "price_1"),
-            ("Onsite visit", 15000, "USD", "per_unit", None, None),
-        ]
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert diff == [], diff
-    with engine.begin() as conn:  # the price in EUR is another row now
-        insert(
-            conn,
-            "catalog_items",
-            id=ids["new"],
-            name="Managed endpoint",
-            unit_amount=1400,
-            currency="EUR",
-            source="stripe",
-            stripe_product_id="prod_1",
-            stripe_price_id="price_1",
-            pricing="per_unit",
-            **item,
-        )
-    with pytest.raises(IntegrityError), engine.begin() as conn:  # in USD again it is not
-        insert(
-            conn,
-            "catalog_items",
-            id=uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4()),
-            name="Managed endpoint",
-            unit_amount=1500,
-            currency="USD",
-            source="stripe",
-            stripe_product_id="prod_1",
-            stripe_price_id="price_1",
-            pricing="per_unit",
-            **item,
-        )
-    engine.dispose()
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # in USD again it is not
+            _insert(
+                conn,
+                backend,
+                "catalog_items",
+                id=_new_id(backend),
+                name="Managed endpoint",
+                unit_amount=1500,
+                currency="USD",
+                source="stripe",
+                stripe_product_id="prod_1",
+                stripe_price_id="price_1",
+                pricing="per_unit",
+                **item,
+            )
 
     # And back: the price's EUR row goes (the old key is one row per price), the rest stays.
-    from alembic import command
-
-    from regentra.migrate import alembic_config
-
     command.downgrade(alembic_config(url), "0006")
-    engine = make_engine(url)
-    with engine.connect() as conn:
+    with _engine(url) as engine, engine.connect() as conn:
         names = conn.execute(sa.text("SELECT name FROM catalog_items ORDER BY name")).scalars()
         assert list(names) == ["Consulting", "Managed endpoint", "Onsite visit"]
-    engine.dispose()
     upgrade(url)
 
 
@@ -391,35 +381,13 @@ def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
     """Migration 0006 (invoices.amount_due) over a 0004 database with a sent and a paid
     invoice: both survive as they were, with no amount due recorded (it is read from Stripe
     when an invoice is sent)."""
-    import sqlalchemy as sa
-
-    from regentra.db import make_engine
-    from regentra.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"regentra_mig_{uuid.uuid4().hex[:8]}"
-        )
-    upgrade(url, "0004")
-    engine = make_engine(url)
-    ids = {
-        name: uuid.uuid4().hex if backend == "sqlite" else str(uuid.uuid4())
-        for name in ("org", "client", "sent", "paid")
-    }
-    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
-    with engine.begin() as conn:
-
-        def insert(table: str, **values: Any) -> None:
-            t = sa.Table(table, sa.MetaData(), autoload_with=conn)
-            row = dict(values)
-            for column in ("created_at", "updated_at"):
-                if column in t.c:
-                    row[column] = now
-            conn.execute(sa.insert(t).values(**row))
-
-        insert(
+    url = _old_database(backend, request, tmp_path, "0004")
+    ids = _ids(backend, "org", "client", "sent", "paid")
+    now = _now(backend)
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
             "orgs",
             id=ids["org"],
             name="Old MSP",
@@ -431,7 +399,9 @@ def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
             default_days_until_due=30,
             next_invoice_number=3,
         )
-        insert(
+        _insert(
+            conn,
+            backend,
             "clients",
             id=ids["client"],
             org_id=ids["org"],
@@ -445,7 +415,9 @@ def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
             ("sent", "INV-000001", "sent", None),
             ("paid", "INV-000002", "paid", 22500),
         ):
-            insert(
+            _insert(
+                conn,
+                backend,
                 "invoices",
                 id=ids[key],
                 org_id=ids["org"],
@@ -461,12 +433,10 @@ def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
                 paid_at=now if paid else None,
                 amount_paid=paid,
             )
-    engine.dispose()
 
     upgrade(url)
 
-    engine = make_engine(url)
-    with engine.connect() as conn:
+    with _engine(url) as engine, engine.connect() as conn:
         rows = conn.execute(
             sa.text(
                 "SELECT number, status, total, amount_paid, amount_due FROM invoices "
@@ -477,9 +447,7 @@ def test_0006_upgrades_a_database_holding_sent_and_paid_invoices(
             ("INV-000001", "sent", 22500, None, None),
             ("INV-000002", "paid", 22500, 22500, None),
         ]
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert diff == [], diff
-    engine.dispose()
+        _assert_models_match(conn)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -489,63 +457,39 @@ def test_0005_upgrades_a_database_holding_a_stripe_connection(
     """Migration 0005 (the Stripe account's country and invoice payment methods) over a 0004
     database with an org connected to Stripe: the connection survives, its country and
     payment method choice start empty (invoices then offer cards until Test Connection)."""
-    import sqlalchemy as sa
-
-    from regentra.db import make_engine
-    from regentra.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database(
-            f"regentra_mig_{uuid.uuid4().hex[:8]}"
+    url = _old_database(backend, request, tmp_path, "0004")
+    ids = _ids(backend, "org", "conn")
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="USD",
+            default_hourly_rate=10000,
+            allow_self_approval=False,
+            default_days_until_due=30,
+            next_invoice_number=7,
         )
-    upgrade(url, "0004")
-    engine = make_engine(url)
-    org_id, conn_id = (
-        (uuid.uuid4().hex, uuid.uuid4().hex)
-        if backend == "sqlite"
-        else (str(uuid.uuid4()), str(uuid.uuid4()))
-    )
-    now = sa.func.now() if backend == "postgres" else sa.text("CURRENT_TIMESTAMP")
-    with engine.begin() as conn:
-        meta = sa.MetaData()
-        orgs = sa.Table("orgs", meta, autoload_with=conn)
-        conns = sa.Table("stripe_connections", meta, autoload_with=conn)
-        conn.execute(
-            sa.insert(orgs).values(
-                id=org_id,
-                name="Old MSP",
-                slug="old-msp",
-                timezone="UTC",
-                default_currency="USD",
-                default_hourly_rate=10000,
-                allow_self_approval=False,
-                default_days_until_due=30,
-                next_invoice_number=7,
-                created_at=now,
-                updated_at=now,
-            )
+        _insert(
+            conn,
+            backend,
+            "stripe_connections",
+            id=ids["conn"],
+            org_id=ids["org"],
+            webhook_token_hash="b" * 64,
+            mode="live",
+            publishable_key="pk_live_old",
+            last_test_ok=True,
+            last_test_account_id="acct_old",
         )
-        conn.execute(
-            sa.insert(conns).values(
-                id=conn_id,
-                org_id=org_id,
-                webhook_token_hash="b" * 64,
-                mode="live",
-                publishable_key="pk_live_old",
-                last_test_ok=True,
-                last_test_account_id="acct_old",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    engine.dispose()
 
     upgrade(url)
 
-    engine = make_engine(url)
-    with engine.connect() as conn:
+    with _engine(url) as engine, engine.connect() as conn:
         row = conn.execute(
             sa.text(
                 "SELECT mode, publishable_key, last_test_account_id, account_country, "
@@ -554,6 +498,4 @@ def test_0005_upgrades_a_database_holding_a_stripe_connection(
         ).one()
         assert tuple(row) == ("live", "pk_live_old", "acct_old", None, None)
         assert conn.execute(sa.text("SELECT next_invoice_number FROM orgs")).scalar() == 7
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert diff == [], diff
-    engine.dispose()
+        _assert_models_match(conn)
