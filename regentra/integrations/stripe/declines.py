@@ -33,7 +33,7 @@ def _intent_id(payments: list[dict[str, Any]]) -> str | None:
     for payment in payments:
         inner = payment.get("payment")
         if isinstance(inner, dict) and inner.get("type") == "payment_intent":
-            found = handlers._ref(inner.get("payment_intent"))
+            found = handlers.ref_id(inner.get("payment_intent"))
             if found:
                 return found
     return None
@@ -68,7 +68,7 @@ def resolve_failure(
     """Read the decline reason of the invoice's last payment from Stripe and note it on the
     org's invoice; the event's outcome."""
     bound = log.bind(org_id=str(org_id), event_id=event_id, stripe_invoice_id=stripe_invoice_id)
-    at = handlers._epoch(created) or utcnow()
+    at = handlers.from_epoch(created) or utcnow()
 
     def done(outcome: str) -> str:
         with session_scope() as session:

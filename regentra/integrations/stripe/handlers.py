@@ -91,14 +91,14 @@ def _dict(obj: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _ref(value: Any) -> str | None:
+def ref_id(value: Any) -> str | None:
     """The id of a referenced object: an id string, or the object itself when expanded."""
     if isinstance(value, dict):
         return _str(value, "id")
     return value if isinstance(value, str) and value else None
 
 
-def _epoch(value: int | None) -> datetime | None:
+def from_epoch(value: int | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -129,7 +129,7 @@ class Event:
             id=str(event.get("id") or ""),
             type=str(event.get("type") or ""),
             source=source,
-            created=_epoch(_int(event, "created")),
+            created=from_epoch(_int(event, "created")),
             obj=_dict(_dict(event, "data"), "object"),
         )
 
@@ -264,7 +264,7 @@ def _invoice_paid(session: Session, ev: Event) -> str:
         return _unknown(ev, None)
     # The transition first (the common case, one statement); the invoice is looked up only
     # to say why nothing moved.
-    paid_at = _epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
+    paid_at = from_epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
     moved = transitions.mark_paid(
         session,
         org_id=ev.org_id,
@@ -364,7 +364,7 @@ def _payment_processing(session: Session, ev: Event) -> str:
         ev.log().warning("payment_intent.processing without data.object.id: ignored")
         return "ignored: the event names no PaymentIntent (data.object.id)"
     # Older API versions: the invoice's id (or the expanded invoice) is on the PaymentIntent.
-    stripe_invoice_id = _ref(ev.obj.get("invoice"))
+    stripe_invoice_id = ref_id(ev.obj.get("invoice"))
     if stripe_invoice_id is not None:
         return mark_processing(
             session, org_id=ev.org_id, stripe_invoice_id=stripe_invoice_id, at=ev.at
@@ -415,7 +415,7 @@ WEBHOOK_EVENTS: tuple[str, ...] = tuple(_HANDLERS)
 def _invoice_ids(payments: list[dict[str, Any]]) -> list[str]:
     found: list[str] = []
     for payment in payments:
-        stripe_invoice_id = _ref(payment.get("invoice"))
+        stripe_invoice_id = ref_id(payment.get("invoice"))
         if stripe_invoice_id and stripe_invoice_id not in found:
             found.append(stripe_invoice_id)
     return found
@@ -429,7 +429,7 @@ def resolve_processing(
     Stripe outages raise `StripeUnavailable` (transient: the task retries); anything else
     Stripe refuses ends the event with a "failed" outcome."""
     bound = log.bind(org_id=str(org_id), event_id=event_id, payment_intent=payment_intent_id)
-    at = _epoch(created) or utcnow()
+    at = from_epoch(created) or utcnow()
     with session_scope() as session:
         try:
             stripe = client.for_org(session, org_id)

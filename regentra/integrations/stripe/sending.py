@@ -30,7 +30,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,7 @@ from regentra.integrations.stripe.errors import (
     StripeInvoiceNumberTaken,
     StripeTotalMismatch,
 )
+from regentra.integrations.stripe.handlers import from_epoch
 from regentra.invoices import service, transitions
 from regentra.invoices.errors import (
     InvoiceCurrencyNotCharged,
@@ -300,7 +301,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
 
 def _paid_at(found: dict[str, Any]) -> datetime:
     epoch = (found.get("status_transitions") or {}).get("paid_at")
-    return datetime.fromtimestamp(epoch, UTC) if isinstance(epoch, int) else utcnow()
+    return (from_epoch(epoch) if isinstance(epoch, int) else None) or utcnow()
 
 
 def _call(stripe: OrgStripe, fn: Callable[[Any], Any], *, op: str) -> dict[str, Any]:
