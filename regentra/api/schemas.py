@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from regentra.api.responses import ErrorInfo
 from regentra.catalog.schemas import CatalogSummary
-from regentra.integrations.stripe.settings import Mode
+from regentra.integrations.stripe.connection_test import Mode
 from regentra.kit.time import IsoDatetime
 from regentra.orgs.schemas import OrgOut, UserOut
 from regentra.time_entries.schemas import TimeEntryOut
@@ -51,7 +51,7 @@ class WebhookUrl(BaseModel):
 
 
 class StripeTestResult(BaseModel):
-    """Test Connection's answer (`settings.TestResult`), also when Stripe said no."""
+    """Test Connection's answer (`connection_test.TestResult`), also when Stripe said no."""
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 
 from regentra.db import session_scope
 from regentra.errors import Conflict, NotFound, RegentraError
-from regentra.integrations.stripe import handlers, settings
+from regentra.integrations.stripe import connection_test, handlers, settings
 from regentra.integrations.stripe.amounts import amount_of
 from regentra.integrations.stripe.client import (
     NOT_CONNECTED,
@@ -471,7 +471,7 @@ def _record(
     conn = conn or _lock_connection(session, org_id)
     conn.last_reconcile_at = utcnow()
     conn.last_reconcile_ok = report.ok
-    conn.last_reconcile_message = settings.clean_message(report.message)
+    conn.last_reconcile_message = connection_test.clean_message(report.message)
     if report.ok and checkpoint is not None:
         conn.reconcile_checkpoint = checkpoint
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,9 +27,14 @@ from sqlalchemy.orm import Session
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog_service
 from regentra.config import get_settings
-from regentra.errors import Invalid, RegentraError
+from regentra.errors import Invalid
 from regentra.integrations.stripe import payment_methods, permissions
-from regentra.integrations.stripe.client import OrgStripe, key_mode, redact
+from regentra.integrations.stripe.connection_test import (
+    Mode,
+    TestResult,
+    check,
+    mode_of,
+)
 from regentra.integrations.stripe.handlers import WEBHOOK_EVENTS
 from regentra.integrations.stripe.payment_methods import StripePaymentMethods
 from regentra.kit.crypto import hint
@@ -43,7 +47,6 @@ log = structlog.get_logger(__name__)
 
 WEBHOOK_PATH = "/api/webhooks/stripe/"
 
-Mode = Literal["test", "live"]
 
 _PUBLISHABLE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
 _SECRET = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]+$")
@@ -69,32 +72,6 @@ class StripeTestKeys(BaseModel):
     secret_key: str | None = Field(default=None, max_length=255)
 
 
-@dataclass(frozen=True)
-class TestResult:
-    ok: bool
-    account_id: str | None
-    account_name: str | None
-    mode: Mode | None
-    message: str
-    # The account's country, when the key may read the account (a restricted key may not).
-    country: str | None = None
-    # Whether the account's ACH Direct Debit capability is active (read with the account).
-    ach_active: bool | None = None
-    # A restricted key's missing permissions, as the Dashboard names them ("Events (Read)").
-    missing_permissions: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "account_id": self.account_id,
-            "account_name": self.account_name,
-            "mode": self.mode,
-            "message": self.message,
-            "country": self.country,
-            "missing_permissions": list(self.missing_permissions),
-        }
-
-
 # ---- validation ------------------------------------------------------------------------------
 
 
@@ -104,7 +81,7 @@ def _blank_to_none(value: str | None) -> str | None:
 
 
 def _mode(key: str) -> Mode:
-    return "live" if key_mode(key) == "live" else "test"
+    return mode_of(key)
 
 
 def _describe_mode(key: str) -> str:
@@ -404,82 +381,6 @@ def start_catalog_sync(session: Session, *, org_id: uuid.UUID, actor: Actor) -> 
 
 
 # ---- Test Connection ---------------------------------------------------------------------------
-
-
-def clean_message(message: str) -> str:
-    """A vendor message safe to store and show: anything key-shaped is masked."""
-    return redact(message)[:500]
-
-
-def _account_name(account: dict[str, Any]) -> str | None:
-    profile = account.get("business_profile") or {}
-    dashboard = (account.get("settings") or {}).get("dashboard") or {}
-    name = profile.get("name") or dashboard.get("display_name") or account.get("email")
-    return str(name) if name else None
-
-
-def _check_restricted(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
-    """A restricted key may not read the account: check the permissions Regentra uses."""
-    mode = _mode(secret_key)
-    try:
-        missing = permissions.missing_permissions(OrgStripe(org_id=org_id, secret_key=secret_key))
-    except RegentraError as exc:
-        return TestResult(False, None, None, mode, clean_message(exc.message))
-    except Exception as exc:  # the check must answer, whatever the client raised
-        log.warning("stripe connection test failed", org_id=str(org_id), error=type(exc).__name__)
-        return TestResult(
-            False, None, None, mode, "Could not check the connection with Stripe; try again."
-        )
-    if missing:
-        return TestResult(
-            False,
-            None,
-            None,
-            mode,
-            clean_message(permissions.describe_missing(missing)),
-            missing_permissions=tuple(p.label for p in missing),
-        )
-    message = (
-        f"Connected to Stripe with a restricted key in {mode} mode: it has every permission "
-        "Regentra needs. A restricted key cannot read the account's name or country: pick "
-        "the account's country under Payment methods."
-    )
-    return TestResult(True, None, None, mode, clean_message(message))
-
-
-def check(*, org_id: uuid.UUID, secret_key: str) -> TestResult:
-    """Ask Stripe who the key belongs to (`GET /v1/account`); a restricted key, which may
-    not, has its permissions checked instead. Never raises: a failure is `ok=False` with a
-    message a person can act on."""
-    if secret_key.startswith("rk_"):
-        return _check_restricted(org_id=org_id, secret_key=secret_key)
-    mode = _mode(secret_key)
-    try:
-        account = OrgStripe(org_id=org_id, secret_key=secret_key).retrieve_account()
-    except RegentraError as exc:
-        return TestResult(False, None, None, mode, clean_message(exc.message))
-    except Exception as exc:  # the check must answer, whatever the client raised
-        log.warning("stripe connection test failed", org_id=str(org_id), error=type(exc).__name__)
-        return TestResult(
-            False, None, None, mode, "Could not check the connection with Stripe; try again."
-        )
-    account_id = str(account.get("id") or "") or None
-    name = _account_name(account)
-    who = f"{name} ({account_id})" if name else str(account_id)
-    message = f"Connected to Stripe account {who} in {mode} mode."
-    if mode == "test":
-        message += " Test keys process no real payments."
-    country = account.get("country")
-    capabilities = account.get("capabilities") or {}
-    return TestResult(
-        True,
-        account_id,
-        name,
-        mode,
-        clean_message(message),
-        country=str(country).upper() if isinstance(country, str) and country else None,
-        ach_active=capabilities.get("us_bank_account_ach_payments") == "active",
-    )
 
 
 def record_test(session: Session, *, org_id: uuid.UUID, result: TestResult, actor: Actor) -> None:

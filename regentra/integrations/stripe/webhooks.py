@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from regentra.errors import NotFound, RegentraError
-from regentra.integrations.stripe import client, handlers, settings
+from regentra.integrations.stripe import client, connection_test, handlers, settings
 from regentra.kit.time import utcnow
 from regentra.models import SecretPurpose, StripeConnection
 from regentra.orgs import secrets
@@ -58,7 +58,7 @@ class Outcome:
 
 
 def _reject(conn: StripeConnection, reason: str) -> Outcome:
-    reason = settings.clean_message(reason)
+    reason = connection_test.clean_message(reason)
     conn.last_webhook_rejected_at = utcnow()
     conn.last_webhook_rejection = reason
     return Outcome(400, {"error": {"code": "webhook_rejected", "message": reason}})

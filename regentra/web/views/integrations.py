@@ -19,8 +19,9 @@ from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe import settings
+from regentra.integrations.stripe.connection_test import TestResult
 from regentra.integrations.stripe.payment_methods import LABELS, StripePaymentMethods
-from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys, TestResult
+from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
 from regentra.web.templating import redirect, render
