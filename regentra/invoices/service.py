@@ -504,6 +504,9 @@ def delete_draft(session: Session, *, org: Org, user: User, invoice_id: uuid.UUI
     released = unlink_entries(session, invoice)
     for line in lines_of(session, invoice):
         session.delete(line)
+    # Lines first: the unit of work does not order the two tables (no relationship), and
+    # the database's ON DELETE CASCADE would otherwise remove the lines under it.
+    session.flush()
     session.delete(invoice)
     session.flush()
     record(
