@@ -159,6 +159,13 @@ def make_qbo() -> Iterator[Callable[..., QboSandbox]]:
         stop_sandbox(sandbox)
 
 
+@pytest.fixture(autouse=True)
+def _plain_http_oauth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-quickbooks talks through requests-oauthlib, which refuses http:// URLs unless
+    this is set; the sandbox serves plain HTTP on loopback."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+
 @pytest.fixture
 def us(qbo: QboSandbox) -> AuthClient:
     """A connection (tokens) to the seeded USD company."""
