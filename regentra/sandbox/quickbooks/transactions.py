@@ -209,6 +209,9 @@ def purchase(
         party = resolve(company, kind_of, vendor_id, "EntityRef")
         if party["CurrencyRef"]["value"] not in (account_currency, company.home_currency):
             raise business("The vendor's currency does not match the account's", "EntityRef")
+    if company.multicurrency and ref_id(body, "CurrencyRef") is None:
+        # Purchase reference: CurrencyRef "must be defined if multicurrency is enabled".
+        raise required("CurrencyRef")
     currency = currency_of(company, body, account_currency)
     if currency != account_currency:
         raise business(

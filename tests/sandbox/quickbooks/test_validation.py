@@ -180,3 +180,14 @@ def test_multicurrency_rules(qbo: QboSandbox, us: AuthClient, uk: AuthClient) ->
         assert wrong["element"] == "CurrencyRef"
         home = created(api, "Invoice", _invoice_body(api, customer(api)["Id"]))
         assert home["CurrencyRef"] == {"value": "GBP"} and home["ExchangeRate"] == 1
+
+
+def test_a_multicurrency_company_needs_currencyref_on_purchases(
+    qbo: QboSandbox, uk: AuthClient
+) -> None:
+    with qbo.http(uk) as api:
+        assert fault(_purchase(api, "Cash", "Stripe Clearing", "Merchant Fees"))["code"] == "2020"
+        ok = _purchase(
+            api, "Cash", "Stripe Clearing", "Merchant Fees", CurrencyRef={"value": "GBP"}
+        )
+        assert ok.status_code == 200 and ok.json()["Purchase"]["ExchangeRate"] == 1
