@@ -4,9 +4,23 @@ Accounts Receivable), the vendor "Stripe" and the service item "Services"."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from regentra.sandbox.quickbooks.state import Company, Sandbox
+Insert = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+class Books(Protocol):
+    """What seeding needs of a company (state.Company), without importing it."""
+
+    realm_id: str
+    name: str
+    home_currency: str
+    multicurrency: bool
+    country: str
+
+    def of(self, entity: str) -> dict[str, dict[str, Any]]: ...
+
 
 # (Name, AccountType, AccountSubType, Classification)
 CHART = [
@@ -20,21 +34,22 @@ CHART = [
 ]
 
 
-def seed_default_companies(sandbox: Sandbox) -> None:
-    sandbox.add_company("Regentra Sandbox US", "USD", multicurrency=False, country="US")
-    sandbox.add_company("Regentra Sandbox UK", "GBP", multicurrency=True, country="GB")
+# (name, home currency, multicurrency, country)
+DEFAULT_COMPANIES = [
+    ("Regentra Sandbox US", "USD", False, "US"),
+    ("Regentra Sandbox UK", "GBP", True, "GB"),
+]
 
 
 def _ref(obj: dict[str, Any], name_field: str = "Name") -> dict[str, str]:
     return {"value": obj["Id"], "name": obj[name_field]}
 
 
-def seed_company(sandbox: Sandbox, company: Company) -> None:
+def seed_company(company: Books, insert: Insert) -> None:
     currency = {"value": company.home_currency}
     accounts = {}
     for name, kind, sub, classification in CHART:
-        accounts[name] = sandbox.insert(
-            company,
+        accounts[name] = insert(
             "Account",
             {
                 "Name": name,
@@ -48,13 +63,11 @@ def seed_company(sandbox: Sandbox, company: Company) -> None:
                 "CurrencyRef": currency,
             },
         )
-    sandbox.insert(
-        company,
+    insert(
         "Vendor",
         {"DisplayName": "Stripe", "Active": True, "Balance": 0, "CurrencyRef": currency},
     )
-    sandbox.insert(
-        company,
+    insert(
         "Item",
         {
             "Name": "Services",
@@ -64,8 +77,7 @@ def seed_company(sandbox: Sandbox, company: Company) -> None:
             "IncomeAccountRef": _ref(accounts["Services"]),
         },
     )
-    sandbox.insert(
-        company,
+    info = insert(
         "CompanyInfo",
         {
             "CompanyName": company.name,
@@ -75,11 +87,10 @@ def seed_company(sandbox: Sandbox, company: Company) -> None:
         },
     )
     # CompanyInfo's Id is the realm id, as QuickBooks answers it.
-    info = company.of("CompanyInfo").pop(str(company.next_id - 1))
+    del company.of("CompanyInfo")[info["Id"]]
     info["Id"] = company.realm_id
     company.of("CompanyInfo")[company.realm_id] = info
-    sandbox.insert(
-        company,
+    insert(
         "Preferences",
         {
             "CurrencyPrefs": {

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from regentra.sandbox.quickbooks.seed import DEFAULT_COMPANIES, seed_company
+
 # The minor version Intuit serves since 2025-08-01 whatever older one is asked for.
 MINOR_VERSION = 75
 DEFAULT_CLIENT_ID = "ABsandboxclientid0000000000000000000000000000000"
@@ -122,9 +124,8 @@ class Sandbox:
                 "redirect_uris": list(redirect_uris or []),
             }
             if seed:
-                from regentra.sandbox.quickbooks.seed import seed_default_companies
-
-                seed_default_companies(self)
+                for name, currency, multicurrency, country in DEFAULT_COMPANIES:
+                    self.add_company(name, currency, multicurrency=multicurrency, country=country)
 
     # ---- time ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -140,26 +141,25 @@ class Sandbox:
     def add_company(
         self, name: str, home_currency: str, *, multicurrency: bool, country: str = "US"
     ) -> Company:
-        from regentra.sandbox.quickbooks.seed import seed_company
-
         with self.lock:
             realm_id = str(9341450000000000 + len(self.companies) + 1)
             while realm_id in self.companies:
                 realm_id = str(int(realm_id) + 1)
             company = Company(realm_id, name, home_currency, multicurrency, country)
             self.companies[realm_id] = company
-            seed_company(self, company)
+            self._seed(company)
             return company
 
     def reset(self) -> None:
         """Every company back to its seeded books; apps and companies stay, tokens too."""
-        from regentra.sandbox.quickbooks.seed import seed_company
-
         with self.lock:
             for company in self.companies.values():
                 company.objects, company.next_id = {}, 1
                 company.requestids, company.requests = {}, []
-                seed_company(self, company)
+                self._seed(company)
+
+    def _seed(self, company: Company) -> None:
+        seed_company(company, lambda entity, obj: self.insert(company, entity, obj))
 
     def insert(self, company: Company, entity: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Store a new object with QuickBooks' bookkeeping fields (Id, SyncToken, MetaData)."""
