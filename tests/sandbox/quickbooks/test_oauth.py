@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import jwt
 import pytest
@@ -109,3 +111,39 @@ def test_revoke_ends_the_connection(qbo: QboSandbox) -> None:
     assert answer.status_code == 401
     with pytest.raises(AuthClientError):
         auth.refresh(refresh_token=refresh)
+
+
+def test_codes_expire_and_unused_refresh_tokens_lapse_after_100_days(
+    make_qbo: Callable[..., QboSandbox],
+) -> None:
+    box = make_qbo("--rate-limit", "0")
+    client_id, secret = box.new_app()
+    auth = box.auth_client(client_id, secret)
+    got = box.authorize(auth, box.realm("USD"), [Scopes.ACCOUNTING])
+    with box.control() as c:
+        c.post("/_sandbox/clock/advance", json={"seconds": 301}).raise_for_status()
+        with pytest.raises(AuthClientError) as late:
+            auth.get_bearer_token(got["code"], realm_id=got["realmId"])
+        assert late.value.status_code == 400
+        auth = box.connect(box.realm("USD"))
+        assert auth.x_refresh_token_expires_in == 100 * 86400
+        c.post("/_sandbox/clock/advance", json={"seconds": 100 * 86400 + 1}).raise_for_status()
+    with pytest.raises(AuthClientError) as lapsed:
+        auth.refresh()
+    assert "invalid_grant" in lapsed.value.content.decode()
+
+
+def test_refresh_never_reaches_past_five_years(make_qbo: Callable[..., QboSandbox]) -> None:
+    box = make_qbo("--rate-limit", "0")
+    auth = box.connect(box.realm("USD"))
+    with box.control() as c:
+        # Refresh every 90 days: each refresh token is fresh, but the grant ages.
+        for _ in range(20):
+            c.post("/_sandbox/clock/advance", json={"seconds": 90 * 86400}).raise_for_status()
+            auth.refresh()
+        left = auth.x_refresh_token_expires_in
+        # Under 100 days left: the five-year cap, less the seconds the test itself took.
+        assert 0 <= 5 * 365 * 86400 - 20 * 90 * 86400 - left <= 30
+        c.post("/_sandbox/clock/advance", json={"seconds": left + 1}).raise_for_status()
+    with pytest.raises(AuthClientError):
+        auth.refresh()
