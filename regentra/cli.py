@@ -336,6 +336,54 @@ def sandbox_stripe(
     uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
 
 
+@sandbox_app.command("quickbooks")
+def sandbox_quickbooks(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 12112,
+    state: Annotated[
+        Path | None, typer.Option(help="Keep state in this JSON file across restarts.")
+    ] = None,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests per minute per company (0: no limits at all).")
+    ] = 500,
+    per_second: Annotated[int, typer.Option(help="Requests per second per company.")] = 10,
+    concurrent: Annotated[int, typer.Option(help="Requests in flight per company.")] = 10,
+    client_id: Annotated[str | None, typer.Option(help="The registered app's client id.")] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(help="The registered app's client secret.")
+    ] = None,
+    redirect_uri: Annotated[
+        list[str] | None, typer.Option(help="A registered redirect URI (repeatable).")
+    ] = None,
+    allow_remote: Annotated[
+        bool, typer.Option(help="Allow binding an interface other than loopback.")
+    ] = False,
+) -> None:
+    """Serve the Intuit OAuth 2 + QuickBooks Online API emulator (never for production)."""
+    import uvicorn
+
+    from regentra.sandbox.quickbooks.app import create_app
+    from regentra.sandbox.quickbooks.state import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        Sandbox,
+    )
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not allow_remote:
+        raise _fail(f"refusing to bind {host}: the sandbox is for this machine (--allow-remote)")
+    sandbox = Sandbox(
+        state_file=state,
+        rate_limit=rate_limit,
+        per_second=per_second,
+        concurrent=concurrent,
+        client_id=client_id or DEFAULT_CLIENT_ID,
+        client_secret=client_secret or DEFAULT_CLIENT_SECRET,
+        redirect_uris=redirect_uri or [],
+    )
+    sandbox.base_url = f"http://{host}:{port}"
+    uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
+
+
 def _start_stripe_sandbox(host: str, port: int, state: Path) -> str:
     """Run the Stripe sandbox in a background thread of this process (demo only)."""
     import threading

@@ -1,0 +1,317 @@
+"""Transactions: Invoice, Payment, Purchase, and what a Payment does to its invoices.
+
+A Payment's lines link invoices of its customer (`LinkedTxn` TxnType Invoice); each linked
+amount lowers that invoice's `Balance` and must not exceed it. `TotalAmt` may exceed the
+linked amounts: the rest is the payment's `UnappliedAmt` (a credit for the customer).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from regentra.sandbox.quickbooks.errors import QboFault, business, invalid, required
+from regentra.sandbox.quickbooks.state import Company, Sandbox
+from regentra.sandbox.quickbooks.values import (
+    EXPENSE_TYPES,
+    as_json,
+    check_currency,
+    check_exchange_rate,
+    currency_of,
+    money,
+    ref_id,
+    resolve,
+)
+
+PAYMENT_ACCOUNT = {"Cash": {"Bank"}, "Check": {"Bank"}, "CreditCard": {"Credit Card"}}
+DEPOSIT_TYPES = {"Bank", "Other Current Asset"}
+
+
+def read_only(
+    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    raise QboFault("Unsupported Operation", "This entity cannot be changed through the API.", "500")
+
+
+def _voided(obj: dict[str, Any]) -> bool:
+    return obj.get("PrivateNote") == "Voided"
+
+
+def _lines(body: dict[str, Any]) -> list[dict[str, Any]]:
+    lines = body.get("Line")
+    if not isinstance(lines, list) or not lines:
+        raise required("Line")
+    for line in lines:
+        if not isinstance(line, dict):
+            raise invalid("Line must be a list of objects", "Line")
+    return lines
+
+
+def _customer(company: Company, body: dict[str, Any]) -> dict[str, Any]:
+    customer_id = ref_id(body, "CustomerRef")
+    if customer_id is None:
+        raise required("CustomerRef")
+    return resolve(company, "Customer", customer_id, "CustomerRef")
+
+
+def _txn_currency(company: Company, body: dict[str, Any], party_currency: str) -> str:
+    currency = currency_of(company, body, party_currency)
+    if currency != party_currency:
+        raise business(
+            f"The transaction currency ({currency}) must be the customer's or vendor's "
+            f"currency ({party_currency})",
+            "CurrencyRef",
+        )
+    check_currency(company, body, currency, "a transaction")
+    check_exchange_rate(company, body, currency)
+    return currency
+
+
+def _doc_number(company: Company, entity: str, body: dict[str, Any], current: Any) -> None:
+    number = body.get("DocNumber")
+    if number in (None, ""):
+        return
+    if len(str(number)) > 21:
+        raise business("DocNumber is longer than 21 characters", "DocNumber")
+    prefs = next(iter(company.of("Preferences").values()), {})
+    if not prefs.get("SalesFormsPrefs", {}).get("CustomTxnNumbers", False):
+        return
+    own = current["Id"] if current else None
+    for other in company.of(entity).values():
+        if other["Id"] != own and other.get("DocNumber") == number:
+            raise QboFault(
+                "Duplicate Document Number Error",
+                f"Duplicate Document Number Error : You must specify a different number. "
+                f"This number has already been used. DocNumber={number} is assigned to "
+                f"TxnType={entity} with TxnId={other['Id']}",
+                "6210",
+                element="DocNumber",
+            )
+
+
+def invoice(
+    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    customer = _customer(company, body)
+    _txn_currency(company, body, customer["CurrencyRef"]["value"])
+    _doc_number(company, "Invoice", body, current)
+    total = Decimal("0.00")
+    for line in _lines(body):
+        if line.get("DetailType") == "SubTotalLineDetail":
+            continue
+        if line.get("DetailType") != "SalesItemLineDetail":
+            raise business("Invoice lines must be SalesItemLineDetail lines", "Line.DetailType")
+        detail = line.get("SalesItemLineDetail") or {}
+        item_id = ref_id(detail, "ItemRef")
+        if item_id is None:
+            raise required("Line.SalesItemLineDetail.ItemRef")
+        resolve(company, "Item", item_id, "ItemRef")
+        if "Amount" not in line:
+            raise required("Line.Amount")
+        amount = money(line["Amount"], "Line.Amount")
+        line["Amount"] = as_json(amount)
+        total += amount
+    body["TotalAmt"] = as_json(total)
+    paid = Decimal(str(current["TotalAmt"])) - Decimal(str(current["Balance"])) if current else 0
+    if total < paid:
+        raise business("The invoice total cannot be less than the payments applied to it")
+    body["Balance"] = as_json(total - paid)
+    body.setdefault("TxnDate", sandbox.stamp()[:10])
+    body["LinkedTxn"] = current.get("LinkedTxn", []) if current else []
+    return body
+
+
+def payment(
+    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    customer = _customer(company, body)
+    _txn_currency(company, body, customer["CurrencyRef"]["value"])
+    if body.get("TotalAmt") in (None, ""):
+        raise required("TotalAmt")
+    total = money(body["TotalAmt"], "TotalAmt")
+    if total < 0:
+        raise business("TotalAmt cannot be negative", "TotalAmt")
+    deposit = ref_id(body, "DepositToAccountRef")
+    if deposit is not None:
+        account = resolve(company, "Account", deposit, "DepositToAccountRef")
+        if account["AccountType"] not in DEPOSIT_TYPES:
+            raise business(
+                "DepositToAccountRef must be a bank or other current asset account",
+                "DepositToAccountRef",
+            )
+    applied = Decimal("0.00")
+    seen: dict[str, Decimal] = {}
+    for line in body.get("Line") or []:
+        amount = money(line.get("Amount", 0), "Line.Amount")
+        if amount <= 0:
+            raise business("A payment line's Amount must be positive", "Line.Amount")
+        links = line.get("LinkedTxn") or []
+        if len(links) != 1 or links[0].get("TxnType") != "Invoice":
+            raise business("Each payment line links exactly one Invoice", "Line.LinkedTxn")
+        invoice_id = str(links[0].get("TxnId", ""))
+        inv = company.of("Invoice").get(invoice_id)
+        if inv is None or _voided(inv):
+            raise QboFault(
+                "Invalid Reference Id",
+                f"Invalid Reference Id : Invoice element id {invoice_id} not found",
+                "2500",
+                element="LinkedTxn",
+            )
+        if inv["CustomerRef"]["value"] != customer["Id"]:
+            raise business(
+                f"Invoice {invoice_id} belongs to another customer", "Line.LinkedTxn.TxnId"
+            )
+        seen[invoice_id] = seen.get(invoice_id, Decimal("0.00")) + amount
+        balance = Decimal(str(inv["Balance"]))
+        if balance <= 0:
+            raise business(f"Invoice {invoice_id} is already paid (Balance 0)", "LinkedTxn")
+        if seen[invoice_id] > balance:
+            raise business(
+                f"The amount applied to invoice {invoice_id} ({seen[invoice_id]}) exceeds its "
+                f"open balance ({balance})",
+                "Line.Amount",
+            )
+        line["Amount"] = as_json(amount)
+        applied += amount
+    if applied > total:
+        raise business(
+            f"TotalAmt ({total}) is less than the amounts applied to invoices ({applied})",
+            "TotalAmt",
+        )
+    body["TotalAmt"] = as_json(total)
+    body["UnappliedAmt"] = as_json(total - applied)
+    body.setdefault("Line", [])
+    body.setdefault("TxnDate", sandbox.stamp()[:10])
+    return body
+
+
+def purchase(
+    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    kind = body.get("PaymentType")
+    if kind is None:
+        raise required("PaymentType")
+    if kind not in PAYMENT_ACCOUNT:
+        raise invalid(f"PaymentType must be Cash, Check or CreditCard, not {kind!r}", "PaymentType")
+    account_id = ref_id(body, "AccountRef")
+    if account_id is None:
+        raise required("AccountRef")
+    account = resolve(company, "Account", account_id, "AccountRef")
+    if account["AccountType"] not in PAYMENT_ACCOUNT[kind]:
+        wanted = "a credit card account" if kind == "CreditCard" else "a bank account"
+        raise business(f"PaymentType {kind} needs AccountRef to be {wanted}", "AccountRef")
+    account_currency = account["CurrencyRef"]["value"]
+    vendor_id = ref_id(body, "EntityRef")
+    if vendor_id is not None:
+        kind_of = (body["EntityRef"].get("type") or "Vendor").capitalize()
+        if kind_of not in ("Vendor", "Customer"):
+            raise invalid("EntityRef.type must be Vendor or Customer", "EntityRef")
+        party = resolve(company, kind_of, vendor_id, "EntityRef")
+        if party["CurrencyRef"]["value"] not in (account_currency, company.home_currency):
+            raise business("The vendor's currency does not match the account's", "EntityRef")
+    if company.multicurrency and ref_id(body, "CurrencyRef") is None:
+        # Purchase reference: CurrencyRef "must be defined if multicurrency is enabled".
+        raise required("CurrencyRef")
+    currency = currency_of(company, body, account_currency)
+    if currency != account_currency:
+        raise business(
+            f"The purchase currency ({currency}) must be the account's ({account_currency})",
+            "CurrencyRef",
+        )
+    check_currency(company, body, currency, "a purchase")
+    check_exchange_rate(company, body, currency)
+    _doc_number(company, "Purchase", body, current)
+    total = Decimal("0.00")
+    for line in _lines(body):
+        if line.get("DetailType") != "AccountBasedExpenseLineDetail":
+            raise business(
+                "Purchase lines must be AccountBasedExpenseLineDetail lines", "Line.DetailType"
+            )
+        detail = line.get("AccountBasedExpenseLineDetail") or {}
+        expense_id = ref_id(detail, "AccountRef")
+        if expense_id is None:
+            raise required("Line.AccountBasedExpenseLineDetail.AccountRef")
+        expense = resolve(company, "Account", expense_id, "AccountBasedExpenseLineDetail")
+        if expense["AccountType"] not in EXPENSE_TYPES:
+            raise business(
+                f"Expense line account {expense_id} ({expense['AccountType']}) is not an "
+                f"expense account",
+                "Line.AccountBasedExpenseLineDetail.AccountRef",
+            )
+        if "Amount" not in line:
+            raise required("Line.Amount")
+        amount = money(line["Amount"], "Line.Amount")
+        line["Amount"] = as_json(amount)
+        total += amount
+    if body.get("TotalAmt") not in (None, "") and money(body["TotalAmt"], "TotalAmt") != total:
+        raise business(
+            f"TotalAmt ({body['TotalAmt']}) does not equal the sum of the lines ({total})",
+            "TotalAmt",
+        )
+    body["TotalAmt"] = as_json(total)
+    body.setdefault("TxnDate", sandbox.stamp()[:10])
+    return body
+
+
+# ---- effects of a payment on its invoices ----------------------------------------------------
+
+
+def _links(obj: dict[str, Any]) -> list[tuple[str, Decimal]]:
+    if _voided(obj):
+        return []
+    out = []
+    for line in obj.get("Line") or []:
+        for link in line.get("LinkedTxn") or []:
+            if link.get("TxnType") == "Invoice":
+                out.append((str(link["TxnId"]), Decimal(str(line["Amount"]))))
+    return out
+
+
+def before_change(sandbox: Sandbox, company: Company, entity: str, obj: dict[str, Any]) -> None:
+    """Undo what `obj` did to other objects (before it is changed, deleted or voided)."""
+    if entity != "Payment":
+        return
+    for invoice_id, amount in _links(obj):
+        inv = company.of("Invoice").get(invoice_id)
+        if inv is not None:
+            inv["Balance"] = as_json(Decimal(str(inv["Balance"])) + amount)
+            inv["LinkedTxn"] = [
+                t
+                for t in inv.get("LinkedTxn", [])
+                if t != {"TxnId": obj["Id"], "TxnType": "Payment"}
+            ]
+
+
+def after_change(
+    sandbox: Sandbox, company: Company, entity: str, _old: Any, obj: dict[str, Any]
+) -> None:
+    """Apply what `obj` does to other objects (after it is created or changed)."""
+    if entity != "Payment":
+        return
+    for invoice_id, amount in _links(obj):
+        inv = company.of("Invoice")[invoice_id]
+        inv["Balance"] = as_json(Decimal(str(inv["Balance"])) - amount)
+        link = {"TxnId": obj["Id"], "TxnType": "Payment"}
+        if link not in inv.setdefault("LinkedTxn", []):
+            inv["LinkedTxn"].append(link)
+        sandbox.touch(inv)
+
+
+def check_delete(company: Company, entity: str, obj: dict[str, Any]) -> None:
+    if entity == "Invoice" and any(t.get("TxnType") == "Payment" for t in obj.get("LinkedTxn", [])):
+        raise business(
+            "This invoice has payments applied to it: delete or void the payments first",
+            "LinkedTxn",
+        )
+
+
+def void(obj: dict[str, Any]) -> None:
+    """QuickBooks keeps a voided transaction with zero amounts and the note "Voided"."""
+    for line in obj.get("Line") or []:
+        line["Amount"] = 0
+    obj["TotalAmt"] = 0
+    if "Balance" in obj:
+        obj["Balance"] = 0
+    if "UnappliedAmt" in obj:
+        obj["UnappliedAmt"] = 0
+    obj["PrivateNote"] = "Voided"
