@@ -9,7 +9,7 @@ import signal
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
@@ -384,21 +384,35 @@ def sandbox_quickbooks(
     uvicorn.run(create_app(sandbox), host=host, port=port, log_level="warning")
 
 
-def _start_stripe_sandbox(host: str, port: int, state: Path) -> str:
-    """Run the Stripe sandbox in a background thread of this process (demo only)."""
+def _serve_in_thread(asgi: Any, host: str, port: int, name: str) -> None:
+    """Run an ASGI app in a background thread of this process (the demo's sandboxes)."""
     import threading
 
     import uvicorn
 
+    server = uvicorn.Server(uvicorn.Config(asgi, host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, name=name, daemon=True).start()
+
+
+def _start_stripe_sandbox(host: str, port: int, state: Path) -> str:
+    """The Stripe sandbox, in this process (demo only)."""
     from regentra.sandbox.stripe.app import create_app
     from regentra.sandbox.stripe.state import Sandbox
 
     sandbox = Sandbox(state_file=state)
     sandbox.base_url = f"http://{host}:{port}"
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sandbox), host=host, port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, name="stripe-sandbox", daemon=True).start()
+    _serve_in_thread(create_app(sandbox), host, port, "stripe-sandbox")
+    return sandbox.base_url
+
+
+def _start_quickbooks_sandbox(host: str, port: int, state: Path) -> str:
+    """The QuickBooks Online sandbox (its seeded companies), in this process (demo only)."""
+    from regentra.sandbox.quickbooks.app import create_app
+    from regentra.sandbox.quickbooks.state import Sandbox
+
+    sandbox = Sandbox(state_file=state)
+    sandbox.base_url = f"http://{host}:{port}"
+    _serve_in_thread(create_app(sandbox), host, port, "quickbooks-sandbox")
     return sandbox.base_url
 
 
@@ -407,20 +421,27 @@ def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     stripe_port: Annotated[int, typer.Option(help="Port of the local Stripe sandbox.")] = 12111,
+    quickbooks_port: Annotated[
+        int, typer.Option(help="Port of the local QuickBooks Online sandbox.")
+    ] = 12112,
     reset: Annotated[
         bool, typer.Option(help="Start from a fresh demo database and Stripe sandbox.")
     ] = True,
 ) -> None:
-    """Seed a demo org on a fresh SQLite file and serve it, with the local Stripe sandbox."""
+    """Seed a demo org on a fresh SQLite file and serve it, with the local Stripe and
+    QuickBooks sandboxes."""
     from regentra import demo as demo_data
     from regentra.config import VAR_DIR
 
     _settings_or_exit()
     url = f"http://{host}:{port}"
     stripe_state = VAR_DIR / "demo-stripe.json"
+    quickbooks_state = VAR_DIR / "demo-quickbooks.json"
     if reset:
         stripe_state.unlink(missing_ok=True)
+        quickbooks_state.unlink(missing_ok=True)
     stripe_url = _start_stripe_sandbox("127.0.0.1", stripe_port, stripe_state)
+    quickbooks_url = _start_quickbooks_sandbox("127.0.0.1", quickbooks_port, quickbooks_state)
     logins = demo_data.prepare(reset=reset)
     demo_data.use_stripe_sandbox(stripe_url, url)
     demo_data.seed_stripe_catalog(stripe_url)
@@ -430,7 +451,11 @@ def demo(
         err.print(f"  {role:<11} {email:<28} {password}")
     err.print(
         f"\n  Stripe sandbox at {stripe_url}: the demo org is connected to an account there,"
-        " its webhook URL registered and the catalog syncing.\n"
+        " its webhook URL registered and the catalog syncing."
+    )
+    err.print(
+        f"  QuickBooks Online sandbox at {quickbooks_url}: its companies' books at"
+        f" {quickbooks_url}/ (connecting an org comes with the QuickBooks integration).\n"
     )
     serve(host=host, port=port, workers=1)
 

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
-    port, stripe_port = free_port(), free_port()
+    port, stripe_port, quickbooks_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGENTRA_")}
     env["REGENTRA_VAR_DIR"] = str(tmp_path / "var")
     log = tmp_path / "demo.log"
@@ -33,6 +33,8 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
                 str(port),
                 "--stripe-port",
                 str(stripe_port),
+                "--quickbooks-port",
+                str(quickbooks_port),
             ],
             cwd=ROOT,
             env=env,
@@ -87,6 +89,11 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             sandbox + "/v1/account", headers={"Authorization": "Bearer sk_test_demo1234567890"}
         )
         assert account.status_code == 200 and account.json()["object"] == "account"
+        # So does the QuickBooks Online sandbox, with its seeded companies' books.
+        quickbooks = f"http://127.0.0.1:{quickbooks_port}"
+        assert quickbooks in printed
+        books = httpx.get(quickbooks + "/")
+        assert books.status_code == 200 and "/company/" in books.text, books.text
         # Approved time is ready to invoice: generate, send, pay on the sandbox, and the
         # invoice turns Paid through the demo org's signed webhook.
         with PageClient(base) as browser:
