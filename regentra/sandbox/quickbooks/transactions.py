@@ -89,18 +89,15 @@ def _doc_number(company: Company, entity: str, body: dict[str, Any], current: An
             )
 
 
-def invoice(
-    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
-) -> dict[str, Any]:
-    customer = _customer(company, body)
-    _txn_currency(company, body, customer["CurrencyRef"]["value"])
-    _doc_number(company, "Invoice", body, current)
+def sales_lines(company: Company, entity: str, body: dict[str, Any]) -> Decimal:
+    """Check `SalesItemLineDetail` lines (an active item each, two-decimal amounts), set
+    `TotalAmt` to their sum and return it. Used by Invoice, CreditMemo and RefundReceipt."""
     total = Decimal("0.00")
     for line in _lines(body):
         if line.get("DetailType") == "SubTotalLineDetail":
             continue
         if line.get("DetailType") != "SalesItemLineDetail":
-            raise business("Invoice lines must be SalesItemLineDetail lines", "Line.DetailType")
+            raise business(f"{entity} lines must be SalesItemLineDetail lines", "Line.DetailType")
         detail = line.get("SalesItemLineDetail") or {}
         item_id = ref_id(detail, "ItemRef")
         if item_id is None:
@@ -112,6 +109,16 @@ def invoice(
         line["Amount"] = as_json(amount)
         total += amount
     body["TotalAmt"] = as_json(total)
+    return total
+
+
+def invoice(
+    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    customer = _customer(company, body)
+    _txn_currency(company, body, customer["CurrencyRef"]["value"])
+    _doc_number(company, "Invoice", body, current)
+    total = sales_lines(company, "Invoice", body)
     paid = Decimal(str(current["TotalAmt"])) - Decimal(str(current["Balance"])) if current else 0
     if total < paid:
         raise business("The invoice total cannot be less than the payments applied to it")
