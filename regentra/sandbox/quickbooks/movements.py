@@ -228,8 +228,7 @@ def refund_receipt(
     customer = _customer(company, body)
     currency = _txn_currency(company, body, customer["CurrencyRef"]["value"])
     source = _account(company, body, "DepositToAccountRef", REFUND_FROM)
-    if _undeposited(source):
-        raise business("A refund cannot be paid from Undeposited Funds", "DepositToAccountRef")
+    # Undeposited Funds is allowed: Intuit-connected apps default refunds to it.
     if source["CurrencyRef"]["value"] != currency:
         raise business(
             f"The refund account's currency must be the refund's ({currency})",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from intuitlib.client import AuthClient
 
-from sandbox.quickbooks.conftest import QboSandbox
+from sandbox.quickbooks.conftest import QboSandbox, unique
 from sandbox.quickbooks.helpers import created, customer, fault, find, invoice, post
 
 
@@ -145,10 +145,20 @@ def test_deposit_rules(qbo: QboSandbox, us: AuthClient) -> None:
         assert ok.status_code == 200 and ok.json()["Deposit"]["TotalAmt"] == 12.5
 
 
-def test_credit_memo_leaves_a_credit(qbo: QboSandbox, us: AuthClient) -> None:
+def test_credit_memo_leaves_a_credit(qbo: QboSandbox, us: AuthClient, uk: AuthClient) -> None:
+    with qbo.http(uk) as api:
+        euro = customer(api, CurrencyRef={"value": "EUR"})["Id"]
+        assert fault(post(api, "CreditMemo", _sales(api, euro, 5)))["element"] == "ExchangeRate"
+        assert created(api, "CreditMemo", _sales(api, euro, 5, ExchangeRate=0.86))[
+            "CurrencyRef"
+        ] == {"value": "EUR"}
     with qbo.http(us) as api:
         cust = customer(api)["Id"]
-        memo = created(api, "CreditMemo", _sales(api, cust, 25))
+        number = unique("CM").replace(" ", "")[:20]
+        memo = created(api, "CreditMemo", _sales(api, cust, 25, DocNumber=number))
+        assert fault(post(api, "CreditMemo", _sales(api, cust, 1, DocNumber=number)))["code"] == (
+            "6210"
+        )
         assert memo["TotalAmt"] == 25 and memo["RemainingCredit"] == 25
         assert fault(post(api, "CreditMemo", {"Line": _sales(api, cust, 1)["Line"]}))["code"] == (
             "2020"
@@ -169,9 +179,21 @@ def test_refund_receipt_rules(qbo: QboSandbox, us: AuthClient, uk: AuthClient) -
     with qbo.http(us) as api:
         cust = customer(api)["Id"]
         assert fault(post(api, "RefundReceipt", _sales(api, cust, 30)))["code"] == "2020"
-        for account in ("Undeposited Funds", "Services"):
+        for account in ("Services", "Merchant Fees", "Accounts Receivable (A/R)"):
             body = _sales(api, cust, 30, DepositToAccountRef=_account(api, account))
             assert fault(post(api, "RefundReceipt", body))["element"] == "DepositToAccountRef"
+        held = _sales(api, cust, 5, DepositToAccountRef=_account(api, "Undeposited Funds"))
+        assert post(api, "RefundReceipt", held).status_code == 200
+        assert (
+            fault(
+                post(
+                    api,
+                    "RefundReceipt",
+                    _sales(api, cust, 0, DepositToAccountRef=held["DepositToAccountRef"]),
+                )
+            )["code"]
+            == "6000"
+        )
         body = _sales(api, cust, 30, DepositToAccountRef=_account(api, "Stripe Clearing"))
         refund = created(api, "RefundReceipt", body)
         assert refund["TotalAmt"] == 30
