@@ -144,7 +144,7 @@ SPECS: dict[str, Spec] = {
     "CreditMemo": Spec("CreditMemo", movements.credit_memo, deletable=True),
     "RefundReceipt": Spec("RefundReceipt", movements.refund_receipt, deletable=True),
     "CompanyInfo": Spec("CompanyInfo", transactions.read_only, creatable=False),
-    "Preferences": Spec("Preferences", transactions.read_only, creatable=False),
+    "Preferences": Spec("Preferences", transactions.preferences, creatable=False),
 }
 BY_PATH = {name.lower(): name for name in SPECS}
 
@@ -174,7 +174,7 @@ def update(sandbox: Sandbox, company: Company, entity: str, body: dict[str, Any]
     current = read(company, entity, str(body["Id"]))
     if str(body.get("SyncToken")) != current["SyncToken"]:
         raise stale(entity, current["Id"])
-    if not spec.creatable:
+    if not spec.creatable and entity != "Preferences":
         raise QboFault(
             "Unsupported Operation", f"Operation Update is not supported for {entity}.", "500"
         )

@@ -33,6 +33,45 @@ def read_only(
     raise QboFault("Unsupported Operation", "This entity cannot be changed through the API.", "500")
 
 
+# The Preferences an app may change here, per section (other sections are read-only).
+_CHANGEABLE_PREFS = {
+    "SalesFormsPrefs": {"CustomTxnNumbers"},
+    "CurrencyPrefs": {"MultiCurrencyEnabled"},
+}
+
+
+def preferences(
+    sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Update of the company's Preferences (never created). Sections merge field by field,
+    so a sparse `{"SalesFormsPrefs": {"CustomTxnNumbers": false}}` keeps the rest. Custom
+    transaction numbers (on: a duplicate DocNumber is refused) can be switched either way;
+    multicurrency can be turned on, never off; the home currency never changes."""
+    if current is None:
+        return read_only(sandbox, company, body, current)
+    merged = {k: v for k, v in current.items()}
+    for section, fields in body.items():
+        if section in ("Id", "SyncToken", "sparse", "domain", "MetaData"):
+            continue
+        if not isinstance(fields, dict):
+            raise invalid(f"{section} must be an object", section)
+        before = dict(current.get(section) or {})
+        after = {**before, **fields}
+        changed = {name for name in after if after.get(name) != before.get(name)}
+        refused = changed - _CHANGEABLE_PREFS.get(section, set())
+        if refused:
+            name = sorted(refused)[0]
+            raise business(f"{section}.{name} cannot be changed through the API", section)
+        for name in changed:
+            if not isinstance(after[name], bool):
+                raise invalid(f"{section}.{name} must be true or false", f"{section}.{name}")
+        if before.get("MultiCurrencyEnabled") and after.get("MultiCurrencyEnabled") is False:
+            raise business("Multicurrency cannot be turned off once it is on", section)
+        merged[section] = after
+    company.multicurrency = bool(merged.get("CurrencyPrefs", {}).get("MultiCurrencyEnabled"))
+    return merged
+
+
 def _voided(obj: dict[str, Any]) -> bool:
     return obj.get("PrivateNote") == "Voided"
 

@@ -191,3 +191,51 @@ def test_a_multicurrency_company_needs_currencyref_on_purchases(
             api, "Cash", "Stripe Clearing", "Merchant Fees", CurrencyRef={"value": "GBP"}
         )
         assert ok.status_code == 200 and ok.json()["Purchase"]["ExchangeRate"] == 1
+
+
+def test_preferences_decide_duplicate_numbers_and_multicurrency(qbo: QboSandbox) -> None:
+    """Preferences are updated like other entities (SyncToken, sparse): custom transaction
+    numbers off lets a DocNumber repeat, on refuses it again; multicurrency can be turned on
+    (then a foreign-currency customer is accepted) but never off; the home currency is fixed."""
+    with qbo.control() as control:
+        made = control.post(
+            "/_sandbox/companies", json={"name": unique("Prefs Co"), "home_currency": "USD"}
+        )
+    assert made.status_code == 201, made.text
+    auth = qbo.connect(made.json()["realm_id"])
+    with qbo.http(auth) as api:
+
+        def prefs() -> dict[str, Any]:
+            return dict(api.get("/preferences").json()["Preferences"])
+
+        def change(section: str, **fields: Any) -> httpx.Response:
+            now = prefs()
+            body = {"Id": now["Id"], "SyncToken": now["SyncToken"], "sparse": True,
+                    section: fields}  # fmt: skip
+            return post(api, "Preferences", body)
+
+        cust = customer(api)["Id"]
+        number = unique("D").replace(" ", "")[:20]
+        invoice(api, cust, 5, DocNumber=number)
+        assert fault(post(api, "Invoice", {**_invoice_body(api, cust), "DocNumber": number}))
+        off = change("SalesFormsPrefs", CustomTxnNumbers=False)
+        assert off.status_code == 200, off.text
+        again = post(api, "Invoice", {**_invoice_body(api, cust), "DocNumber": number})
+        assert again.status_code == 200, again.text
+        assert change("SalesFormsPrefs", CustomTxnNumbers=True).status_code == 200
+        dup = fault(post(api, "Invoice", {**_invoice_body(api, cust), "DocNumber": number}))
+        assert dup["code"] == "6210"
+        # Multicurrency: off in this company, so a EUR customer is refused until it is on.
+        euro = {"DisplayName": unique("Euro"), "CurrencyRef": {"value": "EUR"}}
+        assert fault(post(api, "Customer", euro))
+        assert change("CurrencyPrefs", MultiCurrencyEnabled=True).status_code == 200
+        assert prefs()["CurrencyPrefs"]["HomeCurrency"]["value"] == "USD"  # kept
+        assert post(api, "Customer", euro).status_code == 200
+        never_off = fault(change("CurrencyPrefs", MultiCurrencyEnabled=False))
+        assert "cannot be turned off" in never_off["Detail"]
+        fixed = fault(change("CurrencyPrefs", HomeCurrency={"value": "GBP"}))
+        assert "cannot be changed" in fixed["Detail"]
+        stale = prefs()
+        body = {"Id": stale["Id"], "SyncToken": "0", "sparse": True,
+                "SalesFormsPrefs": {"CustomTxnNumbers": False}}  # fmt: skip
+        assert fault(post(api, "Preferences", body))["code"] == "5010"
