@@ -115,7 +115,12 @@ def routes(sandbox: Sandbox) -> list[Route]:
         if request.method == "GET":
             with sandbox.lock:
                 return JSONResponse(
-                    {"data": [{"client_id": k, **v} for k, v in sandbox.apps.items()]}
+                    {
+                        "data": [
+                            {"client_id": k, "redirect_uris": v["redirect_uris"]}
+                            for k, v in sandbox.apps.items()
+                        ]
+                    }
                 )
         data = await _json(request)
         uris = data.get("redirect_uris")

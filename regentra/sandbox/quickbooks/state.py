@@ -198,7 +198,11 @@ class Sandbox:
                 "signing_key_pem": self.signing_key_pem,
             }
             tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
+            # Client secrets, tokens and the signing key: readable by the owner only.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an older .tmp may have had wider permissions
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(data))
             os.replace(tmp, self.state_file)
 
     def _load(self, path: Path) -> None:
