@@ -4,6 +4,7 @@ replay, per-realm throttling, injected faults, the request log, then the entity 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import random
 import threading
@@ -176,7 +177,7 @@ class Api:
         with sandbox.lock:
             if requestid is not None and requestid in company.requestids:
                 saved = company.requestids[requestid]
-                return saved["status"], saved["body"]
+                return saved["status"], copy.deepcopy(saved["body"])
             try:
                 result = self._route(company, method, rest, params, raw)
                 status, body = 200, {**result, "time": sandbox.stamp()}
@@ -185,7 +186,8 @@ class Api:
                     raise
                 status, body = fault.status, fault.body(sandbox.stamp())
             if requestid is not None:
-                company.requestids[requestid] = {"status": status, "body": body}
+                # A copy: the stored object changes with later updates; the replay does not.
+                company.requestids[requestid] = {"status": status, "body": copy.deepcopy(body)}
             if method == "POST":
                 sandbox.save()
             return status, body
@@ -196,7 +198,10 @@ class Api:
         sandbox = self.sandbox
         parts = rest.split("/")
         if parts[0] == "query":
-            text = params.get("query") if method == "GET" else raw.decode()
+            try:
+                text = params.get("query") if method == "GET" else raw.decode()
+            except UnicodeDecodeError:
+                raise query.parse_error("the query is not UTF-8 text") from None
             if not text:
                 raise query.parse_error("no query given")
             known = set(entities.SPECS)

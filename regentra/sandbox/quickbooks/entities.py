@@ -21,6 +21,7 @@ from regentra.sandbox.quickbooks.values import (
     currency_of,
     ref_id,
     resolve,
+    text,
 )
 
 READ_ONLY = {"Id", "SyncToken", "MetaData", "domain", "sparse"}
@@ -121,7 +122,7 @@ def _account(
     sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
 ) -> dict[str, Any]:
     _unique_name(company, "Account", body, current)
-    if body.get("AccountType") not in ACCOUNT_TYPES:
+    if text(body, "AccountType") not in ACCOUNT_TYPES:
         raise required("AccountType")
     currency = currency_of(company, body, company.home_currency)
     check_currency(company, body, currency, "an account")
@@ -187,8 +188,9 @@ def update(sandbox: Sandbox, company: Company, entity: str, body: dict[str, Any]
     transactions.before_change(sandbox, company, entity, current)
     try:
         obj = spec.validate(sandbox, company, merged, current)
-    except QboFault:
-        transactions.after_change(sandbox, company, entity, None, current)  # undo the revert
+    except BaseException:
+        # Undo the revert without touching the invoices: the failed update changed nothing.
+        transactions.after_change(sandbox, company, entity, None, current, touch=False)
         raise
     for key in list(current):
         if key not in READ_ONLY:

@@ -26,6 +26,8 @@ from regentra.sandbox.quickbooks.transactions import (
 )
 from regentra.sandbox.quickbooks.values import (
     as_json,
+    as_object,
+    as_objects,
     check_currency,
     check_exchange_rate,
     currency_of,
@@ -114,8 +116,8 @@ def deposited_in(company: Company, payment_id: str, own: str | None = None) -> s
 def _linked_payment(
     company: Company, line: dict[str, Any], currency: str, own: str | None, seen: set[str]
 ) -> Decimal:
-    links = line["LinkedTxn"]
-    if not isinstance(links, list) or len(links) != 1 or links[0].get("TxnType") != "Payment":
+    links = as_objects(line["LinkedTxn"], "Line.LinkedTxn")
+    if len(links) != 1 or links[0].get("TxnType") != "Payment":
         raise business("A deposit line links exactly one Payment", "Line.LinkedTxn")
     if line.get("DepositLineDetail"):
         raise business("A linked deposit line cannot also have a DepositLineDetail", "Line")
@@ -177,7 +179,8 @@ def deposit(
             raise business(
                 "A deposit line links a Payment or is a DepositLineDetail line", "Line.DetailType"
             )
-        source_id = ref_id(line.get("DepositLineDetail") or {}, "AccountRef")
+        detail = as_object(line.get("DepositLineDetail"), "Line.DepositLineDetail")
+        source_id = ref_id(detail, "AccountRef")
         if source_id is None:
             raise required("Line.DepositLineDetail.AccountRef")
         source = resolve(company, "Account", source_id, "DepositLineDetail.AccountRef")

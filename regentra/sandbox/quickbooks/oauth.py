@@ -96,6 +96,14 @@ def _check_authorize(sandbox: Sandbox, params: dict[str, str]) -> str | None:
     return None
 
 
+def _form(raw: bytes) -> dict[str, str] | None:
+    """An application/x-www-form-urlencoded body; None when it is not UTF-8."""
+    try:
+        return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+    except UnicodeDecodeError:
+        return None
+
+
 def routes(sandbox: Sandbox) -> list[Route]:
     def authorize(request: Request) -> Response:
         params = dict(request.query_params)
@@ -123,7 +131,9 @@ def routes(sandbox: Sandbox) -> list[Route]:
         )
 
     async def decide(request: Request) -> Response:
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        form = _form(await request.body())
+        if form is None:
+            return _error_page("invalid_request: the form is not UTF-8 text.")
         problem = _check_authorize(sandbox, form)
         if problem:
             return _error_page(problem)
@@ -201,7 +211,9 @@ def routes(sandbox: Sandbox) -> list[Route]:
         client_id = _client(request)
         if client_id is None:
             return _oauth_error("invalid_client", 401)
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        form = _form(await request.body())
+        if form is None:
+            return _oauth_error("invalid_request", 400)
         grant_type = form.get("grant_type")
         with sandbox.lock:
             now = sandbox.now()
@@ -254,6 +266,8 @@ def routes(sandbox: Sandbox) -> list[Route]:
         try:
             value = json.loads(await request.body()).get("token", "")
         except (ValueError, AttributeError):
+            return _oauth_error("invalid_request")
+        if not isinstance(value, str):
             return _oauth_error("invalid_request")
         with sandbox.lock:
             held = sandbox.refresh_tokens.get(value) or sandbox.access_tokens.get(value)

@@ -36,6 +36,11 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+def _whole(toks: list[str], i: int) -> bool:
+    """An ASCII whole number of at most nine digits at toks[i] (isdigit() also takes "²")."""
+    return i < len(toks) and re.fullmatch(r"[0-9]{1,9}", toks[i]) is not None
+
+
 def _value(tok: str) -> Any:
     if tok.startswith("'"):
         return tok[1:-1].replace("\\'", "'")
@@ -97,7 +102,7 @@ def run(
         count, i = True, i + 4
     else:
         raise parse_error("select * or count(*) only (the sandbox's subset)")
-    if low[i] != "from" or i + 1 >= len(toks):
+    if i + 1 >= len(toks) or low[i] != "from":
         raise parse_error("expected from")
     entity = next((k for k in known if k.lower() == low[i + 1]), None)
     if entity is None:
@@ -113,13 +118,15 @@ def run(
                 raise parse_error("incomplete condition")
             field, op = toks[i], low[i + 1]
             if op == "in":
-                if toks[i + 2] != "(":
+                if i + 2 >= len(toks) or toks[i + 2] != "(":
                     raise parse_error("expected ( after in")
                 values, i = [], i + 3
                 while i < len(toks) and toks[i] != ")":
                     if toks[i] != ",":
                         values.append(_value(toks[i]))
                     i += 1
+                if i >= len(toks):
+                    raise parse_error("expected ) to close in (…)")
                 conds.append((field, "in", values))
                 i += 1
             elif op in ("=", "!=", "<", ">", "<=", ">=", "like"):
@@ -138,12 +145,14 @@ def run(
     while i < len(toks):
         if low[i] in ("orderby", "order"):
             i += 2 if low[i] == "order" and i + 1 < len(toks) and low[i + 1] == "by" else 1
+            if i >= len(toks):
+                raise parse_error("expected a field after orderby")
             desc = i + 1 < len(toks) and low[i + 1] == "desc"
             order = (toks[i], desc)
             i += 2 if i + 1 < len(toks) and low[i + 1] in ("asc", "desc") else 1
-        elif low[i] == "startposition" and i + 1 < len(toks) and toks[i + 1].isdigit():
+        elif low[i] == "startposition" and _whole(toks, i + 1):
             start, i = int(toks[i + 1]), i + 2
-        elif low[i] == "maxresults" and i + 1 < len(toks) and toks[i + 1].isdigit():
+        elif low[i] == "maxresults" and _whole(toks, i + 1):
             limit, i = int(toks[i + 1]), i + 2
         else:
             raise parse_error(f"Encountered {toks[i]!r}")

@@ -15,12 +15,15 @@ from regentra.sandbox.quickbooks.state import Company, Sandbox
 from regentra.sandbox.quickbooks.values import (
     EXPENSE_TYPES,
     as_json,
+    as_object,
+    as_objects,
     check_currency,
     check_exchange_rate,
     currency_of,
     money,
     ref_id,
     resolve,
+    text,
 )
 
 PAYMENT_ACCOUNT = {"Cash": {"Bank"}, "Check": {"Bank"}, "CreditCard": {"Credit Card"}}
@@ -77,12 +80,9 @@ def _voided(obj: dict[str, Any]) -> bool:
 
 
 def _lines(body: dict[str, Any]) -> list[dict[str, Any]]:
-    lines = body.get("Line")
-    if not isinstance(lines, list) or not lines:
+    lines = as_objects(body.get("Line"), "Line")
+    if not lines:
         raise required("Line")
-    for line in lines:
-        if not isinstance(line, dict):
-            raise invalid("Line must be a list of objects", "Line")
     return lines
 
 
@@ -137,7 +137,7 @@ def sales_lines(company: Company, entity: str, body: dict[str, Any]) -> Decimal:
             continue
         if line.get("DetailType") != "SalesItemLineDetail":
             raise business(f"{entity} lines must be SalesItemLineDetail lines", "Line.DetailType")
-        detail = line.get("SalesItemLineDetail") or {}
+        detail = as_object(line.get("SalesItemLineDetail"), "Line.SalesItemLineDetail")
         item_id = ref_id(detail, "ItemRef")
         if item_id is None:
             raise required("Line.SalesItemLineDetail.ItemRef")
@@ -187,11 +187,11 @@ def payment(
             )
     applied = Decimal("0.00")
     seen: dict[str, Decimal] = {}
-    for line in body.get("Line") or []:
+    for line in as_objects(body.get("Line"), "Line"):
         amount = money(line.get("Amount", 0), "Line.Amount")
         if amount <= 0:
             raise business("A payment line's Amount must be positive", "Line.Amount")
-        links = line.get("LinkedTxn") or []
+        links = as_objects(line.get("LinkedTxn"), "Line.LinkedTxn")
         if len(links) != 1 or links[0].get("TxnType") != "Invoice":
             raise business("Each payment line links exactly one Invoice", "Line.LinkedTxn")
         invoice_id = str(links[0].get("TxnId", ""))
@@ -234,7 +234,7 @@ def payment(
 def purchase(
     sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
 ) -> dict[str, Any]:
-    kind = body.get("PaymentType")
+    kind = text(body, "PaymentType")
     if kind is None:
         raise required("PaymentType")
     if kind not in PAYMENT_ACCOUNT:
@@ -249,7 +249,7 @@ def purchase(
     account_currency = account["CurrencyRef"]["value"]
     vendor_id = ref_id(body, "EntityRef")
     if vendor_id is not None:
-        kind_of = (body["EntityRef"].get("type") or "Vendor").capitalize()
+        kind_of = (text(body["EntityRef"], "type") or "Vendor").capitalize()
         if kind_of not in ("Vendor", "Customer"):
             raise invalid("EntityRef.type must be Vendor or Customer", "EntityRef")
         party = resolve(company, kind_of, vendor_id, "EntityRef")
@@ -273,7 +273,9 @@ def purchase(
             raise business(
                 "Purchase lines must be AccountBasedExpenseLineDetail lines", "Line.DetailType"
             )
-        detail = line.get("AccountBasedExpenseLineDetail") or {}
+        detail = as_object(
+            line.get("AccountBasedExpenseLineDetail"), "Line.AccountBasedExpenseLineDetail"
+        )
         expense_id = ref_id(detail, "AccountRef")
         if expense_id is None:
             raise required("Line.AccountBasedExpenseLineDetail.AccountRef")
@@ -329,9 +331,17 @@ def before_change(sandbox: Sandbox, company: Company, entity: str, obj: dict[str
 
 
 def after_change(
-    sandbox: Sandbox, company: Company, entity: str, _old: Any, obj: dict[str, Any]
+    sandbox: Sandbox,
+    company: Company,
+    entity: str,
+    _old: Any,
+    obj: dict[str, Any],
+    *,
+    touch: bool = True,
 ) -> None:
-    """Apply what `obj` does to other objects (after it is created or changed)."""
+    """Apply what `obj` does to other objects (after it is created or changed). With
+    `touch=False` (re-applying after a failed update) the invoices keep their SyncToken and
+    LastUpdatedTime."""
     if entity != "Payment":
         return
     for invoice_id, amount in _links(obj):
@@ -340,7 +350,8 @@ def after_change(
         link = {"TxnId": obj["Id"], "TxnType": "Payment"}
         if link not in inv.setdefault("LinkedTxn", []):
             inv["LinkedTxn"].append(link)
-        sandbox.touch(inv)
+        if touch:
+            sandbox.touch(inv)
 
 
 def check_delete(company: Company, entity: str, obj: dict[str, Any]) -> None:

@@ -9,19 +9,61 @@ from regentra.sandbox.quickbooks.errors import QboFault, business, invalid, inva
 from regentra.sandbox.quickbooks.state import Company
 
 EXPENSE_TYPES = {"Expense", "Other Expense", "Cost of Goods Sold"}
+# The largest amount or exchange rate accepted (docs silent: stricter, refused as out of range).
+MAX_AMOUNT = Decimal("1e11")
 
 
-def money(value: Any, element: str) -> Decimal:
-    """A decimal amount with at most two decimals (QuickBooks amounts are decimals)."""
+def number(value: Any, element: str) -> Decimal:
+    """A finite JSON number (or numeric string) no larger than MAX_AMOUNT in magnitude."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise invalid(f"{element} is not a number: {value!r}", element)
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise invalid(f"{element} is not a number: {value!r}", element) from None
     if not amount.is_finite():
         raise invalid(f"{element} is not a number: {value!r}", element)
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):  # type: ignore[operator]
+    if abs(amount) > MAX_AMOUNT:
+        raise business(f"{element} is out of range: {value}", element)
+    return amount
+
+
+def money(value: Any, element: str) -> Decimal:
+    """A decimal amount with at most two decimals (QuickBooks amounts are decimals)."""
+    amount = number(value, element)
+    try:
+        rounded = amount.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise business(f"{element} is out of range: {value}", element) from None
+    if amount != rounded:
         raise business(f"{element} has more than two decimals: {value}", element)
-    return amount.quantize(Decimal("0.01"))
+    return rounded
+
+
+def as_object(value: Any, element: str) -> dict[str, Any]:
+    """An optional JSON object (absent or null: empty); any other type is fault 2010."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid(f"{element} must be an object", element)
+    return value
+
+
+def as_objects(value: Any, element: str) -> list[dict[str, Any]]:
+    """An optional list of JSON objects (absent or null: empty); else fault 2010."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise invalid(f"{element} must be a list of objects", element)
+    return value
+
+
+def text(body: dict[str, Any], name: str) -> str | None:
+    """An optional string field; any other JSON type is fault 2010."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise invalid(f"{name} must be a string", name)
+    return value
 
 
 def as_json(amount: Decimal) -> float:
@@ -32,7 +74,10 @@ def ref_id(body: dict[str, Any], name: str) -> str | None:
     ref = body.get(name)
     if ref is None:
         return None
-    if not isinstance(ref, dict) or not str(ref.get("value", "")).strip():
+    if not isinstance(ref, dict):
+        raise invalid(f"{name} must be an object", name)
+    value = ref.get("value", "")
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
         raise invalid(f"{name}.value is required", name)
     return str(ref["value"])
 
@@ -80,7 +125,7 @@ def check_currency(company: Company, body: dict[str, Any], currency: str, elemen
 def check_exchange_rate(company: Company, body: dict[str, Any], currency: str) -> None:
     if currency == company.home_currency:
         body.setdefault("ExchangeRate", 1)
-        if Decimal(str(body["ExchangeRate"])) != 1:
+        if number(body["ExchangeRate"], "ExchangeRate") != 1:
             raise business("ExchangeRate must be 1 for a home-currency transaction", "ExchangeRate")
         return
     rate = body.get("ExchangeRate")
@@ -90,8 +135,5 @@ def check_exchange_rate(company: Company, body: dict[str, Any], currency: str) -
             f"(home currency {company.home_currency})",
             "ExchangeRate",
         )
-    try:
-        if Decimal(str(rate)) <= 0:
-            raise ValueError
-    except (InvalidOperation, ValueError):
-        raise invalid(f"ExchangeRate is not a positive number: {rate!r}", "ExchangeRate") from None
+    if number(rate, "ExchangeRate") <= 0:
+        raise invalid(f"ExchangeRate is not a positive number: {rate!r}", "ExchangeRate")
