@@ -11,6 +11,7 @@ its `value`). No `or` (QuickBooks has none). startposition is 1-based, maxresult
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from regentra.sandbox.quickbooks.errors import QboFault
@@ -61,12 +62,30 @@ def _field(obj: dict[str, Any], path: str) -> Any:
     return value
 
 
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _as_time(value: Any) -> datetime | None:
+    """A timestamp such as 2026-12-02T10:12:42-08:00 as an aware datetime (no offset: UTC,
+    docs silent), so times in different offsets compare as the instants they are."""
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _compare(actual: Any, op: str, expected: Any) -> bool:
     if actual is None:
         return False
     left: Any
     right: Any
-    if isinstance(actual, bool) or isinstance(expected, bool):
+    when, then = _as_time(actual), _as_time(expected)
+    if op != "like" and when is not None and then is not None:
+        left, right = when, then
+    elif isinstance(actual, bool) or isinstance(expected, bool):
         left, right = str(actual).lower(), str(expected).lower()
     elif isinstance(actual, int | float):
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 import httpx
 from intuitlib.client import AuthClient
@@ -116,6 +117,16 @@ def test_query_paging_in_like_and_last_updated(qbo: QboSandbox, us: AuthClient) 
         later = q(f"select * from Customer where MetaData.LastUpdatedTime >= '{stamp}' "
                   f"and DisplayName like '{tag}%'")  # fmt: skip
         assert len(later["Customer"]) == 5
+        # The same instant written in another offset selects the same rows (times compare as
+        # instants, not as text); an hour later selects none.
+        instant = datetime.fromisoformat(stamp)
+        pacific = instant.astimezone(timezone(timedelta(hours=-8))).isoformat()
+        same = q(f"select * from Customer where MetaData.LastUpdatedTime >= '{pacific}' "
+                 f"and DisplayName like '{tag}%'")  # fmt: skip
+        assert len(same["Customer"]) == 5
+        hour = (instant + timedelta(hours=1)).astimezone(timezone(timedelta(hours=-8)))
+        assert q(f"select * from Customer where MetaData.LastUpdatedTime > '{hour.isoformat()}' "
+                 f"and DisplayName like '{tag}%'") == {}  # fmt: skip
         bad = fault(api.get("/query", params={"query": "select * from Nothing"}))
         assert bad["code"] == "4000"
         # python-quickbooks POSTs the query as application/text.
