@@ -212,7 +212,7 @@ def delete(sandbox: Sandbox, company: Company, entity: str, body: dict[str, Any]
         raise stale(entity, current["Id"])
     transactions.check_delete(company, entity, current)
     movements.check_change(company, entity, current, "delete")
-    transactions.before_change(sandbox, company, entity, current)
+    transactions.release(sandbox, company, entity, current)
     del company.of(entity)[current["Id"]]
     return {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
 
@@ -228,7 +228,7 @@ def void(sandbox: Sandbox, company: Company, entity: str, body: dict[str, Any]) 
         raise stale(entity, current["Id"])
     transactions.check_delete(company, entity, current)
     movements.check_change(company, entity, current, "void")
-    transactions.before_change(sandbox, company, entity, current)
+    transactions.release(sandbox, company, entity, current)
     transactions.void(current)
     sandbox.touch(current)
     return current

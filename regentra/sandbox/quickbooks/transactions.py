@@ -330,6 +330,18 @@ def before_change(sandbox: Sandbox, company: Company, entity: str, obj: dict[str
             ]
 
 
+def release(sandbox: Sandbox, company: Company, entity: str, obj: dict[str, Any]) -> None:
+    """`obj` is deleted or voided: undo its effect, and the invoices it paid change (new
+    SyncToken and LastUpdatedTime), so a sync by LastUpdatedTime sees their balance back."""
+    before_change(sandbox, company, entity, obj)
+    if entity != "Payment":
+        return
+    for invoice_id, _amount in _links(obj):
+        inv = company.of("Invoice").get(invoice_id)
+        if inv is not None:
+            sandbox.touch(inv)
+
+
 def after_change(
     sandbox: Sandbox,
     company: Company,

@@ -45,11 +45,15 @@ def test_payment_lowers_the_invoice_balance_and_overpaying_is_refused(
         assert api.get(f"/invoice/{inv['Id']}").json()["Invoice"]["Balance"] == 0
         closed = fault(post(api, "Payment", _payment(cust, 1, [(inv["Id"], 1)])))
         assert "already paid" in closed["Detail"]
-        # Voiding a payment gives the invoice its balance back.
+        # Voiding a payment gives the invoice its balance back, as a change of the invoice
+        # (new SyncToken), so a sync by LastUpdatedTime sees it.
+        paid_up = api.get(f"/invoice/{inv['Id']}").json()["Invoice"]
         voided = post(api, "Payment", {"Id": rest["Id"], "SyncToken": rest["SyncToken"]},
                       operation="void").json()["Payment"]  # fmt: skip
         assert voided["TotalAmt"] == 0 and voided["PrivateNote"] == "Voided"
-        assert api.get(f"/invoice/{inv['Id']}").json()["Invoice"]["Balance"] == 40
+        reopened = api.get(f"/invoice/{inv['Id']}").json()["Invoice"]
+        assert reopened["Balance"] == 40
+        assert int(reopened["SyncToken"]) > int(paid_up["SyncToken"])
 
 
 def test_payment_must_link_an_invoice_of_the_same_customer(qbo: QboSandbox, us: AuthClient) -> None:
