@@ -3,10 +3,7 @@ python-quickbooks and plain httpx."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,10 +13,10 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from conftest import ROOT, free_port
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from quickbooks import QuickBooks
+from support.sandbox_process import spawn_sandbox, stop_process
 
 REDIRECT_URI = "https://app.regentra.example/integrations/quickbooks/callback"
 
@@ -106,33 +103,11 @@ class QboSandbox:
 
 
 def start_sandbox(*args: str, state: Path | None = None) -> QboSandbox:
-    port = free_port()
-    log_path = Path(os.environ.get("REGENTRA_VAR_DIR", "/tmp")) / f"qbo-sandbox-{port}.log"
-    cmd = [sys.executable, "-m", "regentra", "sandbox", "quickbooks", "--port", str(port), *args]
-    if state is not None:
-        cmd += ["--state", str(state)]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"quickbooks sandbox exited:\n{log_path.read_text()}")
-        try:
-            httpx.get(url + "/_sandbox/clock", timeout=1)
-            return QboSandbox(url, proc, log_path)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"quickbooks sandbox did not start:\n{log_path.read_text()}")
+    return QboSandbox(*spawn_sandbox("quickbooks", "/_sandbox/clock", *args, state=state))
 
 
 def stop_sandbox(sandbox: QboSandbox) -> None:
-    sandbox.process.terminate()
-    try:
-        sandbox.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        sandbox.process.kill()
+    stop_process(sandbox.process)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 import stripe
-from conftest import ROOT, free_port
+from support.sandbox_process import spawn_sandbox, stop_process
 
 from sandbox.stripe.receiver import Receiver
 
@@ -43,33 +40,11 @@ def new_key(mode: str = "test") -> str:
 
 
 def start_sandbox(*args: str, state: Path | None = None) -> StripeSandbox:
-    port = free_port()
-    log_path = Path(os.environ.get("REGENTRA_VAR_DIR", "/tmp")) / f"stripe-sandbox-{port}.log"
-    cmd = [sys.executable, "-m", "regentra", "sandbox", "stripe", "--port", str(port), *args]
-    if state is not None:
-        cmd += ["--state", str(state)]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"stripe sandbox exited:\n{log_path.read_text()}")
-        try:
-            httpx.get(url + "/v1/account", timeout=1)
-            return StripeSandbox(url, proc, log_path)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"stripe sandbox did not start:\n{log_path.read_text()}")
+    return StripeSandbox(*spawn_sandbox("stripe", "/v1/account", *args, state=state))
 
 
 def stop_sandbox(sandbox: StripeSandbox) -> None:
-    sandbox.process.terminate()
-    try:
-        sandbox.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        sandbox.process.kill()
+    stop_process(sandbox.process)
 
 
 @pytest.fixture(scope="session")
