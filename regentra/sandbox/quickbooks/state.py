@@ -8,7 +8,6 @@ written (atomically) after every change, so the demo keeps its books across rest
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 import time
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from regentra.sandbox.files import write_state
 from regentra.sandbox.quickbooks.seed import DEFAULT_COMPANIES, seed_company
 
 # The minor version Intuit serves since 2025-08-01 whatever older one is asked for.
@@ -197,13 +197,7 @@ class Sandbox:
                 "refresh_tokens": self.refresh_tokens,
                 "signing_key_pem": self.signing_key_pem,
             }
-            tmp = self.state_file.with_suffix(".tmp")
-            # Client secrets, tokens and the signing key: readable by the owner only.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # an older .tmp may have had wider permissions
-            with os.fdopen(fd, "w") as out:
-                out.write(json.dumps(data))
-            os.replace(tmp, self.state_file)
+            write_state(self.state_file, data)
 
     def _load(self, path: Path) -> None:
         data = json.loads(path.read_text())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import secrets
 import string
 import threading
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from regentra.sandbox.files import write_state
 from regentra.sandbox.stripe.errors import StripeError, missing
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -280,9 +280,7 @@ class Sandbox:
                 "clock_offset": self.clock_offset,
                 "accounts": [a.to_json() for a in self.accounts.values()],
             }
-            tmp = self.state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
-            os.replace(tmp, self.state_file)
+            write_state(self.state_file, data)
 
     def _load(self, path: Path) -> None:
         data = json.loads(path.read_text())
