@@ -22,6 +22,7 @@ from regentra.sandbox.quickbooks.transactions import (
     _lines,
     _txn_currency,
     _voided,
+    sales_document,
     sales_lines,
 )
 from regentra.sandbox.quickbooks.values import (
@@ -212,10 +213,7 @@ def deposit(
 def credit_memo(
     sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
 ) -> dict[str, Any]:
-    customer = _customer(company, body)
-    _txn_currency(company, body, customer["CurrencyRef"]["value"])
-    _doc_number(company, "CreditMemo", body, current)
-    total = sales_lines(company, "CreditMemo", body)
+    total = sales_document(company, "CreditMemo", body, current)
     if total <= 0:
         raise business("A credit memo's total must be greater than zero", "TotalAmt")
     # Applying credit to invoices is not emulated: the whole credit remains.

@@ -151,13 +151,21 @@ def sales_lines(company: Company, entity: str, body: dict[str, Any]) -> Decimal:
     return total
 
 
+def sales_document(
+    company: Company, entity: str, body: dict[str, Any], current: dict[str, Any] | None
+) -> Decimal:
+    """An Invoice's or a CreditMemo's customer, currency, DocNumber and sales lines checked;
+    their total."""
+    customer = _customer(company, body)
+    _txn_currency(company, body, customer["CurrencyRef"]["value"])
+    _doc_number(company, entity, body, current)
+    return sales_lines(company, entity, body)
+
+
 def invoice(
     sandbox: Sandbox, company: Company, body: dict[str, Any], current: dict[str, Any] | None
 ) -> dict[str, Any]:
-    customer = _customer(company, body)
-    _txn_currency(company, body, customer["CurrencyRef"]["value"])
-    _doc_number(company, "Invoice", body, current)
-    total = sales_lines(company, "Invoice", body)
+    total = sales_document(company, "Invoice", body, current)
     paid = Decimal(str(current["TotalAmt"])) - Decimal(str(current["Balance"])) if current else 0
     if total < paid:
         raise business("The invoice total cannot be less than the payments applied to it")
