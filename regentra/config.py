@@ -56,6 +56,23 @@ class Settings(BaseSettings):
     stripe_rate_limit_retries: int = Field(default=6, ge=0)
     stripe_backoff_base_seconds: float = Field(default=0.5, ge=0)
     stripe_backoff_max_seconds: float = Field(default=8.0, ge=0)
+    # QuickBooks Online (integrations/quickbooks). The app's keys from Intuit's developer
+    # portal; the environment is `sandbox`, `production` or a discovery document's URL (the
+    # local QuickBooks sandbox's in tests and the demo). Unset: the card says what to set.
+    qbo_client_id: str = ""
+    qbo_client_secret: str = ""
+    qbo_environment: str = "sandbox"
+    # The accounting API's base; empty: Intuit's for `sandbox`/`production`, else the
+    # discovery URL's origin (the local sandbox serves both).
+    qbo_api_base: str = ""
+    qbo_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Requests per second per company (realm), shared by every process: Intuit allows 10
+    # (and 500 a minute). 0 turns the throttle off.
+    qbo_max_rps: float = Field(default=8.0, ge=0)
+    # 429s and 5xx: retried in the call this many times with exponential back-off.
+    qbo_retries: int = Field(default=4, ge=0)
+    qbo_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    qbo_backoff_max_seconds: float = Field(default=8.0, ge=0)
 
     @property
     def secure_cookies(self) -> bool:

@@ -60,7 +60,7 @@ from regentra.db import make_engine  # noqa: E402
 from regentra.migrate import upgrade  # noqa: E402
 
 # The Stripe sandbox and the app wired to it, shared by every test directory.
-pytest_plugins = ["support.stripe_fixtures"]
+pytest_plugins = ["support.stripe_fixtures", "support.qbo_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_BACKENDS = ["sqlite", "postgres"]

@@ -22,10 +22,14 @@ from regentra.errors import Conflict
 from regentra.invoices.errors import InvoicePaid, InvoiceVoid
 from regentra.invoices.service import OPEN, unlink_entries
 from regentra.kit.time import utcnow
-from regentra.models import ActorType, Invoice, InvoiceStatus, Org
+from regentra.models import ActorType, Invoice, InvoiceStatus, Org, QuickBooksConnection
 
 VOIDABLE = (InvoiceStatus.draft.value, *OPEN)
-# The task a later issue implements: record the payment (and Stripe's fee) in QuickBooks.
+# QuickBooks Online (integrations/quickbooks/tasks.py), enqueued by name when the org has it
+# connected: mirror a sent invoice, void the mirror of a voided one, and record the payment
+# (and Stripe's fee) of a paid one.
+MIRROR_TASK = "quickbooks.mirror_invoice"
+VOID_TASK = "quickbooks.void_invoice"
 PAYMENT_BRIDGE_TASK = "quickbooks.record_payment"
 
 
@@ -114,6 +118,7 @@ def mark_sent(
             "due_date": due_date.isoformat() if due_date else None,
         },
     )
+    _hand_to_bookkeeping(session, moved, MIRROR_TASK)
     return moved
 
 
@@ -173,21 +178,28 @@ def mark_paid(
             **({"stripe_event_id": stripe_event_id} if stripe_event_id else {}),
         },
     )
-    _hand_to_bookkeeping(session, invoice)
+    _hand_to_bookkeeping(session, invoice, PAYMENT_BRIDGE_TASK)
     return invoice
 
 
 def quickbooks_connected(session: Session, *, org_id: uuid.UUID) -> bool:
-    """Whether the org has QuickBooks Online connected. No org can connect it yet: the
-    QuickBooks issue replaces this with a look at its connection table."""
-    return False
+    """Whether the org has a QuickBooks Online company connected (also while it needs a
+    reconnect or a mapping: its postings then wait, and run once it is fixed)."""
+    found = session.scalar(
+        select(QuickBooksConnection.id).where(
+            QuickBooksConnection.org_id == org_id,
+            QuickBooksConnection.realm_id.is_not(None),
+            QuickBooksConnection.connected_at.is_not(None),
+        )
+    )
+    return found is not None
 
 
-def _hand_to_bookkeeping(session: Session, invoice: Invoice) -> None:
-    """The one hook for the QuickBooks payment bridge: a paid invoice (however we learnt it)
-    is enqueued by task name, after commit, when the org has QuickBooks connected."""
+def _hand_to_bookkeeping(session: Session, invoice: Invoice, task: str) -> None:
+    """The one hook for QuickBooks: a sent, voided or paid invoice (however we learnt it) is
+    enqueued by task name, after commit, when the org has QuickBooks connected."""
     if quickbooks_connected(session, org_id=invoice.org_id):
-        queue.enqueue(session, PAYMENT_BRIDGE_TASK, str(invoice.id))
+        queue.enqueue(session, task, str(invoice.id))
 
 
 def mark_payment_processing(
@@ -346,6 +358,8 @@ def mark_void(
         subject_id=moved.id,
         details={"number": moved.number, "released_entries": released},
     )
+    if moved.sent_at is not None:  # a draft was never mirrored
+        _hand_to_bookkeeping(session, moved, VOID_TASK)
     return moved
 
 

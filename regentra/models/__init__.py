@@ -15,6 +15,14 @@ from regentra.models.invoice import (
 from regentra.models.login_failure import LoginFailure
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret, SecretPurpose
+from regentra.models.quickbooks import (
+    PostingKind,
+    PostingState,
+    QuickBooksConnection,
+    QuickBooksCustomer,
+    QuickBooksOAuthState,
+    QuickBooksPosting,
+)
 from regentra.models.stripe_connection import StripeConnection
 from regentra.models.stripe_event import StripeEvent
 from regentra.models.ticket import Ticket, TicketStatus
@@ -40,6 +48,12 @@ __all__ = [
     "LoginFailure",
     "Org",
     "OrgSecret",
+    "PostingKind",
+    "PostingState",
+    "QuickBooksConnection",
+    "QuickBooksCustomer",
+    "QuickBooksOAuthState",
+    "QuickBooksPosting",
     "Role",
     "SecretPurpose",
     "StripeConnection",

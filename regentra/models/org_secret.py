@@ -15,6 +15,8 @@ class SecretPurpose(enum.StrEnum):
     stripe_secret_key = "stripe_secret_key"  # noqa: S105 (a purpose name, not a secret)
     stripe_webhook_secret = "stripe_webhook_secret"  # noqa: S105 (Stripe's signing secret)
     stripe_webhook_token = "stripe_webhook_token"  # noqa: S105 (our webhook URL's token)
+    quickbooks_access_token = "quickbooks_access_token"  # noqa: S105 (Intuit OAuth 2)
+    quickbooks_refresh_token = "quickbooks_refresh_token"  # noqa: S105 (Intuit OAuth 2)
 
 
 class OrgSecret(IdMixin, OrgScoped, TimestampMixin, Base):

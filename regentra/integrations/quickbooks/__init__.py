@@ -1,0 +1,1 @@
+"""QuickBooks Online: connection, mapping and postings (issue 12)."""
