@@ -37,6 +37,11 @@ class Periodic:
 SCHEDULE: tuple[Periodic, ...] = (
     # Hourly, off the top of the hour: heal invoices whose `invoice.paid` webhook was lost.
     Periodic("stripe.reconcile", task="stripe.reconcile_sweep", schedule=crontab(minute="7")),
+    # Hourly, apart from Stripe's: QuickBooks postings still pending (an outage outlasted the
+    # task's retries, or a worker died) or waiting on an org that can post again.
+    Periodic(
+        "quickbooks.postings", task="quickbooks.postings_sweep", schedule=crontab(minute="37")
+    ),
     # Every 15 minutes: an invoice turns overdue soon after midnight in its org's time zone
     # (time zones are offset by quarter hours at the finest).
     Periodic("invoices.overdue", task="invoices.overdue_sweep", schedule=crontab(minute="*/15")),

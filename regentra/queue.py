@@ -51,6 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Add a module here when a flow gets its first task.
 TASK_MODULES = (
     "regentra.integrations.stripe.tasks",
+    "regentra.integrations.quickbooks.tasks",
     "regentra.invoices.tasks",
 )
 

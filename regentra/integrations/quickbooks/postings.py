@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,7 +35,20 @@ ORDER = (
 )
 
 
-def request_id(posting: QuickBooksPosting) -> str:
+class Keyed(Protocol):
+    """What a posting's `requestid` derives from (a row, or a snapshot of one)."""
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+    @property
+    def invoice_id(self) -> uuid.UUID: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def generation(self) -> int: ...
+
+
+def request_id(posting: Keyed) -> str:
     """QuickBooks' `requestid` for this posting: 40 hex characters (Intuit allows 50),
     the same on every attempt of one generation."""
     basis = f"regentra:{posting.org_id}:{posting.invoice_id}:{posting.kind}:{posting.generation}"

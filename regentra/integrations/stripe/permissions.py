@@ -11,7 +11,9 @@ What Regentra calls (and so what `REQUIRED` lists): the catalog sync lists Produ
 Prices; sending an invoice finds, creates and updates Customers, and creates, updates,
 finalizes, sends, voids and deletes Invoices and their invoice items (Invoices permission);
 reconciliation lists Events and Invoices; the paid-invoice handler reads PaymentIntents and
-invoice payments. Webhook endpoints are added by the admin in the Dashboard, not by Regentra.
+invoice payments; the QuickBooks fee posting reads a PaymentIntent with its charge and the
+charge's balance transaction expanded (Charges and Balance, read: an expanded object needs
+its own permission). Webhook endpoints are added by the admin in the Dashboard, not by Regentra.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ REQUIRED: tuple[Permission, ...] = (
     Permission("Invoices", "Write", "invoices and their lines are created and sent in Stripe"),
     Permission("Events", "Read", "reconciliation reads payment events Stripe sent"),
     Permission("PaymentIntents", "Read", "a paid invoice's payment and its fee are read"),
+    Permission("Charges", "Read", "the charge of a paid invoice is read for its fee"),
+    Permission("Balance", "Read", "the fee is read from the charge's balance transaction"),
 )
 _BY_RESOURCE = {p.resource: p for p in REQUIRED}
 
@@ -80,6 +84,8 @@ def _probes(run: str) -> list[tuple[str, Callable[[Any], Any], str]]:
         ("Invoices", update("invoices", f"in_{missing_id}"), "invoices.update"),
         ("Events", first("events"), "events.list"),
         ("PaymentIntents", first("payment_intents"), "payment_intents.list"),
+        ("Charges", first("charges"), "charges.list"),
+        ("Balance", first("balance_transactions"), "balance_transactions.list"),
     ]
 
 

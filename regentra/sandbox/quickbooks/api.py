@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from regentra.sandbox.quickbooks import entities, query
+from regentra.sandbox.quickbooks import entities, query, rates
 from regentra.sandbox.quickbooks.errors import QboFault, invalid
 from regentra.sandbox.quickbooks.oauth import ACCOUNTING, bearer_grant
 from regentra.sandbox.quickbooks.state import MINOR_VERSION, Company, Sandbox
@@ -206,6 +206,8 @@ class Api:
                 raise query.parse_error("no query given")
             known = set(entities.SPECS)
             return {"QueryResponse": query.run(text, company.objects, known)}
+        if parts[0] == "exchangerate" and method == "GET" and len(parts) == 1:
+            return {"ExchangeRate": rates.exchange_rate(sandbox, company, params)}
         entity = entities.BY_PATH.get(parts[0])
         if entity is None or len(parts) > 2:
             raise QboFault("Unsupported Operation", f"Unknown resource {rest!r}", "500", status=400)

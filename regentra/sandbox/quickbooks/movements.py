@@ -216,9 +216,17 @@ def credit_memo(
     total = sales_document(company, "CreditMemo", body, current)
     if total <= 0:
         raise business("A credit memo's total must be greater than zero", "TotalAmt")
-    # Applying credit to invoices is not emulated: the whole credit remains.
-    body["RemainingCredit"] = as_json(total)
-    body["Balance"] = as_json(total)
+    # Credit already applied by payments (`LinkedTxn` Payment) stays applied.
+    used = Decimal("0.00")
+    if current is not None:
+        used = Decimal(str(current["TotalAmt"])) - Decimal(
+            str(current.get("RemainingCredit", current["TotalAmt"]))
+        )
+        body["LinkedTxn"] = current.get("LinkedTxn", [])
+    if total < used:
+        raise business("The credit memo total cannot be less than the credit applied from it")
+    body["RemainingCredit"] = as_json(total - used)
+    body["Balance"] = as_json(total - used)
     body.setdefault("TxnDate", sandbox.stamp()[:10])
     return body
 

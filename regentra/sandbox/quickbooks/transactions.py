@@ -2,7 +2,10 @@
 
 A Payment's lines link invoices of its customer (`LinkedTxn` TxnType Invoice); each linked
 amount lowers that invoice's `Balance` and must not exceed it. `TotalAmt` may exceed the
-linked amounts: the rest is the payment's `UnappliedAmt` (a credit for the customer).
+linked amounts: the rest is the payment's `UnappliedAmt` (a credit for the customer). A
+line may instead apply a CreditMemo of the customer (`LinkedTxn` TxnType CreditMemo): its
+amount uses up that much of the memo's `RemainingCredit` and counts against the invoices
+(invoices minus credits ≤ `TotalAmt`; a zero-dollar payment applies a credit to an invoice).
 """
 
 from __future__ import annotations
@@ -194,14 +197,26 @@ def payment(
                 "DepositToAccountRef",
             )
     applied = Decimal("0.00")
+    credited = Decimal("0.00")
     seen: dict[str, Decimal] = {}
     for line in as_objects(body.get("Line"), "Line"):
         amount = money(line.get("Amount", 0), "Line.Amount")
         if amount <= 0:
             raise business("A payment line's Amount must be positive", "Line.Amount")
         links = as_objects(line.get("LinkedTxn"), "Line.LinkedTxn")
-        if len(links) != 1 or links[0].get("TxnType") != "Invoice":
-            raise business("Each payment line links exactly one Invoice", "Line.LinkedTxn")
+        if len(links) != 1 or links[0].get("TxnType") not in ("Invoice", "CreditMemo"):
+            raise business(
+                "Each payment line links exactly one Invoice or CreditMemo", "Line.LinkedTxn"
+            )
+        if links[0].get("TxnType") == "CreditMemo":
+            credit_id = str(links[0].get("TxnId", ""))
+            seen["CreditMemo:" + credit_id] = (
+                seen.get("CreditMemo:" + credit_id, Decimal("0.00")) + amount
+            )
+            _check_credit(company, customer, credit_id, seen["CreditMemo:" + credit_id])
+            line["Amount"] = as_json(amount)
+            credited += amount
+            continue
         invoice_id = str(links[0].get("TxnId", ""))
         inv = company.of("Invoice").get(invoice_id)
         if inv is None or _voided(inv):
@@ -227,6 +242,12 @@ def payment(
             )
         line["Amount"] = as_json(amount)
         applied += amount
+    if credited > applied:
+        raise business(
+            f"The credits applied ({credited}) exceed the amounts applied to invoices ({applied})",
+            "Line.Amount",
+        )
+    applied -= credited
     if applied > total:
         raise business(
             f"TotalAmt ({total}) is less than the amounts applied to invoices ({applied})",
@@ -312,21 +333,64 @@ def purchase(
 # ---- effects of a payment on its invoices ----------------------------------------------------
 
 
-def _links(obj: dict[str, Any]) -> list[tuple[str, Decimal]]:
+def _check_credit(
+    company: Company, customer: dict[str, Any], credit_id: str, amount: Decimal
+) -> None:
+    """A payment line applying a CreditMemo: of the same customer, with that much credit
+    left."""
+    memo = company.of("CreditMemo").get(credit_id)
+    if memo is None:
+        raise QboFault(
+            "Invalid Reference Id",
+            f"Invalid Reference Id : CreditMemo element id {credit_id} not found",
+            "2500",
+            element="LinkedTxn",
+        )
+    if memo["CustomerRef"]["value"] != customer["Id"]:
+        raise business(
+            f"CreditMemo {credit_id} belongs to another customer", "Line.LinkedTxn.TxnId"
+        )
+    remaining = Decimal(str(memo.get("RemainingCredit", memo["TotalAmt"])))
+    if amount > remaining:
+        raise business(
+            f"The credit applied from credit memo {credit_id} ({amount}) exceeds its remaining "
+            f"credit ({remaining})",
+            "Line.Amount",
+        )
+
+
+def _links(obj: dict[str, Any], kind: str = "Invoice") -> list[tuple[str, Decimal]]:
     if _voided(obj):
         return []
     out = []
     for line in obj.get("Line") or []:
         for link in line.get("LinkedTxn") or []:
-            if link.get("TxnType") == "Invoice":
+            if link.get("TxnType") == kind:
                 out.append((str(link["TxnId"]), Decimal(str(line["Amount"]))))
     return out
+
+
+def _move_credit(company: Company, obj: dict[str, Any], sign: int) -> None:
+    """A payment's CreditMemo lines use up (sign -1) or give back (+1) their credit."""
+    for credit_id, amount in _links(obj, "CreditMemo"):
+        memo = company.of("CreditMemo").get(credit_id)
+        if memo is None:
+            continue
+        left = Decimal(str(memo.get("RemainingCredit", memo["TotalAmt"]))) + sign * amount
+        memo["RemainingCredit"] = memo["Balance"] = as_json(left)
+        link = {"TxnId": obj["Id"], "TxnType": "Payment"}
+        links = memo.setdefault("LinkedTxn", [])
+        if sign < 0 and link not in links:
+            links.append(link)
+        if sign > 0:
+            memo["LinkedTxn"] = [t for t in links if t != link]
 
 
 def before_change(sandbox: Sandbox, company: Company, entity: str, obj: dict[str, Any]) -> None:
     """Undo what `obj` did to other objects (before it is changed, deleted or voided)."""
     if entity != "Payment":
         return
+    _move_credit(company, obj, +1)
     for invoice_id, amount in _links(obj):
         inv = company.of("Invoice").get(invoice_id)
         if inv is not None:
@@ -364,6 +428,7 @@ def after_change(
     LastUpdatedTime."""
     if entity != "Payment":
         return
+    _move_credit(company, obj, -1)
     for invoice_id, amount in _links(obj):
         inv = company.of("Invoice")[invoice_id]
         inv["Balance"] = as_json(Decimal(str(inv["Balance"])) - amount)
@@ -375,7 +440,9 @@ def after_change(
 
 
 def check_delete(company: Company, entity: str, obj: dict[str, Any]) -> None:
-    if entity == "Invoice" and any(t.get("TxnType") == "Payment" for t in obj.get("LinkedTxn", [])):
+    if entity in ("Invoice", "CreditMemo") and any(
+        t.get("TxnType") == "Payment" for t in obj.get("LinkedTxn", [])
+    ):
         raise business(
             "This invoice has payments applied to it: delete or void the payments first",
             "LinkedTxn",

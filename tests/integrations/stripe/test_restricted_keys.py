@@ -18,6 +18,8 @@ DOCUMENTED = {
     "invoice": "write",
     "event": "read",
     "payment_intent": "read",
+    "charge": "read",
+    "balance": "read",
 }
 
 
@@ -48,6 +50,8 @@ def test_restricted_key_with_the_documented_permissions_passes(stripe_app: Strip
             ("Invoices", "Write"),
             ("Events", "Read"),
             ("PaymentIntents", "Read"),
+            ("Charges", "Read"),
+            ("Balance", "Read"),
         }
         r = api.post("/integrations/stripe/test", json={"publishable_key": pk(), "secret_key": rk})
     assert r.status_code == 200, r.text

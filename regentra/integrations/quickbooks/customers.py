@@ -1,0 +1,144 @@
+"""The QuickBooks Customer for one of our clients, in one company and currency: found or
+made once, then remembered (`QuickBooksCustomer`).
+
+Order: the stored row; else a Customer with the client's name (`DisplayName`) in that
+currency; else a new one, created with a `requestid` derived from (org, realm, client,
+currency, name), so a retry after any crash gets the same Customer back. A QuickBooks
+customer's currency is fixed, and customers and vendors share one name list (6240), so when
+the name is taken by a vendor or by a customer in another currency the client becomes
+"<name> (<CUR>)".
+
+No database transaction is held while QuickBooks answers: the row is read in one short
+session and written in another (a race with another worker ends with the same Customer,
+found by requestid or by name, and one row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from regentra.db import session_scope
+from regentra.integrations.quickbooks.client import QuickBooks
+from regentra.integrations.quickbooks.errors import QuickBooksRejected
+from regentra.models import QuickBooksCustomer
+
+DUPLICATE_NAME = "6240"
+NAME_MAX = 100  # QuickBooks' DisplayName length
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def stored(org_id: uuid.UUID, realm_id: str, client_id: uuid.UUID, currency: str) -> str | None:
+    with session_scope() as session:
+        return session.scalar(
+            select(QuickBooksCustomer.customer_id).where(
+                QuickBooksCustomer.org_id == org_id,
+                QuickBooksCustomer.realm_id == realm_id,
+                QuickBooksCustomer.client_id == client_id,
+                QuickBooksCustomer.currency == currency,
+            )
+        )
+
+
+def _remember(
+    org_id: uuid.UUID, realm_id: str, client_id: uuid.UUID, currency: str, customer: dict[str, Any]
+) -> str:
+    try:
+        with session_scope() as session:
+            session.add(
+                QuickBooksCustomer(
+                    org_id=org_id,
+                    realm_id=realm_id,
+                    client_id=client_id,
+                    currency=currency,
+                    customer_id=str(customer["Id"]),
+                    display_name=str(customer.get("DisplayName") or "")[:255],
+                )
+            )
+    except IntegrityError:  # another worker remembered it first
+        found = stored(org_id, realm_id, client_id, currency)
+        if found is not None:
+            return found
+        raise
+    return str(customer["Id"])
+
+
+def _by_name(qbo: QuickBooks, name: str) -> dict[str, Any] | None:
+    found = qbo.query(f"select * from Customer where DisplayName = '{_quote(name)}'")  # noqa: S608
+    return found[0] if found else None
+
+
+def _request_id(
+    org_id: uuid.UUID,
+    realm_id: str,
+    client_id: uuid.UUID,
+    currency: str,
+    name: str,
+    generation: int,
+) -> str:
+    basis = f"regentra:customer:{org_id}:{realm_id}:{client_id}:{currency}:{name}:{generation}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+def candidates(name: str, currency: str) -> list[str]:
+    base = " ".join(name.split())[:NAME_MAX] or "Client"
+    suffix = f" ({currency})"
+    return [base, base[: NAME_MAX - len(suffix)] + suffix]
+
+
+def find_or_create(
+    qbo: QuickBooks,
+    *,
+    org_id: uuid.UUID,
+    client_id: uuid.UUID,
+    name: str,
+    email: str | None,
+    currency: str,
+    generation: int = 0,
+) -> str:
+    """The QuickBooks Customer id for the client in `currency` (see the module doc).
+    `generation` is the invoice posting's: after a refusal (which QuickBooks replays to the
+    same `requestid`) a Retry asks anew."""
+    realm_id = qbo.realm_id
+    known = stored(org_id, realm_id, client_id, currency)
+    if known is not None:
+        return known
+    last: QuickBooksRejected | None = None
+    for display_name in candidates(name, currency):
+        existing = _by_name(qbo, display_name)
+        if existing is not None:
+            if (existing.get("CurrencyRef") or {}).get("value", currency) == currency:
+                return _remember(org_id, realm_id, client_id, currency, existing)
+            continue  # the name is this client's (or another's) in another currency
+        body: dict[str, Any] = {
+            "DisplayName": display_name,
+            "CompanyName": name[:100],
+            "CurrencyRef": {"value": currency},
+        }
+        if email:
+            body["PrimaryEmailAddr"] = {"Address": email}
+        try:
+            made = qbo.create(
+                "Customer",
+                body,
+                request_id=_request_id(
+                    org_id, realm_id, client_id, currency, display_name, generation
+                ),
+            )
+        except QuickBooksRejected as exc:
+            if exc.fault_code == DUPLICATE_NAME:  # a vendor (or employee) has the name
+                last = exc
+                continue
+            raise
+        return _remember(org_id, realm_id, client_id, currency, made)
+    raise last or QuickBooksRejected(
+        f"QuickBooks already has customers named {name!r} in other currencies: rename the "
+        "client or the QuickBooks customer"
+    )

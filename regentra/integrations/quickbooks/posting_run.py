@@ -1,0 +1,672 @@
+"""Running an invoice's postings: `sync_invoice(invoice_id)`, the body of every QuickBooks
+posting task.
+
+From the invoice's status it makes the due rows (sent: the mirror; paid: the mirror if it was
+never made, the credit memo when Stripe applied a credit balance, the payment, the fee; void:
+the void), then runs them in `postings.ORDER`. Each step is a short transaction of its own;
+none is open while QuickBooks or Stripe answers. A posting that is not posted or skipped
+stops the ones after it (they wait for it).
+
+Exactly once: every create carries `postings.request_id(row)` (QuickBooks replays the first
+answer to a repeated id); a posting whose earlier attempt may have reached QuickBooks
+(`attempts > 0`) first looks its object up by its stable reference (`DocNumber`, or
+`PaymentRefNum` for the Payment) and adopts it; the outcome is recorded with one conditional
+UPDATE (`posting_rows.posted`), so two workers end with one object and one `posted` row.
+
+Errors: `QuickBooksRejected` → failed (QuickBooks' words, audited); `QuickBooksUnavailable` or
+`StripeUnavailable` → stays pending (the task retries with back-off); `ReconnectNeeded`, no
+connection or no mapping → waiting (resumed by `quickbooks.resume`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import select, update
+
+from regentra.db import session_scope
+from regentra.errors import RegentraError
+from regentra.integrations.quickbooks import customers, documents, postings
+from regentra.integrations.quickbooks import posting_rows as rows
+from regentra.integrations.quickbooks.amounts import from_qbo
+from regentra.integrations.quickbooks.client import QuickBooks
+from regentra.integrations.quickbooks.errors import (
+    QuickBooksNotConnected,
+    QuickBooksRejected,
+    QuickBooksUnavailable,
+    ReconnectNeeded,
+)
+from regentra.integrations.quickbooks.posting_rows import Row
+from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe.errors import StripeUnavailable
+from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee, read_fee
+from regentra.models import (
+    Client,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Org,
+    PostingKind,
+    QuickBooksConnection,
+)
+from regentra.orgs.errors import StripeNotConnected
+
+log = structlog.get_logger(__name__)
+
+K = PostingKind
+STALE_OBJECT = "5010"
+MULTICURRENCY_OFF = (
+    "QuickBooks multicurrency is off and this {what} is in {currency} (the company's home "
+    "currency is {home}): turn on multicurrency in QuickBooks (Settings → Account and "
+    "settings → Advanced → Currency), then Retry"
+)
+
+
+class NotYet(Exception):
+    """The posting cannot be made yet (e.g. the fee is not settled): it stays pending."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The invoice as read at the start of a run."""
+
+    org_id: uuid.UUID
+    invoice_id: uuid.UUID
+    number: str
+    status: str
+    currency: str
+    total: int
+    amount_paid: int | None
+    amount_due: int | None
+    sent_at: datetime | None
+    paid_at: datetime | None
+    due_date: date | None
+    stripe_invoice_id: str | None
+    client_id: uuid.UUID
+    client_name: str
+    client_email: str | None
+    tz: ZoneInfo
+    lines: tuple[documents.Line, ...]
+
+    def day(self, at: datetime | None) -> date:
+        """`at` (UTC) as a date in the org's time zone."""
+        return (at or datetime.now(tz=self.tz)).astimezone(self.tz).date()
+
+    @property
+    def credit(self) -> int:
+        """The customer's Stripe credit balance applied: the total less what Stripe asked."""
+        asked = self.amount_paid if self.amount_paid is not None else self.amount_due
+        return max(self.total - asked, 0) if asked is not None else 0
+
+
+@dataclass(frozen=True)
+class Mapping:
+    realm_id: str
+    home: str
+    multicurrency: bool
+    ready: bool
+    why_not: str | None
+    deposit: str | None
+    other_deposit: str | None
+    fee_account: str | None
+    paid_from: str | None
+    vendor: str | None
+    item: str | None
+    post_from: date | None
+    labels: dict[str, Any]
+
+
+@dataclass
+class Run:
+    facts: Facts
+    mapping: Mapping
+    qbo: QuickBooks
+    posted: dict[str, Row] = field(default_factory=dict)
+    _stripe: StripeFee | NoCharge | FeePending | None = None
+    _rates: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    _customer: str | None = None
+    generation: int = 0  # of the invoice posting running (for the Customer's requestid)
+
+    # ---- facts read on demand ---------------------------------------------------------
+
+    def stripe(self) -> StripeFee | NoCharge | FeePending:
+        """The invoice's Stripe payment and fee (read once per run, no transaction open)."""
+        if self._stripe is None:
+            sid = self.facts.stripe_invoice_id
+            if sid is None:
+                self._stripe = NoCharge("the invoice has no Stripe invoice")
+            else:
+                try:
+                    with session_scope() as session:
+                        org_stripe = stripe_client.for_org(session, self.facts.org_id)
+                except StripeNotConnected:
+                    self._stripe = NoCharge("Stripe is not connected: no Stripe payment to read")
+                else:
+                    self._stripe = read_fee(org_stripe, sid)
+        return self._stripe
+
+    def rate(self, currency: str, on: date) -> Decimal:
+        """QuickBooks' own rate for `currency` into the home currency on `on` (the
+        ExchangeRate entity)."""
+        key = (currency, on)
+        if key not in self._rates:
+            answer = self.qbo.request(
+                "GET",
+                "exchangerate",
+                params={"sourcecurrencycode": currency, "asofdate": on.isoformat()},
+            )
+            self._rates[key] = Decimal(str(answer["ExchangeRate"]["Rate"]))
+        return self._rates[key]
+
+    def check_multicurrency(self, currency: str, what: str) -> None:
+        """A foreign currency needs multicurrency on: the connection's flag, confirmed live
+        when it says off (the admin may have turned it on since)."""
+        if currency == self.mapping.home or self.mapping.multicurrency:
+            return
+        prefs = self.qbo.preferences()
+        if (prefs.get("CurrencyPrefs") or {}).get("MultiCurrencyEnabled"):
+            _note_multicurrency(self.facts.org_id)
+            return
+        raise QuickBooksRejected(
+            MULTICURRENCY_OFF.format(what=what, currency=currency, home=self.mapping.home)
+        )
+
+    def customer(self) -> str:
+        if self._customer is None:
+            self.check_multicurrency(self.facts.currency, "invoice")
+            mirror = self.posted.get(K.invoice.value)
+            self._customer = customers.find_or_create(
+                self.qbo,
+                generation=self.generation if mirror is None else mirror.generation,
+                org_id=self.facts.org_id,
+                client_id=self.facts.client_id,
+                name=self.facts.client_name,
+                email=self.facts.client_email,
+                currency=self.facts.currency,
+            )
+        return self._customer
+
+    def find(self, entity: str, field_name: str, value: str) -> dict[str, Any] | None:
+        """A live (not voided) object Regentra made, by its stable reference."""
+        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+        statement = f"select * from {entity} where {field_name} = '{quoted}'"  # noqa: S608
+        for obj in self.qbo.query(statement):
+            note = str(obj.get("PrivateNote") or "")
+            if note.startswith("Regentra") and note != "Voided":
+                return obj
+        return None
+
+
+def _note_multicurrency(org_id: uuid.UUID) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(QuickBooksConnection)
+            .where(QuickBooksConnection.org_id == org_id)
+            .values(multicurrency=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+def _line(line: InvoiceLine) -> documents.Line:
+    text = line.description.strip()
+    if not text:
+        parts = [line.ticket_title or "", line.technician_name or ""]
+        text = " — ".join(p for p in parts if p) or "Services"
+    if line.minutes:
+        text = f"{text} ({line.minutes} min)"
+    return documents.Line(text, int(line.amount), int(line.quantity), line.work_date)
+
+
+def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
+    """The invoice and its org's connection (None: no such invoice, or QuickBooks not
+    connected)."""
+    with session_scope() as session:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None:
+            return None
+        conn = session.scalar(
+            select(QuickBooksConnection).where(QuickBooksConnection.org_id == invoice.org_id)
+        )
+        if conn is None or conn.realm_id is None or conn.connected_at is None:
+            return None
+        org = session.get(Org, invoice.org_id)
+        client = session.get(Client, invoice.client_id)
+        lines = session.scalars(
+            select(InvoiceLine)
+            .where(InvoiceLine.org_id == invoice.org_id, InvoiceLine.invoice_id == invoice.id)
+            .order_by(InvoiceLine.position)
+        ).all()
+        ours = [_line(x) for x in lines]
+        rest = invoice.total - sum(x.amount for x in ours)
+        if rest:  # our lines always add up; never post a total that does not
+            ours.append(documents.Line("Adjustment", rest))
+        facts = Facts(
+            org_id=invoice.org_id,
+            invoice_id=invoice.id,
+            number=invoice.number,
+            status=invoice.status,
+            currency=invoice.currency.upper(),
+            total=invoice.total,
+            amount_paid=invoice.amount_paid,
+            amount_due=invoice.amount_due,
+            sent_at=invoice.sent_at,
+            paid_at=invoice.paid_at,
+            due_date=invoice.due_date,
+            stripe_invoice_id=invoice.stripe_invoice_id,
+            client_id=invoice.client_id,
+            client_name=client.name if client else f"Client {invoice.client_id}",
+            client_email=client.billing_email if client else None,
+            tz=ZoneInfo(org.timezone if org else "UTC"),
+            lines=tuple(ours),
+        )
+        why = None
+        if conn.reconnect_needed_at is not None:
+            why = conn.reconnect_reason or "QuickBooks needs to be connected again"
+        elif conn.mapping_saved_at is None:
+            why = "waiting for the QuickBooks account mapping to be saved"
+        mapping = Mapping(
+            realm_id=conn.realm_id,
+            home=(conn.home_currency or facts.currency).upper(),
+            multicurrency=bool(conn.multicurrency),
+            ready=why is None,
+            why_not=why,
+            deposit=conn.deposit_account_id,
+            other_deposit=conn.other_deposit_account_id,
+            fee_account=conn.fee_account_id,
+            paid_from=conn.fee_paid_from_account_id,
+            vendor=conn.fee_vendor_id,
+            item=conn.income_item_id,
+            post_from=conn.post_from,
+            labels=dict(conn.mapping_labels or {}),
+        )
+        return facts, mapping
+
+
+def due_kinds(facts: Facts) -> list[str]:
+    """The postings the invoice's status calls for, in order."""
+    if facts.status in (InvoiceStatus.sent.value, InvoiceStatus.overdue.value):
+        return [K.invoice.value]
+    if facts.status == InvoiceStatus.paid.value:
+        kinds = [K.invoice.value] if facts.sent_at is not None else []
+        if facts.credit > 0:
+            kinds.append(K.credit.value)
+        return [*kinds, K.payment.value, K.fee.value]
+    if facts.status == InvoiceStatus.void.value and facts.sent_at is not None:
+        return [K.void.value]
+    return []
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
+    """Make and run the invoice's due postings (see the module doc); their states after."""
+    loaded = load(invoice_id)
+    if loaded is None:
+        return {}
+    facts, mapping = loaded
+    due = due_kinds(facts)
+    rows.ensure(facts.org_id, invoice_id, due, mapping.realm_id)
+    if not mapping.ready:
+        rows.wait(facts.org_id, invoice_id, mapping.why_not or "waiting")
+        return _states(facts)
+    try:
+        with QuickBooks(facts.org_id) as qbo:
+            run = Run(facts, mapping, qbo)
+            for kind in postings.ORDER:
+                if kind.value in due and not _step(run, kind.value):
+                    break
+    except (ReconnectNeeded, QuickBooksNotConnected) as exc:
+        rows.wait(facts.org_id, invoice_id, exc.message)
+    return _states(facts)
+
+
+def _states(facts: Facts) -> dict[str, str]:
+    return {k: r.state for k, r in rows.read_all(facts.org_id, facts.invoice_id).items()}
+
+
+def _step(run: Run, kind: str) -> bool:
+    """Run one posting; True when it is done (posted or skipped) and the next may run."""
+    row = rows.read_all(run.facts.org_id, run.facts.invoice_id).get(kind)
+    if row is None:
+        return False
+    if row.done:
+        run.posted[kind] = row
+        return True
+    if row.state == "failed":
+        return False  # Retry first; the later postings wait for it
+    earlier = row.attempts > 0  # an earlier attempt may have reached QuickBooks
+    if not rows.begin(row):
+        return _step_done(run, kind)  # another worker got there
+    number = run.facts.number
+    try:
+        outcome = RUNNERS[kind](run, row, earlier)
+    except QuickBooksRejected as exc:
+        rows.failed(row, exc.message, number=number, fault_code=exc.fault_code)
+        log.warning("quickbooks posting failed", kind=kind, number=number, error=exc.message)
+        return False
+    except (QuickBooksUnavailable, StripeUnavailable) as exc:
+        rows.note_error(row, exc.message)
+        raise
+    except NotYet as exc:
+        rows.note_error(row, str(exc))
+        return False
+    except (ReconnectNeeded, QuickBooksNotConnected):
+        raise
+    except RegentraError as exc:  # Stripe refused a read (e.g. a key without a permission)
+        rows.failed(row, exc.message, number=number)
+        return False
+    if isinstance(outcome, str):
+        rows.skipped(row, outcome)
+    else:
+        rows.posted(row, number=number, **outcome)
+    return _step_done(run, kind)
+
+
+def _step_done(run: Run, kind: str) -> bool:
+    row = rows.read_all(run.facts.org_id, run.facts.invoice_id).get(kind)
+    if row is not None and row.done:
+        run.posted[kind] = row
+        return True
+    return False
+
+
+def _result(
+    obj: dict[str, Any], qbo_type: str, amount: int | None, currency: str | None, **details: Any
+) -> dict[str, Any]:
+    return {
+        "qbo_id": str(obj["Id"]),
+        "sync_token": str(obj.get("SyncToken")) if obj.get("SyncToken") is not None else None,
+        "qbo_type": qbo_type,
+        "amount": amount,
+        "currency": currency,
+        "details": {k: v for k, v in details.items() if v is not None},
+    }
+
+
+def _before_post_from(run: Run, on: date, what: str) -> str | None:
+    start = run.mapping.post_from
+    if start is not None and on < start:
+        return (
+            f"not posted: the {what} is dated {on.isoformat()}, before {start.isoformat()} "
+            "(the mapping's post-from date)"
+        )
+    return None
+
+
+def _missing(run: Run, *names: str) -> None:
+    labels = {
+        "item": "income item",
+        "deposit": "deposit account for Stripe payments",
+        "fee_account": "fee expense account",
+        "paid_from": "account the fee is paid from",
+        "vendor": "fee vendor",
+    }
+    absent = [labels[n] for n in names if getattr(run.mapping, n) is None]
+    if absent:
+        raise QuickBooksRejected(
+            f"the QuickBooks mapping has no {', '.join(absent)}: complete it, then Retry"
+        )
+
+
+# ---- the postings ---------------------------------------------------------------------------
+
+
+def _invoice(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
+    f = run.facts
+    on = f.day(f.sent_at)
+    skip = _before_post_from(run, on, "invoice")
+    if skip:
+        return skip
+    _missing(run, "item")
+    ref = documents.doc_number(f.number)
+    found = run.find("Invoice", "DocNumber", ref) if earlier else None
+    if found is None:
+        run.generation = row.generation
+        customer = run.customer()
+        rate = run.rate(f.currency, on) if f.currency != run.mapping.home else None
+        body = documents.invoice(
+            number=f.number,
+            customer_id=customer,
+            item_id=str(run.mapping.item),
+            lines=list(f.lines),
+            currency=f.currency,
+            home=run.mapping.home,
+            rate=rate,
+            txn_date=on,
+            due_date=f.due_date,
+            memo=f"Regentra invoice {f.number}",
+        )
+        found = run.qbo.create("Invoice", body, request_id=postings.request_id(row))
+    total = from_qbo(found["TotalAmt"], f.currency)
+    return _result(
+        found,
+        "Invoice",
+        total,
+        f.currency,
+        customer=str((found.get("CustomerRef") or {}).get("value")),
+        exchange_rate=str(found.get("ExchangeRate")) if f.currency != run.mapping.home else None,
+    )
+
+
+def _mirror(run: Run, what: str) -> tuple[str, str] | str:
+    """(invoice id, customer id) of the mirrored invoice, or why there is none."""
+    mirror = run.posted.get(K.invoice.value)
+    if mirror is None or mirror.state != "posted" or mirror.qbo_id is None:
+        return (
+            f"not posted: the invoice was not mirrored to QuickBooks (dated before the "
+            f"mapping's post-from date), so its {what} is not either"
+        )
+    return mirror.qbo_id, str(mirror.details.get("customer") or run.customer())
+
+
+def _credit(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
+    f = run.facts
+    on = f.day(f.paid_at)
+    mirror = _mirror(run, "credit")
+    if isinstance(mirror, str):
+        return mirror
+    _, customer = mirror
+    _missing(run, "item")
+    ref = documents.credit_number(f.number)
+    found = run.find("CreditMemo", "DocNumber", ref) if earlier else None
+    if found is None:
+        rate = run.rate(f.currency, on) if f.currency != run.mapping.home else None
+        body = documents.credit_memo(
+            number=f.number,
+            customer_id=customer,
+            item_id=str(run.mapping.item),
+            amount=f.credit,
+            currency=f.currency,
+            home=run.mapping.home,
+            rate=rate,
+            txn_date=on,
+        )
+        found = run.qbo.create("CreditMemo", body, request_id=postings.request_id(row))
+    return _result(found, "CreditMemo", from_qbo(found["TotalAmt"], f.currency), f.currency)
+
+
+def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
+    f = run.facts
+    on = f.day(f.paid_at)
+    skip = _before_post_from(run, on, "payment")
+    if skip:
+        return skip
+    mirror = _mirror(run, "payment")
+    if isinstance(mirror, str):
+        return mirror
+    invoice_qbo_id, customer = mirror
+    _missing(run, "deposit")
+    paid = run.stripe()
+    credit = run.posted.get(K.credit.value)
+    credit_id = credit.qbo_id if credit is not None and credit.state == "posted" else None
+    credit_amount = (credit.amount or 0) if credit is not None and credit_id else 0
+    if isinstance(paid, StripeFee):
+        collected, deposit = paid.amount, run.mapping.deposit
+        memo = f"Regentra invoice {f.number}; Stripe payment {paid.payment_intent_id}"
+    else:
+        collected = f.amount_paid if f.amount_paid is not None else f.total - credit_amount
+        deposit = run.mapping.other_deposit or run.mapping.deposit
+        memo = f"Regentra invoice {f.number}; paid outside Stripe ({_reason(paid)})"
+    applied = min(f.total, collected + credit_amount)
+    if applied <= 0:
+        return "not posted: nothing was paid (the invoice total is zero)"
+    ref = documents.doc_number(f.number)
+    found = run.find("Payment", "PaymentRefNum", ref) if earlier else None
+    rate: Decimal | None = None
+    if f.currency != run.mapping.home:
+        stripe_rate = (
+            paid.exchange_rate
+            if isinstance(paid, StripeFee) and paid.settlement_currency == run.mapping.home
+            else None
+        )
+        rate = stripe_rate if stripe_rate is not None else run.rate(f.currency, on)
+    if found is None:
+        body = documents.payment(
+            number=f.number,
+            customer_id=customer,
+            invoice_id=invoice_qbo_id,
+            invoice_amount=applied,
+            credit_memo_id=credit_id,
+            credit_amount=credit_amount,
+            amount=collected,
+            currency=f.currency,
+            home=run.mapping.home,
+            rate=rate,
+            deposit_account_id=str(deposit),
+            txn_date=on,
+            memo=memo,
+        )
+        found = run.qbo.create("Payment", body, request_id=postings.request_id(row))
+    return _result(
+        found,
+        "Payment",
+        from_qbo(found["TotalAmt"], f.currency),
+        f.currency,
+        payment_intent=paid.payment_intent_id if isinstance(paid, StripeFee) else None,
+        charge=paid.charge_id if isinstance(paid, StripeFee) else None,
+        exchange_rate=str(rate) if rate is not None else None,
+        outside_stripe=None if isinstance(paid, StripeFee) else _reason(paid),
+    )
+
+
+def _reason(paid: StripeFee | NoCharge | FeePending) -> str:
+    return "" if isinstance(paid, StripeFee) else paid.reason
+
+
+def _paid_from_type(run: Run) -> str | None:
+    for key in ("fee_paid_from_account", "fee_paid_from", "paid_from_account"):
+        label = run.mapping.labels.get(key)
+        if isinstance(label, dict) and label.get("type"):
+            return str(label["type"])
+    account = run.qbo.read("Account", str(run.mapping.paid_from))
+    return str(account.get("AccountType") or "") or None
+
+
+def _fee(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
+    f = run.facts
+    paid = run.stripe()
+    if isinstance(paid, FeePending):
+        raise NotYet(f"waiting for Stripe to settle the payment: {paid.reason}")
+    if isinstance(paid, NoCharge):
+        return f"no Stripe fee: {paid.reason}"
+    if paid.fee == 0:
+        return f"no Stripe fee: Stripe charged no fee for {paid.charge_id}"
+    on = f.day(paid.created)
+    skip = _before_post_from(run, on, "fee")
+    if skip:
+        return skip
+    _missing(run, "fee_account", "paid_from", "vendor")
+    currency = paid.settlement_currency
+    run.check_multicurrency(currency, "Stripe fee")
+    kind = documents.payment_type(_paid_from_type(run))
+    if kind is None:
+        raise QuickBooksRejected(
+            "the account the fee is paid from must be a Bank or Credit Card account: change it "
+            "in the QuickBooks mapping, then Retry"
+        )
+    parts = [p for p in paid.fee_details if p.currency == currency]
+    if sum(p.amount for p in parts) != paid.fee or not parts:
+        lines = [documents.FeeLine("Stripe processing fees", paid.fee)]
+    else:
+        lines = [documents.FeeLine(f"{p.description} ({p.type})", p.amount) for p in parts]
+    ref = documents.fee_number(f.number)
+    found = run.find("Purchase", "DocNumber", ref) if earlier else None
+    rate = run.rate(currency, on) if currency != run.mapping.home else None
+    if found is None:
+        body = documents.purchase(
+            number=f.number,
+            payment_type=kind,
+            paid_from_account_id=str(run.mapping.paid_from),
+            vendor_id=str(run.mapping.vendor),
+            expense_account_id=str(run.mapping.fee_account),
+            lines=lines,
+            currency=currency,
+            home=run.mapping.home,
+            rate=rate,
+            txn_date=on,
+            memo=(
+                f"Regentra: Stripe fee for invoice {f.number}; charge {paid.charge_id}; "
+                f"balance transaction {paid.balance_transaction_id}"
+            ),
+        )
+        found = run.qbo.create("Purchase", body, request_id=postings.request_id(row))
+    return _result(
+        found,
+        "Purchase",
+        from_qbo(found["TotalAmt"], currency),
+        currency,
+        **paid.as_details(),
+        qbo_exchange_rate=str(rate) if rate is not None else None,
+    )
+
+
+def _void(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
+    f = run.facts
+    mirror = rows.read_all(f.org_id, f.invoice_id).get(K.invoice.value)
+    target: dict[str, Any] | None = None
+    if mirror is not None and mirror.state == "posted" and mirror.qbo_id:
+        target = {"Id": mirror.qbo_id, "SyncToken": mirror.qbo_sync_token or "0"}
+    elif mirror is not None and mirror.attempts > 0 and mirror.state != "skipped":
+        target = run.find("Invoice", "DocNumber", documents.doc_number(f.number))
+        if mirror.state != "posted":
+            rows.skipped(mirror, "not posted: the invoice was voided before it was mirrored")
+    elif mirror is not None and not mirror.done:
+        rows.skipped(mirror, "not posted: the invoice was voided before it was mirrored")
+    if target is None:
+        return "nothing to void: the invoice was never mirrored to QuickBooks"
+    try:
+        voided = run.qbo.update(
+            "Invoice", documents.void(str(target["Id"]), str(target["SyncToken"])), operation="void"
+        )
+    except QuickBooksRejected as exc:
+        if exc.fault_code != STALE_OBJECT:
+            raise
+        current = run.qbo.read("Invoice", str(target["Id"]))
+        if str(current.get("PrivateNote") or "") == "Voided":
+            voided = current
+        else:
+            voided = run.qbo.update(
+                "Invoice",
+                documents.void(str(current["Id"]), str(current["SyncToken"])),
+                operation="void",
+            )
+    return _result(voided, "Invoice", 0, f.currency, voided=str(target["Id"]))
+
+
+RUNNERS = {
+    K.invoice.value: _invoice,
+    K.credit.value: _credit,
+    K.payment.value: _payment,
+    K.fee.value: _fee,
+    K.void.value: _void,
+}
