@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from regentra import queue
 from regentra.db import session_scope
@@ -75,7 +75,9 @@ def record_payment(invoice_id: str) -> None:
 def _open_invoices(org_id: uuid.UUID | None, *, older: bool) -> list[uuid.UUID]:
     """Invoices with a pending or waiting posting (of the org, or of every org whose
     connection can post), oldest first."""
-    where = [QuickBooksPosting.state.in_((PostingState.pending.value, PostingState.waiting.value))]
+    where: list[ColumnElement[bool]] = [
+        QuickBooksPosting.state.in_((PostingState.pending.value, PostingState.waiting.value))
+    ]
     if org_id is not None:
         where.append(QuickBooksPosting.org_id == org_id)
     else:
