@@ -8,6 +8,7 @@ void; the post-from date."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from support.qbo_fixtures import QboOrg
 
 from integrations.conftest import StripeApp
 from integrations.quickbooks.posting_helpers import Books, books, day, minor, money
+from integrations.stripe.test_money import draft, send
 from regentra.integrations.quickbooks import postings
 
 Connect = Callable[..., QboOrg]
@@ -93,3 +95,151 @@ def test_dates_are_the_orgs_days(b: Books) -> None:
     assert day(b.one("Invoice")["TxnDate"]) == invoice.sent_at.date()  # the org is in UTC
     assert day(b.one("Payment")["TxnDate"]) == invoice.paid_at.date()
     assert money(b.one("Payment")["TotalAmt"]) == f"{sent['total'] / 100:.2f}"
+
+
+def _credit(b: Books, client: Any, amount: int) -> None:
+    """Give the client's Stripe customer a credit balance of `amount` cents."""
+    with b.db.session() as s:
+        from regentra.models import Client
+
+        customer = s.get(Client, client.id).stripe_customer_id  # type: ignore[union-attr]
+    assert customer is not None
+    b.billing.stripe.v1.customers.balance_transactions.create(
+        customer, params={"amount": -amount, "currency": "usd", "description": "goodwill"}
+    )
+
+
+def test_a_credit_balance_applied_in_stripe_is_a_credit_memo_applied_in_the_payment(
+    b: Books,
+) -> None:
+    client, first = draft(b.billing)
+    assert send(b.billing, first).status_code == 200
+    _credit(b, client, 5000)
+    _, invoice = draft(b.billing, client=client, minutes=90)  # $180.00
+    sent = send(b.billing, invoice).json()
+    assert (sent["amount_due"], sent["credit_applied"]) == (13000, 5000)
+    b.pay(sent["stripe_invoice_id"])
+    b.reconcile()
+    b.run_tasks()
+    assert b.states(sent["id"]) == {
+        "invoice": "posted",
+        "credit": "posted",
+        "payment": "posted",
+        "fee": "posted",
+    }
+    rows = b.rows(sent["id"])
+    memo = next(m for m in b.objects("CreditMemo") if m["Id"] == rows["credit"].qbo_id)
+    assert minor(memo["TotalAmt"]) == 5000 and memo["RemainingCredit"] == 0
+    payment = next(p for p in b.objects("Payment") if p["Id"] == rows["payment"].qbo_id)
+    assert minor(payment["TotalAmt"]) == 13000
+    links = {(line["LinkedTxn"][0]["TxnType"], minor(line["Amount"])) for line in payment["Line"]}
+    assert links == {("Invoice", 18000), ("CreditMemo", 5000)}
+    mirrored = next(i for i in b.objects("Invoice") if i["Id"] == rows["invoice"].qbo_id)
+    assert mirrored["Balance"] == 0
+    txn = b.balance_transaction(sent["stripe_invoice_id"])
+    purchase = next(p for p in b.objects("Purchase") if p["Id"] == rows["fee"].qbo_id)
+    assert minor(purchase["TotalAmt"]) == txn["fee"]
+
+
+def test_a_credit_covering_the_invoice_posts_a_zero_payment_and_no_fee(b: Books) -> None:
+    client, first = draft(b.billing)
+    assert send(b.billing, first).status_code == 200
+    _credit(b, client, 20000)
+    _, invoice = draft(b.billing, client=client, minutes=60)  # $120.00
+    sent = send(b.billing, invoice).json()
+    assert sent["status"] == "paid"
+    b.run_tasks()
+    rows = b.rows(sent["id"])
+    assert {k: r.state for k, r in rows.items()} == {
+        "invoice": "posted",
+        "credit": "posted",
+        "payment": "posted",
+        "fee": "skipped",
+    }
+    assert "no Stripe fee" in (rows["fee"].last_error or "")
+    payment = next(p for p in b.objects("Payment") if p["Id"] == rows["payment"].qbo_id)
+    assert payment["TotalAmt"] == 0
+    assert payment["DepositToAccountRef"]["value"] == b.accounts["Undeposited Funds"]
+    mirrored = next(i for i in b.objects("Invoice") if i["Id"] == rows["invoice"].qbo_id)
+    assert mirrored["Balance"] == 0
+    assert b.objects("Purchase") == []
+
+
+def test_an_out_of_band_payment_goes_to_the_outside_stripe_account_and_posts_no_fee(
+    b: Books,
+) -> None:
+    sent = b.billing.sent_invoice()
+    b.run_tasks()
+    b.billing.stripe.v1.invoices.pay(sent["stripe_invoice_id"], {"paid_out_of_band": True})
+    b.reconcile()
+    b.run_tasks()
+    rows = b.rows(sent["id"])
+    assert rows["payment"].state == "posted" and rows["fee"].state == "skipped"
+    assert "no Stripe fee" in (rows["fee"].last_error or "")
+    payment = b.one("Payment")
+    assert payment["DepositToAccountRef"]["value"] == b.accounts["Undeposited Funds"]
+    assert minor(payment["TotalAmt"]) == sent["total"]
+    assert "outside Stripe" in payment["PrivateNote"]
+    assert b.one("Invoice")["Balance"] == 0 and b.objects("Purchase") == []
+    assert postings.describe(rows["fee"])["error"] == rows["fee"].last_error  # type: ignore[index]
+
+
+def test_an_ach_fee_is_posted_when_the_payment_settles_not_before(b: Books) -> None:
+    sent = b.billing.sent_invoice(minutes=600, rate=90000)  # $9,000: the ACH fee cap
+    b.run_tasks()
+    b.pay(sent["stripe_invoice_id"], method="ach")
+    b.reconcile()
+    b.run_tasks()
+    assert b.states(sent["id"]) == {"invoice": "posted"}
+    assert b.objects("Payment") == [] and b.objects("Purchase") == []
+    b.settle(sent["stripe_invoice_id"])
+    b.reconcile()
+    b.run_tasks()
+    assert b.states(sent["id"]) == {"invoice": "posted", "payment": "posted", "fee": "posted"}
+    txn = b.balance_transaction(sent["stripe_invoice_id"])
+    assert txn["fee"] == 500  # 0.8% capped at $5.00
+    assert minor(b.one("Purchase")["TotalAmt"]) == 500
+    assert minor(b.one("Payment")["TotalAmt"]) == sent["total"]
+
+
+def test_voiding_a_sent_invoice_voids_its_mirror(b: Books) -> None:
+    sent = b.billing.sent_invoice()
+    b.run_tasks()
+    with b.billing.kit.api() as api:
+        r = api.post(f"/invoices/{sent['id']}/void", json={"release_entries": True})
+        assert r.status_code == 200, r.text
+    assert b.run_tasks() == ["quickbooks.void_invoice"]
+    assert b.states(sent["id"]) == {"invoice": "posted", "void": "posted"}
+    voided = b.one("Invoice")
+    assert voided["TotalAmt"] == 0 and voided["PrivateNote"] == "Voided"
+
+
+def test_a_void_before_the_mirror_posts_nothing(b: Books) -> None:
+    sent = b.billing.sent_invoice()
+    with b.billing.kit.api() as api:
+        r = api.post(f"/invoices/{sent['id']}/void", json={"release_entries": True})
+        assert r.status_code == 200, r.text
+    b.run_tasks()
+    rows = b.rows(sent["id"])
+    # The mirror task ran after the void: the invoice is not mirrored at all.
+    assert {k: r.state for k, r in rows.items()} == {"void": "skipped"}
+    assert "never mirrored" in (rows["void"].last_error or "")
+    assert b.objects("Invoice") == []
+
+
+def test_postings_before_the_post_from_date_are_skipped(b: Books) -> None:
+    b.set_connection(post_from=date.today() + timedelta(days=2))
+    sent = b.billing.sent_invoice()
+    b.run_tasks()
+    b.pay(sent["stripe_invoice_id"])
+    b.reconcile()
+    b.run_tasks()
+    rows = b.rows(sent["id"])
+    assert {k: r.state for k, r in rows.items()} == {
+        "invoice": "skipped",
+        "payment": "skipped",
+        "fee": "skipped",
+    }
+    assert "post-from" in (rows["invoice"].last_error or "")
+    assert b.objects("Invoice") == [] and b.objects("Payment") == []
+    assert b.objects("Purchase") == []
