@@ -13,19 +13,27 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 
 from regentra import queue
 from regentra.db import session_scope
 from regentra.integrations.quickbooks import posting_run, postings
+from regentra.invoices.service import OPEN
 from regentra.kit.time import utcnow
-from regentra.models import PostingState, QuickBooksConnection, QuickBooksPosting
+from regentra.models import (
+    Invoice,
+    InvoiceStatus,
+    PostingState,
+    QuickBooksConnection,
+    QuickBooksPosting,
+)
 from regentra.queue import task
 
 RETRIES = 8
 RETRY_DELAY = 10
 MAX_RETRY_DELAY = 900
 SWEEP_AFTER = timedelta(minutes=10)
+SWEEP_WITHIN = timedelta(days=30)
 SWEEP_LIMIT = 1000
 
 
@@ -102,6 +110,50 @@ def _open_invoices(org_id: uuid.UUID | None, *, older: bool) -> list[uuid.UUID]:
     return invoice_ids
 
 
+def _unposted_transitions() -> list[uuid.UUID]:
+    """Invoices sent, paid or voided while QuickBooks was connected (in the last
+    `SWEEP_WITHIN`, over `SWEEP_AFTER` ago) whose posting row was never made: the task the
+    transition enqueued was lost (a worker died with it)."""
+    now = utcnow()
+
+    def lacks(kind: str) -> ColumnElement[bool]:
+        return ~exists().where(
+            QuickBooksPosting.org_id == Invoice.org_id,
+            QuickBooksPosting.invoice_id == Invoice.id,
+            QuickBooksPosting.kind == kind,
+        )
+
+    with session_scope() as session:
+        found = list(
+            session.scalars(
+                select(Invoice.id)
+                .join(QuickBooksConnection, QuickBooksConnection.org_id == Invoice.org_id)
+                .where(
+                    QuickBooksConnection.realm_id.is_not(None),
+                    QuickBooksConnection.reconnect_needed_at.is_(None),
+                    QuickBooksConnection.mapping_saved_at.is_not(None),
+                    Invoice.updated_at >= QuickBooksConnection.connected_at,
+                    Invoice.updated_at < now - SWEEP_AFTER,
+                    Invoice.updated_at > now - SWEEP_WITHIN,
+                    or_(
+                        and_(Invoice.status == InvoiceStatus.paid.value, lacks("payment")),
+                        and_(Invoice.status.in_(OPEN), lacks("invoice")),
+                        and_(
+                            Invoice.status == InvoiceStatus.void.value,
+                            Invoice.sent_at.is_not(None),
+                            lacks("void"),
+                        ),
+                    ),
+                )
+                .order_by(Invoice.updated_at)
+                .limit(SWEEP_LIMIT)
+            )
+        )
+        for invoice_id in found:
+            queue.enqueue(session, postings.SYNC_TASK, str(invoice_id))
+    return found
+
+
 @task(postings.RESUME_TASK)
 def resume(org_id: str) -> None:
     """After a mapping is saved or a reconnect: every pending or waiting posting of the org
@@ -112,5 +164,7 @@ def resume(org_id: str) -> None:
 @task("quickbooks.postings_sweep")
 def postings_sweep() -> None:
     """Periodic (hourly): postings still pending or waiting after `SWEEP_AFTER`, of orgs
-    that can post, are enqueued again (a crash or an outage outlasting the retries)."""
+    that can post, are enqueued again (a crash or an outage outlasting the retries), and so
+    are invoices whose transition's task was lost before it made any row."""
     _open_invoices(None, older=True)
+    _unposted_transitions()
