@@ -114,6 +114,8 @@ def test_restricted_key_org_picks_the_country(stripe_app: StripeApp) -> None:
                 "permissions[invoice]": "write",
                 "permissions[event]": "read",
                 "permissions[payment_intent]": "read",
+                "permissions[charge]": "read",
+                "permissions[balance]": "read",
             },
         )
     rk = made.json()["secret"]
