@@ -176,12 +176,19 @@ def posted(
     return bool(moved)
 
 
-def skipped(row: Row, reason: str, details: dict[str, Any] | None = None) -> bool:
+def skipped(
+    row: Row, reason: str, details: dict[str, Any] | None = None, *, was_failed: bool = False
+) -> bool:
+    """Nothing to post, and why. `was_failed`: a failed row may be closed this way too (the
+    invoice it mirrors was voided)."""
+    where = _where(row)
+    if was_failed:
+        where[2] = QuickBooksPosting.state.in_((*OPEN_STATES, PostingState.failed.value))
     with session_scope() as session:
         moved = (
             session.execute(
                 update(QuickBooksPosting)
-                .where(*_where(row))
+                .where(*where)
                 .values(
                     state=PostingState.skipped.value,
                     last_error=reason[:1000],

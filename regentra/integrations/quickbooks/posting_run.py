@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import update
 
+from regentra import queue
 from regentra.db import session_scope
 from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import customers, documents, postings
@@ -42,16 +42,12 @@ from regentra.integrations.quickbooks.errors import (
     QuickBooksUnavailable,
     ReconnectNeeded,
 )
+from regentra.integrations.quickbooks.posting_facts import Facts, Mapping, due_kinds, load
 from regentra.integrations.quickbooks.posting_rows import Row
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee, read_fee
 from regentra.models import (
-    Client,
-    Invoice,
-    InvoiceLine,
-    InvoiceStatus,
-    Org,
     PostingKind,
     QuickBooksConnection,
 )
@@ -68,58 +64,9 @@ MULTICURRENCY_OFF = (
 )
 
 
-class NotYet(Exception):
-    """The posting cannot be made yet (e.g. the fee is not settled): it stays pending."""
-
-
-@dataclass(frozen=True)
-class Facts:
-    """The invoice as read at the start of a run."""
-
-    org_id: uuid.UUID
-    invoice_id: uuid.UUID
-    number: str
-    status: str
-    currency: str
-    total: int
-    amount_paid: int | None
-    amount_due: int | None
-    sent_at: datetime | None
-    paid_at: datetime | None
-    due_date: date | None
-    stripe_invoice_id: str | None
-    client_id: uuid.UUID
-    client_name: str
-    client_email: str | None
-    tz: ZoneInfo
-    lines: tuple[documents.Line, ...]
-
-    def day(self, at: datetime | None) -> date:
-        """`at` (UTC) as a date in the org's time zone."""
-        return (at or datetime.now(tz=self.tz)).astimezone(self.tz).date()
-
-    @property
-    def credit(self) -> int:
-        """The customer's Stripe credit balance applied: the total less what Stripe asked."""
-        asked = self.amount_paid if self.amount_paid is not None else self.amount_due
-        return max(self.total - asked, 0) if asked is not None else 0
-
-
-@dataclass(frozen=True)
-class Mapping:
-    realm_id: str
-    home: str
-    multicurrency: bool
-    ready: bool
-    why_not: str | None
-    deposit: str | None
-    other_deposit: str | None
-    fee_account: str | None
-    paid_from: str | None
-    vendor: str | None
-    item: str | None
-    post_from: date | None
-    labels: dict[str, Any]
+class NotYet(queue.Transient):
+    """The posting cannot be made yet (the fee's balance transaction is not there): it
+    stays pending and the task tries again later."""
 
 
 @dataclass
@@ -213,98 +160,6 @@ def _note_multicurrency(org_id: uuid.UUID) -> None:
         )
 
 
-# ---- reading --------------------------------------------------------------------------------
-
-
-def _line(line: InvoiceLine) -> documents.Line:
-    text = line.description.strip()
-    if not text:
-        parts = [line.ticket_title or "", line.technician_name or ""]
-        text = " — ".join(p for p in parts if p) or "Services"
-    if line.minutes:
-        text = f"{text} ({line.minutes} min)"
-    return documents.Line(text, int(line.amount), int(line.quantity), line.work_date)
-
-
-def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
-    """The invoice and its org's connection (None: no such invoice, or QuickBooks not
-    connected)."""
-    with session_scope() as session:
-        invoice = session.get(Invoice, invoice_id)
-        if invoice is None:
-            return None
-        conn = session.scalar(
-            select(QuickBooksConnection).where(QuickBooksConnection.org_id == invoice.org_id)
-        )
-        if conn is None or conn.realm_id is None or conn.connected_at is None:
-            return None
-        org = session.get(Org, invoice.org_id)
-        client = session.get(Client, invoice.client_id)
-        lines = session.scalars(
-            select(InvoiceLine)
-            .where(InvoiceLine.org_id == invoice.org_id, InvoiceLine.invoice_id == invoice.id)
-            .order_by(InvoiceLine.position)
-        ).all()
-        ours = [_line(x) for x in lines]
-        rest = invoice.total - sum(x.amount for x in ours)
-        if rest:  # our lines always add up; never post a total that does not
-            ours.append(documents.Line("Adjustment", rest))
-        facts = Facts(
-            org_id=invoice.org_id,
-            invoice_id=invoice.id,
-            number=invoice.number,
-            status=invoice.status,
-            currency=invoice.currency.upper(),
-            total=invoice.total,
-            amount_paid=invoice.amount_paid,
-            amount_due=invoice.amount_due,
-            sent_at=invoice.sent_at,
-            paid_at=invoice.paid_at,
-            due_date=invoice.due_date,
-            stripe_invoice_id=invoice.stripe_invoice_id,
-            client_id=invoice.client_id,
-            client_name=client.name if client else f"Client {invoice.client_id}",
-            client_email=client.billing_email if client else None,
-            tz=ZoneInfo(org.timezone if org else "UTC"),
-            lines=tuple(ours),
-        )
-        why = None
-        if conn.reconnect_needed_at is not None:
-            why = conn.reconnect_reason or "QuickBooks needs to be connected again"
-        elif conn.mapping_saved_at is None:
-            why = "waiting for the QuickBooks account mapping to be saved"
-        mapping = Mapping(
-            realm_id=conn.realm_id,
-            home=(conn.home_currency or facts.currency).upper(),
-            multicurrency=bool(conn.multicurrency),
-            ready=why is None,
-            why_not=why,
-            deposit=conn.deposit_account_id,
-            other_deposit=conn.other_deposit_account_id,
-            fee_account=conn.fee_account_id,
-            paid_from=conn.fee_paid_from_account_id,
-            vendor=conn.fee_vendor_id,
-            item=conn.income_item_id,
-            post_from=conn.post_from,
-            labels=dict(conn.mapping_labels or {}),
-        )
-        return facts, mapping
-
-
-def due_kinds(facts: Facts) -> list[str]:
-    """The postings the invoice's status calls for, in order."""
-    if facts.status in (InvoiceStatus.sent.value, InvoiceStatus.overdue.value):
-        return [K.invoice.value]
-    if facts.status == InvoiceStatus.paid.value:
-        kinds = [K.invoice.value] if facts.sent_at is not None else []
-        if facts.credit > 0:
-            kinds.append(K.credit.value)
-        return [*kinds, K.payment.value, K.fee.value]
-    if facts.status == InvoiceStatus.void.value and facts.sent_at is not None:
-        return [K.void.value]
-    return []
-
-
 # ---- the run --------------------------------------------------------------------------------
 
 
@@ -359,7 +214,7 @@ def _step(run: Run, kind: str) -> bool:
         raise
     except NotYet as exc:
         rows.note_error(row, str(exc))
-        return False
+        raise
     except (ReconnectNeeded, QuickBooksNotConnected):
         raise
     except RegentraError as exc:  # Stripe refused a read (e.g. a key without a permission)
@@ -637,11 +492,12 @@ def _void(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     if mirror is not None and mirror.state == "posted" and mirror.qbo_id:
         target = {"Id": mirror.qbo_id, "SyncToken": mirror.qbo_sync_token or "0"}
     elif mirror is not None and mirror.attempts > 0 and mirror.state != "skipped":
+        # An earlier attempt may have made it (then crashed, or failed later): look.
         target = run.find("Invoice", "DocNumber", documents.doc_number(f.number))
-        if mirror.state != "posted":
-            rows.skipped(mirror, "not posted: the invoice was voided before it was mirrored")
-    elif mirror is not None and not mirror.done:
-        rows.skipped(mirror, "not posted: the invoice was voided before it was mirrored")
+    if mirror is not None and not mirror.done:
+        rows.skipped(
+            mirror, "not posted: the invoice was voided before it was mirrored", was_failed=True
+        )
     if target is None:
         return "nothing to void: the invoice was never mirrored to QuickBooks"
     try:

@@ -243,3 +243,23 @@ def test_postings_before_the_post_from_date_are_skipped(b: Books) -> None:
     assert "post-from" in (rows["invoice"].last_error or "")
     assert b.objects("Invoice") == [] and b.objects("Payment") == []
     assert b.objects("Purchase") == []
+
+
+def test_a_void_after_the_mirror_changed_in_quickbooks_rereads_the_sync_token(b: Books) -> None:
+    sent = b.billing.sent_invoice()
+    b.run_tasks()
+    mirrored = b.one("Invoice")
+    from regentra.integrations.quickbooks.client import QuickBooks
+
+    with QuickBooks(b.org_id) as qbo:  # someone edits it in QuickBooks: a new SyncToken
+        qbo.update(
+            "Invoice",
+            {"Id": mirrored["Id"], "SyncToken": mirrored["SyncToken"], "sparse": True,
+             "CustomerMemo": {"value": "Thanks"}},
+        )  # fmt: skip
+    with b.billing.kit.api() as api:
+        r = api.post(f"/invoices/{sent['id']}/void", json={"release_entries": False})
+        assert r.status_code == 200, r.text
+    b.run_tasks()
+    assert b.states(sent["id"]) == {"invoice": "posted", "void": "posted"}
+    assert b.one("Invoice")["PrivateNote"] == "Voided"

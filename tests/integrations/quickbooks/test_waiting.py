@@ -149,3 +149,24 @@ def test_the_sweep_enqueues_postings_left_pending(
     assert b.run_tasks() == [postings.SYNC_TASK]
     assert b.states(sent["id"])["fee"] == "posted"  # found by its DocNumber, not made twice
     assert len(b.objects("Purchase")) == 1
+
+
+def test_a_refresh_refused_mid_run_makes_the_postings_wait(
+    stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., Any]
+) -> None:
+    """The access token has expired and Intuit refuses the refresh token (revoked): the
+    connection needs a reconnect and the postings wait; the task does not fail or retry."""
+    b = books(stripe_app, connect_quickbooks, db, run_tasks)
+    with db.session() as s:
+        _, refresh = tokens.saved(s, org_id=b.org_id)
+    assert refresh is not None
+    oauth.auth_client().revoke(token=refresh)
+    b.set_connection(access_expires_at=utcnow() - timedelta(minutes=1))
+    sent = b.billing.sent_invoice()
+    assert b.run_tasks() == ["quickbooks.mirror_invoice"]
+    row = b.rows(sent["id"])["invoice"]
+    assert row.state == "waiting" and "invalid_grant" in (row.last_error or "")
+    with db.session() as s:
+        conn = s.scalar(select(QuickBooksConnection).where(QuickBooksConnection.org_id == b.org_id))
+        assert conn is not None and conn.reconnect_needed_at is not None
+    assert b.objects("Invoice") == []
