@@ -143,7 +143,13 @@ class Run:
         """A live (not voided) object Regentra made, by its stable reference."""
         quoted = value.replace("\\", "\\\\").replace("'", "\\'")
         statement = f"select * from {entity} where {field_name} = '{quoted}'"  # noqa: S608
-        for obj in self.qbo.query(statement):
+        try:
+            found = self.qbo.query(statement)
+        except QuickBooksRejected as exc:
+            # A field this company cannot filter on: the requestid replay is the guard.
+            log.warning("quickbooks lookup refused", entity=entity, error=exc.message)
+            return None
+        for obj in found:
             note = str(obj.get("PrivateNote") or "")
             if note.startswith("Regentra") and note != "Voided":
                 return obj

@@ -80,7 +80,7 @@ def record_payment(invoice_id: str) -> None:
     _sync(invoice_id)
 
 
-def _open_invoices(org_id: uuid.UUID | None, *, older: bool) -> list[uuid.UUID]:
+def _open_invoices(org_id: uuid.UUID | None, *, older: timedelta | None = None) -> list[uuid.UUID]:
     """Invoices with a pending or waiting posting (of the org, or of every org whose
     connection can post), oldest first."""
     where: list[ColumnElement[bool]] = [
@@ -95,8 +95,8 @@ def _open_invoices(org_id: uuid.UUID | None, *, older: bool) -> list[uuid.UUID]:
             QuickBooksConnection.mapping_saved_at.is_not(None),
         )
         where.append(QuickBooksPosting.org_id.in_(ready))
-    if older:
-        where.append(QuickBooksPosting.updated_at < utcnow() - SWEEP_AFTER)
+    if older is not None:
+        where.append(QuickBooksPosting.updated_at < utcnow() - older)
     with session_scope() as session:
         found = session.execute(
             select(QuickBooksPosting.invoice_id, QuickBooksPosting.updated_at)
@@ -110,7 +110,7 @@ def _open_invoices(org_id: uuid.UUID | None, *, older: bool) -> list[uuid.UUID]:
     return invoice_ids
 
 
-def _unposted_transitions() -> list[uuid.UUID]:
+def _unposted_transitions(older: timedelta = SWEEP_AFTER) -> list[uuid.UUID]:
     """Invoices sent, paid or voided while QuickBooks was connected (in the last
     `SWEEP_WITHIN`, over `SWEEP_AFTER` ago) whose posting row was never made: the task the
     transition enqueued was lost (a worker died with it)."""
@@ -133,7 +133,7 @@ def _unposted_transitions() -> list[uuid.UUID]:
                     QuickBooksConnection.reconnect_needed_at.is_(None),
                     QuickBooksConnection.mapping_saved_at.is_not(None),
                     Invoice.updated_at >= QuickBooksConnection.connected_at,
-                    Invoice.updated_at < now - SWEEP_AFTER,
+                    Invoice.updated_at < now - older,
                     Invoice.updated_at > now - SWEEP_WITHIN,
                     or_(
                         and_(Invoice.status == InvoiceStatus.paid.value, lacks("payment")),
@@ -158,13 +158,15 @@ def _unposted_transitions() -> list[uuid.UUID]:
 def resume(org_id: str) -> None:
     """After a mapping is saved or a reconnect: every pending or waiting posting of the org
     runs again (one `quickbooks.sync_invoice` per invoice)."""
-    _open_invoices(uuid.UUID(org_id), older=False)
+    _open_invoices(uuid.UUID(org_id))
 
 
 @task("quickbooks.postings_sweep")
-def postings_sweep() -> None:
-    """Periodic (hourly): postings still pending or waiting after `SWEEP_AFTER`, of orgs
-    that can post, are enqueued again (a crash or an outage outlasting the retries), and so
-    are invoices whose transition's task was lost before it made any row."""
-    _open_invoices(None, older=True)
-    _unposted_transitions()
+def postings_sweep(older_than_s: float | None = None) -> None:
+    """Periodic (hourly): postings still pending or waiting after `SWEEP_AFTER` (or
+    `older_than_s`, e.g. in a test that kills a worker), of orgs that can post, are enqueued
+    again (a crash or an outage outlasting the retries), and so are invoices whose
+    transition's task was lost before it made any row."""
+    older = SWEEP_AFTER if older_than_s is None else timedelta(seconds=older_than_s)
+    _open_invoices(None, older=older)
+    _unposted_transitions(older)
