@@ -151,3 +151,24 @@ def test_a_fee_paid_from_a_credit_card_is_a_credit_card_purchase(
     purchase = b.one("Purchase")
     assert purchase["PaymentType"] == "CreditCard"
     assert purchase["AccountRef"]["value"] == b.accounts[paid_from]
+
+
+def test_a_fee_in_another_settlement_currency_fails_clearly_without_multicurrency(
+    stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., Any]
+) -> None:
+    """A USD company without multicurrency, paired with a GBP-settling Stripe account: the
+    invoice and its payment are in USD and post; the fee is in GBP and fails saying what to
+    do; the payment is not held up."""
+    b = books(stripe_app, connect_quickbooks, db, run_tasks, key=_country_key(stripe_app, "GB"))
+    sent = b.billing.sent_invoice()
+    b.pay(sent["stripe_invoice_id"])
+    b.reconcile()
+    b.run_tasks()
+    rows = b.rows(sent["id"])
+    assert (rows["invoice"].state, rows["payment"].state) == ("posted", "posted")
+    assert rows["fee"].state == "failed"
+    message = rows["fee"].last_error or ""
+    assert "multicurrency is off" in message and "GBP" in message and "USD" in message
+    assert b.objects("Purchase") == []
+    described = postings.describe(rows["fee"])
+    assert described is not None and described["error"] == message
