@@ -125,3 +125,19 @@ def test_state_survives_a_restart(make_qbo: Callable[..., QboSandbox], tmp_path:
         )
         replay = api.post("/customer", json={"DisplayName": "x"}, params={"requestid": "keep"})
         assert replay.status_code == 200 and replay.json()["Customer"]["DisplayName"] != "x"
+
+
+def test_redirect_uris_given_at_start_join_an_app_kept_in_the_state_file(tmp_path: Path) -> None:
+    """`--redirect-uri` is honoured also when `--state` already holds the app (the demo
+    restarts its sandbox on a kept state file)."""
+    from regentra.sandbox.quickbooks.state import DEFAULT_CLIENT_ID, Sandbox
+
+    state = tmp_path / "qbo.json"
+    first = Sandbox(state_file=state, redirect_uris=["http://127.0.0.1:8000/a"])
+    first.save()
+    again = Sandbox(state_file=state, redirect_uris=["http://127.0.0.1:8000/b"])
+    assert again.apps[DEFAULT_CLIENT_ID]["redirect_uris"] == [
+        "http://127.0.0.1:8000/a",
+        "http://127.0.0.1:8000/b",
+    ]
+    assert len(again.companies) == len(first.companies)  # the books were loaded, not re-seeded
