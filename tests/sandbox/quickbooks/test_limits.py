@@ -79,6 +79,30 @@ def test_injected_5xx_faults(make_qbo: Callable[..., QboSandbox]) -> None:
         assert again.status_code == 200
 
 
+def test_reply_latency_delays_the_answer_after_the_change(
+    make_qbo: Callable[..., QboSandbox],
+) -> None:
+    """A client that gives up while the answer is held back finds its object made, and the
+    same requestid then replays it instead of making a second one."""
+    box = make_qbo("--rate-limit", "0")
+    auth = box.connect(box.realm("USD"))
+    with box.control() as c:
+        c.post("/_sandbox/faults", json={"reply_latency_ms": 1500}).raise_for_status()
+    name = unique("Slow")
+    with box.http(auth) as api:
+        with pytest.raises(httpx.ReadTimeout):
+            api.post(
+                "/customer", json={"DisplayName": name}, params={"requestid": "slow-1"}, timeout=0.3
+            )
+        with box.control() as c:
+            c.post("/_sandbox/faults", json={}).raise_for_status()
+            made = [o for o in c.get(f"/_sandbox/companies/{auth.realm_id}/objects").json()
+                    ["Customer"] if o["DisplayName"] == name]  # fmt: skip
+        assert len(made) == 1
+        again = api.post("/customer", json={"DisplayName": name}, params={"requestid": "slow-1"})
+        assert again.status_code == 200 and again.json()["Customer"]["Id"] == made[0]["Id"]
+
+
 def test_control_lists_objects_creates_companies_and_resets(
     make_qbo: Callable[..., QboSandbox],
 ) -> None:
