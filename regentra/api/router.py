@@ -10,6 +10,7 @@ from regentra.api import (
     invoices,
     me,
     org,
+    quickbooks,
     tickets,
     time_entries,
     users,
@@ -26,6 +27,7 @@ for module in (
     audit,
     users,
     integrations,
+    quickbooks,
     catalog,
     invoices,
 ):

@@ -15,6 +15,7 @@ from regentra.web.views import (
     integrations,
     invoices,
     placeholders,
+    quickbooks,
     settings,
     tickets,
     time,
@@ -36,6 +37,7 @@ for module in (
     users,
     settings,
     integrations,
+    quickbooks,
     tokens,
     placeholders,
 ):

@@ -244,6 +244,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/integrations/stripe/reconcile"): Case(
         ADMIN, lambda w, u: _stripe_connected(w), 200, other_org=409
     ),
+    # Settings → Integrations → QuickBooks: admins only, each org its own connection. This
+    # server has no QuickBooks app keys, so Connect is refused in words (409).
+    ("GET", "/api/v1/integrations/quickbooks"): Case(ADMIN, lambda w, u: Req()),
+    ("POST", "/api/v1/integrations/quickbooks/connect"): Case(
+        ADMIN, lambda w, u: Req(), 409, other_org=409
+    ),
+    ("DELETE", "/api/v1/integrations/quickbooks"): Case(ADMIN, lambda w, u: Req()),
     ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
     ("POST", "/api/v1/invoices"): Case(
         ADMIN,

@@ -1,4 +1,5 @@
-"""Settings → Integrations (admins): connect the org's Stripe account.
+"""Settings → Integrations (admins): connect the org's Stripe account (and QuickBooks: its
+card's data and routes are in `web/views/quickbooks.py`).
 
 Plain forms that work without JavaScript: Save and Test Connection are two buttons of one
 form (Test Connection posts to its own action and shows the result inline); the webhook URL
@@ -25,6 +26,7 @@ from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
 from regentra.web.templating import redirect, render
+from regentra.web.views import quickbooks
 
 router = APIRouter(prefix="/integrations")
 
@@ -59,6 +61,7 @@ def _page(
     publishable_key: str | None = None,
     error: str | None = None,
     test: TestResult | None = None,
+    quickbooks_error: str | None = None,
     status: int = 200,
 ) -> Response:
     state = settings.status(session, org_id=account.org.id)
@@ -77,6 +80,7 @@ def _page(
         "test": test,
         "error": error,
         "method_labels": LABELS,
+        "quickbooks": quickbooks.card(session, org_id=account.org.id, error=quickbooks_error),
     }
     return render(request, "integrations/index.html", context, status=status)
 

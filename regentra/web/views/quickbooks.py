@@ -1,0 +1,97 @@
+"""Settings → Integrations → QuickBooks (admins): the card's data, Connect (a form post that
+sends the browser to Intuit), the OAuth callback and Disconnect.
+
+The callback is a page: Intuit sends the admin's browser back to
+`/integrations/quickbooks/callback` (`oauth.CALLBACK_PATH`, the redirect URI registered for
+the app). On success it goes back to the integrations page with a notice; when refused it
+shows the integrations page with the reason on the QuickBooks card, with its 4xx status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
+
+from regentra.audit.service import Actor
+from regentra.errors import Invalid, RegentraError
+from regentra.http.deps import SessionDep
+from regentra.integrations.quickbooks import oauth, settings
+from regentra.web.auth import AdminPage
+from regentra.web.forms import FormDep, checkbox
+from regentra.web.templating import redirect
+
+router = APIRouter(prefix="/integrations/quickbooks")
+
+assert oauth.CALLBACK_PATH == "/integrations/quickbooks/callback"
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def card(session: Session, *, org_id: uuid.UUID, error: str | None = None) -> dict[str, Any]:
+    """What the QuickBooks card (`integrations/_quickbooks.html`) shows."""
+    state = settings.status(session, org_id=org_id)
+    return {
+        **state,
+        "error": error,
+        "connected_on": _when(state["connected_at"]),
+        "reconnect_on": _when(state["reconnect_needed_at"]),
+    }
+
+
+def _page_with_error(
+    request: Request, session: Session, account: Any, exc: RegentraError
+) -> Response:
+    from regentra.web.views import integrations
+
+    session.rollback()
+    return integrations._page(
+        request, session, account, quickbooks_error=exc.message, status=exc.status
+    )
+
+
+@router.post("/connect")
+def connect(request: Request, session: SessionDep, account: AdminPage) -> Response:
+    try:
+        url = settings.start_connect(session, org_id=account.org.id, user=account.user)
+    except RegentraError as exc:
+        return _page_with_error(request, session, account, exc)
+    return redirect(url)
+
+
+@router.get("/callback")
+def callback(request: Request, session: SessionDep, account: AdminPage) -> Response:
+    params = request.query_params
+    try:
+        conn = settings.finish_connect(
+            session,
+            user=account.user,
+            state=params.get("state"),
+            code=params.get("code"),
+            realm_id=params.get("realmId"),
+            error=params.get("error"),
+        )
+    except RegentraError as exc:
+        return _page_with_error(request, session, account, exc)
+    name = conn.company_name or f"company {conn.realm_id}"
+    return redirect("/integrations", success=f"QuickBooks connected: {name}.")
+
+
+@router.post("/disconnect")
+def disconnect(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    if not checkbox(form, "confirm"):
+        problem = Invalid("Tick the box to confirm disconnecting QuickBooks.")
+        return _page_with_error(request, session, account, problem)
+    settings.disconnect(session, org_id=account.org.id, actor=Actor.of(account.user))
+    return redirect(
+        "/integrations",
+        success="QuickBooks disconnected: access revoked and its tokens deleted. Postings "
+        "already made stay recorded.",
+    )
