@@ -82,7 +82,8 @@ def _page(
         "method_labels": LABELS,
         "quickbooks": quickbooks.card(session, org_id=account.org.id, error=quickbooks_error),
     }
-    return render(request, "integrations/index.html", context, status=status)
+    response = render(request, "integrations/index.html", context, status=status)
+    return quickbooks.allow_connect_form(response)
 
 
 @router.get("")

@@ -44,6 +44,18 @@ def card(session: Session, *, org_id: uuid.UUID, error: str | None = None) -> di
     }
 
 
+def allow_connect_form(response: Response) -> Response:
+    """The page's Connect form answers with a redirect to Intuit's authorize page: its
+    `form-action` must let the browser follow it there (Chromium checks redirects too)."""
+    policy = response.headers.get("Content-Security-Policy")
+    if policy and not oauth.missing_settings():
+        origin = oauth.authorize_origin()
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {origin}"
+        )
+    return response
+
+
 def _page_with_error(
     request: Request, session: Session, account: Any, exc: RegentraError
 ) -> Response:
