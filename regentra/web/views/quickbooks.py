@@ -90,8 +90,13 @@ def callback(request: Request, session: SessionDep, account: AdminPage) -> Respo
         )
     except RegentraError as exc:
         return _page_with_error(request, session, account, exc)
-    name = conn.company_name or f"company {conn.realm_id}"
-    return redirect("/integrations", success=f"QuickBooks connected: {name}.")
+    if conn.company_name is None:
+        return redirect(
+            "/integrations",
+            success=f"QuickBooks connected: company {conn.realm_id}. QuickBooks did not answer "
+            "when asked for its name and currency; connect again later to read them.",
+        )
+    return redirect("/integrations", success=f"QuickBooks connected: {conn.company_name}.")
 
 
 @router.post("/disconnect")

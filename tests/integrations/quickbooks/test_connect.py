@@ -455,3 +455,29 @@ def test_missing_settings_are_named_instead_of_a_connect_button(
         for model in (QuickBooksOAuthState, QuickBooksConnection):
             made = select(func.count()).select_from(model).where(model.org_id == kit.org.id)
             assert s.scalar(made) == 0
+
+
+def test_the_cards_connect_button_goes_to_intuit_and_back(
+    site: Any, make_org: Any, qbo_app: QboApp
+) -> None:
+    """The page's Connect (a form post with the CSRF token): 303 to the authorize page."""
+    kit = make_org()
+    realm = qbo_app.company()
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        card = page.get("/integrations")
+        assert 'id="quickbooks-connect-form"' in card.text and "Connect to QuickBooks" in card.text
+        assert page.http.post("/integrations/quickbooks/connect").status_code == 403  # no CSRF
+        r = page.post("/integrations/quickbooks/connect")
+        assert r.status_code == 303, r.text
+        assert r.headers["location"].startswith(qbo_app.sandbox.url + "/connect/oauth2?")
+        location = qbo_app.authorize_url_answer(r.headers["location"], realm)
+        back = page.get(local(location))
+        assert back.status_code == 303 and back.headers["location"] == "/integrations"
+    with kit.db.session() as s:
+        row = s.scalar(
+            select(QuickBooksOAuthState).where(QuickBooksOAuthState.org_id == kit.org.id)
+        )
+        assert row is not None and row.user_id == kit.admin.id and row.used_at is not None
+        found = connection.find(s, org_id=kit.org.id)
+        assert found is not None and found.realm_id == realm and found.company_name

@@ -23,6 +23,7 @@ from conftest import ROOT, Database, _org_factory
 from sandbox.quickbooks.conftest import QboSandbox, start_sandbox, stop_sandbox
 from sqlalchemy import select
 from support.qbo_fixtures import QboApp, QboOrg, register_app, use_quickbooks
+from web.pages import PageClient, flash
 
 from integrations.quickbooks.test_connect import audits, callback, connect_via_api, local, start
 from regentra import queue, task_registry
@@ -337,3 +338,34 @@ def test_two_worker_processes_refresh_at_once_and_keep_the_rotated_token(
             )
             == realm
         )
+
+
+def test_connected_even_when_quickbooks_cannot_describe_the_company(
+    site: Any, make_org: Any, own_qbo: QboApp, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from regentra.config import get_settings
+
+    monkeypatch.setenv("REGENTRA_QBO_RETRIES", "0")
+    get_settings.cache_clear()
+    kit = make_org()
+    realm = own_qbo.company()
+    location = own_qbo.authorize_url_answer(start(kit), realm)
+    with own_qbo.sandbox.control() as c:
+        c.post("/_sandbox/faults", json={"rate_503": 1.0}).raise_for_status()
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        r = page.get(local(location))
+        assert r.status_code == 303, r.text
+        shown = page.follow(r)
+    kind, message = flash(shown.text) or ("", "")
+    assert kind == "success" and message.startswith(f"QuickBooks connected: company {realm}.")
+    assert "did not answer" in message
+    found = conn_of(db, kit.org.id)
+    assert connection.is_connected(found) and found.company_name is None
+    assert found.home_currency is None
+    with own_qbo.sandbox.control() as c:
+        c.post("/_sandbox/faults", json={"rate_503": 0.0}).raise_for_status()
+    # Connecting again reads them.
+    assert connect_via_api(site, kit, own_qbo, realm).status_code == 303
+    found = conn_of(db, kit.org.id)
+    assert found.company_name and found.home_currency == "USD"
