@@ -1,5 +1,5 @@
 """Settings → Integrations (admins): connect the org's Stripe account (and QuickBooks: its
-card's data and routes are in `web/views/quickbooks.py`).
+card is `web/views/quickbooks_card.py`, its routes `web/views/quickbooks.py`).
 
 Plain forms that work without JavaScript: Save and Test Connection are two buttons of one
 form (Test Connection posts to its own action and shows the result inline); the webhook URL
@@ -26,7 +26,7 @@ from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
 from regentra.web.templating import redirect, render
-from regentra.web.views import quickbooks
+from regentra.web.views import quickbooks_card
 
 router = APIRouter(prefix="/integrations")
 
@@ -80,10 +80,10 @@ def _page(
         "test": test,
         "error": error,
         "method_labels": LABELS,
-        "quickbooks": quickbooks.card(session, org_id=account.org.id, error=quickbooks_error),
+        "quickbooks": quickbooks_card.card(session, org_id=account.org.id, error=quickbooks_error),
     }
     response = render(request, "integrations/index.html", context, status=status)
-    return quickbooks.allow_connect_form(response)
+    return quickbooks_card.allow_connect_form(response)
 
 
 @router.get("")

@@ -1,5 +1,5 @@
-"""Settings → Integrations → QuickBooks (admins): the card's data, Connect (a form post that
-sends the browser to Intuit), the OAuth callback and Disconnect.
+"""Settings → Integrations → QuickBooks (admins): Connect (a form post that sends the browser
+to Intuit), the OAuth callback and Disconnect. The card's data is `quickbooks_card.py`.
 
 The callback is a page: Intuit sends the admin's browser back to
 `/integrations/quickbooks/callback` (`oauth.CALLBACK_PATH`, the redirect URI registered for
@@ -9,10 +9,6 @@ shows the integrations page with the reason on the QuickBooks card, with its 4xx
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
@@ -20,47 +16,19 @@ from regentra.audit.service import Actor
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
 from regentra.integrations.quickbooks import oauth, settings
-from regentra.web.auth import AdminPage
+from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, checkbox
 from regentra.web.templating import redirect
+from regentra.web.views import integrations
 
 router = APIRouter(prefix="/integrations/quickbooks")
 
 assert oauth.CALLBACK_PATH == "/integrations/quickbooks/callback"
 
 
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def card(session: Session, *, org_id: uuid.UUID, error: str | None = None) -> dict[str, Any]:
-    """What the QuickBooks card (`integrations/_quickbooks.html`) shows."""
-    state = settings.status(session, org_id=org_id)
-    return {
-        **state,
-        "error": error,
-        "connected_on": _when(state["connected_at"]),
-        "reconnect_on": _when(state["reconnect_needed_at"]),
-    }
-
-
-def allow_connect_form(response: Response) -> Response:
-    """The page's Connect form answers with a redirect to Intuit's authorize page: its
-    `form-action` must let the browser follow it there (Chromium checks redirects too)."""
-    policy = response.headers.get("Content-Security-Policy")
-    if policy and not oauth.missing_settings():
-        origin = oauth.authorize_origin()
-        response.headers["Content-Security-Policy"] = policy.replace(
-            "form-action 'self'", f"form-action 'self' {origin}"
-        )
-    return response
-
-
 def _page_with_error(
-    request: Request, session: Session, account: Any, exc: RegentraError
+    request: Request, session: Session, account: Account, exc: RegentraError
 ) -> Response:
-    from regentra.web.views import integrations
-
     session.rollback()
     return integrations._page(
         request, session, account, quickbooks_error=exc.message, status=exc.status

@@ -159,6 +159,7 @@ def test_connect_through_the_api_and_the_callback(
     assert f'href="{qbo_app.sandbox.url}/company/{realm}"' in shown.text
     assert 'id="quickbooks-connect"' not in shown.text  # connected: Disconnect instead
     assert 'id="quickbooks-disconnect"' in shown.text
+    assert 'id="quickbooks-authorization"' in shown.text
     # The Connect form's redirect to the authorize page is allowed by the page's policy.
     policy = shown.headers["content-security-policy"]
     assert f"form-action 'self' {qbo_app.sandbox.url};" in policy
