@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
+from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import oauth, tokens
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import QuickBooksRejected, QuickBooksUnavailable
@@ -72,6 +73,12 @@ def complete(
     try:
         client.get_bearer_token(code, realm_id=realm_id)
     except (AuthClientError, requests.RequestException) as exc:
+        if isinstance(exc, AuthClientError) and oauth.is_invalid_grant(exc):
+            raise RegentraError(
+                "Intuit refused the sign-in's authorization code (already used, or more than "
+                "a few minutes old). Press Connect to start again.",
+                code="quickbooks_code_refused",
+            ) from None
         raise oauth.translate(exc, doing="connecting") from None
     conn = ensure(session, org_id=org_id)
     previous = conn.realm_id

@@ -193,6 +193,12 @@ def test_connect_through_the_api_and_the_callback(
     assert again.status_code == 409
     assert "already used" in card_error(again)
     assert len(audits(kit, "quickbooks.connected")) == 1
+    # A fresh state with that spent code: Intuit refuses the code, said in words (400).
+    fresh = parse_qs(urlsplit(start(kit)).query)["state"][0]
+    r = callback(site, kit.admin, with_query(location, state=fresh))
+    assert r.status_code == 400
+    assert card_error(r).startswith("Intuit refused the sign-in's authorization code")
+    assert len(audits(kit, "quickbooks.connected")) == 1
 
 
 # ---- the callback's refusals -----------------------------------------------------------------
@@ -482,3 +488,35 @@ def test_the_cards_connect_button_goes_to_intuit_and_back(
         assert row is not None and row.user_id == kit.admin.id and row.used_at is not None
         found = connection.find(s, org_id=kit.org.id)
         assert found is not None and found.realm_id == realm and found.company_name
+
+
+def test_a_state_is_used_once_even_when_two_callbacks_read_it_at_once(
+    make_org: Any, qbo_app: QboApp, db: Any
+) -> None:
+    """Two callbacks with the same state both read it unused; the first consumes it; the
+    second's conditional UPDATE matches nothing, so it is refused before Intuit sees the
+    code again (which Intuit would refuse as used, in other words)."""
+    from regentra.integrations.quickbooks import settings
+    from regentra.integrations.quickbooks.settings import ConnectRefused
+
+    kit = make_org()
+    realm = qbo_app.company()
+    location = qbo_app.authorize_url_answer(start(kit), realm)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    answer = {"state": query["state"], "code": query["code"], "realm_id": realm, "error": None}
+    with db.session() as second:
+        late = second.get(User, kit.admin.id)
+        seen = second.scalar(
+            select(QuickBooksOAuthState).where(QuickBooksOAuthState.org_id == kit.org.id)
+        )
+        assert seen is not None and seen.used_at is None  # read, not yet consumed
+        second.commit()  # (its snapshot stays: objects are not expired on commit)
+        with db.session() as first:
+            settings.finish_connect(first, user=first.get(User, kit.admin.id), **answer)
+            first.commit()
+        assert seen.used_at is None  # this session's view is still the old one
+        with pytest.raises(ConnectRefused) as refused:
+            settings.finish_connect(second, user=late, **answer)
+    assert refused.value.status == 409
+    assert refused.value.message.startswith("This QuickBooks sign-in was already used.")
+    assert len(audits(kit, "quickbooks.connected")) == 1

@@ -4,12 +4,15 @@ admin presses Connect on the card, picks the company on the sandbox's authorize 
 Connect there and lands back on the integrations page with the company shown; then
 Disconnects. Ends with the secret scans: no access or refresh token (the first pair and a
 rotated one) nor the client secret in the database's bytes, the API's answers, the page or
-the server's log."""
+the server's log. Also on the real server: the same callback four times at once connects
+once."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -18,7 +21,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sandbox.quickbooks.conftest import QboSandbox
 from support.qbo_fixtures import QboApp
 from web.conftest import CHROMIUM, CHROMIUM_ARGS
-from web.pages import PASSWORD
+from web.pages import PASSWORD, PageClient
 
 from integrations.stripe.test_settings import _pg_dump, _sqlite_bytes
 from regentra.integrations.quickbooks import oauth, tokens
@@ -163,3 +166,37 @@ def test_admin_connects_quickbooks_in_chromium(
             assert secret not in text and secret[-12:] not in text
     assert "quickbooks.disconnected" in answers[1]
     assert "v1.test1." in connected_raw  # the scan saw the stored (encrypted) tokens
+
+
+def test_one_callback_wins_when_the_same_one_arrives_four_times_at_once(
+    qbo_server: tuple[LiveServer, QboApp], database: Database
+) -> None:
+    """The state is consumed by a conditional UPDATE: of four identical callbacks sent at
+    once to a real server, exactly one connects; the others are told it was used."""
+    server, app = qbo_server
+    kit = _org_factory(database, server)()
+    realm = app.company()
+    with PageClient(server.url) as page:
+        page.login(kit.admin.email)
+        r = page.post("/integrations/quickbooks/connect")
+        assert r.status_code == 303, r.text
+        location = app.authorize_url_answer(r.headers["location"], realm)
+        assert location.startswith(server.url + oauth.CALLBACK_PATH)
+        cookies = dict(page.http.cookies)
+    barrier = threading.Barrier(4)
+
+    def send(_: int) -> tuple[int, bool]:
+        with httpx.Client(cookies=cookies, timeout=60) as http:
+            barrier.wait()
+            r = http.get(location)
+            return r.status_code, "This QuickBooks sign-in was already used." in r.text
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = sorted(pool.map(send, range(4)))
+    # The losers never reached Intuit with the code (which it would refuse as used).
+    assert answers == [(303, False), (409, True), (409, True), (409, True)], answers
+    with kit.api() as api:
+        got = api.get("/integrations/quickbooks").json()
+        events = api.get("/audit-log", params={"action": "quickbooks.connected"}).json()
+    assert got["connected"] is True and got["realm_id"] == realm
+    assert [e["action"] for e in events["items"]].count("quickbooks.connected") == 1
