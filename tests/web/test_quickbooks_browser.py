@@ -4,72 +4,37 @@ admin presses Connect on the card, picks the company on the sandbox's authorize 
 Connect there and lands back on the integrations page with the company shown; then
 Disconnects. Ends with the secret scans: no access or refresh token (the first pair and a
 rotated one) nor the client secret in the database's bytes, the API's answers, the page or
-the server's log. Also on the real server: the same callback four times at once connects
-once."""
+the server's log."""
 
 from __future__ import annotations
 
-import threading
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import Database, LiveServer, _org_factory, start_server, stop_server
-from playwright.sync_api import Page, expect, sync_playwright
+from conftest import Database, LiveServer, _org_factory
+from integrations.quickbooks.test_connect_e2e import serving_quickbooks
+from integrations.stripe.test_settings import _pg_dump, _sqlite_bytes
+from playwright.sync_api import Page, expect
 from sandbox.quickbooks.conftest import QboSandbox
 from support.qbo_fixtures import QboApp
-from web.conftest import CHROMIUM, CHROMIUM_ARGS
-from web.pages import PASSWORD, PageClient
 
-from integrations.stripe.test_settings import _pg_dump, _sqlite_bytes
-from regentra.integrations.quickbooks import oauth, tokens
+from regentra.integrations.quickbooks import tokens
+from web.pages import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def qbo_server(database: Database, app_qbo: QboSandbox) -> Iterator[tuple[LiveServer, QboApp]]:
-    """A server whose QuickBooks app is registered at the sandbox for its own callback."""
-    client_id, secret = "AB" + uuid.uuid4().hex, uuid.uuid4().hex
-    env = {
-        "REGENTRA_QBO_CLIENT_ID": client_id,
-        "REGENTRA_QBO_CLIENT_SECRET": secret,
-        "REGENTRA_QBO_ENVIRONMENT": app_qbo.discovery_url,
-        "REGENTRA_QBO_MAX_RPS": "0",
-    }
-    server = start_server(database.url, extra_env=env)
-    try:
-        with app_qbo.control() as c:
-            c.post(
-                "/_sandbox/apps",
-                json={
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "redirect_uris": [server.url + oauth.CALLBACK_PATH],
-                },
-            ).raise_for_status()
-        yield server, QboApp(app_qbo, client_id, secret)
-    finally:
-        stop_server(server)
+    with serving_quickbooks(database, app_qbo) as served:
+        yield served
 
 
 def _raw(database: Database) -> str:
     """The database's bytes (SQLite files, or a PostgreSQL dump)."""
     raw = _sqlite_bytes(database) if database.backend == "sqlite" else _pg_dump(database)
     return raw.decode(errors="replace")
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.set_default_timeout(20_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def test_admin_connects_quickbooks_in_chromium(
@@ -166,37 +131,3 @@ def test_admin_connects_quickbooks_in_chromium(
             assert secret not in text and secret[-12:] not in text
     assert "quickbooks.disconnected" in answers[1]
     assert "v1.test1." in connected_raw  # the scan saw the stored (encrypted) tokens
-
-
-def test_one_callback_wins_when_the_same_one_arrives_four_times_at_once(
-    qbo_server: tuple[LiveServer, QboApp], database: Database
-) -> None:
-    """The state is consumed by a conditional UPDATE: of four identical callbacks sent at
-    once to a real server, exactly one connects; the others are told it was used."""
-    server, app = qbo_server
-    kit = _org_factory(database, server)()
-    realm = app.company()
-    with PageClient(server.url) as page:
-        page.login(kit.admin.email)
-        r = page.post("/integrations/quickbooks/connect")
-        assert r.status_code == 303, r.text
-        location = app.authorize_url_answer(r.headers["location"], realm)
-        assert location.startswith(server.url + oauth.CALLBACK_PATH)
-        cookies = dict(page.http.cookies)
-    barrier = threading.Barrier(4)
-
-    def send(_: int) -> tuple[int, bool]:
-        with httpx.Client(cookies=cookies, timeout=60) as http:
-            barrier.wait()
-            r = http.get(location)
-            return r.status_code, "This QuickBooks sign-in was already used." in r.text
-
-    with ThreadPoolExecutor(4) as pool:
-        answers = sorted(pool.map(send, range(4)))
-    # The losers never reached Intuit with the code (which it would refuse as used).
-    assert answers == [(303, False), (409, True), (409, True), (409, True)], answers
-    with kit.api() as api:
-        got = api.get("/integrations/quickbooks").json()
-        events = api.get("/audit-log", params={"action": "quickbooks.connected"}).json()
-    assert got["connected"] is True and got["realm_id"] == realm
-    assert [e["action"] for e in events["items"]].count("quickbooks.connected") == 1
