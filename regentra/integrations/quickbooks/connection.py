@@ -21,7 +21,7 @@ from regentra.audit.service import Actor, record
 from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import oauth, tokens
 from regentra.integrations.quickbooks.client import QuickBooks
-from regentra.integrations.quickbooks.errors import QuickBooksRejected, QuickBooksUnavailable
+from regentra.integrations.quickbooks.errors import QuickBooksUnavailable
 from regentra.kit.time import utcnow
 from regentra.models import QuickBooksConnection
 
@@ -66,9 +66,9 @@ def complete(
 ) -> QuickBooksConnection:
     """Trade the authorization `code` for tokens and keep them with the realm (request-
     boundary flow: commits before reading the company; when QuickBooks cannot answer that
-    read, the connection stands without the company's name and currency). Connecting another
-    company than the one connected before clears the mapping (its ids belong to the old
-    company)."""
+    read, an outage, the connection stands without the company's name and currency).
+    Connecting another company than the one connected before clears the mapping (its ids
+    belong to the old company)."""
     client = oauth.auth_client()
     try:
         client.get_bearer_token(code, realm_id=realm_id)
@@ -107,7 +107,7 @@ def complete(
     session.commit()  # the tokens are kept; hold no lock while QuickBooks answers
     try:
         describe_company(session, conn=conn)
-    except (QuickBooksUnavailable, QuickBooksRejected) as exc:
+    except QuickBooksUnavailable as exc:
         # Connected all the same: the name and currency are read at the next connect.
         log.warning("quickbooks company details not read", org_id=str(org_id), error=exc.message)
     return conn
