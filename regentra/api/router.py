@@ -10,6 +10,7 @@ from regentra.api import (
     invoices,
     me,
     org,
+    quickbooks_postings,
     tickets,
     time_entries,
     users,
@@ -26,6 +27,7 @@ for module in (
     audit,
     users,
     integrations,
+    quickbooks_postings,
     catalog,
     invoices,
 ):
