@@ -9,6 +9,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
+
 from integrations.conftest import assert_no_secret
 from integrations.quickbooks.mapping_helpers import (
     RESUME,
@@ -18,8 +20,6 @@ from integrations.quickbooks.mapping_helpers import (
     queued,
     valid_body,
 )
-from sqlalchemy import select, update
-
 from regentra import queue
 from regentra.integrations.quickbooks import tokens
 from regentra.integrations.quickbooks.client import QuickBooks
@@ -161,7 +161,8 @@ WRONG = [
     (
         "deposit_account_id",
         "Merchant Fees",
-        "'Merchant Fees' is an Expense account; choose a Bank or Other Current Asset account such as Stripe Clearing",
+        "'Merchant Fees' is an Expense account; "
+        "choose a Bank or Other Current Asset account such as Stripe Clearing",
     ),
     (
         "other_deposit_account_id",
@@ -171,12 +172,14 @@ WRONG = [
     (
         "fee_account_id",
         "Checking",
-        "fee_account: 'Checking' is a Bank account; choose an expense account such as Merchant Fees",
+        "fee_account: 'Checking' is a Bank account; "
+        "choose an expense account such as Merchant Fees",
     ),
     (
         "fee_paid_from_account_id",
         "Undeposited Funds",
-        "'Undeposited Funds' is an Other Current Asset account; choose a Bank or Credit Card account",
+        "'Undeposited Funds' is an Other Current Asset account; "
+        "choose a Bank or Credit Card account",
     ),
     (
         "fee_paid_from_account_id",
