@@ -15,6 +15,7 @@ from regentra.web.views import (
     integrations,
     invoices,
     placeholders,
+    quickbooks_mapping,
     settings,
     tickets,
     time,
@@ -36,6 +37,7 @@ for module in (
     users,
     settings,
     integrations,
+    quickbooks_mapping,
     tokens,
     placeholders,
 ):

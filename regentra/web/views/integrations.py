@@ -25,6 +25,7 @@ from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
 from regentra.web.templating import redirect, render
+from regentra.web.views import quickbooks_mapping
 
 router = APIRouter(prefix="/integrations")
 
@@ -77,6 +78,7 @@ def _page(
         "test": test,
         "error": error,
         "method_labels": LABELS,
+        "quickbooks_mapping": quickbooks_mapping.card(session, account),
     }
     return render(request, "integrations/index.html", context, status=status)
 
