@@ -22,10 +22,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.orm import Session
@@ -38,6 +37,7 @@ from regentra.integrations.quickbooks import connection
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import QuickBooksNotConnected, ReconnectNeeded
 from regentra.integrations.quickbooks.postings import RESUME_TASK
+from regentra.invoices.transitions import org_today
 from regentra.kit.time import utcnow
 from regentra.models import Org, QuickBooksConnection
 
@@ -274,9 +274,11 @@ def _grouped(company: Company) -> dict[str, Any]:
 
 
 def today_for(session: Session, org_id: uuid.UUID) -> date:
+    """Today in the org's time zone (the default `post_from`)."""
     org = session.get(Org, org_id)
-    zone = ZoneInfo(org.timezone if org is not None and org.timezone else "UTC")
-    return datetime.now(zone).date()
+    if org is None:
+        return utcnow().date()
+    return org_today(org)
 
 
 def require_connection(session: Session, *, org_id: uuid.UUID) -> QuickBooksConnection:
@@ -495,21 +497,26 @@ _APP_PAGES = {
 
 
 def object_link(
-    conn: QuickBooksConnection | None, qbo_type: str | None, qbo_id: str | None
+    conn: QuickBooksConnection | None,
+    qbo_type: str | None,
+    qbo_id: str | None,
+    *,
+    realm_id: str | None = None,
 ) -> str | None:
     """Where a person sees a posted object: QuickBooks' app for Intuit's environments
     (`app.sandbox.qbo.intuit.com` for Intuit's sandbox companies), the local sandbox's
-    company page otherwise (`REGENTRA_QBO_ENVIRONMENT` a discovery URL)."""
+    company page otherwise (`REGENTRA_QBO_ENVIRONMENT` a discovery URL). `realm_id`: the
+    company the object was posted to (a posting's), else the connection's."""
     if not qbo_type or not qbo_id:
         return None
     env = get_settings().qbo_environment.strip()
     if env.lower() in ("prod", "production", "sand", "sandbox"):
-        host = (
-            "app.qbo.intuit.com" if env.lower().startswith("prod") else "app.sandbox.qbo.intuit.com"
-        )
+        production = env.lower().startswith("prod")
+        host = "app.qbo.intuit.com" if production else "app.sandbox.qbo.intuit.com"
         page = _APP_PAGES.get(qbo_type)
-        return f"https://{host}/app/{page}?txnId={qbo_id}" if page else None
+        return f"https://{host}/app/{page}?txnId={quote(qbo_id)}" if page else None
     parts = urlsplit(env)
-    if not parts.scheme or not parts.netloc or conn is None or not conn.realm_id:
+    realm = realm_id or (conn.realm_id if conn is not None else None)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not realm:
         return None
-    return f"{parts.scheme}://{parts.netloc}/company/{conn.realm_id}"
+    return f"{parts.scheme}://{parts.netloc}/company/{quote(realm)}"

@@ -202,7 +202,7 @@ def invoice_section(session: Session, account: Account, invoice: Invoice) -> dic
             {
                 **(postings.describe(row) or {}),
                 "label": KIND_LABELS.get(row.kind, row.kind),
-                "link": mapping.object_link(conn, row.qbo_type, row.qbo_id),
+                "link": mapping.object_link(conn, row.qbo_type, row.qbo_id, realm_id=row.realm_id),
                 "can_retry": account.viewer.is_admin
                 and row.state in (PostingState.failed.value, PostingState.waiting.value),
             }

@@ -271,3 +271,28 @@ def test_only_admins_and_only_their_org(make_org, connect_quickbooks, site, db):
         assert page.get(f"/invoices/{invoice.id}").status_code == 404
     assert next(p for p in _rows(db, kit)).state == "failed"
     assert queued() == []
+
+
+def test_object_links(monkeypatch):
+    from regentra.config import get_settings
+    from regentra.integrations.quickbooks.mapping import object_link
+    from regentra.models import QuickBooksConnection
+
+    conn = QuickBooksConnection(realm_id="9130")
+    expected = {
+        ("production", "Invoice"): "https://app.qbo.intuit.com/app/invoice?txnId=7",
+        ("production", "Payment"): "https://app.qbo.intuit.com/app/recvpayment?txnId=7",
+        ("sandbox", "Purchase"): "https://app.sandbox.qbo.intuit.com/app/expense?txnId=7",
+        ("sandbox", "CreditMemo"): "https://app.sandbox.qbo.intuit.com/app/creditmemo?txnId=7",
+        (
+            "http://127.0.0.1:12112/.well-known/openid_configuration",
+            "Payment",
+        ): "http://127.0.0.1:12112/company/9130",
+    }
+    for (env, kind), link in expected.items():
+        monkeypatch.setenv("REGENTRA_QBO_ENVIRONMENT", env)
+        get_settings.cache_clear()
+        assert object_link(conn, kind, "7") == link
+    assert object_link(conn, "Payment", "7", realm_id="555").endswith("/company/555")
+    assert object_link(conn, "Payment", None) is None
+    assert object_link(None, "Payment", "7") is None
