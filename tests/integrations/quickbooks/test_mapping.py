@@ -322,3 +322,76 @@ def test_quickbooks_down_is_503_in_words(make_org, connect_quickbooks, qbo_app, 
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "quickbooks_unavailable"
     assert "could not be reached" in answer.json()["error"]["message"]
+
+
+@pytest.mark.e2e
+def test_a_real_server_reads_the_company_without_waiting_on_its_own_lock(
+    database, app_qbo, monkeypatch
+):
+    """e2e: a real `regentra serve` answers the mapping (API and card) at once. The request's
+    own transaction is ended before QuickBooks is asked: on SQLite it would hold the write
+    lock that the client's token read then waits for (30 s, then "database is locked")."""
+    import time
+    from urllib.parse import parse_qs, urlparse
+
+    from conftest import _org_factory, start_server, stop_server
+    from support.qbo_fixtures import QboApp, register_app, use_quickbooks
+    from web.pages import PageClient
+
+    import regentra.db
+    from regentra.audit.service import Actor
+    from regentra.integrations.quickbooks import connection, oauth
+
+    use_quickbooks(monkeypatch, app_qbo, "pending", "pending")
+    client_id, secret = register_app(app_qbo, oauth.redirect_uri())
+    use_quickbooks(monkeypatch, app_qbo, client_id, secret, database_url=database.url)
+    regentra.db.get_engine.cache_clear()
+    regentra.db.get_sessionmaker.cache_clear()
+    env = {
+        "REGENTRA_QBO_CLIENT_ID": client_id,
+        "REGENTRA_QBO_CLIENT_SECRET": secret,
+        "REGENTRA_QBO_ENVIRONMENT": app_qbo.discovery_url,
+        "REGENTRA_QBO_MAX_RPS": "0",
+    }
+    server = start_server(database.url, extra_env=env)
+    try:
+        kit = _org_factory(database, server)()
+        app = QboApp(app_qbo, client_id, secret)
+        realm = app.company()
+        url = oauth.auth_client().get_authorization_url(oauth.SCOPES, state_token="e2e")
+        query = parse_qs(urlparse(app.authorize_url_answer(url, realm)).query)
+        with database.session() as s:
+            connection.complete(
+                s,
+                org_id=kit.org.id,
+                actor=Actor.of(kit.admin),
+                code=query["code"][0],
+                realm_id=query["realmId"][0],
+            )
+            s.commit()
+        with kit.api() as api:
+            started = time.monotonic()
+            got = api.get(MAPPING)
+            assert got.status_code == 200, got.text
+            fields = got.json()["choices"]["fields"]
+            wrong = api.put(
+                MAPPING,
+                json={
+                    f"{name}_id": fields[name]["suggested_id"]
+                    for name in fields
+                    if name != "fee_account"
+                }
+                | {"fee_account_id": fields["deposit_account"]["suggested_id"]},
+            )
+            assert wrong.status_code == 422, wrong.text
+            assert "fee_account: 'Stripe Clearing' is a Bank account" in wrong.text
+            assert time.monotonic() - started < 10
+        with PageClient(server.url) as page:
+            page.login(kit.admin.email)
+            card = page.get("/integrations")
+            assert card.status_code == 200 and 'id="qbo-mapping-form"' in card.text
+        assert "database is locked" not in server.log()
+    finally:
+        stop_server(server)
+        regentra.db.get_engine.cache_clear()
+        regentra.db.get_sessionmaker.cache_clear()
