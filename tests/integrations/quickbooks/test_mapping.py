@@ -48,7 +48,7 @@ def _inactive(kit: Any, entity: str, body: dict[str, Any]) -> str:
 
 def test_choices_are_read_live_with_suggestions(make_org, connect_quickbooks, db):
     kit = make_org()
-    connect_quickbooks(kit)
+    q = connect_quickbooks(kit)
     ids = company_ids(kit)
     # A new expense account appears at once (nothing cached), an inactive one never.
     with QuickBooks(kit.org.id) as qbo:
@@ -100,7 +100,7 @@ def test_choices_are_read_live_with_suggestions(make_org, connect_quickbooks, db
         "active": True,
     }
     access, refresh = _tokens(db, kit)
-    assert_no_secret(answer.text, access, refresh)
+    assert_no_secret(answer.text, access, refresh, q.app.client_secret)
 
 
 def _tokens(db: Any, kit: Any) -> tuple[str, str]:
