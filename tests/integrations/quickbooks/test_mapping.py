@@ -57,6 +57,15 @@ def test_choices_are_read_live_with_suggestions(make_org, connect_quickbooks, db
             {"Name": "Bank Fees", "AccountType": "Expense"},
             request_id=uuid.uuid4().hex,
         )
+        qbo.create(
+            "Item",
+            {
+                "Name": "Hardware",
+                "Type": "NonInventory",
+                "IncomeAccountRef": {"value": ids["Services"]},
+            },
+            request_id=uuid.uuid4().hex,
+        )
     gone = _inactive(kit, "Account", {"Name": "Old Fees", "AccountType": "Expense"})
 
     answer = kit.api().get(MAPPING)
@@ -82,7 +91,7 @@ def test_choices_are_read_live_with_suggestions(make_org, connect_quickbooks, db
     assert names("fee_account") == {"Merchant Fees", "Bank Fees"}
     assert gone not in {o["id"] for o in fields["fee_account"]["options"]}
     assert names("fee_paid_from_account") == {"Checking", "Stripe Clearing", "Company Card"}
-    assert names("income_item") == {"Services"}
+    assert names("income_item") == {"Services", "Hardware"}
     assert fields["fee_account"]["allowed_types"] == [
         "Expense",
         "Other Expense",
