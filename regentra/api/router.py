@@ -11,6 +11,7 @@ from regentra.api import (
     me,
     org,
     quickbooks,
+    quickbooks_postings,
     tickets,
     time_entries,
     users,
@@ -28,6 +29,7 @@ for module in (
     users,
     integrations,
     quickbooks,
+    quickbooks_postings,
     catalog,
     invoices,
 ):

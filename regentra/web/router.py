@@ -16,6 +16,7 @@ from regentra.web.views import (
     invoices,
     placeholders,
     quickbooks,
+    quickbooks_mapping,
     settings,
     tickets,
     time,
@@ -38,6 +39,7 @@ for module in (
     settings,
     integrations,
     quickbooks,
+    quickbooks_mapping,
     tokens,
     placeholders,
 ):

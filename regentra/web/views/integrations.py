@@ -26,7 +26,7 @@ from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
 from regentra.web.templating import redirect, render
-from regentra.web.views import quickbooks_card
+from regentra.web.views import quickbooks_card, quickbooks_mapping
 
 router = APIRouter(prefix="/integrations")
 
@@ -81,6 +81,7 @@ def _page(
         "error": error,
         "method_labels": LABELS,
         "quickbooks": quickbooks_card.card(session, org_id=account.org.id, error=quickbooks_error),
+        "quickbooks_mapping": quickbooks_mapping.card(session, account),
     }
     response = render(request, "integrations/index.html", context, status=status)
     return quickbooks_card.allow_connect_form(response)
