@@ -12,6 +12,8 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from regentra.api.deps import AdminUser, ApproverUser, CurrentOrg, SessionDep
+from regentra.api.quickbooks_mapping_schemas import InvoiceWithQuickBooks
+from regentra.api.quickbooks_postings import invoice_postings
 from regentra.api.responses import (
     BODY,
     CONFLICT,
@@ -40,15 +42,17 @@ from regentra.models import Invoice, InvoiceStatus
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
 
-def _full(session: Session, invoice: Invoice) -> InvoiceDetail:
+def _full(session: Session, invoice: Invoice) -> InvoiceWithQuickBooks:
     # An invoice's client always exists: clients are never deleted, and the foreign key holds.
     client = clients.get(session, org_id=invoice.org_id, id=invoice.client_id)
-    return InvoiceDetail.of(
+    detail = InvoiceDetail.of(
         invoice,
         client_name=client.name,
         lines=service.lines_of(session, invoice),
         timeline=service.timeline(session, invoice=invoice),
     )
+    quickbooks = invoice_postings(session, org_id=invoice.org_id, invoice_id=invoice.id)
+    return InvoiceWithQuickBooks(**dict(detail), quickbooks=quickbooks)
 
 
 # Everything that changes an invoice can meet a conflicting status (`not_draft`, ...).
@@ -58,7 +62,7 @@ CHANGE = (ROLE, FOUND, PARAMS, CONFLICT)
 @router.post("", status_code=201, responses=errors(ROLE, BODY, CONFLICT))
 def generate(
     body: InvoiceCreate, session: SessionDep, user: AdminUser, org: CurrentOrg
-) -> InvoiceDetail:
+) -> InvoiceWithQuickBooks:
     return _full(session, service.generate(session, org=org, user=user, data=body))
 
 
@@ -101,7 +105,9 @@ def preview(
 
 
 @router.get("/{invoice_id}", responses=errors(ROLE, FOUND, PARAMS))
-def get_invoice(invoice_id: uuid.UUID, session: SessionDep, user: ApproverUser) -> InvoiceDetail:
+def get_invoice(
+    invoice_id: uuid.UUID, session: SessionDep, user: ApproverUser
+) -> InvoiceWithQuickBooks:
     return _full(session, service.get(session, org_id=user.org_id, invoice_id=invoice_id))
 
 
@@ -112,7 +118,7 @@ def update_invoice(
     session: SessionDep,
     user: AdminUser,
     org: CurrentOrg,
-) -> InvoiceDetail:
+) -> InvoiceWithQuickBooks:
     invoice = service.update_draft(session, org=org, user=user, invoice_id=invoice_id, data=body)
     return _full(session, invoice)
 
@@ -132,7 +138,7 @@ def add_line(
     session: SessionDep,
     user: AdminUser,
     org: CurrentOrg,
-) -> InvoiceDetail:
+) -> InvoiceWithQuickBooks:
     """Add a manual line or a catalog item; answers the whole invoice (its total changed)."""
     invoice = service.add_line(session, org=org, user=user, invoice_id=invoice_id, data=body)
     return _full(session, invoice)
@@ -145,7 +151,7 @@ def remove_line(
     session: SessionDep,
     user: AdminUser,
     org: CurrentOrg,
-) -> InvoiceDetail:
+) -> InvoiceWithQuickBooks:
     invoice = service.remove_line(
         session, org=org, user=user, invoice_id=invoice_id, line_id=line_id
     )
@@ -155,7 +161,7 @@ def remove_line(
 @router.post("/{invoice_id}/send", responses=errors(*CHANGE, NOT_CONNECTED, STRIPE))
 def send_invoice(
     invoice_id: uuid.UUID, session: SessionDep, user: AdminUser, org: CurrentOrg
-) -> InvoiceDetail:
+) -> InvoiceWithQuickBooks:
     return _full(session, sending.send(session, org=org, user=user, invoice_id=invoice_id))
 
 
@@ -166,7 +172,7 @@ def void_invoice(
     session: SessionDep,
     user: AdminUser,
     org: CurrentOrg,
-) -> InvoiceDetail:
+) -> InvoiceWithQuickBooks:
     invoice = sending.void(
         session, org=org, user=user, invoice_id=invoice_id, release_entries=body.release_entries
     )

@@ -10,6 +10,8 @@ from regentra.api import (
     invoices,
     me,
     org,
+    quickbooks,
+    quickbooks_postings,
     tickets,
     time_entries,
     users,
@@ -26,6 +28,8 @@ for module in (
     audit,
     users,
     integrations,
+    quickbooks,
+    quickbooks_postings,
     catalog,
     invoices,
 ):

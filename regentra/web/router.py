@@ -15,6 +15,8 @@ from regentra.web.views import (
     integrations,
     invoices,
     placeholders,
+    quickbooks,
+    quickbooks_mapping,
     settings,
     tickets,
     time,
@@ -36,6 +38,8 @@ for module in (
     users,
     settings,
     integrations,
+    quickbooks,
+    quickbooks_mapping,
     tokens,
     placeholders,
 ):

@@ -145,6 +145,27 @@ def _invoice_line(w: World) -> Req:
     return Req(params={"invoice_id": invoice_id, "line_id": w.kit._commit(first_line)})
 
 
+def _quickbooks_posting(w: World) -> str:
+    """A failed QuickBooks posting of a fresh invoice of org A (Retry only enqueues the
+    sync: no worker runs it here)."""
+    from integrations.quickbooks.mapping_helpers import declare_quickbooks_tasks
+
+    from regentra.models import QuickBooksPosting
+
+    declare_quickbooks_tasks()
+    invoice_id = uuid.UUID(_invoice(w))
+
+    def make(s: Any) -> str:
+        row = QuickBooksPosting(
+            org_id=w.kit.org.id, invoice_id=invoice_id, kind="payment", state="failed", details={}
+        )
+        s.add(row)
+        s.flush()
+        return str(row.id)
+
+    return str(w.kit._commit(make))
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/me"): Case(ALL, lambda w, u: Req()),
     ("GET", "/api/v1/org"): Case(ALL, lambda w, u: Req()),
@@ -243,6 +264,28 @@ CASES: dict[tuple[str, str], Case] = {
     # call to Stripe (200); B has no Stripe key (409 "Stripe is not connected").
     ("POST", "/api/v1/integrations/stripe/reconcile"): Case(
         ADMIN, lambda w, u: _stripe_connected(w), 200, other_org=409
+    ),
+    # Settings → Integrations → QuickBooks: admins only, each org its own connection. This
+    # server has no QuickBooks app keys, so Connect is refused in words (409).
+    ("GET", "/api/v1/integrations/quickbooks"): Case(ADMIN, lambda w, u: Req()),
+    ("POST", "/api/v1/integrations/quickbooks/connect"): Case(
+        ADMIN, lambda w, u: Req(), 409, other_org=409
+    ),
+    ("DELETE", "/api/v1/integrations/quickbooks"): Case(ADMIN, lambda w, u: Req()),
+    # Settings → Integrations → QuickBooks: admins only. Neither org is connected here (409
+    # for the mapping; its checks against a live company are in tests/integrations/quickbooks),
+    # and an incomplete mapping body is refused before anything else (422).
+    ("GET", "/api/v1/integrations/quickbooks/mapping"): Case(
+        ADMIN, lambda w, u: Req(), 409, other_org=409
+    ),
+    ("PUT", "/api/v1/integrations/quickbooks/mapping"): Case(
+        ADMIN, lambda w, u: Req(json={"deposit_account_id": "1"}), 422, other_org=422
+    ),
+    ("GET", "/api/v1/integrations/quickbooks/postings"): Case(
+        ADMIN, lambda w, u: Req(listed_id=_quickbooks_posting(w))
+    ),
+    ("POST", "/api/v1/integrations/quickbooks/postings/{posting_id}/retry"): Case(
+        ADMIN, lambda w, u: Req(params={"posting_id": _quickbooks_posting(w)})
     ),
     ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
     ("POST", "/api/v1/invoices"): Case(

@@ -18,8 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
+from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import oauth, tokens
 from regentra.integrations.quickbooks.client import QuickBooks
+from regentra.integrations.quickbooks.errors import QuickBooksUnavailable
 from regentra.kit.time import utcnow
 from regentra.models import QuickBooksConnection
 
@@ -63,12 +65,20 @@ def complete(
     session: Session, *, org_id: uuid.UUID, actor: Actor, code: str, realm_id: str
 ) -> QuickBooksConnection:
     """Trade the authorization `code` for tokens and keep them with the realm (request-
-    boundary flow: commits before reading the company). Connecting another company than
-    the one connected before clears the mapping (its ids belong to the old company)."""
+    boundary flow: commits before reading the company; when QuickBooks cannot answer that
+    read, an outage, the connection stands without the company's name and currency).
+    Connecting another company than the one connected before clears the mapping (its ids
+    belong to the old company)."""
     client = oauth.auth_client()
     try:
         client.get_bearer_token(code, realm_id=realm_id)
     except (AuthClientError, requests.RequestException) as exc:
+        if isinstance(exc, AuthClientError) and oauth.is_invalid_grant(exc):
+            raise RegentraError(
+                "Intuit refused the sign-in's authorization code (already used, or more than "
+                "a few minutes old). Press Connect to start again.",
+                code="quickbooks_code_refused",
+            ) from None
         raise oauth.translate(exc, doing="connecting") from None
     conn = ensure(session, org_id=org_id)
     previous = conn.realm_id
@@ -95,7 +105,11 @@ def complete(
         details={"realm_id": realm_id, **({"previous_realm_id": previous} if previous else {})},
     )
     session.commit()  # the tokens are kept; hold no lock while QuickBooks answers
-    describe_company(session, conn=conn)
+    try:
+        describe_company(session, conn=conn)
+    except QuickBooksUnavailable as exc:
+        # Connected all the same: the name and currency are read at the next connect.
+        log.warning("quickbooks company details not read", org_id=str(org_id), error=exc.message)
     return conn
 
 
@@ -105,7 +119,7 @@ def describe_company(session: Session, *, conn: QuickBooksConnection) -> None:
         info = qbo.company_info()
         prefs = qbo.preferences()
     currency_prefs = prefs.get("CurrencyPrefs") or {}
-    home = (currency_prefs.get("HomeCurrency") or {}).get("value") or info.get("Country")
+    home = (currency_prefs.get("HomeCurrency") or {}).get("value")
     conn.company_name = str(info.get("CompanyName") or info.get("LegalName") or "")[:255] or None
     conn.home_currency = str(home).upper()[:3] if home else None
     conn.multicurrency = bool(currency_prefs.get("MultiCurrencyEnabled"))

@@ -25,6 +25,9 @@ from regentra.integrations.quickbooks.errors import (
 
 CALLBACK_PATH = "/integrations/quickbooks/callback"
 SCOPES = [Scopes.ACCOUNTING]
+# Intuit's authorize page (the discovery documents' `authorization_endpoint`, sandbox and
+# production alike: developer.intuit.com/.well-known/openid-sandbox-configuration).
+INTUIT_AUTHORIZE_ORIGIN = "https://appcenter.intuit.com"
 INTUIT_API_BASE = {
     "sandbox": "https://sandbox-quickbooks.api.intuit.com",
     "production": "https://quickbooks.api.intuit.com",
@@ -61,6 +64,17 @@ def api_base(settings: Settings | None = None) -> str:
     if env in ("sand", "sandbox"):
         return INTUIT_API_BASE["sandbox"]
     parts = urlsplit(settings.qbo_environment.strip())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def authorize_origin(settings: Settings | None = None) -> str:
+    """The origin of the authorize page Connect sends the browser to (for the page's
+    `form-action`): Intuit's, or that of the discovery URL (a sandbox serves both)."""
+    settings = settings or get_settings()
+    env = settings.qbo_environment.strip()
+    if env.lower() in ("prod", "production", "sand", "sandbox"):
+        return INTUIT_AUTHORIZE_ORIGIN
+    parts = urlsplit(env)
     return f"{parts.scheme}://{parts.netloc}"
 
 

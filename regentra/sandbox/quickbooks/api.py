@@ -137,6 +137,8 @@ class Api:
             await self._faults()
             body = await request.body()
             status, payload = self._dispatch(company, request.method, rest, params, body)
+            if self.sandbox.faults.get("reply_latency_ms"):
+                await asyncio.sleep(self.sandbox.faults["reply_latency_ms"] / 1000)
         except QboFault as fault:
             status, payload = fault.status, fault.body(sandbox.stamp())
             entry["status"] = status

@@ -14,7 +14,14 @@ from starlette.routing import Route
 
 from regentra.sandbox.quickbooks.state import Sandbox
 
-FAULTS = {"rate_500": (0.0, 1.0), "rate_503": (0.0, 1.0), "latency_ms": (0.0, 60_000.0)}
+FAULTS = {
+    "rate_500": (0.0, 1.0),
+    "rate_503": (0.0, 1.0),
+    "latency_ms": (0.0, 60_000.0),
+    # The answer is held back after the request was carried out: a client that dies or
+    # times out meanwhile never learns that its object was made.
+    "reply_latency_ms": (0.0, 60_000.0),
+}
 LIMITS = ("per_minute", "per_second", "concurrent")
 
 

@@ -116,16 +116,19 @@ class Sandbox:
         self.access_tokens: dict[str, dict[str, Any]] = {}
         self.refresh_tokens: dict[str, dict[str, Any]] = {}
         self.signing_key_pem: str | None = None
-        if state_file and state_file.exists():
+        loaded = bool(state_file and state_file.exists())
+        if loaded:
+            assert state_file is not None
             self._load(state_file)
-        else:
-            self.apps[client_id] = {
-                "client_secret": client_secret,
-                "redirect_uris": list(redirect_uris or []),
-            }
-            if seed:
-                for name, currency, multicurrency, country in DEFAULT_COMPANIES:
-                    self.add_company(name, currency, multicurrency=multicurrency, country=country)
+        # The app given on the command line is registered, or completed with its redirect
+        # URIs, also when the state file already holds apps.
+        app = self.apps.setdefault(client_id, {"client_secret": client_secret, "redirect_uris": []})
+        for uri in redirect_uris or []:
+            if uri not in app["redirect_uris"]:
+                app["redirect_uris"].append(uri)
+        if not loaded and seed:
+            for name, currency, multicurrency, country in DEFAULT_COMPANIES:
+                self.add_company(name, currency, multicurrency=multicurrency, country=country)
 
     # ---- time ---------------------------------------------------------------------------
     def now(self) -> float:

@@ -1,4 +1,5 @@
-"""Settings → Integrations (admins): connect the org's Stripe account.
+"""Settings → Integrations (admins): connect the org's Stripe account (and QuickBooks: its
+card is `web/views/quickbooks_card.py`, its routes `web/views/quickbooks.py`).
 
 Plain forms that work without JavaScript: Save and Test Connection are two buttons of one
 form (Test Connection posts to its own action and shows the result inline); the webhook URL
@@ -25,6 +26,7 @@ from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
 from regentra.web.forms import FormDep, failure, text
 from regentra.web.templating import redirect, render
+from regentra.web.views import quickbooks_card, quickbooks_mapping
 
 router = APIRouter(prefix="/integrations")
 
@@ -59,6 +61,7 @@ def _page(
     publishable_key: str | None = None,
     error: str | None = None,
     test: TestResult | None = None,
+    quickbooks_error: str | None = None,
     status: int = 200,
 ) -> Response:
     state = settings.status(session, org_id=account.org.id)
@@ -77,8 +80,11 @@ def _page(
         "test": test,
         "error": error,
         "method_labels": LABELS,
+        "quickbooks": quickbooks_card.card(session, org_id=account.org.id, error=quickbooks_error),
+        "quickbooks_mapping": quickbooks_mapping.card(session, account),
     }
-    return render(request, "integrations/index.html", context, status=status)
+    response = render(request, "integrations/index.html", context, status=status)
+    return quickbooks_card.allow_connect_form(response)
 
 
 @router.get("")

@@ -53,6 +53,7 @@ from regentra.web.forms import (
     text,
 )
 from regentra.web.templating import redirect, render
+from regentra.web.views import quickbooks_mapping
 
 router = APIRouter(prefix="/invoices")
 
@@ -353,6 +354,7 @@ def _invoice_page(
         "values": {**defaults, **(values or {})},
         "error": error,
         "form_name": form_name,
+        "quickbooks": quickbooks_mapping.invoice_section(session, account, invoice),
     }
     return render(request, "invoices/detail.html", context, status=code)
 

@@ -79,6 +79,30 @@ def test_injected_5xx_faults(make_qbo: Callable[..., QboSandbox]) -> None:
         assert again.status_code == 200
 
 
+def test_reply_latency_delays_the_answer_after_the_change(
+    make_qbo: Callable[..., QboSandbox],
+) -> None:
+    """A client that gives up while the answer is held back finds its object made, and the
+    same requestid then replays it instead of making a second one."""
+    box = make_qbo("--rate-limit", "0")
+    auth = box.connect(box.realm("USD"))
+    with box.control() as c:
+        c.post("/_sandbox/faults", json={"reply_latency_ms": 1500}).raise_for_status()
+    name = unique("Slow")
+    with box.http(auth) as api:
+        with pytest.raises(httpx.ReadTimeout):
+            api.post(
+                "/customer", json={"DisplayName": name}, params={"requestid": "slow-1"}, timeout=0.3
+            )
+        with box.control() as c:
+            c.post("/_sandbox/faults", json={}).raise_for_status()
+            made = [o for o in c.get(f"/_sandbox/companies/{auth.realm_id}/objects").json()
+                    ["Customer"] if o["DisplayName"] == name]  # fmt: skip
+        assert len(made) == 1
+        again = api.post("/customer", json={"DisplayName": name}, params={"requestid": "slow-1"})
+        assert again.status_code == 200 and again.json()["Customer"]["Id"] == made[0]["Id"]
+
+
 def test_control_lists_objects_creates_companies_and_resets(
     make_qbo: Callable[..., QboSandbox],
 ) -> None:
@@ -125,3 +149,19 @@ def test_state_survives_a_restart(make_qbo: Callable[..., QboSandbox], tmp_path:
         )
         replay = api.post("/customer", json={"DisplayName": "x"}, params={"requestid": "keep"})
         assert replay.status_code == 200 and replay.json()["Customer"]["DisplayName"] != "x"
+
+
+def test_redirect_uris_given_at_start_join_an_app_kept_in_the_state_file(tmp_path: Path) -> None:
+    """`--redirect-uri` is honoured also when `--state` already holds the app (the demo
+    restarts its sandbox on a kept state file)."""
+    from regentra.sandbox.quickbooks.state import DEFAULT_CLIENT_ID, Sandbox
+
+    state = tmp_path / "qbo.json"
+    first = Sandbox(state_file=state, redirect_uris=["http://127.0.0.1:8000/a"])
+    first.save()
+    again = Sandbox(state_file=state, redirect_uris=["http://127.0.0.1:8000/b"])
+    assert again.apps[DEFAULT_CLIENT_ID]["redirect_uris"] == [
+        "http://127.0.0.1:8000/a",
+        "http://127.0.0.1:8000/b",
+    ]
+    assert len(again.companies) == len(first.companies)  # the books were loaded, not re-seeded
