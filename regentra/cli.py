@@ -405,12 +405,13 @@ def _start_stripe_sandbox(host: str, port: int, state: Path) -> str:
     return sandbox.base_url
 
 
-def _start_quickbooks_sandbox(host: str, port: int, state: Path) -> str:
-    """The QuickBooks Online sandbox (its seeded companies), in this process (demo only)."""
+def _start_quickbooks_sandbox(host: str, port: int, state: Path, redirect_uri: str) -> str:
+    """The QuickBooks Online sandbox (its seeded companies), in this process (demo only),
+    its default app allowed to send browsers back to `redirect_uri`."""
     from regentra.sandbox.quickbooks.app import create_app
     from regentra.sandbox.quickbooks.state import Sandbox
 
-    sandbox = Sandbox(state_file=state)
+    sandbox = Sandbox(state_file=state, redirect_uris=[redirect_uri])
     sandbox.base_url = f"http://{host}:{port}"
     _serve_in_thread(create_app(sandbox), host, port, "quickbooks-sandbox")
     return sandbox.base_url
@@ -441,11 +442,17 @@ def demo(
         stripe_state.unlink(missing_ok=True)
         quickbooks_state.unlink(missing_ok=True)
     stripe_url = _start_stripe_sandbox("127.0.0.1", stripe_port, stripe_state)
-    quickbooks_url = _start_quickbooks_sandbox("127.0.0.1", quickbooks_port, quickbooks_state)
+    from regentra.integrations.quickbooks.oauth import CALLBACK_PATH
+
+    quickbooks_url = _start_quickbooks_sandbox(
+        "127.0.0.1", quickbooks_port, quickbooks_state, url + CALLBACK_PATH
+    )
     logins = demo_data.prepare(reset=reset)
     demo_data.use_stripe_sandbox(stripe_url, url)
+    demo_data.use_quickbooks_sandbox(quickbooks_url)
     demo_data.seed_stripe_catalog(stripe_url)
     demo_data.connect_stripe(stripe_url)
+    demo_data.connect_quickbooks(quickbooks_url)
     err.print(f"\n[bold]Regentra demo[/bold] at {url}/login\n")
     for role, email, password in logins:
         err.print(f"  {role:<11} {email:<28} {password}")
@@ -454,8 +461,9 @@ def demo(
         " its webhook URL registered and the catalog syncing."
     )
     err.print(
-        f"  QuickBooks Online sandbox at {quickbooks_url}: its companies' books at"
-        f" {quickbooks_url}/ (connecting an org comes with the QuickBooks integration).\n"
+        f"  QuickBooks Online sandbox at {quickbooks_url}: the demo org is connected to its"
+        f" company {demo_data.DEMO_QBO_COMPANY!r} and mapped; paid invoices show up at"
+        f" {quickbooks_url}/ with their Payment and fee Purchase.\n"
     )
     serve(host=host, port=port, workers=1)
 

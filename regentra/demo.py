@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -256,3 +257,80 @@ def connect_stripe(stripe_url: str) -> None:
             ),
             actor=Actor.system(),
         )
+
+
+# ---- QuickBooks Online: the demo org connected to the sandbox's US company, mapped ------------
+
+DEMO_QBO_COMPANY = "Regentra Sandbox US"
+
+
+def use_quickbooks_sandbox(quickbooks_url: str) -> None:
+    """Point this process (and the server it starts) at the local QuickBooks sandbox, as
+    the sandbox's default app (its redirect URI is the demo's callback)."""
+    from regentra.sandbox.quickbooks.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    os.environ["REGENTRA_QBO_CLIENT_ID"] = DEFAULT_CLIENT_ID
+    os.environ["REGENTRA_QBO_CLIENT_SECRET"] = DEFAULT_CLIENT_SECRET
+    os.environ["REGENTRA_QBO_ENVIRONMENT"] = quickbooks_url + "/.well-known/openid_configuration"
+    get_settings.cache_clear()
+
+
+def _authorize(quickbooks_url: str, url: str) -> dict[str, str]:
+    """The admin on the sandbox's authorize page: picks the US company and presses Connect.
+    Returns the callback's query (code, state, realmId)."""
+    with httpx.Client(timeout=30) as browser:
+        companies = browser.get(quickbooks_url + "/_sandbox/companies").json()["data"]
+        realm = next(c["realm_id"] for c in companies if c["name"] == DEMO_QBO_COMPANY)
+        browser.get(url).raise_for_status()
+        form = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        form.update({"realmId": realm, "decision": "connect"})
+        answer = browser.post(quickbooks_url + "/connect/oauth2", data=form)
+    location = answer.headers.get("location", "")
+    if answer.status_code != 302 or "code=" not in location:
+        raise RuntimeError(f"the QuickBooks sandbox did not authorize the demo: {answer.text}")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def connect_quickbooks(quickbooks_url: str) -> None:
+    """Connect the demo org as its admin would (Connect, pick the company on the authorize
+    page, back through the callback), then save the card's suggested mapping."""
+    from regentra.integrations.quickbooks import connection, mapping
+    from regentra.integrations.quickbooks import settings as qbo_settings
+
+    _wait_for(quickbooks_url + "/_sandbox/clock")
+    with session_scope() as session:
+        org = session.query(Org).one()
+        org_id = org.id
+        conn = connection.find(session, org_id=org_id)
+        if connection.ready(conn):
+            return
+        admin = session.query(User).filter_by(org_id=org_id, role="admin").first()
+        assert admin is not None
+        connected = connection.is_connected(conn) and conn is not None
+        url = None if connected else qbo_settings.start_connect(session, org_id=org_id, user=admin)
+    if url is not None:
+        got = _authorize(quickbooks_url, url)
+        with session_scope() as session:
+            admin = session.get(User, admin.id)
+            assert admin is not None
+            qbo_settings.finish_connect(
+                session,
+                user=admin,
+                state=got.get("state"),
+                code=got.get("code"),
+                realm_id=got.get("realmId"),
+                error=None,
+            )
+    fields = mapping.choices(org_id)["fields"]
+    vendor = fields["fee_vendor"]
+    body = mapping.MappingBody(
+        deposit_account_id=fields["deposit_account"]["suggested_id"],
+        other_deposit_account_id=fields["other_deposit_account"]["suggested_id"],
+        fee_account_id=fields["fee_account"]["suggested_id"],
+        fee_paid_from_account_id=fields["fee_paid_from_account"]["suggested_id"],
+        fee_vendor_id=vendor["suggested_id"],
+        create_vendor=None if vendor["suggested_id"] else "Stripe",
+        income_item_id=fields["income_item"]["suggested_id"],
+    )
+    with session_scope() as session:
+        mapping.save(session, org_id=org_id, body=body, actor=Actor.system())

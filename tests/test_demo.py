@@ -117,6 +117,22 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             while 'data-status="paid"' not in (page := browser.get(path).text):
                 assert time.monotonic() < deadline, page
                 time.sleep(0.3)
+            # The demo org is connected to the QuickBooks sandbox's US company and mapped:
+            # the invoice is mirrored there, with its Payment and the fee's Purchase.
+            integrations = browser.get("/integrations").text
+            assert "Regentra Sandbox US" in integrations and 'data-saved="true"' in integrations
+            companies = httpx.get(f"{quickbooks}/_sandbox/companies").json()["data"]
+            realm = next(c["realm_id"] for c in companies if c["name"] == "Regentra Sandbox US")
+            deadline = time.monotonic() + 30
+            while True:
+                books = httpx.get(f"{quickbooks}/_sandbox/companies/{realm}/objects").json()
+                if books.get("Payment") and books.get("Purchase"):
+                    break
+                assert time.monotonic() < deadline, (books.keys(), browser.get(path).text)
+                time.sleep(0.5)
+            (mirrored,) = books["Invoice"]
+            assert mirrored["Balance"] == 0
+            assert len(books["Payment"]) == 1 and len(books["Purchase"]) == 1
     finally:
         proc.terminate()
         proc.wait(timeout=20)
