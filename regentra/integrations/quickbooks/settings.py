@@ -205,12 +205,7 @@ def finish_connect(
 
 
 def _resume(session: Session, *, org_id: uuid.UUID) -> None:
-    try:
-        queue.enqueue(session, postings.RESUME_TASK, str(org_id))
-    except LookupError:
-        # The postings flow declares the task; without it there is nothing to resume, and
-        # the hourly sweep re-enqueues pending postings anyway.
-        log.error("quickbooks.resume is not declared; postings resume at the next sweep")
+    queue.enqueue(session, postings.RESUME_TASK, str(org_id))
 
 
 # ---- Disconnect -----------------------------------------------------------------------------

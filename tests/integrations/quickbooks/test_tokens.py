@@ -26,7 +26,7 @@ from support.qbo_fixtures import QboApp, QboOrg, register_app, use_quickbooks
 from web.pages import PageClient, flash
 
 from integrations.quickbooks.test_connect import audits, callback, connect_via_api, local, start
-from regentra import queue, task_registry
+from regentra import queue
 from regentra.audit.service import Actor
 from regentra.integrations.quickbooks import connection, oauth, postings, tokens
 from regentra.integrations.quickbooks.client import QuickBooks
@@ -137,16 +137,9 @@ def test_expired_at_quickbooks_401_refreshes_once_and_retries(
 # ---- revoked, then reconnected -----------------------------------------------------------------
 
 
-def _resume_placeholder(org_id: str) -> None:
-    """Stands in for the postings slice's `quickbooks.resume` until its tasks.py is merged."""
-
-
 @pytest.fixture
 def resume_task(run_tasks: Any) -> Any:
-    """The queue, emptied, with `quickbooks.resume` declared (the real one once merged)."""
-    queue.load_tasks()
-    if task_registry.find(postings.RESUME_TASK) is None:
-        queue.task(postings.RESUME_TASK)(_resume_placeholder)
+    """The queue (emptied by `run_tasks`), to see what reconnecting enqueues."""
     return queue.get_huey()
 
 
