@@ -103,16 +103,22 @@ def use_quickbooks(
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def qbo_app(db: Database, app_qbo: QboSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[QboApp]:
-    """This process's app talks to `app_qbo` through an app registered for its callback."""
+def app_for(monkeypatch: pytest.MonkeyPatch, sandbox: QboSandbox, **env: str) -> QboApp:
+    """Point this process's app at `sandbox` through an app registered there for its
+    callback (for one test; `env`: other `REGENTRA_*` settings)."""
     from regentra.integrations.quickbooks import oauth
 
     monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
-    use_quickbooks(monkeypatch, app_qbo, "pending", "pending")
-    client_id, secret = register_app(app_qbo, oauth.redirect_uri())
-    use_quickbooks(monkeypatch, app_qbo, client_id, secret)
-    yield QboApp(app_qbo, client_id, secret)
+    use_quickbooks(monkeypatch, sandbox, "pending", "pending", **env)
+    client_id, secret = register_app(sandbox, oauth.redirect_uri())
+    use_quickbooks(monkeypatch, sandbox, client_id, secret, **env)
+    return QboApp(sandbox, client_id, secret)
+
+
+@pytest.fixture
+def qbo_app(db: Database, app_qbo: QboSandbox, monkeypatch: pytest.MonkeyPatch) -> QboApp:
+    """This process's app talks to `app_qbo` through an app registered for its callback."""
+    return app_for(monkeypatch, app_qbo)
 
 
 @dataclass
@@ -125,16 +131,16 @@ class QboOrg:
         return self.app.objects(self.realm, entity)
 
 
-@pytest.fixture
-def connect_quickbooks(qbo_app: QboApp, db: Database) -> Callable[..., QboOrg]:
-    """Connect an org to a new company of its own (OAuth against the sandbox)."""
+def connector(app: QboApp, db: Database) -> Callable[..., QboOrg]:
+    """`connect(kit, currency=, multicurrency=)`: the org connected to a new company of its
+    own in `app`'s sandbox (OAuth against it, completed on the test's database)."""
     from regentra.integrations.quickbooks import connection, oauth
 
     def connect(kit: OrgKit, *, currency: str = "USD", multicurrency: bool = False) -> QboOrg:
-        realm = qbo_app.company(currency=currency, multicurrency=multicurrency)
+        realm = app.company(currency=currency, multicurrency=multicurrency)
         auth = oauth.auth_client()
         url = auth.get_authorization_url(oauth.SCOPES, state_token=uuid.uuid4().hex)
-        location = qbo_app.authorize_url_answer(url, realm)
+        location = app.authorize_url_answer(url, realm)
         query = {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
         with db.session() as session:
             connection.complete(
@@ -145,6 +151,12 @@ def connect_quickbooks(qbo_app: QboApp, db: Database) -> Callable[..., QboOrg]:
                 realm_id=query["realmId"],
             )
             session.commit()
-        return QboOrg(kit, qbo_app, realm)
+        return QboOrg(kit, app, realm)
 
     return connect
+
+
+@pytest.fixture
+def connect_quickbooks(qbo_app: QboApp, db: Database) -> Callable[..., QboOrg]:
+    """Connect an org to a new company of its own (OAuth against the sandbox)."""
+    return connector(qbo_app, db)

@@ -10,15 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sandbox.quickbooks.conftest import QboSandbox
 from sqlalchemy import select, update
-from support.qbo_fixtures import QboApp, QboOrg, register_app, use_quickbooks
+from support.qbo_fixtures import QboOrg, app_for, connector
 
 from integrations.conftest import Billing, StripeApp, connect_billing
-from regentra.audit.service import Actor
 from regentra.integrations.quickbooks import postings
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.kit.time import utcnow
@@ -194,32 +192,7 @@ def own_quickbooks(
 ) -> Callable[..., QboOrg]:
     """Point the app at `sandbox` (a QuickBooks sandbox of the test's own, with its own
     limits and faults) and return a `connect_quickbooks` for it."""
-    from regentra.integrations.quickbooks import connection, oauth
-
-    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT", raising=False)
-    use_quickbooks(monkeypatch, sandbox, "pending", "pending", **env)
-    client_id, secret = register_app(sandbox, oauth.redirect_uri())
-    use_quickbooks(monkeypatch, sandbox, client_id, secret, **env)
-    app = QboApp(sandbox, client_id, secret)
-
-    def connect(kit: Any, *, currency: str = "USD", multicurrency: bool = False) -> QboOrg:
-        realm = app.company(currency=currency, multicurrency=multicurrency)
-        auth = oauth.auth_client()
-        url = auth.get_authorization_url(oauth.SCOPES, state_token=uuid.uuid4().hex)
-        location = app.authorize_url_answer(url, realm)
-        query = {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
-        with db.session() as session:
-            connection.complete(
-                session,
-                org_id=kit.org.id,
-                actor=Actor.of(kit.admin),
-                code=query["code"],
-                realm_id=query["realmId"],
-            )
-            session.commit()
-        return QboOrg(kit, app, realm)
-
-    return connect
+    return connector(app_for(monkeypatch, sandbox, **env), db)
 
 
 def control(sandbox: QboSandbox, path: str, **values: Any) -> dict[str, Any]:
