@@ -106,26 +106,52 @@ def _where(row: Row) -> list[Any]:
     ]
 
 
-def begin(row: Row) -> bool:
-    """Count an attempt (before QuickBooks is called, so a crash still counts). False when
-    the row is no longer open in this generation (another worker finished it)."""
+def _move(
+    row: Row,
+    values: dict[str, Any],
+    *,
+    where: list[Any] | None = None,
+    audit: tuple[str, dict[str, Any]] | None = None,
+) -> bool:
+    """One conditional UPDATE of the row (open, same generation, unless `where` says
+    otherwise) in its own short transaction, audited as `audit` (action, details) when it
+    moved. False when another worker moved it first."""
     with session_scope() as session:
         moved = (
             session.execute(
                 update(QuickBooksPosting)
-                .where(*_where(row))
-                .values(
-                    attempts=QuickBooksPosting.attempts + 1,
-                    last_attempt_at=utcnow(),
-                    state=PostingState.pending.value,
-                    updated_at=utcnow(),
-                )
+                .where(*(where or _where(row)))
+                .values(**values, updated_at=utcnow())
                 .returning(QuickBooksPosting.id)
                 .execution_options(synchronize_session=False)
             ).first()
             is not None
         )
-    return bool(moved)
+        if moved and audit is not None:
+            action, details = audit
+            record(
+                session,
+                org_id=row.org_id,
+                actor=Actor.system(),
+                action=action,
+                subject_type="invoice",
+                subject_id=row.invoice_id,
+                details={"kind": row.kind, **details},
+            )
+    return moved
+
+
+def begin(row: Row) -> bool:
+    """Count an attempt (before QuickBooks is called, so a crash still counts). False when
+    the row is no longer open in this generation (another worker finished it)."""
+    return _move(
+        row,
+        {
+            "attempts": QuickBooksPosting.attempts + 1,
+            "last_attempt_at": utcnow(),
+            "state": PostingState.pending.value,
+        },
+    )
 
 
 def posted(
@@ -140,40 +166,21 @@ def posted(
     details: dict[str, Any],
 ) -> bool:
     """The object exists in QuickBooks: record it. False when another worker did first."""
-    now = utcnow()
-    with session_scope() as session:
-        moved = (
-            session.execute(
-                update(QuickBooksPosting)
-                .where(*_where(row))
-                .values(
-                    state=PostingState.posted.value,
-                    qbo_id=qbo_id,
-                    qbo_sync_token=sync_token,
-                    qbo_type=qbo_type,
-                    amount=amount,
-                    currency=currency,
-                    details=details,
-                    last_error=None,
-                    posted_at=now,
-                    updated_at=now,
-                )
-                .returning(QuickBooksPosting.id)
-                .execution_options(synchronize_session=False)
-            ).first()
-            is not None
-        )
-        if moved:
-            record(
-                session,
-                org_id=row.org_id,
-                actor=Actor.system(),
-                action="quickbooks.posted",
-                subject_type="invoice",
-                subject_id=row.invoice_id,
-                details={"kind": row.kind, "number": number, "type": qbo_type, "id": qbo_id},
-            )
-    return bool(moved)
+    return _move(
+        row,
+        {
+            "state": PostingState.posted.value,
+            "qbo_id": qbo_id,
+            "qbo_sync_token": sync_token,
+            "qbo_type": qbo_type,
+            "amount": amount,
+            "currency": currency,
+            "details": details,
+            "last_error": None,
+            "posted_at": utcnow(),
+        },
+        audit=("quickbooks.posted", {"number": number, "type": qbo_type, "id": qbo_id}),
+    )
 
 
 def skipped(
@@ -184,55 +191,30 @@ def skipped(
     where = _where(row)
     if was_failed:
         where[2] = QuickBooksPosting.state.in_((*OPEN_STATES, PostingState.failed.value))
-    with session_scope() as session:
-        moved = (
-            session.execute(
-                update(QuickBooksPosting)
-                .where(*where)
-                .values(
-                    state=PostingState.skipped.value,
-                    last_error=reason[:1000],
-                    details=details if details is not None else row.details,
-                    updated_at=utcnow(),
-                )
-                .returning(QuickBooksPosting.id)
-                .execution_options(synchronize_session=False)
-            ).first()
-            is not None
-        )
-    return bool(moved)
+    return _move(
+        row,
+        {
+            "state": PostingState.skipped.value,
+            "last_error": reason[:1000],
+            "details": details if details is not None else row.details,
+        },
+        where=where,
+    )
 
 
 def failed(row: Row, message: str, *, number: str, fault_code: str | None = None) -> bool:
-    with session_scope() as session:
-        moved = (
-            session.execute(
-                update(QuickBooksPosting)
-                .where(*_where(row))
-                .values(
-                    state=PostingState.failed.value, last_error=message[:1000], updated_at=utcnow()
-                )
-                .returning(QuickBooksPosting.id)
-                .execution_options(synchronize_session=False)
-            ).first()
-            is not None
-        )
-        if moved:
-            record(
-                session,
-                org_id=row.org_id,
-                actor=Actor.system(),
-                action="quickbooks.posting_failed",
-                subject_type="invoice",
-                subject_id=row.invoice_id,
-                details={
-                    "kind": row.kind,
-                    "number": number,
-                    "message": message[:500],
-                    **({"fault_code": fault_code} if fault_code else {}),
-                },
-            )
-    return bool(moved)
+    return _move(
+        row,
+        {"state": PostingState.failed.value, "last_error": message[:1000]},
+        audit=(
+            "quickbooks.posting_failed",
+            {
+                "number": number,
+                "message": message[:500],
+                **({"fault_code": fault_code} if fault_code else {}),
+            },
+        ),
+    )
 
 
 def note_error(row: Row, message: str) -> None:
