@@ -37,6 +37,7 @@ from regentra.integrations.quickbooks import posting_rows as rows
 from regentra.integrations.quickbooks.amounts import from_qbo
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import (
+    QuickBooksNotConfigured,
     QuickBooksNotConnected,
     QuickBooksRejected,
     QuickBooksUnavailable,
@@ -186,7 +187,9 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
             for kind in postings.ORDER:
                 if kind.value in due and not _step(run, kind.value):
                     break
-    except (ReconnectNeeded, QuickBooksNotConnected) as exc:
+    except (ReconnectNeeded, QuickBooksNotConnected, QuickBooksNotConfigured) as exc:
+        # Postings wait (they do not fail) until an admin reconnects or the operator sets
+        # the server's QuickBooks keys again.
         rows.wait(facts.org_id, invoice_id, exc.message)
     return _states(facts)
 
@@ -221,7 +224,7 @@ def _step(run: Run, kind: str) -> bool:
     except NotYet as exc:
         rows.note_error(row, str(exc))
         raise
-    except (ReconnectNeeded, QuickBooksNotConnected):
+    except (ReconnectNeeded, QuickBooksNotConnected, QuickBooksNotConfigured):
         raise
     except RegentraError as exc:  # Stripe refused a read (e.g. a key without a permission)
         rows.failed(row, exc.message, number=number)

@@ -170,3 +170,25 @@ def test_a_refresh_refused_mid_run_makes_the_postings_wait(
         conn = s.scalar(select(QuickBooksConnection).where(QuickBooksConnection.org_id == b.org_id))
         assert conn is not None and conn.reconnect_needed_at is not None
     assert b.objects("Invoice") == []
+
+
+def test_the_servers_quickbooks_keys_removed_makes_the_postings_wait(
+    stripe_app: StripeApp,
+    connect_quickbooks: Connect,
+    db: Any,
+    run_tasks: Callable[..., Any],
+    monkeypatch: Any,
+) -> None:
+    """The operator removed REGENTRA_QBO_CLIENT_ID while the access token needs a refresh:
+    the postings wait, saying which setting is missing, instead of failing."""
+    from regentra.config import get_settings
+
+    b = books(stripe_app, connect_quickbooks, db, run_tasks)
+    b.set_connection(access_expires_at=utcnow() - timedelta(minutes=1))
+    monkeypatch.setenv("REGENTRA_QBO_CLIENT_ID", "")
+    get_settings.cache_clear()
+    sent = b.billing.sent_invoice()
+    assert b.run_tasks() == ["quickbooks.mirror_invoice"]
+    row = b.rows(sent["id"])["invoice"]
+    assert row.state == "waiting" and "REGENTRA_QBO_CLIENT_ID" in (row.last_error or "")
+    assert b.objects("Invoice") == []
