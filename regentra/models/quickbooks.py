@@ -55,6 +55,9 @@ class QuickBooksConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # A worker is refreshing the tokens until then (a lease: the others wait for the new
+    # version instead of spending the same refresh token; see integrations/quickbooks/tokens).
+    refresh_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     reconnect_needed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     reconnect_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     # The mapping (QuickBooks ids, read live from the company on the card).

@@ -21,6 +21,8 @@ FAULTS = {
     # The answer is held back after the request was carried out: a client that dies or
     # times out meanwhile never learns that its object was made.
     "reply_latency_ms": (0.0, 60_000.0),
+    # The token endpoint (code exchange and refresh) answers this much later.
+    "oauth_latency_ms": (0.0, 60_000.0),
 }
 LIMITS = ("per_minute", "per_second", "concurrent")
 

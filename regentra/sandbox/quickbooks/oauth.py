@@ -7,6 +7,7 @@ HTTP Basic client authentication), revoke, userinfo and the JWKS for RS256 `id_t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
@@ -208,6 +209,8 @@ def routes(sandbox: Sandbox) -> list[Route]:
         return body
 
     async def token_endpoint(request: Request) -> Response:
+        if sandbox.faults.get("oauth_latency_ms"):  # Intuit's sign-in service is slow
+            await asyncio.sleep(sandbox.faults["oauth_latency_ms"] / 1000)
         client_id = _client(request)
         if client_id is None:
             return _oauth_error("invalid_client", 401)

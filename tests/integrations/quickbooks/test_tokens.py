@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -362,3 +363,51 @@ def test_connected_even_when_quickbooks_cannot_describe_the_company(
     assert connect_via_api(site, kit, own_qbo, realm).status_code == 303
     found = conn_of(db, kit.org.id)
     assert found.company_name and found.home_currency == "USD"
+
+
+@pytest.mark.e2e
+def test_a_refresh_holds_no_database_lock_while_intuit_answers(
+    committed: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Intuit's token endpoint is slow: while one worker waits for it, others write the
+    database (on SQLite a transaction is the whole database's write lock; on PostgreSQL the
+    connection row's lock) without waiting, and a second refresh waits for the first's new
+    version instead of spending the same refresh token."""
+    from support.qbo_fixtures import app_for, connector
+
+    own = start_sandbox("--rate-limit", "0")
+    try:
+        app = app_for(monkeypatch, own)
+        kit = _org_factory(committed, None)()
+        connector(app, committed)(kit)
+        org_id = kit.org.id
+        seen = conn_of(committed, org_id).token_version
+        set_access_expiry(committed, org_id, timedelta(seconds=-1))
+        with own.control() as c:
+            c.post("/_sandbox/faults", json={"oauth_latency_ms": 2000}).raise_for_status()
+
+        results: dict[str, Any] = {}
+
+        def refresh(name: str) -> None:
+            results[name] = tokens.refresh(org_id, seen_version=seen)
+
+        first = threading.Thread(target=refresh, args=("first",))
+        first.start()
+        time.sleep(0.5)  # the first has the lease and is waiting for Intuit
+        second = threading.Thread(target=refresh, args=("second",))
+        second.start()
+        started = time.monotonic()
+        with committed.session() as s:
+            found = connection.find(s, org_id=org_id)
+            assert found is not None
+            found.company_name = "Renamed while refreshing"
+            s.commit()
+        assert time.monotonic() - started < 1.0
+        first.join(timeout=30)
+        second.join(timeout=30)
+        assert results["first"].version == results["second"].version == seen + 1
+        last = conn_of(committed, org_id)
+        assert last.token_version == seen + 1 and last.refresh_lease_until is None
+        assert last.company_name == "Renamed while refreshing"
+    finally:
+        stop_sandbox(own)
