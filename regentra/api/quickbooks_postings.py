@@ -56,7 +56,7 @@ def _view(session: Session, org_id: uuid.UUID, *, live: bool) -> QuickBooksMappi
     }
     if live:
         session.commit()  # no transaction open while QuickBooks answers
-        view["choices"] = mapping.choices(org_id)
+        view["choices"] = mapping.choices(org_id, page=True)
     return QuickBooksMapping.model_validate(view)
 
 

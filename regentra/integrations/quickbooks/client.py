@@ -89,14 +89,21 @@ class QuickBooks:
     """The accounting API for one org's connected company. Counts the requests it sends
     (`calls`, for benchmarks and tests). Use as a context manager, or call `close()`."""
 
-    def __init__(self, org_id: uuid.UUID) -> None:
+    def __init__(
+        self, org_id: uuid.UUID, *, timeout: float | None = None, retries: int | None = None
+    ) -> None:
+        """`timeout` and `retries` override the settings' (a page reading live choices
+        gives up sooner than a task, which is retried later anyway)."""
         settings = get_settings()
         self.org_id = org_id
         self.calls = 0
         self._access: tokens.Access | None = None
         self._base = oauth.api_base(settings) + "/v3/company/"
         self._rate = settings.qbo_max_rps
-        self._http = httpx.Client(timeout=settings.qbo_timeout_seconds)
+        self._retries = settings.qbo_retries if retries is None else retries
+        self._http = httpx.Client(
+            timeout=settings.qbo_timeout_seconds if timeout is None else timeout
+        )
 
     def __enter__(self) -> QuickBooks:
         return self
@@ -213,7 +220,7 @@ class QuickBooks:
                     },
                 )
             except httpx.HTTPError as exc:
-                if retry_safe and attempt <= settings.qbo_retries:
+                if retry_safe and attempt <= self._retries:
                     time.sleep(_backoff(attempt))
                     continue
                 raise QuickBooksUnavailable(
@@ -227,7 +234,7 @@ class QuickBooks:
             if status == 429 or status >= 500:
                 retry_after = _retry_after(response) if status == 429 else None
                 too_long = (retry_after or 0) > settings.qbo_backoff_max_seconds
-                if retry_safe and attempt <= settings.qbo_retries and not too_long:
+                if retry_safe and attempt <= self._retries and not too_long:
                     delay = retry_after if retry_after is not None else _backoff(attempt)
                     log.info(
                         "quickbooks busy, backing off",

@@ -298,11 +298,17 @@ def require_connection(session: Session, *, org_id: uuid.UUID) -> QuickBooksConn
     return conn
 
 
-def choices(org_id: uuid.UUID) -> dict[str, Any]:
+# A page that reads the choices while someone waits: a short timeout, no retries.
+PAGE_TIMEOUT_SECONDS = 10.0
+
+
+def choices(org_id: uuid.UUID, *, page: bool = False) -> dict[str, Any]:
     """The live choices per mapping field (`fields[name] = {label, allowed_types, options,
     suggested_id}`). Talks to QuickBooks: call it with no transaction open (SQLite holds its
-    write lock for a whole transaction, and the client opens sessions of its own)."""
-    with QuickBooks(org_id) as qbo:
+    write lock for a whole transaction, and the client opens sessions of its own). `page`:
+    for a request someone waits on (gives up after one short try)."""
+    quick: dict[str, Any] = {"timeout": PAGE_TIMEOUT_SECONDS, "retries": 0} if page else {}
+    with QuickBooks(org_id, **quick) as qbo:
         company = _read_company(qbo)
     return {"fields": _grouped(company)}
 

@@ -109,7 +109,7 @@ def card(
         return view
     session.commit()  # no transaction open while QuickBooks answers
     try:
-        live = mapping.choices(org_id)
+        live = mapping.choices(org_id, page=True)
     except RegentraError as exc:
         view["choices_error"] = exc.message
         return view
