@@ -33,7 +33,7 @@ from regentra import queue
 from regentra.audit.service import Actor, record
 from regentra.config import get_settings
 from regentra.errors import Invalid
-from regentra.integrations.quickbooks import connection
+from regentra.integrations.quickbooks import connection, oauth
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import QuickBooksNotConnected, ReconnectNeeded
 from regentra.integrations.quickbooks.postings import RESUME_TASK
@@ -515,13 +515,11 @@ def object_link(
     company the object was posted to (a posting's), else the connection's."""
     if not qbo_type or not qbo_id:
         return None
-    env = get_settings().qbo_environment.strip()
-    if env.lower() in ("prod", "production", "sand", "sandbox"):
-        production = env.lower().startswith("prod")
-        host = "app.qbo.intuit.com" if production else "app.sandbox.qbo.intuit.com"
+    intuit = oauth.intuit_environment()
+    if intuit:
         page = _APP_PAGES.get(qbo_type)
-        return f"https://{host}/app/{page}?txnId={quote(qbo_id)}" if page else None
-    parts = urlsplit(env)
+        return f"{oauth.INTUIT_APP[intuit]}/app/{page}?txnId={quote(qbo_id)}" if page else None
+    parts = urlsplit(get_settings().qbo_environment.strip())
     realm = realm_id or (conn.realm_id if conn is not None else None)
     if parts.scheme not in ("http", "https") or not parts.netloc or not realm:
         return None

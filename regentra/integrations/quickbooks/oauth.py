@@ -53,29 +53,45 @@ def redirect_uri(settings: Settings | None = None) -> str:
     return settings.base_url.rstrip("/") + CALLBACK_PATH
 
 
+INTUIT_APP = {
+    "production": "https://app.qbo.intuit.com",
+    "sandbox": "https://app.sandbox.qbo.intuit.com",
+}
+
+
+def intuit_environment(settings: Settings | None = None) -> str | None:
+    """ "production" or "sandbox" for Intuit's own environments; None when
+    `REGENTRA_QBO_ENVIRONMENT` is a discovery URL (a local sandbox)."""
+    settings = settings or get_settings()
+    env = settings.qbo_environment.strip().lower()
+    if env in ("prod", "production"):
+        return "production"
+    if env in ("sand", "sandbox"):
+        return "sandbox"
+    return None
+
+
+def local_origin(settings: Settings | None = None) -> str:
+    """The origin of the discovery URL (a local sandbox serves OAuth, the API and pages)."""
+    settings = settings or get_settings()
+    parts = urlsplit(settings.qbo_environment.strip())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def api_base(settings: Settings | None = None) -> str:
     """The accounting API's base URL (without `/v3`)."""
     settings = settings or get_settings()
     if settings.qbo_api_base.strip():
         return settings.qbo_api_base.strip().rstrip("/")
-    env = settings.qbo_environment.strip().lower()
-    if env in ("prod", "production"):
-        return INTUIT_API_BASE["production"]
-    if env in ("sand", "sandbox"):
-        return INTUIT_API_BASE["sandbox"]
-    parts = urlsplit(settings.qbo_environment.strip())
-    return f"{parts.scheme}://{parts.netloc}"
+    intuit = intuit_environment(settings)
+    return INTUIT_API_BASE[intuit] if intuit else local_origin(settings)
 
 
 def authorize_origin(settings: Settings | None = None) -> str:
     """The origin of the authorize page Connect sends the browser to (for the page's
     `form-action`): Intuit's, or that of the discovery URL (a sandbox serves both)."""
     settings = settings or get_settings()
-    env = settings.qbo_environment.strip()
-    if env.lower() in ("prod", "production", "sand", "sandbox"):
-        return INTUIT_AUTHORIZE_ORIGIN
-    parts = urlsplit(env)
-    return f"{parts.scheme}://{parts.netloc}"
+    return INTUIT_AUTHORIZE_ORIGIN if intuit_environment(settings) else local_origin(settings)
 
 
 class _TimedAuthClient(AuthClient):  # type: ignore[misc]

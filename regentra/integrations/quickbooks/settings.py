@@ -20,7 +20,6 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import structlog
@@ -30,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from regentra import queue
 from regentra.audit.service import Actor, record
-from regentra.config import get_settings
 from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import connection, oauth, postings, tokens
 from regentra.integrations.quickbooks.errors import (
@@ -43,10 +41,6 @@ from regentra.models import QuickBooksConnection, QuickBooksOAuthState, User
 log = structlog.get_logger(__name__)
 
 STATE_TTL = timedelta(minutes=10)
-INTUIT_APP = {
-    "production": "https://app.qbo.intuit.com",
-    "sandbox": "https://app.sandbox.qbo.intuit.com",
-}
 _AGAIN = "Press Connect on Settings → Integrations → QuickBooks to start again."
 
 
@@ -273,13 +267,10 @@ def disconnect(session: Session, *, org_id: uuid.UUID, actor: Actor) -> None:
 def company_link(realm_id: str) -> str:
     """Where a person sees the company: Intuit's QuickBooks Online app, or the company page
     of the sandbox named by a discovery URL."""
-    env = get_settings().qbo_environment.strip()
-    if env.lower() in ("production", "prod"):
-        return INTUIT_APP["production"]
-    if env.lower() in ("sandbox", "sand"):
-        return INTUIT_APP["sandbox"]
-    parts = urlsplit(env)
-    return f"{parts.scheme}://{parts.netloc}/company/{realm_id}"
+    intuit = oauth.intuit_environment()
+    if intuit:
+        return oauth.INTUIT_APP[intuit]
+    return f"{oauth.local_origin()}/company/{realm_id}"
 
 
 def status(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
