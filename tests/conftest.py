@@ -287,7 +287,10 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    database_url: str, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> LiveServer:
+    """`regentra serve` on `database_url` (`args`: more options, e.g. `--no-worker`)."""
     port = free_port()
     log_path = _VAR / f"server-{port}.log"
     env = {**os.environ, "REGENTRA_DATABASE_URL": database_url, **(extra_env or {})}
@@ -298,7 +301,7 @@ def start_server(database_url: str, *, extra_env: dict[str, str] | None = None) 
         env["REGENTRA_QUEUE_URL"] = f"sqlite:///{_VAR / f'queue-server-{port}.db'}"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "regentra", "serve", "--port", str(port)],
+            [sys.executable, "-m", "regentra", "serve", "--port", str(port), *args],
             cwd=ROOT,
             env=env,
             stdout=log_file,

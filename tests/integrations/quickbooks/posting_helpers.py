@@ -83,17 +83,23 @@ class Books:
             return found
 
     def balance_transaction(self, stripe_invoice_id: str) -> dict[str, Any]:
-        """The Stripe sandbox's balance transaction of the invoice's charge."""
-        stripe = self.billing.stripe
-        payments = stripe.v1.invoice_payments.list(params={"invoice": stripe_invoice_id}).data
-        intent_id = next(p.payment.payment_intent for p in payments if p.status == "paid")
-        intent = stripe.v1.payment_intents.retrieve(
-            intent_id, params={"expand": ["latest_charge.balance_transaction"]}
-        )
-        txn: dict[str, Any] = intent.latest_charge.balance_transaction.to_dict()
-        txn["charge"] = intent.latest_charge.id
-        txn["payment_intent"] = intent.id
-        return txn
+        return balance_transaction(self.billing, stripe_invoice_id)
+
+
+def balance_transaction(billing: Billing, stripe_invoice_id: str) -> dict[str, Any]:
+    """The Stripe sandbox's balance transaction of the invoice's charge (with `charge`,
+    `payment_intent` and the invoice payment's `amount_paid` added)."""
+    stripe = billing.stripe
+    payments = stripe.v1.invoice_payments.list(params={"invoice": stripe_invoice_id}).data
+    paid = next(p for p in payments if p.status == "paid")
+    intent = stripe.v1.payment_intents.retrieve(
+        paid.payment.payment_intent, params={"expand": ["latest_charge.balance_transaction"]}
+    )
+    txn: dict[str, Any] = intent.latest_charge.balance_transaction.to_dict()
+    txn["charge"] = intent.latest_charge.id
+    txn["payment_intent"] = intent.id
+    txn["amount_paid"] = paid.amount_paid
+    return txn
 
 
 def accounts_of(qbo: QboOrg) -> dict[str, str]:

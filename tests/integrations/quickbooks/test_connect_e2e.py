@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from conftest import Database, LiveServer, _org_factory, start_server, stop_server
+from conftest import Database, LiveServer, OrgKit, _org_factory, start_server, stop_server
 from sandbox.quickbooks.conftest import QboSandbox
 from support.qbo_fixtures import QboApp
 from web.pages import PageClient
@@ -25,17 +25,23 @@ pytestmark = pytest.mark.e2e
 
 @contextmanager
 def serving_quickbooks(
-    database: Database, sandbox: QboSandbox
+    database: Database,
+    sandbox: QboSandbox,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[tuple[LiveServer, QboApp]]:
-    """A server whose QuickBooks app is registered at `sandbox` for its own callback."""
+    """A server whose QuickBooks app is registered at `sandbox` for its own callback
+    (`extra_env`, `args`: more settings and `regentra serve` options)."""
     client_id, secret = "AB" + uuid.uuid4().hex, uuid.uuid4().hex
     env = {
         "REGENTRA_QBO_CLIENT_ID": client_id,
         "REGENTRA_QBO_CLIENT_SECRET": secret,
         "REGENTRA_QBO_ENVIRONMENT": sandbox.discovery_url,
         "REGENTRA_QBO_MAX_RPS": "0",
+        **(extra_env or {}),
     }
-    server = start_server(database.url, extra_env=env)
+    server = start_server(database.url, extra_env=env, args=args)
     try:
         with sandbox.control() as c:
             c.post(
@@ -49,6 +55,29 @@ def serving_quickbooks(
         yield server, QboApp(sandbox, client_id, secret)
     finally:
         stop_server(server)
+
+
+def authorized(
+    server: LiveServer, app: QboApp, kit: OrgKit, realm: str
+) -> tuple[str, dict[str, str]]:
+    """The org's admin presses Connect on the server's QuickBooks card and picks `realm` on
+    the sandbox's authorize page: the callback URL the browser is sent to, and the
+    browser's cookies (the callback is not followed yet)."""
+    with PageClient(server.url) as page:
+        page.login(kit.admin.email)
+        r = page.post("/integrations/quickbooks/connect")
+        assert r.status_code == 303, r.text
+        location = app.authorize_url_answer(r.headers["location"], realm)
+        assert location.startswith(server.url + oauth.CALLBACK_PATH)
+        return location, dict(page.http.cookies)
+
+
+def connect_through_callback(server: LiveServer, app: QboApp, kit: OrgKit, realm: str) -> None:
+    """Connect the org to `realm` as its admin does in a browser, callback included."""
+    location, cookies = authorized(server, app, kit, realm)
+    with httpx.Client(cookies=cookies, timeout=60) as browser:
+        r = browser.get(location)
+    assert r.status_code == 303, r.text
 
 
 @pytest.fixture
@@ -65,13 +94,7 @@ def test_one_callback_wins_when_the_same_one_arrives_four_times_at_once(
     server, app = qbo_server
     kit = _org_factory(database, server)()
     realm = app.company()
-    with PageClient(server.url) as page:
-        page.login(kit.admin.email)
-        r = page.post("/integrations/quickbooks/connect")
-        assert r.status_code == 303, r.text
-        location = app.authorize_url_answer(r.headers["location"], realm)
-        assert location.startswith(server.url + oauth.CALLBACK_PATH)
-        cookies = dict(page.http.cookies)
+    location, cookies = authorized(server, app, kit, realm)
     barrier = threading.Barrier(4)
 
     def send(_: int) -> tuple[int, bool]:
