@@ -1,0 +1,137 @@
+"""A posting run's context: the invoice's facts and mapping, the QuickBooks client, and what
+is read on demand during the run (the Stripe payment and fee, QuickBooks' exchange rates, the
+client's Customer), plus the lookup of an object an earlier attempt may have made."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+
+from regentra import queue
+from regentra.db import session_scope
+from regentra.integrations.quickbooks import customers
+from regentra.integrations.quickbooks.client import QuickBooks
+from regentra.integrations.quickbooks.errors import QuickBooksRejected
+from regentra.integrations.quickbooks.posting_facts import Facts, Mapping
+from regentra.integrations.quickbooks.posting_rows import Row
+from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee, read_fee
+from regentra.models import PostingKind, QuickBooksConnection
+from regentra.orgs.errors import StripeNotConnected
+
+log = structlog.get_logger(__name__)
+
+K = PostingKind
+MULTICURRENCY_OFF = (
+    "QuickBooks multicurrency is off and this {what} is in {currency} (the company's home "
+    "currency is {home}): turn on multicurrency in QuickBooks (Settings → Account and "
+    "settings → Advanced → Currency), then Retry"
+)
+
+
+class NotYet(queue.Transient):
+    """The posting cannot be made yet (the fee's balance transaction is not there): it
+    stays pending and the task tries again later."""
+
+
+@dataclass
+class Run:
+    facts: Facts
+    mapping: Mapping
+    qbo: QuickBooks
+    posted: dict[str, Row] = field(default_factory=dict)
+    _stripe: StripeFee | NoCharge | FeePending | None = None
+    _rates: dict[tuple[str, date], Decimal] = field(default_factory=dict)
+    _customer: str | None = None
+    generation: int = 0  # of the invoice posting running (for the Customer's requestid)
+
+    # ---- facts read on demand ---------------------------------------------------------
+
+    def stripe(self) -> StripeFee | NoCharge | FeePending:
+        """The invoice's Stripe payment and fee (read once per run, no transaction open)."""
+        if self._stripe is None:
+            sid = self.facts.stripe_invoice_id
+            if sid is None:
+                self._stripe = NoCharge("the invoice has no Stripe invoice")
+            else:
+                try:
+                    with session_scope() as session:
+                        org_stripe = stripe_client.for_org(session, self.facts.org_id)
+                except StripeNotConnected:
+                    self._stripe = NoCharge("Stripe is not connected: no Stripe payment to read")
+                else:
+                    self._stripe = read_fee(org_stripe, sid)
+        return self._stripe
+
+    def rate(self, currency: str, on: date) -> Decimal:
+        """QuickBooks' own rate for `currency` into the home currency on `on` (the
+        ExchangeRate entity)."""
+        key = (currency, on)
+        if key not in self._rates:
+            answer = self.qbo.request(
+                "GET",
+                "exchangerate",
+                params={"sourcecurrencycode": currency, "asofdate": on.isoformat()},
+            )
+            self._rates[key] = Decimal(str(answer["ExchangeRate"]["Rate"]))
+        return self._rates[key]
+
+    def check_multicurrency(self, currency: str, what: str) -> None:
+        """A foreign currency needs multicurrency on: the connection's flag, confirmed live
+        when it says off (the admin may have turned it on since)."""
+        if currency == self.mapping.home or self.mapping.multicurrency:
+            return
+        prefs = self.qbo.preferences()
+        if (prefs.get("CurrencyPrefs") or {}).get("MultiCurrencyEnabled"):
+            _note_multicurrency(self.facts.org_id)
+            return
+        raise QuickBooksRejected(
+            MULTICURRENCY_OFF.format(what=what, currency=currency, home=self.mapping.home)
+        )
+
+    def customer(self) -> str:
+        if self._customer is None:
+            self.check_multicurrency(self.facts.currency, "invoice")
+            mirror = self.posted.get(K.invoice.value)
+            self._customer = customers.find_or_create(
+                self.qbo,
+                generation=self.generation if mirror is None else mirror.generation,
+                org_id=self.facts.org_id,
+                client_id=self.facts.client_id,
+                name=self.facts.client_name,
+                email=self.facts.client_email,
+                currency=self.facts.currency,
+            )
+        return self._customer
+
+    def find(self, entity: str, field_name: str, value: str) -> dict[str, Any] | None:
+        """A live (not voided) object Regentra made, by its stable reference."""
+        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+        statement = f"select * from {entity} where {field_name} = '{quoted}'"  # noqa: S608
+        try:
+            found = self.qbo.query(statement)
+        except QuickBooksRejected as exc:
+            # A field this company cannot filter on: the requestid replay is the guard.
+            log.warning("quickbooks lookup refused", entity=entity, error=exc.message)
+            return None
+        for obj in found:
+            note = str(obj.get("PrivateNote") or "")
+            if note.startswith("Regentra") and note != "Voided":
+                return obj
+        return None
+
+
+def _note_multicurrency(org_id: uuid.UUID) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(QuickBooksConnection)
+            .where(QuickBooksConnection.org_id == org_id)
+            .values(multicurrency=True)
+            .execution_options(synchronize_session=False)
+        )
