@@ -51,6 +51,19 @@ class Run:
     _customer: str | None = None
     generation: int = 0  # of the invoice posting running (for the Customer's requestid)
 
+    @property
+    def realm(self) -> str:
+        """The company this run posts in (the connection's, checked against the client's)."""
+        return self.mapping.realm_id
+
+    def elsewhere(self, row: Row | None) -> str | None:
+        """Why `row`'s object cannot be used in this run: it is in another company (the org
+        has connected another one since). Nothing is ever posted against, or done to, an
+        object of a company that is not the connected one."""
+        if row is None or row.realm_id is None or row.realm_id == self.realm:
+            return None
+        return f"mirrored in company {row.realm_id}, which is not connected now"
+
     # ---- facts read on demand ---------------------------------------------------------
 
     def stripe(self) -> StripeFee | NoCharge | FeePending:

@@ -4,7 +4,7 @@ saying why nothing is posted. `posting_run` calls them, one step at a time."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +15,14 @@ from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.posting_context import NotYet, Run
 from regentra.integrations.quickbooks.posting_rows import Row
 from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee
+from regentra.kit.time import utcnow
 from regentra.models import PostingKind
 
 K = PostingKind
 STALE_OBJECT = "5010"
+# Longer than one attempt can talk to QuickBooks (the client's timeouts and back-offs): an
+# attempt older than this is over.
+IN_FLIGHT = timedelta(minutes=15)
 
 
 def _result(
@@ -99,9 +103,22 @@ def _invoice(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     )
 
 
+def _elsewhere(run: Run, what: str) -> str | None:
+    """Why the invoice's `what` is not posted when its mirror (or credit memo) is in a
+    company other than the connected one (nothing is posted there against those objects)."""
+    for kind in (K.invoice.value, K.credit.value):
+        why = run.elsewhere(run.posted.get(kind))
+        if why:
+            return f"not posted: the invoice was {why}, so its {what} is not posted here"
+    return None
+
+
 def _mirror(run: Run, what: str) -> tuple[str, str] | str:
     """(invoice id, customer id) of the mirrored invoice, or why there is none."""
     mirror = run.posted.get(K.invoice.value)
+    elsewhere = _elsewhere(run, what)
+    if elsewhere:
+        return elsewhere
     if mirror is None or mirror.state != "posted" or mirror.qbo_id is None:
         return (
             f"not posted: the invoice was not mirrored to QuickBooks (dated before the "
@@ -215,6 +232,9 @@ def _paid_from_type(run: Run) -> str | None:
 
 def _fee(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     f = run.facts
+    elsewhere = _elsewhere(run, "Stripe fee")
+    if elsewhere:
+        return elsewhere
     paid = run.stripe()
     if isinstance(paid, FeePending):
         raise NotYet(f"waiting for Stripe to settle the payment: {paid.reason}")
@@ -271,38 +291,81 @@ def _fee(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     )
 
 
-def _void(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
-    f = run.facts
-    mirror = rows.read_all(f.org_id, f.invoice_id).get(K.invoice.value)
-    target: dict[str, Any] | None = None
-    if mirror is not None and mirror.state == "posted" and mirror.qbo_id:
-        target = {"Id": mirror.qbo_id, "SyncToken": mirror.qbo_sync_token or "0"}
-    elif mirror is not None and mirror.attempts > 0 and mirror.state != "skipped":
-        # An earlier attempt may have made it (then crashed, or failed later): look.
-        target = run.find("Invoice", "DocNumber", documents.doc_number(f.number))
-    if mirror is not None and not mirror.done:
-        rows.skipped(
-            mirror, "not posted: the invoice was voided before it was mirrored", was_failed=True
-        )
-    if target is None:
-        return "nothing to void: the invoice was never mirrored to QuickBooks"
+def _void_object(run: Run, qbo_id: str, sync_token: str) -> dict[str, Any]:
+    """Void Invoice `qbo_id` (read again when someone changed it in QuickBooks meanwhile)."""
     try:
-        voided = run.qbo.update(
-            "Invoice", documents.void(str(target["Id"]), str(target["SyncToken"])), operation="void"
-        )
+        return run.qbo.update("Invoice", documents.void(qbo_id, sync_token), operation="void")
     except QuickBooksRejected as exc:
         if exc.fault_code != STALE_OBJECT:
             raise
-        current = run.qbo.read("Invoice", str(target["Id"]))
+        current = run.qbo.read("Invoice", qbo_id)
         if str(current.get("PrivateNote") or "") == "Voided":
-            voided = current
-        else:
-            voided = run.qbo.update(
-                "Invoice",
-                documents.void(str(current["Id"]), str(current["SyncToken"])),
-                operation="void",
+            return current
+        return run.qbo.update(
+            "Invoice",
+            documents.void(str(current["Id"]), str(current["SyncToken"])),
+            operation="void",
+        )
+
+
+def _void(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
+    f = run.facts
+    never = "nothing to void: the invoice was never mirrored to QuickBooks"
+    mirror = rows.read_all(f.org_id, f.invoice_id).get(K.invoice.value)
+    if mirror is None or mirror.state == "skipped":
+        return never
+    elsewhere = run.elsewhere(mirror)
+    if elsewhere:
+        # Never void (or look up) in the connected company an object of another company.
+        if not mirror.done:
+            why = (
+                f"not posted: the invoice was voided; it was attempted in company {mirror.realm_id}"
             )
-    return _result(voided, "Invoice", 0, f.currency, voided=str(target["Id"]))
+            rows.skipped(mirror, why, was_failed=True)
+        return f"not voided: the invoice was {elsewhere}"
+    if mirror.state == "posted" and mirror.qbo_id:
+        voided = _void_object(run, mirror.qbo_id, mirror.qbo_sync_token or "0")
+        return _result(voided, "Invoice", 0, f.currency, voided=mirror.qbo_id)
+    before = "not posted: the invoice was voided before it was mirrored"
+    if mirror.state == "failed" or mirror.attempts == 0:  # QuickBooks made nothing
+        rows.skipped(mirror, before, was_failed=True)
+        return never
+    # The mirror is open and was attempted: an attempt may be talking to QuickBooks right
+    # now, or may have reached it before its worker died. Look it up by its DocNumber.
+    found = run.find("Invoice", "DocNumber", documents.doc_number(f.number))
+    if found is None:
+        recent = utcnow() - IN_FLIGHT
+        if mirror.last_attempt_at is not None and mirror.last_attempt_at > recent:
+            raise NotYet("waiting for the invoice's mirror, being posted now, to void it")
+        rows.skipped(mirror, before)  # the attempt is long over and made nothing
+        return never
+    # The attempt reached QuickBooks: record the mirror (its own worker, if alive, then
+    # finds it recorded), then void it.
+    rows.posted(
+        mirror,
+        number=f.number,
+        realm_id=run.realm,
+        **_result(found, "Invoice", from_qbo(found["TotalAmt"], f.currency), f.currency),
+    )
+    voided = _void_object(run, str(found["Id"]), str(found["SyncToken"]))
+    return _result(voided, "Invoice", 0, f.currency, voided=str(found["Id"]))
+
+
+def void_if_voided_meanwhile(run: Run, made: dict[str, Any]) -> None:
+    """The mirror's `posted` lost: if a void closed the mirror row while this attempt was
+    making the Invoice, the Invoice just made is live in QuickBooks for an invoice that is
+    void here. Void it, and say so on the row."""
+    mirror = rows.read_all(run.facts.org_id, run.facts.invoice_id).get(K.invoice.value)
+    if mirror is None or mirror.state != "skipped":
+        return  # another worker recorded it (the same object: the same requestid)
+    _void_object(run, made["qbo_id"], made["sync_token"] or "0")
+    rows.note_closed(
+        mirror,
+        f"voided in QuickBooks: Invoice {made['qbo_id']} was made while the invoice was being "
+        "voided here",
+        qbo_id=made["qbo_id"],
+        realm_id=run.realm,
+    )
 
 
 RUNNERS = {

@@ -37,8 +37,9 @@ from regentra.integrations.quickbooks.errors import (
 )
 from regentra.integrations.quickbooks.posting_context import NotYet, Run
 from regentra.integrations.quickbooks.posting_facts import Facts, due_kinds, load
-from regentra.integrations.quickbooks.posting_kinds import RUNNERS
+from regentra.integrations.quickbooks.posting_kinds import RUNNERS, void_if_voided_meanwhile
 from regentra.integrations.stripe.errors import StripeUnavailable
+from regentra.models import PostingKind as K
 
 __all__ = ["RUNNERS", "NotYet", "Run", "load", "sync_invoice"]
 
@@ -61,6 +62,8 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
         return _states(facts)
     try:
         with QuickBooks(facts.org_id) as qbo:
+            if qbo.realm_id != mapping.realm_id:  # reconnected to another company just now
+                raise NotYet("the QuickBooks connection changed company during the run")
             run = Run(facts, mapping, qbo)
             for kind in postings.ORDER:
                 if kind.value in due and not _step(run, kind.value):
@@ -87,7 +90,7 @@ def _step(run: Run, kind: str) -> bool:
     if row.state == "failed":
         return False  # Retry first; the later postings wait for it
     earlier = row.attempts > 0  # an earlier attempt may have reached QuickBooks
-    if not rows.begin(row):
+    if not rows.begin(row, run.realm):
         return _step_done(run, kind)  # another worker got there
     number = run.facts.number
     try:
@@ -110,7 +113,9 @@ def _step(run: Run, kind: str) -> bool:
     if isinstance(outcome, str):
         rows.skipped(row, outcome)
     else:
-        rows.posted(row, number=number, **outcome)
+        recorded = rows.posted(row, number=number, realm_id=run.realm, **outcome)
+        if not recorded and kind == K.invoice.value:
+            void_if_voided_meanwhile(run, outcome)
     return _step_done(run, kind)
 
 
