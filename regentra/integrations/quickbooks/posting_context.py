@@ -21,6 +21,7 @@ from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.posting_facts import Facts, Mapping
 from regentra.integrations.quickbooks.posting_rows import Row
 from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe.errors import StripeKeyRejected, StripePermissionDenied
 from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee, read_fee
 from regentra.models import PostingKind, QuickBooksConnection
 from regentra.orgs.errors import StripeNotConnected
@@ -33,6 +34,15 @@ MULTICURRENCY_OFF = (
     "currency is {home}): turn on multicurrency in QuickBooks (Settings → Account and "
     "settings → Advanced → Currency), then Retry"
 )
+
+
+class StripeUnreadable(Exception):
+    """Stripe cannot be read now (not connected, its key refused): the posting waits, and
+    runs again after Stripe is reconnected (`quickbooks.resume`) or at the hourly sweep."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class NotYet(queue.Transient):
@@ -67,7 +77,10 @@ class Run:
     # ---- facts read on demand ---------------------------------------------------------
 
     def stripe(self) -> StripeFee | NoCharge | FeePending:
-        """The invoice's Stripe payment and fee (read once per run, no transaction open)."""
+        """The invoice's Stripe payment and fee (read once per run, no transaction open).
+        `NoCharge` only when Stripe itself says there was no charge (or the invoice never
+        was in Stripe); Stripe not connected, or its key refused, is `StripeUnreadable`: the
+        posting waits, it is never booked as paid outside Stripe."""
         if self._stripe is None:
             sid = self.facts.stripe_invoice_id
             if sid is None:
@@ -77,9 +90,16 @@ class Run:
                     with session_scope() as session:
                         org_stripe = stripe_client.for_org(session, self.facts.org_id)
                 except StripeNotConnected:
-                    self._stripe = NoCharge("Stripe is not connected: no Stripe payment to read")
-                else:
+                    raise StripeUnreadable(
+                        "waiting for Stripe: it is not connected (Settings → Integrations → "
+                        "Stripe), so the payment and its fee cannot be read"
+                    ) from None
+                try:
                     self._stripe = read_fee(org_stripe, sid)
+                except (StripeKeyRejected, StripePermissionDenied) as exc:
+                    raise StripeUnreadable(
+                        f"waiting for Stripe: it refused to show the payment ({exc.message})"
+                    ) from None
         return self._stripe
 
     def rate(self, currency: str, on: date) -> Decimal:

@@ -165,6 +165,8 @@ def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     invoice_qbo_id, customer = mirror
     _missing(run, "deposit")
     paid = run.stripe()
+    if isinstance(paid, FeePending):  # a charge not settled: never "paid outside Stripe"
+        raise NotYet(f"waiting for Stripe to settle the payment: {paid.reason}")
     credit = run.posted.get(K.credit.value)
     credit_id = credit.qbo_id if credit is not None and credit.state == "posted" else None
     credit_amount = (credit.amount or 0) if credit is not None and credit_id else 0

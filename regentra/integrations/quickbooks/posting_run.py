@@ -15,7 +15,8 @@ UPDATE (`posting_rows.posted`), so two workers end with one object and one `post
 
 Errors: `QuickBooksRejected` → failed (QuickBooks' words, audited); `QuickBooksUnavailable` or
 `StripeUnavailable` → stays pending (the task retries with back-off); `ReconnectNeeded`, no
-connection or no mapping → waiting (resumed by `quickbooks.resume`).
+connection or no mapping, Stripe not connected or its key refused → waiting (resumed by
+`quickbooks.resume`, and by the hourly sweep).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from regentra.integrations.quickbooks.errors import (
     QuickBooksUnavailable,
     ReconnectNeeded,
 )
-from regentra.integrations.quickbooks.posting_context import NotYet, Run
+from regentra.integrations.quickbooks.posting_context import NotYet, Run, StripeUnreadable
 from regentra.integrations.quickbooks.posting_facts import Facts, due_kinds, load
 from regentra.integrations.quickbooks.posting_kinds import RUNNERS, void_if_voided_meanwhile
 from regentra.integrations.stripe.errors import StripeUnavailable
@@ -107,6 +108,9 @@ def _step(run: Run, kind: str) -> bool:
         raise
     except (ReconnectNeeded, QuickBooksNotConnected, QuickBooksNotConfigured):
         raise
+    except StripeUnreadable as exc:
+        rows.wait(run.facts.org_id, run.facts.invoice_id, exc.message)
+        return False
     except RegentraError as exc:  # Stripe refused a read (e.g. a key without a permission)
         rows.failed(row, exc.message, number=number)
         return False
