@@ -25,9 +25,10 @@ import uuid
 
 import structlog
 
+from regentra.db import session_scope
 from regentra.errors import RegentraError
+from regentra.integrations.quickbooks import connection, postings
 from regentra.integrations.quickbooks import posting_rows as rows
-from regentra.integrations.quickbooks import postings
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import (
     QuickBooksNotConfigured,
@@ -37,7 +38,7 @@ from regentra.integrations.quickbooks.errors import (
     ReconnectNeeded,
 )
 from regentra.integrations.quickbooks.posting_context import NotYet, Run, StripeUnreadable
-from regentra.integrations.quickbooks.posting_facts import Facts, due_kinds, load
+from regentra.integrations.quickbooks.posting_facts import HOME_UNKNOWN, Facts, due_kinds, load
 from regentra.integrations.quickbooks.posting_kinds import RUNNERS, void_if_voided_meanwhile
 from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.models import PostingKind as K
@@ -56,6 +57,11 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
     if loaded is None:
         return {}
     facts, mapping = loaded
+    if mapping.why_not == HOME_UNKNOWN and _describe_company(facts.org_id):
+        loaded = load(invoice_id)  # the company's currency, read just now
+        if loaded is None:
+            return {}
+        facts, mapping = loaded
     due = due_kinds(facts)
     rows.ensure(facts.org_id, invoice_id, due, mapping.realm_id)
     if not mapping.ready:
@@ -74,6 +80,28 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
         # the server's QuickBooks keys again.
         rows.wait(facts.org_id, invoice_id, exc.message)
     return _states(facts)
+
+
+def _describe_company(org_id: uuid.UUID) -> bool:
+    """Read the company's name, home currency and multicurrency switch again (they could not
+    be read when it was connected). False when QuickBooks cannot answer now (the postings
+    wait; the task's retries and the hourly sweep try again)."""
+    try:
+        with session_scope() as session:
+            conn = connection.find(session, org_id=org_id)
+            if conn is None:
+                return False
+            connection.describe_company(session, conn=conn)
+    except (
+        QuickBooksUnavailable,
+        QuickBooksRejected,
+        ReconnectNeeded,
+        QuickBooksNotConnected,
+        QuickBooksNotConfigured,
+    ) as exc:
+        log.warning("quickbooks company details not read", org_id=str(org_id), error=exc.message)
+        return False
+    return True
 
 
 def _states(facts: Facts) -> dict[str, str]:
