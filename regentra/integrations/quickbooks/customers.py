@@ -15,7 +15,6 @@ found by requestid or by name, and one row).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
@@ -24,15 +23,13 @@ from sqlalchemy.exc import IntegrityError
 
 from regentra.db import session_scope
 from regentra.integrations.quickbooks.client import QuickBooks
+from regentra.integrations.quickbooks.documents import quoted
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
+from regentra.integrations.quickbooks.postings import stable_id
 from regentra.models import QuickBooksCustomer
 
 DUPLICATE_NAME = "6240"
 NAME_MAX = 100  # QuickBooks' DisplayName length
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def stored(org_id: uuid.UUID, realm_id: str, client_id: uuid.UUID, currency: str) -> str | None:
@@ -71,7 +68,7 @@ def _remember(
 
 
 def _by_name(qbo: QuickBooks, name: str) -> dict[str, Any] | None:
-    found = qbo.query(f"select * from Customer where DisplayName = '{_quote(name)}'")  # noqa: S608
+    found = qbo.query(f"select * from Customer where DisplayName = {quoted(name)}")  # noqa: S608
     return found[0] if found else None
 
 
@@ -83,8 +80,7 @@ def _request_id(
     name: str,
     generation: int,
 ) -> str:
-    basis = f"regentra:customer:{org_id}:{realm_id}:{client_id}:{currency}:{name}:{generation}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:40]
+    return stable_id("customer", org_id, realm_id, client_id, currency, name, generation)
 
 
 def candidates(name: str, currency: str) -> list[str]:

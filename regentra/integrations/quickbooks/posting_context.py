@@ -17,6 +17,7 @@ from regentra import queue
 from regentra.db import session_scope
 from regentra.integrations.quickbooks import customers
 from regentra.integrations.quickbooks.client import QuickBooks
+from regentra.integrations.quickbooks.documents import quoted
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.posting_facts import Facts, Mapping
 from regentra.integrations.quickbooks.posting_rows import Row
@@ -145,8 +146,7 @@ class Run:
 
     def find(self, entity: str, field_name: str, value: str) -> dict[str, Any] | None:
         """A live (not voided) object Regentra made, by its stable reference."""
-        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
-        statement = f"select * from {entity} where {field_name} = '{quoted}'"  # noqa: S608
+        statement = f"select * from {entity} where {field_name} = {quoted(value)}"  # noqa: S608
         try:
             found = self.qbo.query(statement)
         except QuickBooksRejected as exc:

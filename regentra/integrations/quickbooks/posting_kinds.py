@@ -224,10 +224,11 @@ def _reason(paid: StripeFee | NoCharge | FeePending) -> str:
 
 
 def _paid_from_type(run: Run) -> str | None:
-    for key in ("fee_paid_from_account", "fee_paid_from", "paid_from_account"):
-        label = run.mapping.labels.get(key)
-        if isinstance(label, dict) and label.get("type"):
-            return str(label["type"])
+    """The account type of the account the fee is paid from: as the mapping's save read it
+    (its label), else read live."""
+    label = run.mapping.labels.get("fee_paid_from_account")
+    if isinstance(label, dict) and label.get("type"):
+        return str(label["type"])
     account = run.qbo.read("Account", str(run.mapping.paid_from))
     return str(account.get("AccountType") or "") or None
 
