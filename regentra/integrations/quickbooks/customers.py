@@ -138,3 +138,31 @@ def find_or_create(
         f"QuickBooks already has customers named {name!r} in other currencies: rename the "
         "client or the QuickBooks customer"
     )
+
+
+def fee_vendor(
+    qbo: QuickBooks, *, org_id: uuid.UUID, vendor_id: str, currency: str, generation: int = 0
+) -> str:
+    """The vendor a fee in `currency` is paid to: the mapped one when it is in that currency,
+    else its twin "<name> (<CUR>)" in `currency` (a QuickBooks payee has one currency, and
+    an expense is in its payee's): found by name, else created once (`requestid` from the
+    org, company, mapped vendor, currency and the posting's generation)."""
+    vendor = qbo.read("Vendor", vendor_id)
+    if (vendor.get("CurrencyRef") or {}).get("value", currency) == currency:
+        return vendor_id
+    name = candidates(str(vendor.get("DisplayName") or "Stripe"), currency)[1]
+    found = qbo.query(f"select * from Vendor where DisplayName = {quoted(name)}")  # noqa: S608
+    for other in found:
+        if (other.get("CurrencyRef") or {}).get("value") == currency:
+            return str(other["Id"])
+    if found:
+        raise QuickBooksRejected(
+            f"QuickBooks has a vendor named {name!r} in another currency than {currency}: "
+            f"rename it, or map a fee vendor in {currency}, then Retry"
+        )
+    made = qbo.create(
+        "Vendor",
+        {"DisplayName": name, "CurrencyRef": {"value": currency}},
+        request_id=stable_id("fee-vendor", org_id, qbo.realm_id, vendor_id, currency, generation),
+    )
+    return str(made["Id"])

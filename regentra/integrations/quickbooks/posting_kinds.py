@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from regentra.integrations.quickbooks import documents, postings
+from regentra.integrations.quickbooks import customers, documents, postings
 from regentra.integrations.quickbooks import posting_rows as rows
 from regentra.integrations.quickbooks.amounts import from_qbo
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
@@ -267,11 +267,20 @@ def _fee(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     found = run.find("Purchase", "DocNumber", ref) if earlier else None
     rate = run.rate(currency, on) if currency != run.mapping.home else None
     if found is None:
+        vendor = str(run.mapping.vendor)
+        if currency != run.mapping.home:  # the expense is in its vendor's currency
+            vendor = customers.fee_vendor(
+                run.qbo,
+                org_id=f.org_id,
+                vendor_id=vendor,
+                currency=currency,
+                generation=row.generation,
+            )
         body = documents.purchase(
             number=f.number,
             payment_type=kind,
             paid_from_account_id=str(run.mapping.paid_from),
-            vendor_id=str(run.mapping.vendor),
+            vendor_id=vendor,
             expense_account_id=str(run.mapping.fee_account),
             lines=lines,
             currency=currency,
