@@ -180,8 +180,7 @@ def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     applied = min(f.total, collected + credit_amount)
     if applied <= 0:
         return "not posted: nothing was paid (the invoice total is zero)"
-    ref = documents.doc_number(f.number)
-    found = run.find("Payment", "PaymentRefNum", ref) if earlier else None
+    found = _find_payment(run, customer, on, f.number) if earlier else None
     rate: Decimal | None = None
     if f.currency != run.mapping.home:
         stripe_rate = (
@@ -217,6 +216,22 @@ def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
         exchange_rate=str(rate) if rate is not None else None,
         outside_stripe=None if isinstance(paid, StripeFee) else _reason(paid),
     )
+
+
+def _find_payment(run: Run, customer: str, on: date, number: str) -> dict[str, Any] | None:
+    """The Payment an earlier attempt made, by fields Intuit documents as filterable
+    (`CustomerRef`, `TxnDate`; whether `PaymentRefNum` is, its pages do not say), matched
+    by its memo ("Regentra invoice <number>; …")."""
+    statement = (
+        f"select * from Payment where CustomerRef = {documents.quoted(customer)} "  # noqa: S608
+        f"and TxnDate = {documents.quoted(on.isoformat())}"
+    )
+    try:
+        found = run.qbo.query(statement)
+    except QuickBooksRejected:
+        return None  # the requestid replay is the guard then
+    memo = f"Regentra invoice {number};"
+    return next((p for p in found if str(p.get("PrivateNote") or "").startswith(memo)), None)
 
 
 def _reason(paid: StripeFee | NoCharge | FeePending) -> str:
