@@ -5,7 +5,7 @@ saying why nothing is posted. `posting_run` calls them, one step at a time."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from regentra.integrations.quickbooks import customers, documents, postings
@@ -15,11 +15,13 @@ from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.posting_context import NotYet, Run
 from regentra.integrations.quickbooks.posting_rows import Row
 from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee
+from regentra.kit.money import precision
 from regentra.kit.time import utcnow
 from regentra.models import PostingKind
 
 K = PostingKind
 STALE_OBJECT = "5010"
+CENT = Decimal("0.01")
 # Longer than one attempt can talk to QuickBooks (the client's timeouts and back-offs): an
 # attempt older than this is over.
 IN_FLIGHT = timedelta(minutes=15)
@@ -184,7 +186,7 @@ def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
     rate: Decimal | None = None
     if f.currency != run.mapping.home:
         stripe_rate = (
-            paid.exchange_rate
+            settlement_rate(paid)
             if isinstance(paid, StripeFee) and paid.settlement_currency == run.mapping.home
             else None
         )
@@ -216,6 +218,25 @@ def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
         exchange_rate=str(rate) if rate is not None else None,
         outside_stripe=None if isinstance(paid, StripeFee) else _reason(paid),
     )
+
+
+def settlement_rate(paid: StripeFee) -> Decimal | None:
+    """Stripe's rate for the Payment, such that QuickBooks' home amount (`TotalAmt` * rate,
+    rounded to the cent) is exactly what Stripe settled: Stripe's shown `exchange_rate` when
+    it does (it is rounded, and over a large amount it can miss by cents), else the settled
+    amount / the amount charged with the fewest decimals (6 to 12) that does."""
+    if paid.amount <= 0 or paid.settled_amount <= 0:
+        return paid.exchange_rate
+    charged = Decimal(paid.amount).scaleb(-precision(paid.currency))
+    settled = Decimal(paid.settled_amount).scaleb(-precision(paid.settlement_currency))
+    shown = paid.exchange_rate
+    candidates = [shown] if shown is not None else []
+    for places in range(6, 13):
+        candidates.append((settled / charged).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN))
+    for rate in candidates:
+        if (charged * rate).quantize(CENT, ROUND_HALF_UP) == settled:
+            return rate
+    return shown
 
 
 def _find_payment(run: Run, customer: str, on: date, number: str) -> dict[str, Any] | None:

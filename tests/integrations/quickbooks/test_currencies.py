@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -33,6 +33,15 @@ def _country_key(stripe_app: StripeApp, country: str) -> str:
         r = control.post("/_sandbox/account", data={"country": country})
         assert r.status_code == 200, r.text
     return key
+
+
+def _home_amount_is_the_settled_amount(payment: dict[str, Any], txn: dict[str, Any]) -> None:
+    """QuickBooks' home amount of the Payment (TotalAmt * ExchangeRate, to the cent) is what
+    Stripe settled, and the rate is Stripe's (to its shown precision)."""
+    rate = Decimal(str(payment["ExchangeRate"]))
+    home = (Decimal(str(payment["TotalAmt"])) * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert home == Decimal(txn["amount"]).scaleb(-2)
+    assert abs(rate - Decimal(str(txn["exchange_rate"]))) < Decimal("0.000001")
 
 
 def test_an_international_cards_fee_is_posted_as_stripe_charged_it(
@@ -78,7 +87,7 @@ def test_a_usd_invoice_in_a_gbp_company_with_a_gbp_settling_stripe_account(
     payment = b.one("Payment")
     assert payment["CurrencyRef"]["value"] == "USD"
     assert minor(payment["TotalAmt"]) == sent["total"]
-    assert Decimal(str(payment["ExchangeRate"])) == Decimal(str(txn["exchange_rate"]))
+    _home_amount_is_the_settled_amount(payment, txn)
     purchase = b.one("Purchase")
     assert purchase["CurrencyRef"]["value"] == "GBP"
     assert minor(purchase["TotalAmt"]) == txn["fee"]
@@ -129,7 +138,7 @@ def test_multicurrency_off_fails_clearly_then_retry_after_turning_it_on_posts(
     txn = b.balance_transaction(sent["stripe_invoice_id"])
     payment = b.one("Payment")
     assert payment["CurrencyRef"]["value"] == "EUR" and minor(payment["TotalAmt"]) == sent["total"]
-    assert Decimal(str(payment["ExchangeRate"])) == Decimal(str(txn["exchange_rate"]))
+    _home_amount_is_the_settled_amount(payment, txn)
     purchase = b.one("Purchase")
     assert purchase["CurrencyRef"]["value"] == "USD" and minor(purchase["TotalAmt"]) == txn["fee"]
     assert b.one("Invoice")["Balance"] == 0

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from regentra.integrations.quickbooks import customers, documents, mapping, postings
+from regentra.integrations.quickbooks import customers, documents, mapping, posting_kinds, postings
 from regentra.integrations.quickbooks.amounts import from_qbo
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.posting_rows import Row
+from regentra.integrations.stripe.fees import StripeFee
 
 
 def _sha(basis: str) -> str:
@@ -49,3 +51,31 @@ def test_the_vendor_creates_request_id_has_a_generation() -> None:
     assert same == mapping._vendor_request_id(org, "9130", "stripe", at + timedelta(seconds=30))
     later = at + timedelta(seconds=mapping.VENDOR_ID_WINDOW)
     assert mapping._vendor_request_id(org, "9130", "Stripe", later) != same
+
+
+def _paid(amount: int, settled: int, shown: str) -> StripeFee:
+    return StripeFee(
+        payment_intent_id="pi_1", charge_id="ch_1", charge_status="succeeded", amount=amount,
+        currency="USD", balance_transaction_id="txn_1", fee=0, fee_details=(),
+        settlement_currency="GBP", settled_amount=settled, exchange_rate=Decimal(shown),
+        paid_at=None, created=None, available_on=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("amount", "settled", "shown"),
+    [(100_000_000, 78_740_157, "0.787402"), (15_000, 11_811, "0.787402"), (1, 1, "0.787402")],
+)
+def test_stripes_rate_is_derived_to_reproduce_the_settled_amount(
+    amount: int, settled: int, shown: str
+) -> None:
+    """$1,000,000.00 settled as £787,401.57: Stripe's shown 0.787402 would make QuickBooks'
+    home amount £787,402.00; the derived rate gives the settled amount to the penny."""
+    rate = posting_kinds.settlement_rate(_paid(amount, settled, shown))
+    assert rate is not None
+    home = (Decimal(amount).scaleb(-2) * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert home == Decimal(settled).scaleb(-2)
+    reproduces = (Decimal(amount).scaleb(-2) * Decimal(shown)).quantize(
+        Decimal("0.01"), ROUND_HALF_UP
+    ) == Decimal(settled).scaleb(-2)
+    assert (rate == Decimal(shown)) == reproduces  # Stripe's own rate whenever it is right
