@@ -109,7 +109,8 @@ def _elsewhere(run: Run, what: str) -> str | None:
     """Why the invoice's `what` is not posted when its mirror (or credit memo) is in a
     company other than the connected one (nothing is posted there against those objects)."""
     for kind in (K.invoice.value, K.credit.value):
-        why = run.elsewhere(run.posted.get(kind))
+        row = run.posted.get(kind)
+        why = run.elsewhere(row) if row is not None and row.state == "posted" else None
         if why:
             return f"not posted: the invoice was {why}, so its {what} is not posted here"
     return None

@@ -7,6 +7,7 @@ changes (read again from the new one). On SQLite and PostgreSQL, against both sa
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from typing import Any
 
 from support.qbo_fixtures import QboOrg
@@ -58,3 +59,21 @@ def test_postings_of_invoices_mirrored_in_the_old_company_never_touch_the_new_on
     assert (paid["payment"].state, paid["fee"].state) == ("skipped", "skipped")
     assert why in (paid["payment"].last_error or "") and why in (paid["fee"].last_error or "")
     assert paid["invoice"].state == "posted" and paid["invoice"].realm_id == old
+
+
+def test_an_invoice_skipped_in_the_old_company_is_not_said_to_be_mirrored_there(
+    stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., Any]
+) -> None:
+    b = books(stripe_app, connect_quickbooks, db, run_tasks, post_from=date.today() + timedelta(2))
+    sent = b.billing.sent_invoice()
+    b.run_tasks()
+    assert b.states(sent["id"]) == {"invoice": "skipped"}  # before the old post-from date
+    new = connect_quickbooks(b.billing.kit)
+    save_mapping(db, b.org_id, accounts_of(new))
+    b.pay(sent["stripe_invoice_id"])
+    b.reconcile()
+    b.run_tasks()
+    payment = b.rows(sent["id"])["payment"]
+    assert payment.state == "skipped"
+    assert "was not mirrored" in (payment.last_error or ""), payment.last_error
+    assert new.objects("Payment") == []
