@@ -32,7 +32,10 @@ def from_qbo(amount: Decimal | int | str, currency: str) -> int:
     """QuickBooks' amount as our minor units (exact; a fraction of a minor unit is refused)."""
     exact = Decimal(str(amount)).scaleb(precision(currency))
     if exact != exact.to_integral_value():
-        raise ValueError(f"{amount} {currency.upper()} is not a whole number of minor units")
+        raise QuickBooksRejected(
+            f"QuickBooks answered {amount} {currency.upper()}, which is not a whole number of "
+            "minor units"
+        )
     return int(exact)
 
 

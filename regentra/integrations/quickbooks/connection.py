@@ -84,6 +84,11 @@ def complete(
     previous = conn.realm_id
     if previous is not None and previous != realm_id:
         clear_mapping(conn)
+        # The old company's name and currency are not the new one's (read below; until
+        # then the postings wait for the home currency rather than assume one).
+        conn.company_name = None
+        conn.home_currency = None
+        conn.multicurrency = None
     conn.realm_id = realm_id
     conn.connected_at = utcnow()
     conn.connected_by_id = actor.user_id

@@ -20,6 +20,12 @@ DOC_NUMBER_MAX = 21  # QuickBooks' DocNumber length
 MEMO_MAX = 4000
 
 
+def quoted(text: str) -> str:
+    """`text` as a string literal of a QuickBooks query: in single quotes, with backslashes
+    and single quotes escaped (e.g. `DisplayName = 'O\\'Brien'`)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def doc_number(number: str, prefix: str = "") -> str:
     """`prefix` + our invoice number, cut to QuickBooks' 21 characters from the left (the
     distinguishing digits are at the end of our numbers)."""

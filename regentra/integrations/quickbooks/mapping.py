@@ -19,10 +19,9 @@ not matched automatically (the card says so).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -36,7 +35,7 @@ from regentra.errors import Invalid
 from regentra.integrations.quickbooks import connection, oauth
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import QuickBooksNotConnected, ReconnectNeeded
-from regentra.integrations.quickbooks.postings import RESUME_TASK
+from regentra.integrations.quickbooks.postings import RESUME_TASK, stable_id
 from regentra.invoices.transitions import org_today
 from regentra.kit.time import utcnow
 from regentra.models import Org, QuickBooksConnection
@@ -342,9 +341,17 @@ def _problem(spec: MappingField, obj_id: str, company: Company) -> str | None:
     return None
 
 
-def _vendor_request_id(org_id: uuid.UUID, realm_id: str, name: str) -> str:
-    basis = f"regentra:vendor:{org_id}:{realm_id}:{name.casefold()}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:40]
+VENDOR_ID_WINDOW = 300  # seconds: one generation of the vendor create's requestid
+
+
+def _vendor_request_id(
+    org_id: uuid.UUID, realm_id: str, name: str, at: datetime | None = None
+) -> str:
+    """The vendor create's `requestid`: the same for a double submit (within the same
+    `VENDOR_ID_WINDOW`), a new one after it, so a Save retried after QuickBooks refused the
+    create (which it would replay to the same id forever) can succeed."""
+    window = int((at or utcnow()).timestamp()) // VENDOR_ID_WINDOW
+    return stable_id("vendor", org_id, realm_id, name.casefold(), window)
 
 
 def _find_or_create_vendor(

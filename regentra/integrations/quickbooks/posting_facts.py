@@ -25,6 +25,10 @@ from regentra.models import (
 )
 
 K = PostingKind
+HOME_UNKNOWN = (
+    "waiting for the QuickBooks company's home currency (its details could not be read "
+    "from QuickBooks yet)"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class Facts:
 @dataclass(frozen=True)
 class Mapping:
     realm_id: str
-    home: str
+    home: str  # "" while the company's home currency is unknown (postings wait then)
     multicurrency: bool
     ready: bool
     why_not: str | None
@@ -137,9 +141,12 @@ def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
             why = conn.reconnect_reason or "QuickBooks needs to be connected again"
         elif conn.mapping_saved_at is None:
             why = "waiting for the QuickBooks account mapping to be saved"
+        elif not conn.home_currency:
+            # Never guess it: with an unknown home currency every currency would look home.
+            why = HOME_UNKNOWN
         mapping = Mapping(
             realm_id=conn.realm_id,
-            home=(conn.home_currency or facts.currency).upper(),
+            home=(conn.home_currency or "").upper(),
             multicurrency=bool(conn.multicurrency),
             ready=why is None,
             why_not=why,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -36,6 +37,8 @@ class Row:
     qbo_id: str | None
     qbo_sync_token: str | None
     amount: int | None
+    realm_id: str | None = None  # the company it was posted (or last attempted) in
+    last_attempt_at: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -51,6 +54,8 @@ class Row:
             qbo_id=p.qbo_id,
             qbo_sync_token=p.qbo_sync_token,
             amount=p.amount,
+            realm_id=p.realm_id,
+            last_attempt_at=p.last_attempt_at,
             details=dict(p.details or {}),
         )
 
@@ -141,15 +146,17 @@ def _move(
     return moved
 
 
-def begin(row: Row) -> bool:
-    """Count an attempt (before QuickBooks is called, so a crash still counts). False when
-    the row is no longer open in this generation (another worker finished it)."""
+def begin(row: Row, realm_id: str) -> bool:
+    """Count an attempt in company `realm_id` (before QuickBooks is called, so a crash still
+    counts, and the row says which company the attempt may have reached). False when the row
+    is no longer open in this generation (another worker finished it)."""
     return _move(
         row,
         {
             "attempts": QuickBooksPosting.attempts + 1,
             "last_attempt_at": utcnow(),
             "state": PostingState.pending.value,
+            "realm_id": realm_id,
         },
     )
 
@@ -158,6 +165,7 @@ def posted(
     row: Row,
     *,
     number: str,
+    realm_id: str,
     qbo_id: str,
     sync_token: str | None,
     qbo_type: str,
@@ -165,11 +173,13 @@ def posted(
     currency: str | None,
     details: dict[str, Any],
 ) -> bool:
-    """The object exists in QuickBooks: record it. False when another worker did first."""
+    """The object exists in company `realm_id`: record it. False when another worker did
+    first (or a void closed the row meanwhile)."""
     return _move(
         row,
         {
             "state": PostingState.posted.value,
+            "realm_id": realm_id,
             "qbo_id": qbo_id,
             "qbo_sync_token": sync_token,
             "qbo_type": qbo_type,
@@ -179,7 +189,10 @@ def posted(
             "last_error": None,
             "posted_at": utcnow(),
         },
-        audit=("quickbooks.posted", {"number": number, "type": qbo_type, "id": qbo_id}),
+        audit=(
+            "quickbooks.posted",
+            {"number": number, "type": qbo_type, "id": qbo_id, "realm_id": realm_id},
+        ),
     )
 
 
@@ -214,6 +227,17 @@ def failed(row: Row, message: str, *, number: str, fault_code: str | None = None
                 **({"fault_code": fault_code} if fault_code else {}),
             },
         ),
+    )
+
+
+def note_closed(row: Row, message: str, *, qbo_id: str, realm_id: str) -> None:
+    """Say on a closed (skipped) row what happened to it after all (e.g. the Invoice an
+    attempt made after a void closed the row, voided in QuickBooks)."""
+    values = {"last_error": message[:1000], "details": {**row.details, "voided": qbo_id}}
+    _move(
+        row,
+        {**values, "realm_id": realm_id},
+        where=[QuickBooksPosting.id == row.id, QuickBooksPosting.org_id == row.org_id],
     )
 
 

@@ -15,26 +15,20 @@ UPDATE (`posting_rows.posted`), so two workers end with one object and one `post
 
 Errors: `QuickBooksRejected` → failed (QuickBooks' words, audited); `QuickBooksUnavailable` or
 `StripeUnavailable` → stays pending (the task retries with back-off); `ReconnectNeeded`, no
-connection or no mapping → waiting (resumed by `quickbooks.resume`).
+connection or no mapping, Stripe not connected or its key refused → waiting (resumed by
+`quickbooks.resume`, and by the hourly sweep).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
-from typing import Any
 
 import structlog
-from sqlalchemy import update
 
-from regentra import queue
 from regentra.db import session_scope
 from regentra.errors import RegentraError
-from regentra.integrations.quickbooks import customers, documents, postings
+from regentra.integrations.quickbooks import connection, postings
 from regentra.integrations.quickbooks import posting_rows as rows
-from regentra.integrations.quickbooks.amounts import from_qbo
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import (
     QuickBooksNotConfigured,
@@ -43,128 +37,15 @@ from regentra.integrations.quickbooks.errors import (
     QuickBooksUnavailable,
     ReconnectNeeded,
 )
-from regentra.integrations.quickbooks.posting_facts import Facts, Mapping, due_kinds, load
-from regentra.integrations.quickbooks.posting_rows import Row
-from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.quickbooks.posting_context import NotYet, Run, StripeUnreadable
+from regentra.integrations.quickbooks.posting_facts import HOME_UNKNOWN, Facts, due_kinds, load
+from regentra.integrations.quickbooks.posting_kinds import RUNNERS, void_if_voided_meanwhile
 from regentra.integrations.stripe.errors import StripeUnavailable
-from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee, read_fee
-from regentra.models import (
-    PostingKind,
-    QuickBooksConnection,
-)
-from regentra.orgs.errors import StripeNotConnected
+from regentra.models import PostingKind as K
+
+__all__ = ["RUNNERS", "NotYet", "Run", "load", "sync_invoice"]
 
 log = structlog.get_logger(__name__)
-
-K = PostingKind
-STALE_OBJECT = "5010"
-MULTICURRENCY_OFF = (
-    "QuickBooks multicurrency is off and this {what} is in {currency} (the company's home "
-    "currency is {home}): turn on multicurrency in QuickBooks (Settings → Account and "
-    "settings → Advanced → Currency), then Retry"
-)
-
-
-class NotYet(queue.Transient):
-    """The posting cannot be made yet (the fee's balance transaction is not there): it
-    stays pending and the task tries again later."""
-
-
-@dataclass
-class Run:
-    facts: Facts
-    mapping: Mapping
-    qbo: QuickBooks
-    posted: dict[str, Row] = field(default_factory=dict)
-    _stripe: StripeFee | NoCharge | FeePending | None = None
-    _rates: dict[tuple[str, date], Decimal] = field(default_factory=dict)
-    _customer: str | None = None
-    generation: int = 0  # of the invoice posting running (for the Customer's requestid)
-
-    # ---- facts read on demand ---------------------------------------------------------
-
-    def stripe(self) -> StripeFee | NoCharge | FeePending:
-        """The invoice's Stripe payment and fee (read once per run, no transaction open)."""
-        if self._stripe is None:
-            sid = self.facts.stripe_invoice_id
-            if sid is None:
-                self._stripe = NoCharge("the invoice has no Stripe invoice")
-            else:
-                try:
-                    with session_scope() as session:
-                        org_stripe = stripe_client.for_org(session, self.facts.org_id)
-                except StripeNotConnected:
-                    self._stripe = NoCharge("Stripe is not connected: no Stripe payment to read")
-                else:
-                    self._stripe = read_fee(org_stripe, sid)
-        return self._stripe
-
-    def rate(self, currency: str, on: date) -> Decimal:
-        """QuickBooks' own rate for `currency` into the home currency on `on` (the
-        ExchangeRate entity)."""
-        key = (currency, on)
-        if key not in self._rates:
-            answer = self.qbo.request(
-                "GET",
-                "exchangerate",
-                params={"sourcecurrencycode": currency, "asofdate": on.isoformat()},
-            )
-            self._rates[key] = Decimal(str(answer["ExchangeRate"]["Rate"]))
-        return self._rates[key]
-
-    def check_multicurrency(self, currency: str, what: str) -> None:
-        """A foreign currency needs multicurrency on: the connection's flag, confirmed live
-        when it says off (the admin may have turned it on since)."""
-        if currency == self.mapping.home or self.mapping.multicurrency:
-            return
-        prefs = self.qbo.preferences()
-        if (prefs.get("CurrencyPrefs") or {}).get("MultiCurrencyEnabled"):
-            _note_multicurrency(self.facts.org_id)
-            return
-        raise QuickBooksRejected(
-            MULTICURRENCY_OFF.format(what=what, currency=currency, home=self.mapping.home)
-        )
-
-    def customer(self) -> str:
-        if self._customer is None:
-            self.check_multicurrency(self.facts.currency, "invoice")
-            mirror = self.posted.get(K.invoice.value)
-            self._customer = customers.find_or_create(
-                self.qbo,
-                generation=self.generation if mirror is None else mirror.generation,
-                org_id=self.facts.org_id,
-                client_id=self.facts.client_id,
-                name=self.facts.client_name,
-                email=self.facts.client_email,
-                currency=self.facts.currency,
-            )
-        return self._customer
-
-    def find(self, entity: str, field_name: str, value: str) -> dict[str, Any] | None:
-        """A live (not voided) object Regentra made, by its stable reference."""
-        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
-        statement = f"select * from {entity} where {field_name} = '{quoted}'"  # noqa: S608
-        try:
-            found = self.qbo.query(statement)
-        except QuickBooksRejected as exc:
-            # A field this company cannot filter on: the requestid replay is the guard.
-            log.warning("quickbooks lookup refused", entity=entity, error=exc.message)
-            return None
-        for obj in found:
-            note = str(obj.get("PrivateNote") or "")
-            if note.startswith("Regentra") and note != "Voided":
-                return obj
-        return None
-
-
-def _note_multicurrency(org_id: uuid.UUID) -> None:
-    with session_scope() as session:
-        session.execute(
-            update(QuickBooksConnection)
-            .where(QuickBooksConnection.org_id == org_id)
-            .values(multicurrency=True)
-            .execution_options(synchronize_session=False)
-        )
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -176,6 +57,11 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
     if loaded is None:
         return {}
     facts, mapping = loaded
+    if mapping.why_not == HOME_UNKNOWN and _describe_company(facts.org_id):
+        loaded = load(invoice_id)  # the company's currency, read just now
+        if loaded is None:
+            return {}
+        facts, mapping = loaded
     due = due_kinds(facts)
     rows.ensure(facts.org_id, invoice_id, due, mapping.realm_id)
     if not mapping.ready:
@@ -183,6 +69,8 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
         return _states(facts)
     try:
         with QuickBooks(facts.org_id) as qbo:
+            if qbo.realm_id != mapping.realm_id:  # reconnected to another company just now
+                raise NotYet("the QuickBooks connection changed company during the run")
             run = Run(facts, mapping, qbo)
             for kind in postings.ORDER:
                 if kind.value in due and not _step(run, kind.value):
@@ -192,6 +80,28 @@ def sync_invoice(invoice_id: uuid.UUID) -> dict[str, str]:
         # the server's QuickBooks keys again.
         rows.wait(facts.org_id, invoice_id, exc.message)
     return _states(facts)
+
+
+def _describe_company(org_id: uuid.UUID) -> bool:
+    """Read the company's name, home currency and multicurrency switch again (they could not
+    be read when it was connected). False when QuickBooks cannot answer now (the postings
+    wait; the task's retries and the hourly sweep try again)."""
+    try:
+        with session_scope() as session:
+            conn = connection.find(session, org_id=org_id)
+            if conn is None:
+                return False
+            connection.describe_company(session, conn=conn)
+    except (
+        QuickBooksUnavailable,
+        QuickBooksRejected,
+        ReconnectNeeded,
+        QuickBooksNotConnected,
+        QuickBooksNotConfigured,
+    ) as exc:
+        log.warning("quickbooks company details not read", org_id=str(org_id), error=exc.message)
+        return False
+    return True
 
 
 def _states(facts: Facts) -> dict[str, str]:
@@ -209,7 +119,7 @@ def _step(run: Run, kind: str) -> bool:
     if row.state == "failed":
         return False  # Retry first; the later postings wait for it
     earlier = row.attempts > 0  # an earlier attempt may have reached QuickBooks
-    if not rows.begin(row):
+    if not rows.begin(row, run.realm):
         return _step_done(run, kind)  # another worker got there
     number = run.facts.number
     try:
@@ -226,13 +136,18 @@ def _step(run: Run, kind: str) -> bool:
         raise
     except (ReconnectNeeded, QuickBooksNotConnected, QuickBooksNotConfigured):
         raise
+    except StripeUnreadable as exc:
+        rows.wait(run.facts.org_id, run.facts.invoice_id, exc.message)
+        return False
     except RegentraError as exc:  # Stripe refused a read (e.g. a key without a permission)
         rows.failed(row, exc.message, number=number)
         return False
     if isinstance(outcome, str):
         rows.skipped(row, outcome)
     else:
-        rows.posted(row, number=number, **outcome)
+        recorded = rows.posted(row, number=number, realm_id=run.realm, **outcome)
+        if not recorded and kind == K.invoice.value:
+            void_if_voided_meanwhile(run, outcome)
     return _step_done(run, kind)
 
 
@@ -242,296 +157,3 @@ def _step_done(run: Run, kind: str) -> bool:
         run.posted[kind] = row
         return True
     return False
-
-
-def _result(
-    obj: dict[str, Any], qbo_type: str, amount: int | None, currency: str | None, **details: Any
-) -> dict[str, Any]:
-    return {
-        "qbo_id": str(obj["Id"]),
-        "sync_token": str(obj.get("SyncToken")) if obj.get("SyncToken") is not None else None,
-        "qbo_type": qbo_type,
-        "amount": amount,
-        "currency": currency,
-        "details": {k: v for k, v in details.items() if v is not None},
-    }
-
-
-def _before_post_from(run: Run, on: date, what: str) -> str | None:
-    start = run.mapping.post_from
-    if start is not None and on < start:
-        return (
-            f"not posted: the {what} is dated {on.isoformat()}, before {start.isoformat()} "
-            "(the mapping's post-from date)"
-        )
-    return None
-
-
-def _missing(run: Run, *names: str) -> None:
-    labels = {
-        "item": "income item",
-        "deposit": "deposit account for Stripe payments",
-        "fee_account": "fee expense account",
-        "paid_from": "account the fee is paid from",
-        "vendor": "fee vendor",
-    }
-    absent = [labels[n] for n in names if getattr(run.mapping, n) is None]
-    if absent:
-        raise QuickBooksRejected(
-            f"the QuickBooks mapping has no {', '.join(absent)}: complete it, then Retry"
-        )
-
-
-# ---- the postings ---------------------------------------------------------------------------
-
-
-def _invoice(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
-    f = run.facts
-    on = f.day(f.sent_at)
-    skip = _before_post_from(run, on, "invoice")
-    if skip:
-        return skip
-    _missing(run, "item")
-    ref = documents.doc_number(f.number)
-    found = run.find("Invoice", "DocNumber", ref) if earlier else None
-    if found is None:
-        run.generation = row.generation
-        customer = run.customer()
-        rate = run.rate(f.currency, on) if f.currency != run.mapping.home else None
-        body = documents.invoice(
-            number=f.number,
-            customer_id=customer,
-            item_id=str(run.mapping.item),
-            lines=list(f.lines),
-            currency=f.currency,
-            home=run.mapping.home,
-            rate=rate,
-            txn_date=on,
-            due_date=f.due_date,
-            memo=f"Regentra invoice {f.number}",
-        )
-        found = run.qbo.create("Invoice", body, request_id=postings.request_id(row))
-    total = from_qbo(found["TotalAmt"], f.currency)
-    return _result(
-        found,
-        "Invoice",
-        total,
-        f.currency,
-        customer=str((found.get("CustomerRef") or {}).get("value")),
-        exchange_rate=str(found.get("ExchangeRate")) if f.currency != run.mapping.home else None,
-    )
-
-
-def _mirror(run: Run, what: str) -> tuple[str, str] | str:
-    """(invoice id, customer id) of the mirrored invoice, or why there is none."""
-    mirror = run.posted.get(K.invoice.value)
-    if mirror is None or mirror.state != "posted" or mirror.qbo_id is None:
-        return (
-            f"not posted: the invoice was not mirrored to QuickBooks (dated before the "
-            f"mapping's post-from date), so its {what} is not either"
-        )
-    return mirror.qbo_id, str(mirror.details.get("customer") or run.customer())
-
-
-def _credit(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
-    f = run.facts
-    on = f.day(f.paid_at)
-    mirror = _mirror(run, "credit")
-    if isinstance(mirror, str):
-        return mirror
-    _, customer = mirror
-    _missing(run, "item")
-    ref = documents.credit_number(f.number)
-    found = run.find("CreditMemo", "DocNumber", ref) if earlier else None
-    if found is None:
-        rate = run.rate(f.currency, on) if f.currency != run.mapping.home else None
-        body = documents.credit_memo(
-            number=f.number,
-            customer_id=customer,
-            item_id=str(run.mapping.item),
-            amount=f.credit,
-            currency=f.currency,
-            home=run.mapping.home,
-            rate=rate,
-            txn_date=on,
-        )
-        found = run.qbo.create("CreditMemo", body, request_id=postings.request_id(row))
-    return _result(found, "CreditMemo", from_qbo(found["TotalAmt"], f.currency), f.currency)
-
-
-def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
-    f = run.facts
-    on = f.day(f.paid_at)
-    skip = _before_post_from(run, on, "payment")
-    if skip:
-        return skip
-    mirror = _mirror(run, "payment")
-    if isinstance(mirror, str):
-        return mirror
-    invoice_qbo_id, customer = mirror
-    _missing(run, "deposit")
-    paid = run.stripe()
-    credit = run.posted.get(K.credit.value)
-    credit_id = credit.qbo_id if credit is not None and credit.state == "posted" else None
-    credit_amount = (credit.amount or 0) if credit is not None and credit_id else 0
-    if isinstance(paid, StripeFee):
-        collected, deposit = paid.amount, run.mapping.deposit
-        memo = f"Regentra invoice {f.number}; Stripe payment {paid.payment_intent_id}"
-    else:
-        collected = f.amount_paid if f.amount_paid is not None else f.total - credit_amount
-        deposit = run.mapping.other_deposit or run.mapping.deposit
-        memo = f"Regentra invoice {f.number}; paid outside Stripe ({_reason(paid)})"
-    applied = min(f.total, collected + credit_amount)
-    if applied <= 0:
-        return "not posted: nothing was paid (the invoice total is zero)"
-    ref = documents.doc_number(f.number)
-    found = run.find("Payment", "PaymentRefNum", ref) if earlier else None
-    rate: Decimal | None = None
-    if f.currency != run.mapping.home:
-        stripe_rate = (
-            paid.exchange_rate
-            if isinstance(paid, StripeFee) and paid.settlement_currency == run.mapping.home
-            else None
-        )
-        rate = stripe_rate if stripe_rate is not None else run.rate(f.currency, on)
-    if found is None:
-        body = documents.payment(
-            number=f.number,
-            customer_id=customer,
-            invoice_id=invoice_qbo_id,
-            invoice_amount=applied,
-            credit_memo_id=credit_id,
-            credit_amount=credit_amount,
-            amount=collected,
-            currency=f.currency,
-            home=run.mapping.home,
-            rate=rate,
-            deposit_account_id=str(deposit),
-            txn_date=on,
-            memo=memo,
-        )
-        found = run.qbo.create("Payment", body, request_id=postings.request_id(row))
-    return _result(
-        found,
-        "Payment",
-        from_qbo(found["TotalAmt"], f.currency),
-        f.currency,
-        payment_intent=paid.payment_intent_id if isinstance(paid, StripeFee) else None,
-        charge=paid.charge_id if isinstance(paid, StripeFee) else None,
-        exchange_rate=str(rate) if rate is not None else None,
-        outside_stripe=None if isinstance(paid, StripeFee) else _reason(paid),
-    )
-
-
-def _reason(paid: StripeFee | NoCharge | FeePending) -> str:
-    return "" if isinstance(paid, StripeFee) else paid.reason
-
-
-def _paid_from_type(run: Run) -> str | None:
-    for key in ("fee_paid_from_account", "fee_paid_from", "paid_from_account"):
-        label = run.mapping.labels.get(key)
-        if isinstance(label, dict) and label.get("type"):
-            return str(label["type"])
-    account = run.qbo.read("Account", str(run.mapping.paid_from))
-    return str(account.get("AccountType") or "") or None
-
-
-def _fee(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
-    f = run.facts
-    paid = run.stripe()
-    if isinstance(paid, FeePending):
-        raise NotYet(f"waiting for Stripe to settle the payment: {paid.reason}")
-    if isinstance(paid, NoCharge):
-        return f"no Stripe fee: {paid.reason}"
-    if paid.fee == 0:
-        return f"no Stripe fee: Stripe charged no fee for {paid.charge_id}"
-    on = f.day(paid.created)
-    skip = _before_post_from(run, on, "fee")
-    if skip:
-        return skip
-    _missing(run, "fee_account", "paid_from", "vendor")
-    currency = paid.settlement_currency
-    run.check_multicurrency(currency, "Stripe fee")
-    kind = documents.payment_type(_paid_from_type(run))
-    if kind is None:
-        raise QuickBooksRejected(
-            "the account the fee is paid from must be a Bank or Credit Card account: change it "
-            "in the QuickBooks mapping, then Retry"
-        )
-    parts = [p for p in paid.fee_details if p.currency == currency]
-    if sum(p.amount for p in parts) != paid.fee or not parts:
-        lines = [documents.FeeLine("Stripe processing fees", paid.fee)]
-    else:
-        lines = [documents.FeeLine(f"{p.description} ({p.type})", p.amount) for p in parts]
-    ref = documents.fee_number(f.number)
-    found = run.find("Purchase", "DocNumber", ref) if earlier else None
-    rate = run.rate(currency, on) if currency != run.mapping.home else None
-    if found is None:
-        body = documents.purchase(
-            number=f.number,
-            payment_type=kind,
-            paid_from_account_id=str(run.mapping.paid_from),
-            vendor_id=str(run.mapping.vendor),
-            expense_account_id=str(run.mapping.fee_account),
-            lines=lines,
-            currency=currency,
-            home=run.mapping.home,
-            rate=rate,
-            txn_date=on,
-            memo=(
-                f"Regentra: Stripe fee for invoice {f.number}; charge {paid.charge_id}; "
-                f"balance transaction {paid.balance_transaction_id}"
-            ),
-        )
-        found = run.qbo.create("Purchase", body, request_id=postings.request_id(row))
-    return _result(
-        found,
-        "Purchase",
-        from_qbo(found["TotalAmt"], currency),
-        currency,
-        **paid.as_details(),
-        qbo_exchange_rate=str(rate) if rate is not None else None,
-    )
-
-
-def _void(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
-    f = run.facts
-    mirror = rows.read_all(f.org_id, f.invoice_id).get(K.invoice.value)
-    target: dict[str, Any] | None = None
-    if mirror is not None and mirror.state == "posted" and mirror.qbo_id:
-        target = {"Id": mirror.qbo_id, "SyncToken": mirror.qbo_sync_token or "0"}
-    elif mirror is not None and mirror.attempts > 0 and mirror.state != "skipped":
-        # An earlier attempt may have made it (then crashed, or failed later): look.
-        target = run.find("Invoice", "DocNumber", documents.doc_number(f.number))
-    if mirror is not None and not mirror.done:
-        rows.skipped(
-            mirror, "not posted: the invoice was voided before it was mirrored", was_failed=True
-        )
-    if target is None:
-        return "nothing to void: the invoice was never mirrored to QuickBooks"
-    try:
-        voided = run.qbo.update(
-            "Invoice", documents.void(str(target["Id"]), str(target["SyncToken"])), operation="void"
-        )
-    except QuickBooksRejected as exc:
-        if exc.fault_code != STALE_OBJECT:
-            raise
-        current = run.qbo.read("Invoice", str(target["Id"]))
-        if str(current.get("PrivateNote") or "") == "Voided":
-            voided = current
-        else:
-            voided = run.qbo.update(
-                "Invoice",
-                documents.void(str(current["Id"]), str(current["SyncToken"])),
-                operation="void",
-            )
-    return _result(voided, "Invoice", 0, f.currency, voided=str(target["Id"]))
-
-
-RUNNERS = {
-    K.invoice.value: _invoice,
-    K.credit.value: _credit,
-    K.payment.value: _payment,
-    K.fee.value: _fee,
-    K.void.value: _void,
-}

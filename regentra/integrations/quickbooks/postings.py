@@ -48,11 +48,18 @@ class Keyed(Protocol):
     def generation(self) -> int: ...
 
 
-def request_id(posting: Keyed) -> str:
-    """QuickBooks' `requestid` for this posting: 40 hex characters (Intuit allows 50),
-    the same on every attempt of one generation."""
-    basis = f"regentra:{posting.org_id}:{posting.invoice_id}:{posting.kind}:{posting.generation}"
+def stable_id(*parts: object) -> str:
+    """A QuickBooks `requestid` derived from `parts` (the same parts, the same id): 40 hex
+    characters of SHA-256 over "regentra:<part>:<part>…" (Intuit allows 50). The one place
+    such ids are made (postings, customers, the mapping's vendor)."""
+    basis = "regentra:" + ":".join(str(part) for part in parts)
     return hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+def request_id(posting: Keyed) -> str:
+    """QuickBooks' `requestid` for this posting, the same on every attempt of one
+    generation."""
+    return stable_id(posting.org_id, posting.invoice_id, posting.kind, posting.generation)
 
 
 def for_invoice(

@@ -11,7 +11,7 @@ and the hourly sweep picks up what outlasted the retries.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
@@ -35,6 +35,8 @@ MAX_RETRY_DELAY = 900
 SWEEP_AFTER = timedelta(minutes=10)
 SWEEP_WITHIN = timedelta(days=30)
 SWEEP_LIMIT = 1000
+BACKFILL_BATCH = 200
+BACKFILL_TASK = "quickbooks.backfill"
 
 
 def _sync(invoice_id: str) -> None:
@@ -110,55 +112,131 @@ def _open_invoices(org_id: uuid.UUID | None, *, older: timedelta | None = None) 
     return invoice_ids
 
 
-def _unposted_transitions(older: timedelta = SWEEP_AFTER) -> list[uuid.UUID]:
-    """Invoices sent, paid or voided while QuickBooks was connected (in the last
-    `SWEEP_WITHIN`, over `SWEEP_AFTER` ago) whose posting row was never made: the task the
-    transition enqueued was lost (a worker died with it)."""
-    now = utcnow()
+def _lacks(kind: str) -> ColumnElement[bool]:
+    return ~exists().where(
+        QuickBooksPosting.org_id == Invoice.org_id,
+        QuickBooksPosting.invoice_id == Invoice.id,
+        QuickBooksPosting.kind == kind,
+    )
 
-    def lacks(kind: str) -> ColumnElement[bool]:
-        return ~exists().where(
-            QuickBooksPosting.org_id == Invoice.org_id,
-            QuickBooksPosting.invoice_id == Invoice.id,
-            QuickBooksPosting.kind == kind,
-        )
 
+def _unposted() -> ColumnElement[bool]:
+    """An invoice whose status calls for a posting whose row was never made."""
+    return or_(
+        and_(Invoice.status == InvoiceStatus.paid.value, _lacks("payment")),
+        and_(Invoice.status.in_(OPEN), _lacks("invoice")),
+        and_(
+            Invoice.status == InvoiceStatus.void.value,
+            Invoice.sent_at.is_not(None),
+            _lacks("void"),
+        ),
+    )
+
+
+def _ready_connections(org_id: uuid.UUID | None = None) -> list[tuple[uuid.UUID, datetime]]:
+    """(org, the earliest moment an invoice may be posted from) of each connection that can
+    post: its post-from date (a day early: the org's time zone decides exactly, in the run),
+    or the day it connected when it has none."""
     with session_scope() as session:
-        found = list(
+        where: list[ColumnElement[bool]] = [
+            QuickBooksConnection.realm_id.is_not(None),
+            QuickBooksConnection.connected_at.is_not(None),
+            QuickBooksConnection.reconnect_needed_at.is_(None),
+            QuickBooksConnection.mapping_saved_at.is_not(None),
+        ]
+        if org_id is not None:
+            where.append(QuickBooksConnection.org_id == org_id)
+        found = session.execute(
+            select(
+                QuickBooksConnection.org_id,
+                QuickBooksConnection.post_from,
+                QuickBooksConnection.connected_at,
+            ).where(*where)
+        ).all()
+    out = []
+    for org, post_from, connected_at in found:
+        start = post_from or (connected_at or utcnow()).date()
+        out.append((org, datetime.combine(start, time.min, UTC) - timedelta(days=1)))
+    return out
+
+
+def _dated_from(start: datetime) -> ColumnElement[bool]:
+    return or_(Invoice.sent_at >= start, Invoice.paid_at >= start)
+
+
+def _unposted_transitions(older: timedelta = SWEEP_AFTER) -> list[uuid.UUID]:
+    """Invoices sent, paid or voided on or after their org's post-from date (updated in the
+    last `SWEEP_WITHIN`, over `SWEEP_AFTER` ago) whose posting row was never made: the task
+    the transition enqueued was lost (a worker died with it), or the invoice was paid while
+    QuickBooks was disconnected."""
+    now = utcnow()
+    found: list[uuid.UUID] = []
+    for org_id, start in _ready_connections():
+        if len(found) >= SWEEP_LIMIT:
+            break
+        with session_scope() as session:
+            ids = list(
+                session.scalars(
+                    select(Invoice.id)
+                    .where(
+                        Invoice.org_id == org_id,
+                        _dated_from(start),
+                        Invoice.updated_at < now - older,
+                        Invoice.updated_at > now - SWEEP_WITHIN,
+                        _unposted(),
+                    )
+                    .order_by(Invoice.updated_at)
+                    .limit(SWEEP_LIMIT - len(found))
+                )
+            )
+            for invoice_id in ids:
+                queue.enqueue(session, postings.SYNC_TASK, str(invoice_id))
+        found.extend(ids)
+    return found
+
+
+def _backfill(org_id: uuid.UUID, after: uuid.UUID | None) -> list[uuid.UUID]:
+    """One batch (by id, after `after`) of the org's invoices sent, paid or voided on or
+    after its post-from date that have no posting row for what their status calls for:
+    e.g. November's invoices when QuickBooks was connected on December 2 with post-from
+    November 1, or an invoice paid while QuickBooks was disconnected. Each is synced;
+    a full batch enqueues the next one."""
+    ready = _ready_connections(org_id)
+    if not ready:
+        return []  # not connected, needs a reconnect, or no mapping: resume comes after
+    start = ready[0][1]
+    with session_scope() as session:
+        where: list[ColumnElement[bool]] = [Invoice.org_id == org_id, _dated_from(start)]
+        if after is not None:
+            where.append(Invoice.id > after)
+        ids = list(
             session.scalars(
                 select(Invoice.id)
-                .join(QuickBooksConnection, QuickBooksConnection.org_id == Invoice.org_id)
-                .where(
-                    QuickBooksConnection.realm_id.is_not(None),
-                    QuickBooksConnection.reconnect_needed_at.is_(None),
-                    QuickBooksConnection.mapping_saved_at.is_not(None),
-                    Invoice.updated_at >= QuickBooksConnection.connected_at,
-                    Invoice.updated_at < now - older,
-                    Invoice.updated_at > now - SWEEP_WITHIN,
-                    or_(
-                        and_(Invoice.status == InvoiceStatus.paid.value, lacks("payment")),
-                        and_(Invoice.status.in_(OPEN), lacks("invoice")),
-                        and_(
-                            Invoice.status == InvoiceStatus.void.value,
-                            Invoice.sent_at.is_not(None),
-                            lacks("void"),
-                        ),
-                    ),
-                )
-                .order_by(Invoice.updated_at)
-                .limit(SWEEP_LIMIT)
+                .where(*where, _unposted())
+                .order_by(Invoice.id)
+                .limit(BACKFILL_BATCH)
             )
         )
-        for invoice_id in found:
+        for invoice_id in ids:
             queue.enqueue(session, postings.SYNC_TASK, str(invoice_id))
-    return found
+        if len(ids) == BACKFILL_BATCH:
+            queue.enqueue(session, BACKFILL_TASK, str(org_id), str(ids[-1]))
+    return ids
+
+
+@task(BACKFILL_TASK)
+def backfill(org_id: str, after: str | None = None) -> None:
+    """Sync the org's invoices since its post-from date that were never posted (batched)."""
+    _backfill(uuid.UUID(org_id), uuid.UUID(after) if after else None)
 
 
 @task(postings.RESUME_TASK)
 def resume(org_id: str) -> None:
-    """After a mapping is saved or a reconnect: every pending or waiting posting of the org
-    runs again (one `quickbooks.sync_invoice` per invoice)."""
+    """After a mapping is saved, a reconnect (or Stripe reconnected): every pending or
+    waiting posting of the org runs again (one `quickbooks.sync_invoice` per invoice), and
+    the invoices since the post-from date that were never posted are (`backfill`)."""
     _open_invoices(uuid.UUID(org_id))
+    _backfill(uuid.UUID(org_id), None)
 
 
 @task("quickbooks.postings_sweep")

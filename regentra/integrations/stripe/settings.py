@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from regentra import queue
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog_service
 from regentra.config import get_settings
@@ -39,13 +40,14 @@ from regentra.integrations.stripe.handlers import WEBHOOK_EVENTS
 from regentra.integrations.stripe.payment_methods import StripePaymentMethods
 from regentra.kit.crypto import hint
 from regentra.kit.time import utcnow
-from regentra.models import SecretPurpose, StripeConnection
+from regentra.models import QuickBooksConnection, SecretPurpose, StripeConnection
 from regentra.orgs import secrets
 from regentra.orgs import service as orgs_service
 
 log = structlog.get_logger(__name__)
 
 WEBHOOK_PATH = "/api/webhooks/stripe/"
+QUICKBOOKS_RESUME_TASK = "quickbooks.resume"  # by name: the QuickBooks slice declares it
 
 
 _PUBLISHABLE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
@@ -358,7 +360,21 @@ def save_keys(
     record_test(session, org_id=org_id, result=result, actor=actor)
     if result.ok and _mark_connected(session, org_id=org_id):
         start_catalog_sync(session, org_id=org_id, actor=actor)
+    if result.ok:
+        _resume_bookkeeping(session, org_id=org_id)
     return result
+
+
+def _resume_bookkeeping(session: Session, *, org_id: uuid.UUID) -> None:
+    """Stripe works again with this key: QuickBooks postings that waited for Stripe (to read
+    a payment and its fee) run again, by task name, when the org has QuickBooks connected."""
+    connected = session.scalar(
+        select(QuickBooksConnection.id).where(
+            QuickBooksConnection.org_id == org_id, QuickBooksConnection.realm_id.is_not(None)
+        )
+    )
+    if connected is not None:
+        queue.enqueue(session, QUICKBOOKS_RESUME_TASK, str(org_id))
 
 
 def _mark_connected(session: Session, *, org_id: uuid.UUID) -> bool:

@@ -277,13 +277,12 @@ def purchase(
         raise business(f"PaymentType {kind} needs AccountRef to be {wanted}", "AccountRef")
     account_currency = account["CurrencyRef"]["value"]
     vendor_id = ref_id(body, "EntityRef")
+    party: dict[str, Any] | None = None
     if vendor_id is not None:
         kind_of = (text(body["EntityRef"], "type") or "Vendor").capitalize()
         if kind_of not in ("Vendor", "Customer"):
             raise invalid("EntityRef.type must be Vendor or Customer", "EntityRef")
         party = resolve(company, kind_of, vendor_id, "EntityRef")
-        if party["CurrencyRef"]["value"] not in (account_currency, company.home_currency):
-            raise business("The vendor's currency does not match the account's", "EntityRef")
     if company.multicurrency and ref_id(body, "CurrencyRef") is None:
         # Purchase reference: CurrencyRef "must be defined if multicurrency is enabled".
         raise required("CurrencyRef")
@@ -292,6 +291,13 @@ def purchase(
         raise business(
             f"The purchase currency ({currency}) must be the account's ({account_currency})",
             "CurrencyRef",
+        )
+    if party is not None and party["CurrencyRef"]["value"] != currency:
+        # A payee has one currency, and the expense is in it (README rules table).
+        raise business(
+            f"The purchase currency ({currency}) must be the payee's currency "
+            f"({party['CurrencyRef']['value']})",
+            "EntityRef",
         )
     check_currency(company, body, currency, "a purchase")
     check_exchange_rate(company, body, currency)

@@ -7,8 +7,9 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -32,6 +33,15 @@ def _country_key(stripe_app: StripeApp, country: str) -> str:
         r = control.post("/_sandbox/account", data={"country": country})
         assert r.status_code == 200, r.text
     return key
+
+
+def _home_amount_is_the_settled_amount(payment: dict[str, Any], txn: dict[str, Any]) -> None:
+    """QuickBooks' home amount of the Payment (TotalAmt * ExchangeRate, to the cent) is what
+    Stripe settled, and the rate is Stripe's (to its shown precision)."""
+    rate = Decimal(str(payment["ExchangeRate"]))
+    home = (Decimal(str(payment["TotalAmt"])) * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert home == Decimal(txn["amount"]).scaleb(-2)
+    assert abs(rate - Decimal(str(txn["exchange_rate"]))) < Decimal("0.000001")
 
 
 def test_an_international_cards_fee_is_posted_as_stripe_charged_it(
@@ -77,7 +87,7 @@ def test_a_usd_invoice_in_a_gbp_company_with_a_gbp_settling_stripe_account(
     payment = b.one("Payment")
     assert payment["CurrencyRef"]["value"] == "USD"
     assert minor(payment["TotalAmt"]) == sent["total"]
-    assert Decimal(str(payment["ExchangeRate"])) == Decimal(str(txn["exchange_rate"]))
+    _home_amount_is_the_settled_amount(payment, txn)
     purchase = b.one("Purchase")
     assert purchase["CurrencyRef"]["value"] == "GBP"
     assert minor(purchase["TotalAmt"]) == txn["fee"]
@@ -128,7 +138,7 @@ def test_multicurrency_off_fails_clearly_then_retry_after_turning_it_on_posts(
     txn = b.balance_transaction(sent["stripe_invoice_id"])
     payment = b.one("Payment")
     assert payment["CurrencyRef"]["value"] == "EUR" and minor(payment["TotalAmt"]) == sent["total"]
-    assert Decimal(str(payment["ExchangeRate"])) == Decimal(str(txn["exchange_rate"]))
+    _home_amount_is_the_settled_amount(payment, txn)
     purchase = b.one("Purchase")
     assert purchase["CurrencyRef"]["value"] == "USD" and minor(purchase["TotalAmt"]) == txn["fee"]
     assert b.one("Invoice")["Balance"] == 0
@@ -172,3 +182,44 @@ def test_a_fee_in_another_settlement_currency_fails_clearly_without_multicurrenc
     assert b.objects("Purchase") == []
     described = postings.describe(rows["fee"])
     assert described is not None and described["error"] == message
+
+
+def test_a_fee_in_a_foreign_settlement_currency_is_paid_to_a_vendor_in_that_currency(
+    stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., Any]
+) -> None:
+    """A USD multicurrency company paired with a GBP-settling Stripe account, the fee paid
+    from a GBP bank account: the mapped vendor "Stripe" is in USD and a payee has one
+    currency, so the GBP Purchase goes to "Stripe (GBP)", made once (and found after)."""
+    b = books(
+        stripe_app,
+        connect_quickbooks,
+        db,
+        run_tasks,
+        key=_country_key(stripe_app, "GB"),
+        multicurrency=True,
+    )
+    with QuickBooks(b.org_id) as qbo:
+        gbp = qbo.create(
+            "Account",
+            {"Name": "Stripe Clearing GBP", "AccountType": "Bank", "CurrencyRef": {"value": "GBP"}},
+            request_id=uuid.uuid4().hex,
+        )
+    b.set_connection(
+        fee_paid_from_account_id=str(gbp["Id"]),
+        mapping_labels={"fee_paid_from_account": {"name": "Stripe Clearing GBP", "type": "Bank"}},
+    )
+    for _ in range(2):
+        sent = b.billing.sent_invoice()
+        b.pay(sent["stripe_invoice_id"])
+        b.reconcile()
+        b.run_tasks()
+        assert b.states(sent["id"]) == {"invoice": "posted", "payment": "posted", "fee": "posted"}
+    twins = [v for v in b.objects("Vendor") if v["DisplayName"] == "Stripe (GBP)"]
+    assert len(twins) == 1 and twins[0]["CurrencyRef"]["value"] == "GBP"
+    txn = b.balance_transaction(sent["stripe_invoice_id"])
+    purchases = b.objects("Purchase")
+    assert len(purchases) == 2
+    for purchase in purchases:
+        assert purchase["CurrencyRef"]["value"] == "GBP"
+        assert purchase["EntityRef"]["value"] == twins[0]["Id"]
+    assert minor(purchases[-1]["TotalAmt"]) == txn["fee"]

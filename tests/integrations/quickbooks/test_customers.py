@@ -85,3 +85,40 @@ def test_the_mirror_has_one_line_per_our_line_to_the_cent(
     assert minor(mirrored["TotalAmt"]) == sent["total"] == sum(ours)
     item = {line["SalesItemLineDetail"]["ItemRef"]["value"] for line in mirrored["Line"]}
     assert item == {b.accounts["item:Services"]}
+
+
+def test_two_clients_of_one_name_stay_two_customers(
+    make_org: Any, connect_quickbooks: Connect
+) -> None:
+    q = connect_quickbooks(make_org())
+    clients = [uuid.uuid4() for _ in range(3)]
+    made = [_find(q, client, "Acme") for client in clients]
+    assert len(set(made)) == 3
+    names = {c["Id"]: c["DisplayName"] for c in q.objects("Customer")}
+    assert names[made[0]] == "Acme" and names[made[1]] == "Acme (USD)"
+    assert names[made[2]] == f"Acme (USD {str(clients[2])[:8]})"
+    assert [_find(q, client, "Acme") for client in clients] == made  # remembered
+
+
+def test_a_create_losing_a_race_adopts_the_customer_the_other_worker_made(
+    make_org: Any, connect_quickbooks: Connect, monkeypatch: Any
+) -> None:
+    """Two workers make the same client's customer: this one looked the name up before the
+    other created it, so its create is refused as a duplicate name (6240). It adopts the
+    other's customer instead of making an orphan "<name> (USD)"."""
+    q = connect_quickbooks(make_org())
+    client_id = uuid.uuid4()
+    real = customers._by_name
+    looked: list[str] = []
+
+    def lookup_then_other_worker_creates(qbo: QuickBooks, name: str) -> Any:
+        found = real(qbo, name)
+        if not looked:
+            looked.append(name)
+            qbo.create("Customer", {"DisplayName": name}, request_id=uuid.uuid4().hex)
+        return found
+
+    monkeypatch.setattr(customers, "_by_name", lookup_then_other_worker_creates)
+    first = _find(q, client_id, "Globex")
+    (only,) = q.objects("Customer")
+    assert only["Id"] == first and only["DisplayName"] == "Globex"

@@ -124,7 +124,9 @@ def test_two_runs_racing_on_one_posting_record_one_object(b: Books) -> None:
             run = posting_run.Run(facts, mapping, qbo)
             outcome = posting_run.RUNNERS["invoice"](run, row, False)
             assert isinstance(outcome, dict)
-            outcomes.append(posting_rows.posted(row, number=facts.number, **outcome))
+            outcomes.append(
+                posting_rows.posted(row, number=facts.number, realm_id=mapping.realm_id, **outcome)
+            )
     assert outcomes == [True, False]
     assert len(b.objects("Invoice")) == 1
     with b.db.session() as s:

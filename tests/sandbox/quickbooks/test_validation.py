@@ -197,6 +197,26 @@ def test_a_multicurrency_company_needs_currencyref_on_purchases(
         assert ok.status_code == 200 and ok.json()["Purchase"]["ExchangeRate"] == 1
 
 
+def test_a_purchase_is_in_its_vendors_currency(qbo: QboSandbox, uk: AuthClient) -> None:
+    """A USD expense paid from a USD bank account in a GBP company: the GBP vendor "Stripe"
+    is refused as its payee (README rules table), a USD vendor is accepted."""
+    with qbo.http(uk) as api:
+        name = unique("USD Clearing")
+        created(api, "Account", {"Name": name, "AccountType": "Bank",
+                                 "CurrencyRef": {"value": "USD"}})  # fmt: skip
+        usd = {"CurrencyRef": {"value": "USD"}, "ExchangeRate": 0.787402}
+        refused = fault(_purchase(api, "Check", name, "Merchant Fees", **usd))
+        assert refused["code"] == "6000" and "payee's currency (GBP)" in refused["Detail"]
+        vendor = created(api, "Vendor", {"DisplayName": unique("Stripe (USD)"),
+                                         "CurrencyRef": {"value": "USD"}})  # fmt: skip
+        ok = _purchase(
+            api, "Check", name, "Merchant Fees", **usd,
+            EntityRef={"value": vendor["Id"], "type": "Vendor"},
+        )  # fmt: skip
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["Purchase"]["CurrencyRef"]["value"] == "USD"
+
+
 def test_preferences_decide_duplicate_numbers_and_multicurrency(qbo: QboSandbox) -> None:
     """Preferences are updated like other entities (SyncToken, sparse): custom transaction
     numbers off lets a DocNumber repeat, on refuses it again; multicurrency can be turned on
