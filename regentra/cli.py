@@ -449,7 +449,9 @@ def demo(
     )
     logins = demo_data.prepare(reset=reset)
     demo_data.use_stripe_sandbox(stripe_url, url)
-    demo_data.use_quickbooks_sandbox(quickbooks_url)
+    from regentra.sandbox.quickbooks.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    demo_data.use_quickbooks_sandbox(quickbooks_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     demo_data.seed_stripe_catalog(stripe_url)
     demo_data.connect_stripe(stripe_url)
     demo_data.connect_quickbooks(quickbooks_url)

@@ -264,13 +264,11 @@ def connect_stripe(stripe_url: str) -> None:
 DEMO_QBO_COMPANY = "Regentra Sandbox US"
 
 
-def use_quickbooks_sandbox(quickbooks_url: str) -> None:
+def use_quickbooks_sandbox(quickbooks_url: str, client_id: str, client_secret: str) -> None:
     """Point this process (and the server it starts) at the local QuickBooks sandbox, as
-    the sandbox's default app (its redirect URI is the demo's callback)."""
-    from regentra.sandbox.quickbooks.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
-    os.environ["REGENTRA_QBO_CLIENT_ID"] = DEFAULT_CLIENT_ID
-    os.environ["REGENTRA_QBO_CLIENT_SECRET"] = DEFAULT_CLIENT_SECRET
+    its app `client_id` (whose redirect URI is the demo's callback)."""
+    os.environ["REGENTRA_QBO_CLIENT_ID"] = client_id
+    os.environ["REGENTRA_QBO_CLIENT_SECRET"] = client_secret
     os.environ["REGENTRA_QBO_ENVIRONMENT"] = quickbooks_url + "/.well-known/openid_configuration"
     get_settings.cache_clear()
 
