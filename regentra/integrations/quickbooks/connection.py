@@ -9,6 +9,7 @@ multicurrency is on. The Connect button, the `state` checks and Disconnect are i
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import requests
 import structlog
@@ -118,16 +119,44 @@ def complete(
     return conn
 
 
-def describe_company(session: Session, *, conn: QuickBooksConnection) -> None:
-    """Read the company's name, home currency and multicurrency switch onto the row."""
-    with QuickBooks(conn.org_id) as qbo:
+@dataclass(frozen=True)
+class Company:
+    realm_id: str
+    name: str | None
+    home_currency: str | None
+    multicurrency: bool
+
+
+def read_company(org_id: uuid.UUID) -> Company:
+    """The connected company's name, home currency and multicurrency switch, from
+    QuickBooks (call it with no transaction open)."""
+    with QuickBooks(org_id) as qbo:
+        realm_id = qbo.realm_id
         info = qbo.company_info()
         prefs = qbo.preferences()
     currency_prefs = prefs.get("CurrencyPrefs") or {}
     home = (currency_prefs.get("HomeCurrency") or {}).get("value")
-    conn.company_name = str(info.get("CompanyName") or info.get("LegalName") or "")[:255] or None
-    conn.home_currency = str(home).upper()[:3] if home else None
-    conn.multicurrency = bool(currency_prefs.get("MultiCurrencyEnabled"))
+    return Company(
+        realm_id=realm_id,
+        name=str(info.get("CompanyName") or info.get("LegalName") or "")[:255] or None,
+        home_currency=str(home).upper()[:3] if home else None,
+        multicurrency=bool(currency_prefs.get("MultiCurrencyEnabled")),
+    )
+
+
+def apply_company(conn: QuickBooksConnection, company: Company) -> None:
+    """Keep what was read, unless another company was connected meanwhile."""
+    if conn.realm_id != company.realm_id:
+        return
+    conn.company_name = company.name
+    conn.home_currency = company.home_currency
+    conn.multicurrency = company.multicurrency
+
+
+def describe_company(session: Session, *, conn: QuickBooksConnection) -> None:
+    """Read the company's name, home currency and multicurrency switch onto the row (the
+    caller has committed: no transaction is open while QuickBooks answers)."""
+    apply_company(conn, read_company(conn.org_id))
     session.flush()
 
 

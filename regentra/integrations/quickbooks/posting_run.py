@@ -87,11 +87,7 @@ def _describe_company(org_id: uuid.UUID) -> bool:
     be read when it was connected). False when QuickBooks cannot answer now (the postings
     wait; the task's retries and the hourly sweep try again)."""
     try:
-        with session_scope() as session:
-            conn = connection.find(session, org_id=org_id)
-            if conn is None:
-                return False
-            connection.describe_company(session, conn=conn)
+        company = connection.read_company(org_id)  # no transaction open meanwhile
     except (
         QuickBooksUnavailable,
         QuickBooksRejected,
@@ -101,6 +97,11 @@ def _describe_company(org_id: uuid.UUID) -> bool:
     ) as exc:
         log.warning("quickbooks company details not read", org_id=str(org_id), error=exc.message)
         return False
+    with session_scope() as session:
+        conn = connection.find(session, org_id=org_id)
+        if conn is None:
+            return False
+        connection.apply_company(conn, company)
     return True
 
 
