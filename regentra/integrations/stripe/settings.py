@@ -29,6 +29,7 @@ from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog_service
 from regentra.config import get_settings
 from regentra.errors import Invalid
+from regentra.integrations.quickbooks.postings import RESUME_TASK
 from regentra.integrations.stripe import payment_methods, permissions
 from regentra.integrations.stripe.connection_test import (
     Mode,
@@ -38,16 +39,16 @@ from regentra.integrations.stripe.connection_test import (
 )
 from regentra.integrations.stripe.handlers import WEBHOOK_EVENTS
 from regentra.integrations.stripe.payment_methods import StripePaymentMethods
+from regentra.invoices.transitions import quickbooks_connected
 from regentra.kit.crypto import hint
 from regentra.kit.time import utcnow
-from regentra.models import QuickBooksConnection, SecretPurpose, StripeConnection
+from regentra.models import SecretPurpose, StripeConnection
 from regentra.orgs import secrets
 from regentra.orgs import service as orgs_service
 
 log = structlog.get_logger(__name__)
 
 WEBHOOK_PATH = "/api/webhooks/stripe/"
-QUICKBOOKS_RESUME_TASK = "quickbooks.resume"  # by name: the QuickBooks slice declares it
 
 
 _PUBLISHABLE = re.compile(r"^pk_(test|live)_[A-Za-z0-9]+$")
@@ -368,13 +369,8 @@ def save_keys(
 def _resume_bookkeeping(session: Session, *, org_id: uuid.UUID) -> None:
     """Stripe works again with this key: QuickBooks postings that waited for Stripe (to read
     a payment and its fee) run again, by task name, when the org has QuickBooks connected."""
-    connected = session.scalar(
-        select(QuickBooksConnection.id).where(
-            QuickBooksConnection.org_id == org_id, QuickBooksConnection.realm_id.is_not(None)
-        )
-    )
-    if connected is not None:
-        queue.enqueue(session, QUICKBOOKS_RESUME_TASK, str(org_id))
+    if quickbooks_connected(session, org_id=org_id):
+        queue.enqueue(session, RESUME_TASK, str(org_id))
 
 
 def _mark_connected(session: Session, *, org_id: uuid.UUID) -> bool:
