@@ -195,15 +195,91 @@ def user_add(
     typer.echo(json.dumps(out))
 
 
+def _change_user(email: str, change: str, role: str = "") -> None:
+    """deactivate, reactivate or set-role, through the users service (as the API does);
+    prints JSON with the user's id, role and whether they are active."""
+    from regentra.audit.service import Actor
+    from regentra.db import session_scope
+    from regentra.errors import RegentraError
+    from regentra.orgs import service
+
+    _settings_or_exit()
+    try:
+        with session_scope() as session:
+            user = service.find_user_by_email(session, email)
+            if user is None:
+                raise _fail(f"no user with email {email}")
+            user = service.change_membership(
+                session,
+                org_id=user.org_id,
+                user_id=user.id,
+                actor=Actor.system(),
+                active={"deactivate": False, "reactivate": True}.get(change),
+                role=role or None,
+            )
+            out = {"user_id": str(user.id), "role": user.role, "is_active": user.is_active}
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(json.dumps(out))
+
+
+@user_app.command("deactivate")
+def user_deactivate(email: Annotated[str, typer.Option()]) -> None:
+    """Deactivate a user: their sessions end and their API tokens are revoked at once."""
+    _change_user(email, "deactivate")
+
+
+@user_app.command("reactivate")
+def user_reactivate(email: Annotated[str, typer.Option()]) -> None:
+    """Let a deactivated user sign in again."""
+    _change_user(email, "reactivate")
+
+
+@user_app.command("set-role")
+def user_set_role(
+    email: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin, approver or technician.")],
+) -> None:
+    """Change a user's role (the last active admin cannot be demoted)."""
+    _change_user(email, "set-role", role)
+
+
+@user_app.command("reset-password")
+def user_reset_password(email: Annotated[str, typer.Option()]) -> None:
+    """Print a single-use link (valid 30 minutes) for the user to set a new password."""
+    from regentra.audit.service import Actor
+    from regentra.auth import password_resets
+    from regentra.db import session_scope
+    from regentra.errors import RegentraError
+    from regentra.orgs import service
+
+    _settings_or_exit()
+    try:
+        with session_scope() as session:
+            user = service.find_user_by_email(session, email)
+            if user is None:
+                raise _fail(f"no user with email {email}")
+            link, _ = password_resets.issue(
+                session, org_id=user.org_id, user_id=user.id, actor=Actor.system()
+            )
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(link)
+
+
 @token_app.command("create")
 def token_create(
     email: Annotated[str, typer.Option(help="The user the token acts as.")],
     name: Annotated[str, typer.Option(help="A label, e.g. 'billing script'.")] = "cli",
+    expires_days: Annotated[
+        int | None, typer.Option(help="Days until the token expires (default: never).")
+    ] = None,
 ) -> None:
     """Create a personal access token; prints it once."""
     from regentra.audit.service import Actor
     from regentra.auth import tokens
     from regentra.db import session_scope
+    from regentra.errors import RegentraError
     from regentra.orgs.service import find_user_by_email
 
     _settings_or_exit()
@@ -211,7 +287,12 @@ def token_create(
         user = find_user_by_email(session, email)
         if user is None or not user.is_active:
             raise _fail(f"no active user with email {email}")
-        _, raw = tokens.create_token(session, user=user, name=name, actor=Actor.system())
+        try:
+            _, raw = tokens.create_token(
+                session, user=user, name=name, actor=Actor.system(), expires_in_days=expires_days
+            )
+        except RegentraError as exc:
+            raise _fail(exc.message) from None
     typer.echo(raw)
 
 

@@ -9,10 +9,11 @@ import sys
 
 import structlog
 
-# URLs that carry a secret: the Stripe webhook URL's token (in the path), and the QuickBooks
-# OAuth callback's one-time authorization code and state (in the query string).
+# URLs that carry a secret: the Stripe webhook URL's token (in the path), the QuickBooks
+# OAuth callback's one-time authorization code and state, and a password reset link's token
+# (in the query string).
 _SECRET_IN_PATH = re.compile(r"^(/api/webhooks/stripe/)[^/?#\s]+")
-_SECRET_QUERY_PATHS = ("/integrations/quickbooks/callback",)
+_SECRET_QUERY_PATHS = ("/integrations/quickbooks/callback", "/password-reset")
 
 
 def redact_path(path: str) -> str:

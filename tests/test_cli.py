@@ -104,7 +104,7 @@ def test_org_user_token(db_url: str) -> None:
         "technician",
         check=False,
     )
-    assert short.returncode != 0 and "at least 10 characters" in short.stderr
+    assert short.returncode != 0 and "at least 12 characters" in short.stderr
     token = run(db_url, "token", "create", "--email", "owner@cli.example.com").stdout.strip()
     assert token.startswith("rgt_")
     # The token works against a real server on the same database.
@@ -122,6 +122,58 @@ def test_org_user_token(db_url: str) -> None:
     raw = Path(db_url.removeprefix("sqlite:///")).read_bytes()
     assert token.encode() not in raw
     assert b"owner-password-1" not in raw
+
+
+def test_user_deactivate_reactivate_set_role(db_url: str) -> None:
+    """The CLI offboards through the users service: the token dies with the deactivation,
+    the last active admin is kept, each change is audited."""
+    created = json.loads(
+        run(
+            db_url,
+            *("org", "create", "--name", "Off MSP", "--admin-email", "boss@off.example.com"),
+            *("--admin-password", "owner-password-1"),
+        ).stdout
+    )
+    tech = ("--email", "tech@off.example.com")
+    run(
+        db_url,
+        *("user", "add", "--org", created["org_id"], *tech),
+        *("--password", "tech-password-1", "--role", "technician"),
+    )
+    token = run(db_url, "token", "create", *tech).stdout.strip()
+    out = json.loads(run(db_url, "user", "deactivate", *tech).stdout)
+    assert out["is_active"] is False
+    refused = run(db_url, "token", "create", *tech, check=False)
+    assert refused.returncode != 0 and "no active user" in refused.stderr
+    out = json.loads(run(db_url, "user", "reactivate", *tech).stdout)
+    assert out["is_active"] is True
+    out = json.loads(run(db_url, "user", "set-role", *tech, "--role", "approver").stdout)
+    assert out["role"] == "approver"
+    bad = run(db_url, "user", "set-role", *tech, "--role", "wizard", check=False)
+    assert bad.returncode != 0 and "role must be one of" in bad.stderr
+    boss = ("--email", "boss@off.example.com")
+    last = run(db_url, "user", "deactivate", *boss, check=False)
+    assert last.returncode != 0 and "last active admin" in last.stderr
+    last = run(db_url, "user", "set-role", *boss, "--role", "technician", check=False)
+    assert last.returncode != 0 and "last active admin" in last.stderr
+    link = run(db_url, "user", "reset-password", *tech).stdout.strip()
+    assert "/password-reset?token=" in link
+    reset_token = link.rsplit("=", 1)[1]
+    nobody = run(db_url, "user", "deactivate", "--email", "ghost@off.example.com", check=False)
+    assert nobody.returncode != 0 and "no user with email" in nobody.stderr
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        revoked = conn.execute(sa.text("SELECT revoked_at FROM api_tokens")).scalars().all()
+        actions = set(conn.execute(sa.text("SELECT action FROM audit_events")).scalars().all())
+        resets = conn.execute(sa.text("SELECT token_hash FROM password_resets")).scalars().all()
+    engine.dispose()
+    assert len(revoked) == 1 and revoked[0] is not None and token.startswith("rgt_")
+    assert {"user.deactivated", "user.reactivated", "user.role_changed"} <= actions
+    assert "user.password_reset_issued" in actions
+    assert len(resets) == 1 and reset_token not in resets[0]
+    assert reset_token.encode() not in Path(db_url.removeprefix("sqlite:///")).read_bytes()
 
 
 def test_keys_rotate_then_drop_old_key(db_url: str) -> None:

@@ -7,15 +7,16 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
-from regentra.errors import NotFound
+from regentra.errors import Invalid, NotFound
 from regentra.kit.time import utcnow
 from regentra.models import ApiToken, User
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 (a prefix, not a secret)
+MAX_EXPIRY_DAYS = 3660
 
 
 def _digest(raw: str) -> str:
@@ -23,10 +24,21 @@ def _digest(raw: str) -> str:
 
 
 def create_token(
-    session: Session, *, user: User, name: str = "", actor: Actor | None = None
+    session: Session,
+    *,
+    user: User,
+    name: str = "",
+    actor: Actor | None = None,
+    expires_in_days: int | None = None,
 ) -> tuple[ApiToken, str]:
-    """A new token for `user`; the raw value is returned once and never stored."""
+    """A new token for `user`; the raw value is returned once and never stored. It expires
+    after `expires_in_days` when given (default: never)."""
     name = name.strip()[:100]
+    expires_at = None
+    if expires_in_days is not None:
+        if isinstance(expires_in_days, bool) or not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+            raise Invalid(f"a token expires after 1 to {MAX_EXPIRY_DAYS} days, or never")
+        expires_at = utcnow() + timedelta(days=expires_in_days)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         org_id=user.org_id,
@@ -34,6 +46,7 @@ def create_token(
         name=name,
         token_hash=_digest(raw),
         prefix=raw[:10],
+        expires_at=expires_at,
     )
     session.add(token)
     session.flush()
@@ -44,7 +57,11 @@ def create_token(
         action="api_token.created",
         subject_type="user",
         subject_id=user.id,
-        details={"name": name, "prefix": token.prefix},
+        details={
+            "name": name,
+            "prefix": token.prefix,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
     return token, raw
 
@@ -52,17 +69,21 @@ def create_token(
 def authenticate(session: Session, raw: str) -> User | None:
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
+    now = utcnow()
     row = session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
+        .where(
+            ApiToken.token_hash == _digest(raw),
+            ApiToken.revoked_at.is_(None),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+        )
     ).first()
     if row is None:
         return None
     token, user = row
     if not user.is_active:
         return None
-    now = utcnow()
     # Record use at most once a minute: a read request should not always write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now

@@ -15,6 +15,7 @@ from regentra.models.invoice import (
 from regentra.models.login_failure import LoginFailure
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret, SecretPurpose
+from regentra.models.password_reset import PasswordReset
 from regentra.models.quickbooks import (
     PostingKind,
     PostingState,
@@ -48,6 +49,7 @@ __all__ = [
     "LoginFailure",
     "Org",
     "OrgSecret",
+    "PasswordReset",
     "PostingKind",
     "PostingState",
     "QuickBooksConnection",

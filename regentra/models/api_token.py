@@ -24,3 +24,5 @@ class ApiToken(IdMixin, OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # None: the token never expires (the default). Past it, the token is refused (401).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

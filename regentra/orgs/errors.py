@@ -11,3 +11,9 @@ class StripeNotConnected(Conflict):
     what to do in the place it is raised."""
 
     code = "stripe_not_connected"
+
+
+class LastActiveAdmin(Conflict):
+    """The change would leave the org without an active admin (nobody could manage it)."""
+
+    code = "last_active_admin"

@@ -19,6 +19,15 @@ class OrgUpdate(BaseModel):
     allow_self_approval: bool | None = None
 
 
+class UserUpdate(BaseModel):
+    """What an admin may change about a user. Omitted fields keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+
+
 class OrgOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -7,7 +7,7 @@ import re
 import secrets
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
@@ -15,11 +15,20 @@ from regentra.auth.passwords import hash_password
 from regentra.auth.service import normalize_email
 from regentra.errors import Conflict, Invalid, NotFound
 from regentra.kit.money import check_currency
-from regentra.kit.time import time_zones
-from regentra.models import Org, Role, SecretPurpose, StripeConnection, User
+from regentra.kit.time import time_zones, utcnow
+from regentra.models import (
+    ApiToken,
+    Org,
+    Role,
+    SecretPurpose,
+    StripeConnection,
+    User,
+    WebSession,
+)
 from regentra.orgs import secrets as org_secrets
+from regentra.orgs.errors import LastActiveAdmin
 from regentra.orgs.repository import OrgScopedRepository
-from regentra.orgs.schemas import OrgUpdate
+from regentra.orgs.schemas import OrgUpdate, UserUpdate
 
 users = OrgScopedRepository(User, "user")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -164,10 +173,7 @@ def add_user(
     name: str = "",
 ) -> User:
     email = check_email(email)
-    try:
-        role = Role(role)
-    except ValueError as exc:
-        raise Invalid(f"role must be one of: {', '.join(r.value for r in Role)}") from exc
+    role = _check_role(role)
     if session.scalar(select(func.count()).where(User.email == email)):
         raise Conflict(f"a user with email {email} already exists")
     user = User(
@@ -175,7 +181,7 @@ def add_user(
         email=email,
         name=name.strip()[:200],
         role=role.value,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, context=(email, name)),
     )
     session.add(user)
     session.flush()
@@ -188,6 +194,144 @@ def add_user(
         subject_id=user.id,
         details={"email": email, "role": role.value},
     )
+    return user
+
+
+def _check_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise Invalid(f"role must be one of: {', '.join(r.value for r in Role)}") from exc
+
+
+def update_user(
+    session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID, data: UserUpdate, actor: Actor
+) -> User:
+    """An admin's edit of a user: the name here, the role through `change_membership`."""
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise Invalid(f"{key} cannot be null")
+    user = users.get(session, org_id=org_id, id=user_id)
+    if "name" in changes:
+        name = changes["name"].strip()[:200]
+        if name != user.name:
+            old = user.name
+            user.name = name
+            record(
+                session,
+                org_id=org_id,
+                actor=actor,
+                action="user.updated",
+                subject_type="user",
+                subject_id=user.id,
+                details={"changed": {"name": name}, "was": {"name": old}},
+            )
+    if "role" in changes:
+        user = change_membership(
+            session, org_id=org_id, user_id=user_id, actor=actor, role=changes["role"]
+        )
+    return user
+
+
+def deactivate_user(
+    session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID, actor: Actor
+) -> User:
+    return change_membership(session, org_id=org_id, user_id=user_id, actor=actor, active=False)
+
+
+def reactivate_user(
+    session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID, actor: Actor
+) -> User:
+    return change_membership(session, org_id=org_id, user_id=user_id, actor=actor, active=True)
+
+
+def set_role(
+    session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID, role: Role | str, actor: Actor
+) -> User:
+    return change_membership(session, org_id=org_id, user_id=user_id, actor=actor, role=role)
+
+
+def change_membership(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    actor: Actor,
+    active: bool | None = None,
+    role: Role | str | None = None,
+) -> User:
+    """THE one place a user's seat changes: deactivation, reactivation and role changes all
+    pass here (platform billing hooks here to count seats from active users).
+
+    Membership changes of one org are serialized by a lock on the org row (PostgreSQL;
+    SQLite's writers are serialized by BEGIN IMMEDIATE), so two admins demoting each other
+    at once cannot leave the org without an active admin. Deactivation ends the user's web
+    sessions and revokes their API tokens in the same transaction."""
+    new_role = None if role is None else _check_role(role).value
+    session.execute(select(Org.id).where(Org.id == org_id).with_for_update())
+    user = session.scalar(
+        users.select(org_id)
+        .where(User.id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if user is None:
+        raise NotFound("user not found")
+    target_active = user.is_active if active is None else active
+    target_role = user.role if new_role is None else new_role
+    losing_admin = user.is_active and user.role == Role.admin.value
+    if losing_admin and not (target_active and target_role == Role.admin.value):
+        other_admins = session.scalar(
+            select(func.count()).where(
+                User.org_id == org_id,
+                User.id != user.id,
+                User.role == Role.admin.value,
+                User.is_active.is_(True),
+            )
+        )
+        if not other_admins:
+            verb = "deactivated" if not target_active else "given another role"
+            raise LastActiveAdmin(
+                f"{user.email} is the organization's last active admin and cannot be {verb}; "
+                "make another user an admin first"
+            )
+    if target_role != user.role:
+        old_role, user.role = user.role, target_role
+        record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="user.role_changed",
+            subject_type="user",
+            subject_id=user.id,
+            details={"email": user.email, "from": old_role, "to": target_role},
+        )
+    if target_active != user.is_active:
+        user.is_active = target_active
+        details: dict[str, object] = {"email": user.email}
+        if not target_active:
+            ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            revoked = session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            details |= {
+                "sessions_ended": getattr(ended, "rowcount", 0),
+                "api_credentials_revoked": getattr(revoked, "rowcount", 0),
+            }
+        record(
+            session,
+            org_id=org_id,
+            actor=actor,
+            action="user.deactivated" if not target_active else "user.reactivated",
+            subject_type="user",
+            subject_id=user.id,
+            details=details,
+        )
+    session.flush()
     return user
 
 

@@ -14,6 +14,7 @@ from regentra.web.views import (
     dashboard,
     integrations,
     invoices,
+    password_reset,
     placeholders,
     quickbooks,
     quickbooks_mapping,
@@ -27,6 +28,7 @@ from regentra.web.views import (
 web_router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 for module in (
     auth,
+    password_reset,
     dashboard,
     clients,
     tickets,

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from regentra.app import create_app
 from regentra.models import TimeEntry, User
@@ -166,8 +167,42 @@ def _quickbooks_posting(w: World) -> str:
     return str(w.kit._commit(make))
 
 
+def _member(w: World, *, active: bool = True) -> Req:
+    """A fresh technician of org A to act on (deactivated first when asked)."""
+    from regentra.audit.service import Actor
+    from regentra.orgs import service as orgs
+
+    member = w.kit.add_user("technician")
+    if not active:
+        w.kit._commit(
+            lambda s: orgs.deactivate_user(
+                s, org_id=w.kit.org.id, user_id=member.id, actor=Actor.system()
+            )
+        )
+    return Req(params={"user_id": member.id})
+
+
+def _web_session(w: World, user: User) -> str:
+    """A fresh signed-in browser session of `user` (org A)."""
+    from regentra.auth import sessions
+    from regentra.models import WebSession
+
+    def make(s: Any) -> str:
+        raw = sessions.start(s, user=s.get(User, user.id))
+        s.flush()
+        return str(
+            s.scalar(select(WebSession.id).where(WebSession.token_hash == sessions._digest(raw)))
+        )
+
+    return str(w.kit._commit(make))
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/me"): Case(ALL, lambda w, u: Req()),
+    ("GET", "/api/v1/me/sessions"): Case(ALL, lambda w, u: Req(listed_id=_web_session(w, u))),
+    ("DELETE", "/api/v1/me/sessions/{session_id}"): Case(
+        ALL, lambda w, u: Req(params={"session_id": _web_session(w, u)}), 204
+    ),
     ("GET", "/api/v1/org"): Case(ALL, lambda w, u: Req()),
     ("PATCH", "/api/v1/org"): Case(ADMIN, lambda w, u: Req(json={"default_hourly_rate": 16000})),
     ("POST", "/api/v1/clients"): Case(
@@ -341,6 +376,15 @@ CASES: dict[tuple[str, str], Case] = {
             }
         ),
         201,
+    ),
+    ("PATCH", "/api/v1/users/{user_id}"): Case(
+        ADMIN,
+        lambda w, u: Req(params=_member(w).params, json={"name": "Renamed", "role": "approver"}),
+    ),
+    ("POST", "/api/v1/users/{user_id}/deactivate"): Case(ADMIN, lambda w, u: _member(w)),
+    ("POST", "/api/v1/users/{user_id}/password-reset"): Case(ADMIN, lambda w, u: _member(w), 201),
+    ("POST", "/api/v1/users/{user_id}/reactivate"): Case(
+        ADMIN, lambda w, u: _member(w, active=False)
     ),
 }
 

@@ -373,7 +373,7 @@ def test_clients_and_users_forms(make_org: Any, site: Any) -> None:
         page.get("/users")
         new = {"email": "newtech@globex.example", "name": "New Tech", "role": "technician"}
         r = page.post("/users", {**new, "password": "short"})
-        assert r.status_code == 422 and "at least 10 characters" in (form_error(r.text) or "")
+        assert r.status_code == 422 and "at least 12 characters" in (form_error(r.text) or "")
         assert 'value="short"' not in r.text
         r = page.post("/users", {**new, "password": "long-enough-pass"})
         assert r.status_code == 303
