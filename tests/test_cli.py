@@ -147,6 +147,10 @@ def test_user_deactivate_reactivate_set_role(db_url: str) -> None:
     assert refused.returncode != 0 and "no active user" in refused.stderr
     out = json.loads(run(db_url, "user", "reactivate", *tech).stdout)
     assert out["is_active"] is True
+    expiring = run(db_url, "token", "create", *tech, "--expires-days", "30").stdout.strip()
+    assert expiring.startswith("rgt_")
+    never = run(db_url, "token", "create", *tech, "--expires-days", "0", check=False)
+    assert never.returncode != 0 and "expires after 1 to" in never.stderr
     out = json.loads(run(db_url, "user", "set-role", *tech, "--role", "approver").stdout)
     assert out["role"] == "approver"
     bad = run(db_url, "user", "set-role", *tech, "--role", "wizard", check=False)
@@ -165,11 +169,16 @@ def test_user_deactivate_reactivate_set_role(db_url: str) -> None:
 
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
-        revoked = conn.execute(sa.text("SELECT revoked_at FROM api_tokens")).scalars().all()
+        rows = conn.execute(
+            sa.text("SELECT revoked_at, expires_at FROM api_tokens ORDER BY created_at")
+        ).all()
         actions = set(conn.execute(sa.text("SELECT action FROM audit_events")).scalars().all())
         resets = conn.execute(sa.text("SELECT token_hash FROM password_resets")).scalars().all()
     engine.dispose()
-    assert len(revoked) == 1 and revoked[0] is not None and token.startswith("rgt_")
+    # The first token died with the deactivation; the later one expires, the first never did.
+    assert len(rows) == 2 and token.startswith("rgt_")
+    assert rows[0][0] is not None and rows[0][1] is None
+    assert rows[1][0] is None and rows[1][1] is not None
     assert {"user.deactivated", "user.reactivated", "user.role_changed"} <= actions
     assert "user.password_reset_issued" in actions
     assert len(resets) == 1 and reset_token not in resets[0]
