@@ -19,6 +19,7 @@ from regentra.kit.time import time_zones, utcnow
 from regentra.models import (
     ApiToken,
     Org,
+    PasswordReset,
     Role,
     SecretPurpose,
     StripeConnection,
@@ -267,7 +268,7 @@ def change_membership(
     Membership changes of one org are serialized by a lock on the org row (PostgreSQL;
     SQLite's writers are serialized by BEGIN IMMEDIATE), so two admins demoting each other
     at once cannot leave the org without an active admin. Deactivation ends the user's web
-    sessions and revokes their API tokens in the same transaction."""
+    sessions, revokes their API tokens and drops their reset links in the same transaction."""
     new_role = None if role is None else _check_role(role).value
     session.execute(select(Org.id).where(Org.id == org_id).with_for_update())
     user = session.scalar(
@@ -312,6 +313,8 @@ def change_membership(
         details: dict[str, object] = {"email": user.email}
         if not target_active:
             ended = session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            # An unused reset link must not outlive the deactivation (nor revive on return).
+            session.execute(delete(PasswordReset).where(PasswordReset.user_id == user.id))
             revoked = session.execute(
                 update(ApiToken)
                 .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))

@@ -109,10 +109,15 @@ def test_expired_replaced_and_deactivated_links_do_not_work(make_org: Any, site:
         )
         assert r.status_code == 400
         assert page.get("/password-reset?token=nonsense").status_code == 400
+    pending = _issue(kit, tech)
     with kit.api() as api:
         assert api.post(f"/users/{tech.id}/deactivate").status_code == 200
         r = api.post(f"/users/{tech.id}/password-reset")
         assert r.status_code == 409 and "reactivate" in r.json()["error"]["message"]
+        # A link made before the deactivation does not come back with the reactivation.
+        assert api.post(f"/users/{tech.id}/reactivate").status_code == 200
+    with PageClient(site) as page:
+        assert page.get(_path(pending)).status_code == 400
 
 
 def test_users_page_shows_the_link_once(make_org: Any, site: Any) -> None:
