@@ -127,6 +127,29 @@ def test_success_gives_back_its_count_and_a_passed_window_starts_again(
     assert _failures(kit.db, tech.email, ANY_ADDRESS) == 1
 
 
+def test_rows_of_passed_windows_are_swept(make_org: Any, site: Any) -> None:
+    kit = make_org()
+    stale = f"sprayed-{uuid.uuid4().hex[:8]}@example.com"
+    with kit.db.session() as s:
+        for ip in ("192.0.2.10", "192.0.2.11", ANY_ADDRESS):
+            s.add(
+                LoginThrottle(
+                    email=stale,
+                    ip=ip,
+                    failures=3,
+                    window_started_at=utcnow() - timedelta(minutes=16),
+                )
+            )
+        s.commit()
+    # A new window opening (any account's first failure) sweeps the rows of passed windows.
+    assert (
+        _attempt(site, f"other-{uuid.uuid4().hex[:8]}@example.com", WRONG, "192.0.2.1").status_code
+        == 401
+    )
+    with kit.db.session() as s:
+        assert s.scalar(select(func.count()).where(LoginThrottle.email == stale)) == 0
+
+
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     ok = Settings(trusted_proxies=" 10.0.0.5, 10.1.0.0/16 ,::1")
     assert resolve(ok).trusted_proxy_list == ["10.0.0.5", "10.1.0.0/16", "::1"]
