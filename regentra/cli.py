@@ -73,6 +73,11 @@ def serve(
     _settings_or_exit()
     settings = get_settings()
     configure_logging(env=settings.env, level=settings.log_level)
+    if os.environ.get("FORWARDED_ALLOW_IPS"):
+        err.print(
+            "[yellow]warning:[/yellow] FORWARDED_ALLOW_IPS is ignored: name the proxies to "
+            "trust in REGENTRA_TRUSTED_PROXIES."
+        )
     huey = queue.get_huey()
     running = None
     if queue.is_sqlite(huey) and not no_worker:
@@ -87,8 +92,10 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            proxy_headers=True,
-            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            # X-Forwarded-For/-Proto only from REGENTRA_TRUSTED_PROXIES (default: none); the
+            # client address uvicorn derives is also the one sign-in throttling counts.
+            proxy_headers=bool(settings.trusted_proxy_list),
+            forwarded_allow_ips=settings.trusted_proxy_list,
             log_level="info",
         )
     finally:

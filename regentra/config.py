@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -37,8 +38,15 @@ class Settings(BaseSettings):
     periodic_jobs: bool = True
     log_level: str = "INFO"
     session_max_age_seconds: int = 60 * 60 * 12
-    login_max_failures: int = 10
-    login_window_seconds: int = 15 * 60
+    # Failed sign-ins allowed per window: per (account, client address), and per account
+    # across all addresses. Then 429 until the window (from its first failure) passes.
+    login_max_failures: int = Field(default=10, ge=1)
+    login_max_failures_per_account: int = Field(default=50, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed:
+    # comma-separated addresses or networks (`10.0.0.5,10.1.0.0/16`), `*` for any. Empty (the
+    # default): none, so the client address is the connection's, whatever the headers say.
+    trusted_proxies: str = ""
     # Stripe (integrations/stripe/client.py). The base URL points at a local sandbox in
     # tests and the demo; in production it stays Stripe's own.
     stripe_api_base: str = "https://api.stripe.com"
@@ -79,6 +87,10 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
     @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -108,8 +120,22 @@ def _new_session_secret() -> str:
     return secrets.token_urlsafe(48)
 
 
+def _check_trusted_proxies(settings: Settings) -> None:
+    for item in settings.trusted_proxy_list:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"REGENTRA_TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                "(e.g. 10.0.0.5 or 10.0.0.0/8), nor `*`."
+            ) from None
+
+
 def resolve(settings: Settings) -> Settings:
     """Fill in development secrets, or refuse to run in production without them."""
+    _check_trusted_proxies(settings)
     missing = [
         name
         for name, value in (

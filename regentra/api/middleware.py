@@ -9,6 +9,8 @@ from fastapi import HTTPException
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from regentra.config import get_settings
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -92,6 +94,12 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+# Behind an https base URL only: browsers then refuse plain http to this host for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def security_headers() -> list[tuple[bytes, bytes]]:
+    return [*SECURITY_HEADERS, HSTS] if get_settings().secure_cookies else SECURITY_HEADERS
 
 
 class Observe:
@@ -112,7 +120,7 @@ class Observe:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra = [(k, v) for k, v in security_headers() if k not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

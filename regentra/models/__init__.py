@@ -12,7 +12,7 @@ from regentra.models.invoice import (
     InvoiceStatus,
     LineKind,
 )
-from regentra.models.login_failure import LoginFailure
+from regentra.models.login_throttle import LoginThrottle
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret, SecretPurpose
 from regentra.models.password_reset import PasswordReset
@@ -46,7 +46,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceStatus",
     "LineKind",
-    "LoginFailure",
+    "LoginThrottle",
     "Org",
     "OrgSecret",
     "PasswordReset",

@@ -13,9 +13,8 @@ from regentra.config import get_settings
 from regentra.errors import Forbidden, Unauthenticated
 from regentra.http.deps import SessionDep
 from regentra.models import Org, Role, User
-from regentra.web.security import delete_cookie, set_cookie
-
-SESSION_COOKIE = "regentra_session"
+from regentra.web.security import SESSION_COOKIE as SESSION_COOKIE
+from regentra.web.security import delete_cookie, read_cookie, set_cookie
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class Account:
 
 
 def account_for(request: Request, session: SessionDep) -> Account | None:
-    user = sessions.user_for(session, request.cookies.get(SESSION_COOKIE))
+    user = sessions.user_for(session, read_cookie(request, SESSION_COOKIE))
     if user is None:
         return None
     org = session.get(Org, user.org_id)

@@ -1,8 +1,13 @@
-"""Signed cookies for pages: the CSRF double-submit cookie and one-shot flash messages.
+"""Cookies for pages (names, flags), the CSRF token and one-shot flash messages.
 
-CSRF: a random `regentra_csrf` cookie (HttpOnly, SameSite=Lax); forms carry
-`csrf_token` = HMAC-SHA256(session_secret, cookie value) in hex. A cross-site page can
-neither read the cookie nor compute the HMAC, so it cannot forge a form post.
+Cookies: HttpOnly, SameSite=Lax, Path=/; behind an https base URL also Secure, and named
+with the `__Host-` prefix, so the browser refuses one set by a sibling subdomain or over
+plain http (no cookie tossing).
+
+CSRF: a random `regentra_csrf` cookie; forms carry `csrf_token` = HMAC-SHA256(session_secret,
+cookie value + the session cookie as sent) in hex. The token is bound to the session: one
+minted for another session (or before sign-in) is refused, and the cookie is replaced at
+sign-in and sign-out. A cross-site page can neither read the cookies nor compute the HMAC.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from fastapi import Request, Response
 from regentra.config import get_settings
 from regentra.errors import Forbidden
 
+SESSION_COOKIE = "regentra_session"
 CSRF_COOKIE = "regentra_csrf"
 CSRF_FIELD = "csrf_token"
 FLASH_COOKIE = "regentra_flash"
@@ -42,10 +48,20 @@ def _sign(value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
+def cookie_name(name: str) -> str:
+    """The name a cookie is sent under: `__Host-` + name behind an https base URL."""
+    return f"__Host-{name}" if get_settings().secure_cookies else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    return request.cookies.get(cookie_name(name))
+
+
 def set_cookie(response: Response, name: str, value: str, *, max_age: int | None) -> None:
-    """Every cookie we set: HttpOnly, SameSite=Lax, Path=/, Secure behind https."""
+    """Every cookie we set: HttpOnly, SameSite=Lax, Path=/, Secure and `__Host-` behind
+    https."""
     response.set_cookie(
-        name,
+        cookie_name(name),
         value,
         max_age=max_age,
         path="/",
@@ -57,7 +73,11 @@ def set_cookie(response: Response, name: str, value: str, *, max_age: int | None
 
 def delete_cookie(response: Response, name: str) -> None:
     response.delete_cookie(
-        name, path="/", secure=get_settings().secure_cookies, httponly=True, samesite="lax"
+        cookie_name(name),
+        path="/",
+        secure=get_settings().secure_cookies,
+        httponly=True,
+        samesite="lax",
     )
 
 
@@ -70,15 +90,27 @@ def csrf_cookie_value(request: Request) -> str:
     minted: str | None = getattr(request.state, "csrf_minted", None)
     if minted:
         return minted
-    current = request.cookies.get(CSRF_COOKIE)
+    current = read_cookie(request, CSRF_COOKIE)
     if current is not None and _valid_raw(current):
         return current
     request.state.csrf_minted = secrets.token_urlsafe(32)
     return str(request.state.csrf_minted)
 
 
+def _bound(cookie: str, request: Request) -> str:
+    """The token for this CSRF cookie and the session cookie the request carries."""
+    session = read_cookie(request, SESSION_COOKIE) or ""
+    return _sign(f"csrf:{cookie}:{session}")
+
+
 def csrf_token(request: Request) -> str:
-    return _sign(csrf_cookie_value(request))
+    return _bound(csrf_cookie_value(request), request)
+
+
+def rotate_csrf(request: Request, response: Response) -> None:
+    """A new CSRF cookie (sign-in, sign-out): tokens minted before no longer work."""
+    request.state.csrf_minted = secrets.token_urlsafe(32)
+    set_cookie(response, CSRF_COOKIE, request.state.csrf_minted, max_age=None)
 
 
 def set_csrf_cookie_if_new(request: Request, response: Response) -> None:
@@ -91,12 +123,12 @@ async def verify_csrf(request: Request) -> None:
     """Router-wide guard: every unsafe request to a page must carry a valid token."""
     if request.method not in UNSAFE_METHODS:
         return
-    cookie = request.cookies.get(CSRF_COOKIE)
+    cookie = read_cookie(request, CSRF_COOKIE)
     form = await request.form()  # cached on the request: views read the same form
     sent = form.get(CSRF_FIELD)
     if not cookie or not _valid_raw(cookie) or not isinstance(sent, str):
         raise CsrfRejected()
-    if not hmac.compare_digest(sent.encode(), _sign(cookie).encode()):
+    if not hmac.compare_digest(sent.encode(), _bound(cookie, request).encode()):
         raise CsrfRejected()
 
 
@@ -116,7 +148,7 @@ def set_flash(response: Response, flash: Flash) -> None:
 
 
 def read_flash(request: Request) -> Flash | None:
-    raw = request.cookies.get(FLASH_COOKIE)
+    raw = read_cookie(request, FLASH_COOKIE)
     if not raw or "." not in raw:
         return None
     payload, _, signature = raw.rpartition(".")

@@ -13,11 +13,13 @@ from jinja2 import Environment, PackageLoader
 
 from regentra.kit.money import amount_for, format_money, to_decimal
 from regentra.kit.time import as_utc
-from regentra.web.auth import SESSION_COOKIE, Viewer, login_url
+from regentra.web.auth import Viewer, login_url
 from regentra.web.security import (
+    SESSION_COOKIE,
     Flash,
     clear_flash,
     csrf_token,
+    read_cookie,
     read_flash,
     set_csrf_cookie_if_new,
     set_flash,
@@ -121,6 +123,6 @@ def render_error(request: Request, status: int, message: str) -> Response:
         "title": title,
         "status": status,
         "message": message,
-        "has_session": SESSION_COOKIE in request.cookies,
+        "has_session": read_cookie(request, SESSION_COOKIE) is not None,
     }
     return render(request, "error.html", context, status=status)

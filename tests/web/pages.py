@@ -68,4 +68,7 @@ class PageClient:
         self.get("/login")
         response = self.post("/login", {"email": email, "password": password})
         assert response.status_code == 303, form_error(response.text)
+        # Signing in rotates the CSRF cookie (and the token is bound to the session): take the
+        # new token from a page, as a browser following the redirect would.
+        self.get("/")
         return response
