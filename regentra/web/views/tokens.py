@@ -13,6 +13,7 @@ from regentra.errors import Invalid
 from regentra.http.deps import SessionDep
 from regentra.web.auth import SESSION_COOKIE, Account, SignedIn
 from regentra.web.forms import FormDep, text
+from regentra.web.security import read_cookie
 from regentra.web.templating import redirect, render
 
 router = APIRouter(prefix="/tokens")
@@ -34,7 +35,7 @@ def _page(
         "tokens": tokens.list_for(session, user=account.user),
         "new_token": new_token,
         "sessions": my_sessions.list_for(session, user=account.user),
-        "current_session": my_sessions.current_id(session, request.cookies.get(SESSION_COOKIE)),
+        "current_session": my_sessions.current_id(session, read_cookie(request, SESSION_COOKIE)),
         "expiry_choices": EXPIRY_CHOICES,
     }
     return render(request, "tokens/list.html", context, status=status)
