@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     stripe_api_base: str = "https://api.stripe.com"
     stripe_timeout_seconds: float = 30.0
     stripe_max_network_retries: int = 2
+    # Stored webhook events keep their payload this many days; a daily job then empties it
+    # and keeps the row (ids, type, outcome).
+    stripe_event_payload_days: int = Field(default=90, ge=1)
     # Requests per second per org, shared by every process, by the key's mode: Stripe allows
     # 25 in test mode and 100 in live mode. 0 turns the throttle off.
     stripe_max_rps: float = Field(default=20.0, ge=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -13,6 +14,38 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from regentra.config import get_settings
+
+READ_ONLY = "regentra_read_only"  # execution option: this transaction only reads
+WRITER_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
+
+
+class _SQLiteWriter:
+    """One write transaction at a time per engine in this process, in turn.
+
+    SQLite admits one writer; the others wait in its busy handler, which sleeps between
+    tries (up to 100 ms each), so under concurrency the lock sits idle while waiters sleep
+    and a transaction can wait seconds. Here the writers of one process queue on a lock
+    instead, taken just before BEGIN IMMEDIATE and released just after COMMIT or ROLLBACK,
+    and the next one starts at once. Other processes still meet in SQLite's busy handler. A
+    thread already writing that begins a second write transaction, or a wait over
+    `WRITER_WAIT_SECONDS`, falls back to SQLite's own waiting (as before this lock)."""
+
+    KEY = "regentra.sqlite_writer"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self, info: dict[Any, Any]) -> None:
+        me = threading.get_ident()
+        if self._owner != me and self._lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            self._owner = me
+            info[self.KEY] = True
+
+    def release(self, info: dict[Any, Any]) -> None:
+        if info.pop(self.KEY, False):
+            self._owner = None
+            self._lock.release()
 
 
 def normalize_url(url: str) -> str:
@@ -42,9 +75,46 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        writer = _SQLiteWriter()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read (`read_scope`) begins deferred: in WAL mode it reads a snapshot and
+            # never waits for, nor holds, the write lock.
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+                return
+            writer.acquire(conn.info)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writer.release(conn.info)
+                raise
+
+        # These run just before SQLAlchemy's own COMMIT / ROLLBACK: end the transaction here
+        # (SQLAlchemy's then finds none open and does nothing), then let the next writer in.
+        @event.listens_for(engine, "commit")
+        def _sqlite_commit(conn: Any) -> None:
+            if _SQLiteWriter.KEY in conn.info:
+                try:
+                    conn.connection.dbapi_connection.commit()
+                finally:
+                    writer.release(conn.info)
+
+        @event.listens_for(engine, "rollback")
+        def _sqlite_rollback(conn: Any) -> None:
+            if _SQLiteWriter.KEY in conn.info:
+                try:
+                    conn.connection.dbapi_connection.rollback()
+                except Exception:  # noqa: S110 (SQLAlchemy's own rollback follows and reports)
+                    pass
+                finally:
+                    writer.release(conn.info)
+
+        @event.listens_for(engine, "checkin")
+        def _sqlite_checkin(_dbapi_conn: Any, record: Any) -> None:
+            if record is not None:  # a connection returned or dropped mid-transaction
+                writer.release(record.info)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -70,5 +140,23 @@ def session_scope() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+@contextmanager
+def read_scope() -> Iterator[Session]:
+    """A short read that takes no write lock (on SQLite a deferred BEGIN, not BEGIN
+    IMMEDIATE): for reads that must not queue behind, or hold up, writers. Never commits;
+    anything written in it is rolled back. Close it before slow work (it holds a snapshot)."""
+    session = get_sessionmaker()()
+    try:
+        connection = session.connection(execution_options={READ_ONLY: True})
+        try:
+            yield session
+        finally:
+            session.rollback()
+            # Tests share one connection across sessions: leave it as it was.
+            connection.execution_options(**{READ_ONLY: False})
     finally:
         session.close()

@@ -52,6 +52,13 @@ SCHEDULE: tuple[Periodic, ...] = (
         task="stripe.pending_events_sweep",
         schedule=crontab(minute="*/10"),
     ),
+    # Daily, at a quiet hour (UTC): stored Stripe events past their retention period lose
+    # their payload and keep the row (REGENTRA_STRIPE_EVENT_PAYLOAD_DAYS, 90 by default).
+    Periodic(
+        "stripe.event_payloads",
+        task="stripe.event_payloads_sweep",
+        schedule=crontab(minute="23", hour="3"),
+    ),
 )
 
 LOCK_PREFIX = "periodic."

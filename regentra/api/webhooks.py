@@ -7,15 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from regentra.db import session_scope
 from regentra.integrations.stripe import webhooks as stripe_webhooks
 
 router = APIRouter(prefix="/api/webhooks", include_in_schema=False)
 
 
 def _receive_stripe(token: str, payload: bytes, signature: str | None) -> stripe_webhooks.Outcome:
-    with session_scope() as session:
-        return stripe_webhooks.receive(session, token=token, payload=payload, signature=signature)
+    return stripe_webhooks.receive(token=token, payload=payload, signature=signature)
 
 
 @router.post("/stripe/{token}")

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regentra.kit.time import utcnow
@@ -16,7 +16,23 @@ class StripeEvent(IdMixin, Base):
     second delivery of the same event finds the row and does nothing."""
 
     __tablename__ = "stripe_events"
-    __table_args__ = (UniqueConstraint("org_id", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "event_id"),
+        # The pending-events sweep (`handlers.requeue_pending`): events not processed yet.
+        Index(
+            "ix_stripe_events_pending",
+            "received_at",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+        # The payload retention sweep (`retention.drop_old_payloads`): payloads still kept.
+        Index(
+            "ix_stripe_events_payload_kept",
+            "received_at",
+            sqlite_where=text("payload_dropped_at IS NULL"),
+            postgresql_where=text("payload_dropped_at IS NULL"),
+        ),
+    )
 
     org_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("orgs.id", ondelete="CASCADE"), nullable=False
@@ -32,4 +48,7 @@ class StripeEvent(IdMixin, Base):
     source: Mapped[str] = mapped_column(String(16), default="webhook")
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The event as received; emptied ({}) once older than REGENTRA_STRIPE_EVENT_PAYLOAD_DAYS
+    # (the row, its ids, type and outcome stay), at `payload_dropped_at`.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload_dropped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -6,6 +6,9 @@ bound to (org id, purpose): copied to another org or another field, it fails to 
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +51,40 @@ def get(session: Session, *, org_id: uuid.UUID, purpose: str) -> str | None:
     if row is None:
         return None
     return keyring().decrypt(row.ciphertext, org_id=org_id, purpose=purpose)
+
+
+# ---- a short-lived per-process cache of decrypted secrets (hot paths: webhook verification) ----
+
+CACHE_SECONDS = 60.0
+_CACHE_MAX = 4096
+_cache: dict[tuple[uuid.UUID, str, str, str], tuple[float, str]] = {}
+_cache_lock = threading.Lock()
+
+
+def reveal(*, org_id: uuid.UUID, purpose: str, key_id: str, ciphertext: str) -> str:
+    """Decrypt a stored secret already read (its row's `key_id` and `ciphertext`), through a
+    per-process cache of at most `CACHE_SECONDS`. The cache is keyed by (org, purpose, key id,
+    SHA-256 of the ciphertext): every save or re-encryption writes a new ciphertext (a fresh
+    nonce), so a changed secret misses the cache and is used at once. No database access."""
+    digest = hashlib.sha256(ciphertext.encode()).hexdigest()
+    key = (org_id, purpose, key_id, digest)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = keyring().decrypt(ciphertext, org_id=org_id, purpose=purpose)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[key] = (now + CACHE_SECONDS, value)
+    return value
+
+
+def forget_cached() -> None:
+    """Empty the cache (a key removed from the keyring; tests)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def delete(session: Session, *, org_id: uuid.UUID, purpose: str) -> bool:

@@ -218,13 +218,6 @@ def webhook_url(token: str) -> str:
     return get_settings().base_url.rstrip("/") + WEBHOOK_PATH + token
 
 
-def find_by_webhook_token(session: Session, token: str) -> StripeConnection | None:
-    digest = orgs_service.webhook_token_hash(token)
-    return session.scalar(
-        select(StripeConnection).where(StripeConnection.webhook_token_hash == digest)
-    )
-
-
 # ---- what the page and GET show --------------------------------------------------------------
 
 

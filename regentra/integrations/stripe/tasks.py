@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from regentra import queue
-from regentra.integrations.stripe import declines, handlers
+from regentra.integrations.stripe import declines, handlers, retention
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe.catalog_sync import run_sync
 from regentra.queue import task
@@ -41,6 +41,13 @@ def payment_failure(
 def pending_events_sweep() -> None:
     """Periodic: enqueue again the event lookups a crash or a long outage left pending."""
     handlers.requeue_pending()
+
+
+@task("stripe.event_payloads_sweep")
+def event_payloads_sweep() -> None:
+    """Periodic (daily): stored events past REGENTRA_STRIPE_EVENT_PAYLOAD_DAYS lose their
+    payload (the rows stay)."""
+    retention.drop_old_payloads()
 
 
 @task("stripe.reconcile_sweep")

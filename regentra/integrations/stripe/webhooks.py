@@ -1,31 +1,40 @@
 """Stripe's webhooks for an org: `POST /api/webhooks/stripe/{token}`.
 
-The token in the URL finds the org (by its SHA-256); the org's signing secret verifies the
-`Stripe-Signature` header through the SDK (`client.construct_event`, 300 s tolerance).
-Rejections are recorded on the org's connection (shown in Settings → Integrations), and so
-is the time of the last accepted event; a rejected delivery stores nothing. A thin (v2)
-event, signed but not a snapshot event, is refused too: its reason goes only on the card,
-the caller gets a generic message.
+Receiving is three steps, so that nothing slow runs inside a write transaction:
 
-A verified event whose `livemode` matches the org's key mode is stored under its unique
-(org, event id) before anything else and handed to `handlers` in the same transaction
-(`handlers.ingest`); the caller commits and only then answers 2xx, so Stripe retries
-anything not committed. A duplicate (a redelivery, or the same delivery reaching another
-server at once) finds the row and does nothing. No Stripe call is made here.
+1. `lookup`: the token in the URL finds the org (by its SHA-256) and its stored signing
+   secret, in one read that takes no write lock (`db.read_scope`: on SQLite a deferred
+   BEGIN, not BEGIN IMMEDIATE), closed before anything else runs.
+2. `check`: no database. The secret is decrypted through the per-process cache
+   (`secrets.reveal`, keyed by the stored ciphertext, so a new secret is used at once), the
+   `Stripe-Signature` header verified by the SDK (`client.construct_event`, 300 s tolerance)
+   and the JSON parsed; then the event's shape and mode are checked (input checks on the
+   parsed event go in `check`, right after `client.construct_event`).
+3. One short write transaction: a rejection is recorded on the org's connection (shown in
+   Settings → Integrations; a rejected delivery stores nothing), or the accepted event is
+   stored under its unique (org, event id) before anything else and handed to `handlers`
+   (`handlers.ingest`), and the time of the last accepted event set; it commits before the
+   answer, so Stripe retries anything not committed. A duplicate (a redelivery, or the same
+   delivery reaching another server at once) finds the row and does nothing. A thin (v2)
+   event, signed but not a snapshot event, is refused: its reason goes only on the card, the
+   caller gets a generic message. No Stripe call is made here.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, select, update
 
+from regentra.db import read_scope, session_scope
 from regentra.errors import NotFound, RegentraError
-from regentra.integrations.stripe import client, connection_test, handlers, settings
+from regentra.integrations.stripe import client, connection_test, handlers
 from regentra.kit.time import utcnow
-from regentra.models import SecretPurpose, StripeConnection
+from regentra.models import OrgSecret, SecretPurpose, StripeConnection
 from regentra.orgs import secrets
+from regentra.orgs.service import webhook_token_hash
 
 SIGNING_MISSING = (
     "no webhook signing secret is saved for this org: copy the endpoint's signing secret "
@@ -57,46 +66,104 @@ class Outcome:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def _reject(conn: StripeConnection, reason: str) -> Outcome:
-    reason = connection_test.clean_message(reason)
-    conn.last_webhook_rejected_at = utcnow()
-    conn.last_webhook_rejection = reason
-    return Outcome(400, {"error": {"code": "webhook_rejected", "message": reason}})
+@dataclass(frozen=True)
+class Endpoint:
+    """What the token finds: the org's connection and its stored signing secret (encrypted)."""
+
+    connection_id: uuid.UUID
+    org_id: uuid.UUID
+    mode: str | None  # the org's key mode, "test" | "live" (None: no keys saved)
+    secret_key_id: str | None
+    secret_ciphertext: str | None
 
 
-def receive(session: Session, *, token: str, payload: bytes, signature: str | None) -> Outcome:
-    """Verify, store and handle one delivery. Unknown token → NotFound (404); a rejection is
-    recorded and answered 400 (the caller must commit it, so it is returned rather than
-    raised); an accepted event answers 200 once the caller has committed."""
-    conn = settings.find_by_webhook_token(session, token)
-    if conn is None:
-        raise NotFound("unknown webhook URL")
-    secret = secrets.get(
-        session, org_id=conn.org_id, purpose=SecretPurpose.stripe_webhook_secret.value
-    )
-    if secret is None:
-        return _reject(conn, SIGNING_MISSING)
+@dataclass(frozen=True)
+class Rejection:
+    reason: str  # recorded on the org's card
+    public: str | None = None  # what the caller is told, when it must not learn the reason
+
+
+def lookup(token: str) -> Endpoint | None:
+    """The org a webhook URL's token names, and its signing secret, in one read that takes
+    no write lock. None for an unknown token."""
+    purpose = SecretPurpose.stripe_webhook_secret.value
+    with read_scope() as session:
+        row = session.execute(
+            select(
+                StripeConnection.id,
+                StripeConnection.org_id,
+                StripeConnection.mode,
+                OrgSecret.key_id,
+                OrgSecret.ciphertext,
+            )
+            .outerjoin(
+                OrgSecret,
+                and_(OrgSecret.org_id == StripeConnection.org_id, OrgSecret.purpose == purpose),
+            )
+            .where(StripeConnection.webhook_token_hash == webhook_token_hash(token))
+        ).first()
+    return Endpoint(*row) if row is not None else None
+
+
+def check(endpoint: Endpoint, payload: bytes, signature: str | None) -> dict[str, Any] | Rejection:
+    """Decrypt, verify and parse (no database, no transaction): the event, or why not."""
+    if endpoint.secret_ciphertext is None or endpoint.secret_key_id is None:
+        return Rejection(SIGNING_MISSING)
     if not signature:
-        return _reject(conn, "the Stripe-Signature header is missing")
+        return Rejection("the Stripe-Signature header is missing")
+    secret = secrets.reveal(
+        org_id=endpoint.org_id,
+        purpose=SecretPurpose.stripe_webhook_secret.value,
+        key_id=endpoint.secret_key_id,
+        ciphertext=endpoint.secret_ciphertext,
+    )
     try:
         event = client.construct_event(payload, signature, secret)
     except RegentraError as exc:
-        return _reject(conn, exc.message)
+        return Rejection(exc.message)
+    # Checks of the parsed event's input go here, before anything is written.
     if _thin(event):
         # The reason goes on the org's Stripe card; the caller learns only that it was refused.
-        _reject(conn, THIN_EVENT.format(type=str(event.get("type"))[:100]))
-        return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
+        return Rejection(THIN_EVENT.format(type=str(event.get("type"))[:100]), public=REJECTED)
     livemode = event.get("livemode")
-    if conn.mode is not None and isinstance(livemode, bool) and livemode != (conn.mode == "live"):
+    mode = endpoint.mode
+    if mode is not None and isinstance(livemode, bool) and livemode != (mode == "live"):
         sent = "live" if livemode else "test"
-        return _reject(
-            conn,
-            f"a {sent}-mode event reached an org connected with {conn.mode} keys: point the "
-            f"{sent}-mode endpoint at the org whose keys are {sent} keys, or save {sent} keys",
+        return Rejection(
+            f"a {sent}-mode event reached an org connected with {mode} keys: point the "
+            f"{sent}-mode endpoint at the org whose keys are {sent} keys, or save {sent} keys"
         )
-    outcome = handlers.ingest(session, org_id=conn.org_id, event=event, source="webhook")
-    # Set last, so the connection row is locked after the invoice row (one lock order).
-    conn.last_webhook_at = utcnow()
+    return event
+
+
+def receive(*, token: str, payload: bytes, signature: str | None) -> Outcome:
+    """Verify, store and handle one delivery; each step opens its own session (see the
+    module doc). Unknown token → NotFound (404); a rejection is recorded and answered 400;
+    an accepted event answers 200, committed."""
+    endpoint = lookup(token)
+    if endpoint is None:
+        raise NotFound("unknown webhook URL")
+    checked = check(endpoint, payload, signature)
+    if isinstance(checked, Rejection):
+        reason = connection_test.clean_message(checked.reason)
+        with session_scope() as session:
+            session.execute(
+                update(StripeConnection)
+                .where(StripeConnection.id == endpoint.connection_id)
+                .values(last_webhook_rejected_at=utcnow(), last_webhook_rejection=reason)
+                .execution_options(synchronize_session=False)
+            )
+        message = checked.public or reason
+        return Outcome(400, {"error": {"code": "webhook_rejected", "message": message}})
+    with session_scope() as session:
+        outcome = handlers.ingest(session, org_id=endpoint.org_id, event=checked, source="webhook")
+        # Set last, so the connection row is locked after the invoice row (one lock order).
+        session.execute(
+            update(StripeConnection)
+            .where(StripeConnection.id == endpoint.connection_id)
+            .values(last_webhook_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     if outcome is None:
         return Outcome(200, {"received": True, "duplicate": True})
     return Outcome(200, {"received": True})

@@ -1,0 +1,164 @@
+"""The webhook path does nothing slow inside a write transaction (issue 13): the token and the
+signing secret are read in a read that takes no write lock (on SQLite no BEGIN IMMEDIATE),
+then the secret is decrypted (cached per process, keyed by the stored ciphertext) and the
+signature verified with no transaction open, then one short write transaction stores and
+handles the event. In-process, both databases."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import Database, OrgKit, Site
+from sqlalchemy import event, select
+from sqlalchemy.orm import sessionmaker
+
+import regentra.db
+from regentra.integrations.stripe import client
+from regentra.kit.crypto import Keyring
+from regentra.models import SecretPurpose, StripeConnection, StripeEvent
+from regentra.orgs import secrets
+from regentra.orgs import service as orgs_service
+
+SIGNING = SecretPurpose.stripe_webhook_secret.value
+
+
+def sign(payload: bytes, secret: str) -> str:
+    t = int(time.time())
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def body(event_id: str | None = None) -> bytes:
+    event = {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": "customer.created",
+        "livemode": False,
+        "created": int(time.time()),
+        "data": {"object": {"id": "cus_fast", "object": "customer"}},
+    }
+    return json.dumps(event, indent=2).encode()
+
+
+class Endpoint:
+    def __init__(self, kit: OrgKit, db: Database) -> None:
+        self.kit, self.db = kit, db
+        self.secret = "whsec_" + uuid.uuid4().hex
+        with db.session() as session:
+            self.token = orgs_service.issue_stripe_webhook_token(session, org_id=kit.org.id)
+            secrets.put(session, org_id=kit.org.id, purpose=SIGNING, value=self.secret)
+            session.commit()
+
+    def new_secret(self) -> str:
+        self.secret = "whsec_" + uuid.uuid4().hex
+        with self.db.session() as session:
+            secrets.put(session, org_id=self.kit.org.id, purpose=SIGNING, value=self.secret)
+            session.commit()
+        return self.secret
+
+    def deliver(self, payload: bytes, secret: str | None = None) -> Any:
+        signature = sign(payload, secret or self.secret)
+        with self.kit.server.http() as http:
+            return http.post(
+                f"/api/webhooks/stripe/{self.token}",
+                content=payload,
+                headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+            )
+
+
+@pytest.fixture
+def endpoint(make_org: Callable[..., OrgKit], db: Database) -> Endpoint:
+    return Endpoint(make_org(), db)
+
+
+def test_signature_is_verified_with_no_transaction_open(
+    endpoint: Endpoint, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every session joins the test's connection through a SAVEPOINT: while the SDK verifies,
+    no session may hold one (before: the token look-up's write transaction was still open)."""
+    connection = db.sessions.kw["bind"]
+    seen: list[bool] = []
+    verify = client.construct_event
+
+    def spy(*args: Any, **kw: Any) -> dict[str, Any]:
+        seen.append(connection.in_nested_transaction())
+        return verify(*args, **kw)
+
+    monkeypatch.setattr(client, "construct_event", spy)
+    r = endpoint.deliver(body())
+    assert r.status_code == 200, r.text
+    assert seen == [False]
+    # A rejection is verified outside a transaction too, and still recorded.
+    r = endpoint.deliver(body(), secret="whsec_wrong")
+    assert r.status_code == 400
+    assert seen == [False, False]
+    with db.session() as session:
+        conn = session.scalar(
+            select(StripeConnection).where(StripeConnection.org_id == endpoint.kit.org.id)
+        )
+        assert conn is not None and conn.last_webhook_rejected_at is not None
+        assert "signature" in str(conn.last_webhook_rejection)
+        assert conn.last_webhook_at is not None  # the accepted one
+
+
+def test_the_token_look_up_does_not_wait_for_the_write_lock(
+    db: Database, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer holds the database (here: the test's own open transaction, which on SQLite
+    began IMMEDIATE): a webhook's token look-up still answers at once (an unknown token:
+    404). Before, it began IMMEDIATE itself and waited for the lock (here 0.2 s, then
+    "database is locked": a 500)."""
+    engine = regentra.db.make_engine(db.url)
+    if db.backend == "sqlite":
+        event.listen(engine, "connect", lambda c, _r: c.execute("PRAGMA busy_timeout=200"))
+    monkeypatch.setattr(regentra.db, "get_sessionmaker", lambda: sessionmaker(bind=engine))
+    try:
+        started = time.monotonic()
+        r = site.post("/api/webhooks/stripe/no-such-token", content=body())
+        assert r.status_code == 404, r.text
+        assert time.monotonic() - started < 2
+    finally:
+        engine.dispose()
+
+
+def test_the_signing_secret_is_decrypted_once_and_a_new_one_is_used_at_once(
+    endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decrypted: list[str] = []
+    decrypt = Keyring.decrypt
+
+    def spy(self: Keyring, envelope: str, *, org_id: object, purpose: str) -> str:
+        if purpose == SIGNING:
+            decrypted.append(envelope)
+        return decrypt(self, envelope, org_id=org_id, purpose=purpose)
+
+    monkeypatch.setattr(Keyring, "decrypt", spy)
+    for _ in range(3):
+        assert endpoint.deliver(body()).status_code == 200
+    assert len(decrypted) == 1
+    old = endpoint.secret
+    new = endpoint.new_secret()
+    r = endpoint.deliver(body(), secret=old)
+    assert r.status_code == 400, r.text  # the old secret no longer verifies, at once
+    assert endpoint.deliver(body(), secret=new).status_code == 200
+    assert len(decrypted) == 2
+
+
+def test_a_duplicate_delivery_is_answered_and_stored_once(endpoint: Endpoint, db: Database) -> None:
+    payload = body("evt_fast_duplicate")
+    first = endpoint.deliver(payload)
+    second = endpoint.deliver(payload)
+    assert first.json() == {"received": True}
+    assert second.json() == {"received": True, "duplicate": True}
+    with db.session() as session:
+        rows = session.scalars(
+            select(StripeEvent).where(StripeEvent.org_id == endpoint.kit.org.id)
+        ).all()
+    assert [(r.event_id, r.outcome) for r in rows] == [("evt_fast_duplicate", "stored")]
