@@ -13,7 +13,7 @@ import pytest
 from conftest import Database, OrgKit
 from sqlalchemy import inspect, select, update
 
-from regentra import periodic, task_registry
+from regentra import periodic, queue, task_registry
 from regentra.config import get_settings
 from regentra.integrations.stripe import handlers, retention
 from regentra.kit.time import utcnow
@@ -87,6 +87,7 @@ def test_the_period_is_configurable_and_the_sweep_goes_in_batches(
 
 def test_the_sweep_is_a_daily_periodic_job() -> None:
     (entry,) = [p for p in periodic.SCHEDULE if p.task == "stripe.event_payloads_sweep"]
+    queue.load_tasks()  # as a server does (alone, this test imports no task module)
     assert task_registry.find(entry.task) is not None
     day = [datetime(2026, 12, 2, h, m) for h in range(24) for m in range(60)]
     assert len([at for at in day if entry.schedule(at)]) == 1
