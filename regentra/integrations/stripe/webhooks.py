@@ -3,9 +3,10 @@
 The token in the URL finds the org (by its SHA-256); the org's signing secret verifies the
 `Stripe-Signature` header through the SDK (`client.construct_event`, 300 s tolerance).
 Rejections are recorded on the org's connection (shown in Settings → Integrations), and so
-is the time of the last accepted event; a rejected delivery stores nothing. A thin (v2)
-event, signed but not a snapshot event, is refused too: its reason goes only on the card,
-the caller gets a generic message.
+is the time of the last accepted event; a rejected delivery stores nothing, and its reason
+goes only on the card: the caller gets a generic message. A body that is not UTF-8, nests
+too deep, is signed with a timestamp in the future or has no boolean `livemode`
+(`payload_checks`), or a thin (v2) event, signed but not a snapshot event, is refused too.
 
 A verified event whose `livemode` matches the org's key mode is stored under its unique
 (org, event id) before anything else and handed to `handlers` in the same transaction
@@ -58,10 +59,11 @@ class Outcome:
 
 
 def _reject(conn: StripeConnection, reason: str) -> Outcome:
-    reason = connection_test.clean_message(reason)
+    """The reason goes on the org's Stripe card; the (unauthenticated) caller learns only
+    that the delivery was refused."""
     conn.last_webhook_rejected_at = utcnow()
-    conn.last_webhook_rejection = reason
-    return Outcome(400, {"error": {"code": "webhook_rejected", "message": reason}})
+    conn.last_webhook_rejection = connection_test.clean_message(reason)
+    return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
 
 
 def receive(session: Session, *, token: str, payload: bytes, signature: str | None) -> Outcome:
@@ -83,9 +85,7 @@ def receive(session: Session, *, token: str, payload: bytes, signature: str | No
     except RegentraError as exc:
         return _reject(conn, exc.message)
     if _thin(event):
-        # The reason goes on the org's Stripe card; the caller learns only that it was refused.
-        _reject(conn, THIN_EVENT.format(type=str(event.get("type"))[:100]))
-        return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
+        return _reject(conn, THIN_EVENT.format(type=str(event.get("type"))[:100]))
     livemode = event.get("livemode")
     if conn.mode is not None and isinstance(livemode, bool) and livemode != (conn.mode == "live"):
         sent = "live" if livemode else "test"
