@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -12,6 +12,7 @@ from regentra.api.middleware import BodySizeLimit, Observe
 from regentra.api.router import api_router
 from regentra.config import get_settings
 from regentra.db import get_engine
+from regentra.http.validation import refuse_unsafe_text
 from regentra.log_setup import configure as configure_logging
 from regentra.web import render_error, web_router
 from regentra.web.static import mount_static
@@ -26,6 +27,7 @@ def create_app() -> FastAPI:
         description="PSA billing for MSPs. Authenticate with `Authorization: Bearer <token>`.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        dependencies=[Depends(refuse_unsafe_text)],  # NUL and bidi controls: 422, everywhere
     )
     api_errors.install(app, render_html=render_error)
     app.include_router(api_router)
