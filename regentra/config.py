@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 60 * 60 * 12
     login_max_failures: int = 10
     login_window_seconds: int = 15 * 60
+    # /metrics answers only `Authorization: Bearer <this>`; unset, /metrics is 404.
+    metrics_token: str = ""
+    # /docs and /openapi.json (off: both 404, e.g. in production).
+    api_docs: bool = True
     # Stripe (integrations/stripe/client.py). The base URL points at a local sandbox in
     # tests and the demo; in production it stays Stripe's own.
     stripe_api_base: str = "https://api.stripe.com"
