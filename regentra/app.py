@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from regentra.api import docs as api_docs
 from regentra.api import errors as api_errors
-from regentra.api.middleware import BodySizeLimit, Observe
+from regentra.api.middleware import BodySizeLimit, Observe, metrics_token_ok
 from regentra.api.router import api_router
 from regentra.config import get_settings
 from regentra.db import get_engine
+from regentra.http.validation import refuse_unsafe_text
 from regentra.log_setup import configure as configure_logging
 from regentra.web import render_error, web_router
 from regentra.web.static import mount_static
@@ -24,13 +26,16 @@ def create_app() -> FastAPI:
         title="Regentra",
         version="0.1.0",
         description="PSA billing for MSPs. Authenticate with `Authorization: Bearer <token>`.",
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url=None,  # api_docs.install: Swagger UI served from here, not a CDN
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
+        dependencies=[Depends(refuse_unsafe_text)],  # NUL and bidi controls: 422, everywhere
     )
     api_errors.install(app, render_html=render_error)
     app.include_router(api_router)
     app.include_router(web_router)
     mount_static(app)
+    api_docs.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -39,7 +44,10 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        token = get_settings().metrics_token
+        if not metrics_token_ok(request.headers.get("authorization"), token):
+            raise HTTPException(404)  # unset or wrong token: as if there were no /metrics
         return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(Observe)

@@ -505,6 +505,24 @@ def _start_quickbooks_sandbox(host: str, port: int, state: Path, redirect_uri: s
     return sandbox.base_url
 
 
+def _ports_free_or_exit(addresses: list[tuple[str, int]]) -> None:
+    """Before the demo touches var/: each port it serves on can be bound (a demo already
+    running holds them; starting another would reset its database under it)."""
+    import socket
+
+    for host, port in addresses:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((host, port))
+            except OSError:
+                err.print(
+                    f"[red]Port {port} on {host} is in use[/red] (is a demo already running?): "
+                    "stop it, or choose other ports (--port, --stripe-port, --quickbooks-port)."
+                )
+                raise typer.Exit(1) from None
+
+
 @app.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -522,6 +540,7 @@ def demo(
     from regentra import demo as demo_data
     from regentra.config import VAR_DIR
 
+    _ports_free_or_exit([(host, port), ("127.0.0.1", stripe_port), ("127.0.0.1", quickbooks_port)])
     _settings_or_exit()
     url = f"http://{host}:{port}"
     stripe_state = VAR_DIR / "demo-stripe.json"

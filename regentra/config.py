@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # comma-separated addresses or networks (`10.0.0.5,10.1.0.0/16`), `*` for any. Empty (the
     # default): none, so the client address is the connection's, whatever the headers say.
     trusted_proxies: str = ""
+    # /metrics answers only `Authorization: Bearer <this>`; unset, /metrics is 404.
+    metrics_token: str = ""
+    # /docs and /openapi.json (off: both 404, e.g. in production).
+    api_docs: bool = True
     # Stripe (integrations/stripe/client.py). The base URL points at a local sandbox in
     # tests and the demo; in production it stays Stripe's own.
     stripe_api_base: str = "https://api.stripe.com"

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from regentra.config import get_settings
+from regentra.kit.files import private_file
 
 READ_ONLY = "regentra_read_only"  # execution option: this transaction only reads
 WRITER_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
@@ -60,7 +61,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

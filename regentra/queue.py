@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from regentra import periodic, task_registry
 from regentra.config import VAR_DIR, ConfigError, get_settings
+from regentra.kit.files import private_file
 from regentra.task_registry import TASK_NAMESPACE, TaskSpec
 
 log = structlog.get_logger(__name__)
@@ -74,7 +75,7 @@ def make_huey(url: str) -> Huey:
         huey: Huey = RedisHuey("regentra", url=url)
     elif url == "" or url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///")) if url else VAR_DIR / "queue.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         huey = SqliteHuey("regentra", filename=str(path), timeout=30)
     else:
         raise ConfigError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ import httpx
 import pytest
 from conftest import ROOT, free_port
 from web.pages import PageClient
+
+DEMO_FILES = ("demo.db", "demo-stripe.json", "demo-quickbooks.json")
 
 pytestmark = [pytest.mark.e2e]
 
@@ -138,3 +141,31 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
         proc.wait(timeout=20)
     db = tmp_path / "var" / "demo.db"
     assert db.exists()
+
+
+def test_demo_refuses_ports_in_use_before_touching_var(tmp_path: Path) -> None:
+    """A second `make demo` while one runs: a clear message, and its var/ is left alone."""
+    var = tmp_path / "var"
+    var.mkdir()
+    kept = {name: f"{name} of the demo already running" for name in DEMO_FILES}
+    for name, text in kept.items():
+        (var / name).write_text(text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGENTRA_")}
+    env["REGENTRA_VAR_DIR"] = str(var)
+    ports = {"--port": free_port(), "--stripe-port": free_port(), "--quickbooks-port": free_port()}
+    for flag in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+            held.bind(("127.0.0.1", ports[flag]))
+            held.listen()
+            args = [a for f, p in ports.items() for a in (f, str(p))]
+            done = subprocess.run(
+                [sys.executable, "-m", "regentra", "demo", *args],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"Port {ports[flag]} on 127.0.0.1 is in use" in done.stdout + done.stderr
+        assert {p.name: p.read_text() for p in var.iterdir()} == kept

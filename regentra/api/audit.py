@@ -5,7 +5,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from regentra.api.deps import AdminUser, SessionDep
+from regentra.api.deps import AdminUser, CurrentOrg, SessionDep
 from regentra.api.responses import PARAMS, ROLE, errors
 from regentra.api.schemas import Page
 from regentra.audit import service
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/audit-log", tags=["audit"])
 def list_audit_log(
     session: SessionDep,
     user: AdminUser,
+    org: CurrentOrg,
     action: str | None = None,
     subject_type: str | None = None,
     subject_id: str | None = None,
@@ -27,6 +28,7 @@ def list_audit_log(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[AuditEventOut]:
+    tz = org.timezone  # a bound without a zone is in the org's time zone
     page = service.list_events(
         session,
         org_id=user.org_id,
@@ -34,8 +36,8 @@ def list_audit_log(
         subject_type=subject_type,
         subject_id=subject_id,
         actor_user_id=actor_user_id,
-        since=since,
-        until=until,
+        since=service.instant(since, tz=tz, label="since"),
+        until=service.instant(until, tz=tz, label="until"),
         limit=limit,
         cursor=cursor,
     )

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from regentra.errors import RegentraError
 from regentra.http.validation import describe_validation, validation_status
+from regentra.log_setup import redact_path
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,9 @@ def install(app: FastAPI, *, render_html: Any) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
-        log.warning("integrity error", path=request.url.path, error=type(exc.orig).__name__)
+        log.warning(
+            "integrity error", path=redact_path(request.url.path), error=type(exc.orig).__name__
+        )
         message = "the change conflicts with existing data; reload and try again"
         if wants_json(request):
             return json_error(409, "conflict", message)
@@ -69,7 +72,9 @@ def install(app: FastAPI, *, render_html: Any) -> None:
 
     @app.exception_handler(OperationalError)
     async def _db_unavailable(request: Request, exc: OperationalError) -> Response:
-        log.error("database error", path=request.url.path, error=type(exc.orig).__name__)
+        log.error(
+            "database error", path=redact_path(request.url.path), error=type(exc.orig).__name__
+        )
         message = "the database is busy or unavailable; try again shortly"
         if wants_json(request):
             return json_error(503, "unavailable", message)
@@ -77,7 +82,7 @@ def install(app: FastAPI, *, render_html: Any) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", path=request.url.path)
+        log.exception("unhandled error", path=redact_path(request.url.path))
         message = "something went wrong on our side; it has been logged"
         if wants_json(request):
             return json_error(500, "internal_error", message)

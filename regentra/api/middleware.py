@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 
@@ -87,6 +88,26 @@ class BodySizeLimit:
                 await self._reject(scope, send)
 
 
+# Label values come from bounded sets only: a method outside these is "other", the route is
+# the matched route's template ("unmatched" when none), never the raw path.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+def metrics_token_ok(authorization: str | None, token: str) -> bool:
+    """`/metrics` needs `Authorization: Bearer <REGENTRA_METRICS_TOKEN>`; no token set: never."""
+    if not token or not authorization:
+        return False
+    scheme, _, given = authorization.partition(" ")
+    given_bytes = given.strip().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode())
+
+
 REQUESTS = Counter("regentra_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("regentra_http_request_seconds", "HTTP request latency", ["method", "route"])
 SECURITY_HEADERS = [
@@ -127,7 +148,7 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            route = scope.get("route")
-            name = getattr(route, "path", "unmatched")
-            LATENCY.labels(scope["method"], name).observe(time.perf_counter() - started)
-            REQUESTS.labels(scope["method"], name, str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            name = route_label(scope)
+            LATENCY.labels(method, name).observe(time.perf_counter() - started)
+            REQUESTS.labels(method, name, str(status)).inc()

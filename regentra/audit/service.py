@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regentra.errors import Invalid
 from regentra.kit.pagination import Page, paginate
 from regentra.models import ActorType, AuditEvent, User
 
@@ -66,6 +68,27 @@ def record(
     )
     session.add(event)
     return event
+
+
+# The dates the log can be filtered by: wide, and clear of the ends of Python's datetime (a
+# bound near year 1 or 9999 would overflow once moved to UTC or a day on).
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+OUT_OF_RANGE = "{label}: use a date between the years 1900 and 9998"
+
+
+def check_year(year: int, label: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise Invalid(OUT_OF_RANGE.format(label=label))
+
+
+def instant(value: datetime | None, *, tz: str, label: str) -> datetime | None:
+    """A filter bound in UTC: one without a zone is read in the org's time zone `tz`."""
+    if value is None:
+        return None
+    check_year(value.year, label)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(tz))
+    return value.astimezone(UTC)
 
 
 def list_events(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field
 
 from regentra.catalog.lines import fixed_line_problem
 from regentra.kit.time import IsoDatetime
@@ -23,7 +23,7 @@ class CatalogItemCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=4000)
-    unit_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    unit_amount: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     recurring_interval: Interval | None = None
     active: bool = True
@@ -34,7 +34,7 @@ class CatalogItemUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=4000)
-    unit_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    unit_amount: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     recurring_interval: Interval | None = None
     active: bool | None = None

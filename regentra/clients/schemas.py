@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from regentra.kit.time import IsoDatetime
 
@@ -13,7 +13,7 @@ class ClientCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     billing_email: str = Field(min_length=3, max_length=254)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
-    hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
     compliance_enabled: bool = False
 
 
@@ -23,7 +23,7 @@ class ClientUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     billing_email: str | None = Field(default=None, min_length=3, max_length=254)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
-    hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
     compliance_enabled: bool | None = None
 
 

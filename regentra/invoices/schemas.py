@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field, model_validator
 
 from regentra.audit.schemas import AuditEventOut
 from regentra.kit.time import IsoDatetime
@@ -26,7 +26,7 @@ class InvoiceCreate(BaseModel):
     period_end: date | None = None
     # Bill exactly these entries (each must be approved, billable, uninvoiced, this client's).
     entry_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=5000)
-    days_until_due: int | None = Terms
+    days_until_due: StrictInt | None = Terms
     memo: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
@@ -39,7 +39,7 @@ class InvoiceCreate(BaseModel):
 class InvoiceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    days_until_due: int | None = Terms
+    days_until_due: StrictInt | None = Terms
     memo: str | None = Field(default=None, max_length=2000)
 
 
@@ -50,8 +50,8 @@ class LineCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(default=None, max_length=500)
-    unit_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    quantity: int = Field(default=1, ge=1, le=MAX_LINE_QUANTITY)
+    unit_amount: StrictInt | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    quantity: StrictInt = Field(default=1, ge=1, le=MAX_LINE_QUANTITY)
     catalog_item_id: uuid.UUID | None = None
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ from regentra.invoices.errors import (
 )
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate, PreviewLine
 from regentra.kit.ids import new_id
-from regentra.kit.money import amount_for, line_amount
+from regentra.kit.money import amount_for, format_money, line_amount, maximum_charge
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
@@ -308,7 +308,9 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
         values: list[dict[str, Any]] = []
         for line in _preview_lines(batch, invoice.currency):
             position += 1
+            check_maximum(line.amount, invoice.currency, f"Line {position}'s amount")
             total += line.amount
+            check_maximum(total, invoice.currency, "The invoice's total")
             values.append(
                 {
                     "id": new_id(),
@@ -465,11 +467,24 @@ def remove_line(
     return _lines_changed(session, invoice, user=user, action="invoice.line_removed", line=line)
 
 
+def check_maximum(amount: int, currency: str, what: str) -> None:
+    """A line or an invoice total above Stripe's maximum charge could never be paid: 422."""
+    limit = maximum_charge(currency)
+    if amount > limit:
+        raise Invalid(
+            f"{what} would be {format_money(amount, currency)}, over Stripe's maximum charge "
+            f"of {format_money(limit, currency)}: split it across invoices."
+        )
+
+
 def _lines_changed(
     session: Session, invoice: Invoice, *, user: User, action: str, line: InvoiceLine
 ) -> Invoice:
     """After a line was added or removed: the total again, and the audit entry."""
     _retotal(session, invoice)
+    if action == "invoice.line_added":
+        check_maximum(line.amount, invoice.currency, "The line's amount")
+        check_maximum(invoice.total, invoice.currency, "The invoice's total")
     record(
         session,
         org_id=invoice.org_id,

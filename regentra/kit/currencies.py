@@ -69,6 +69,14 @@ MINIMUM_CHARGE = {
 }
 
 
+# Stripe's maximum charge, in Stripe's API units, the same for every currency: "The amount
+# value supports up to eight digits (e.g., a value of 99999999 for a USD charge of
+# $999,999.99)" (docs.stripe.com/api/payment_intents/object#payment_intent_object-amount;
+# docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). `kit.money.maximum_charge`
+# gives it in our minor units.
+STRIPE_MAXIMUM_AMOUNT = 99_999_999
+
+
 def stripe_supports(code: str) -> bool:
     return code.upper() in STRIPE_CURRENCIES
 

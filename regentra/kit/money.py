@@ -8,7 +8,12 @@ from babel.core import Locale
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from regentra.errors import Invalid
-from regentra.kit.currencies import line_step, stripe_supports
+from regentra.kit.currencies import (
+    STRIPE_MAXIMUM_AMOUNT,
+    line_step,
+    stripe_decimals,
+    stripe_supports,
+)
 
 _CURRENCIES = frozenset(list_currencies())
 
@@ -60,6 +65,12 @@ def line_amount(unit_minor: int, quantity: int, currency: str) -> int:
 
 def precision(currency: str) -> int:
     return int(get_currency_precision(currency))
+
+
+def maximum_charge(currency: str) -> int:
+    """Stripe's maximum charge in our minor units (ISO's): 999,999.99 USD, 999,999 ISK (whose
+    Stripe amounts have two more decimals than ours)."""
+    return STRIPE_MAXIMUM_AMOUNT // int(10 ** (stripe_decimals(currency) - precision(currency)))
 
 
 def to_decimal(amount_minor: int, currency: str) -> Decimal:

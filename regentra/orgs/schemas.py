@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from regentra.models import Role
 
@@ -15,7 +15,7 @@ class OrgUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     default_currency: str | None = Field(default=None, min_length=3, max_length=3)
-    default_hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    default_hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
     allow_self_approval: bool | None = None
 
 

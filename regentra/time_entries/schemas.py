@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field
 
 from regentra.kit.money import amount_for
 from regentra.kit.time import IsoDatetime
@@ -18,10 +18,10 @@ class TimeEntryCreate(BaseModel):
 
     ticket_id: uuid.UUID
     work_date: date
-    minutes: int = Minutes
+    minutes: StrictInt = Minutes
     description: str = Field(default="", max_length=4000)
     billable: bool = True
-    hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
     # Take the hourly rate from this catalog item (copied now; later item changes don't
     # alter the entry). Mutually exclusive with hourly_rate.
     catalog_item_id: uuid.UUID | None = None
@@ -33,10 +33,10 @@ class TimeEntryUpdate(BaseModel):
 
     ticket_id: uuid.UUID | None = None
     work_date: date | None = None
-    minutes: int | None = Field(default=None, ge=1, le=MAX_MINUTES)
+    minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_MINUTES)
     description: str | None = Field(default=None, max_length=4000)
     billable: bool | None = None
-    hourly_rate: int | None = Field(default=None, ge=0, le=100_000_000)
+    hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
     catalog_item_id: uuid.UUID | None = None
 
 

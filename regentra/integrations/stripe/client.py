@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from regentra import queue
 from regentra.config import get_settings
 from regentra.errors import RegentraError
+from regentra.integrations.stripe import payload_checks
 from regentra.integrations.stripe.errors import (
     StripeFailed,
     StripeIdempotencyConflict,
@@ -314,14 +315,20 @@ def construct_event(
     `Webhook.construct_event` does; any `v1` signature may match, for secret rotation) and
     return the event as a plain dict. A delivery that fails
     is a `RegentraError` (400) saying what to check; never with the secret in it."""
+    problem = payload_checks.text_problem(payload)
+    if problem:
+        raise WebhookPayloadInvalid(problem)
     try:
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         reason = _signature_problem(str(exc.user_message or exc))
         raise WebhookSignatureInvalid(f"signature verification failed: {reason}") from None
+    problem = payload_checks.timestamp_problem(signature, tolerance) if tolerance else None
+    if problem:
+        raise WebhookSignatureInvalid(f"signature verification failed: {problem}")
     try:
         event = json.loads(payload)
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON
         event = None
     if not (
         isinstance(event, dict)
@@ -331,6 +338,9 @@ def construct_event(
         raise WebhookPayloadInvalid(
             "the payload is not a Stripe event (JSON with an id and a type)"
         )
+    problem = payload_checks.event_problem(event)
+    if problem:
+        raise WebhookPayloadInvalid(problem)
     return event
 
 

@@ -8,16 +8,18 @@ Receiving is three steps, so that nothing slow runs inside a write transaction:
 2. `check`: no database. The secret is decrypted through the per-process cache
    (`secrets.reveal`, keyed by the stored ciphertext, so a new secret is used at once), the
    `Stripe-Signature` header verified by the SDK (`client.construct_event`, 300 s tolerance)
-   and the JSON parsed; then the event's shape and mode are checked (input checks on the
-   parsed event go in `check`, right after `client.construct_event`).
+   and the JSON parsed; a body that is not UTF-8, nests too deep, is signed with a timestamp
+   in the future or has no boolean `livemode` is refused there (`payload_checks`, called by
+   `client.construct_event`); then the event's shape and mode are checked.
 3. One short write transaction: a rejection is recorded on the org's connection (shown in
    Settings → Integrations; a rejected delivery stores nothing), or the accepted event is
    stored under its unique (org, event id) before anything else and handed to `handlers`
    (`handlers.ingest`), and the time of the last accepted event set; it commits before the
    answer, so Stripe retries anything not committed. A duplicate (a redelivery, or the same
    delivery reaching another server at once) finds the row and does nothing. A thin (v2)
-   event, signed but not a snapshot event, is refused: its reason goes only on the card, the
-   caller gets a generic message. No Stripe call is made here.
+   event, signed but not a snapshot event, is refused too. Every rejection's reason goes only
+   on the card: the (unauthenticated) caller gets a generic message. No Stripe call is made
+   here.
 """
 
 from __future__ import annotations
@@ -79,8 +81,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str  # recorded on the org's card
-    public: str | None = None  # what the caller is told, when it must not learn the reason
+    reason: str  # recorded on the org's card; the caller is only told REJECTED
 
 
 def lookup(token: str) -> Endpoint | None:
@@ -123,8 +124,7 @@ def check(endpoint: Endpoint, payload: bytes, signature: str | None) -> dict[str
         return Rejection(exc.message)
     # Checks of the parsed event's input go here, before anything is written.
     if _thin(event):
-        # The reason goes on the org's Stripe card; the caller learns only that it was refused.
-        return Rejection(THIN_EVENT.format(type=str(event.get("type"))[:100]), public=REJECTED)
+        return Rejection(THIN_EVENT.format(type=str(event.get("type"))[:100]))
     livemode = event.get("livemode")
     mode = endpoint.mode
     if mode is not None and isinstance(livemode, bool) and livemode != (mode == "live"):
@@ -153,8 +153,7 @@ def receive(*, token: str, payload: bytes, signature: str | None) -> Outcome:
                 .values(last_webhook_rejected_at=utcnow(), last_webhook_rejection=reason)
                 .execution_options(synchronize_session=False)
             )
-        message = checked.public or reason
-        return Outcome(400, {"error": {"code": "webhook_rejected", "message": message}})
+        return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
     with session_scope() as session:
         outcome = handlers.ingest(session, org_id=endpoint.org_id, event=checked, source="webhook")
         # Set last, so the connection row is locked after the invoice row (one lock order).

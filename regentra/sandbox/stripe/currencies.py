@@ -107,5 +107,11 @@ def decimals(currency: str) -> int:
     return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
 
 
+# The maximum charge, in API units and the same in every currency: "The amount value supports
+# up to eight digits (e.g., a value of 99999999 for a USD charge of $999,999.99)" (the
+# PaymentIntent's `amount`, docs.stripe.com/api/payment_intents/object).
+MAXIMUM_CHARGE = 99_999_999
+
+
 def minimum_charge(currency: str) -> int | None:
     return MINIMUM_CHARGE.get(currency.lower())

@@ -46,6 +46,9 @@ def audit_log(
     try:
         since_day = optional_date(filters["date_from"], "From")
         until_day = optional_date(filters["date_to"], "To")
+        for day, label in ((since_day, "From"), (until_day, "To")):
+            if day:
+                service.check_year(day.year, label)
         if since_day and until_day and since_day > until_day:
             raise Invalid("The From date must not be after the To date.")
         until_next = until_day + timedelta(days=1) if until_day else None

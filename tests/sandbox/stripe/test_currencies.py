@@ -165,6 +165,21 @@ def test_minimum_charge_is_per_currency(client: stripe.StripeClient) -> None:
     assert client.v1.invoices.finalize_invoice(usd.id).status == "paid"
 
 
+def test_an_invoice_over_the_maximum_charge_is_refused(client: stripe.StripeClient) -> None:
+    customer = _customer(client)
+    for currency, largest in (("usd", 99_999_999), ("isk", 99_999_900), ("kwd", 99_999_990)):
+        at_max = _invoice(client, customer.id, currency)
+        _item(client, at_max, largest, currency)
+        assert client.v1.invoices.finalize_invoice(at_max.id).status == "open"
+        over = _invoice(client, customer.id, currency)
+        _item(client, over, 60_000_000, currency)
+        _item(client, over, 40_000_000, currency)
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.invoices.finalize_invoice(over.id)
+        assert refused.value.code == "amount_too_large"
+        assert client.v1.invoices.retrieve(over.id).status == "draft"
+
+
 def test_the_hosted_page_reads_amounts_in_stripes_units(client: stripe.StripeClient) -> None:
     customer = _customer(client)
     isk = _invoice(client, customer.id, "isk")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from regentra.sandbox.stripe import currencies
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.resources import balances, discounts, invoice_items
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
@@ -62,6 +63,15 @@ def finalize(
             code="invoice_not_editable",
         )
     invoice_items.refresh_totals(invoice, account)
+    if invoice["amount_due"] > currencies.MAXIMUM_CHARGE:
+        # Stripe's error code; its wording for invoices is not documented (that of a
+        # PaymentIntent over the maximum, for USD: "Amount must be no more than $999,999.99").
+        raise StripeError(
+            f"Amount must be no more than {currencies.MAXIMUM_CHARGE} "
+            f"({invoice['currency']}, in the smallest currency unit).",
+            code="amount_too_large",
+            param="amount",
+        )
     balances.apply_at_finalization(sandbox, account, invoice)
     now = sandbox.now()
     base = (base_url or sandbox.base_url).rstrip("/")
