@@ -20,6 +20,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def spawn_healthy(
+    command: list[str], *, env: dict[str, str], log_path: Path, url: str, name: str, timeout: float
+) -> subprocess.Popen[bytes]:
+    """Start `command` (output to `log_path`) and wait until `url`/healthz answers 200."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{name} did not become healthy:\n{log_path.read_text()}")
+
+
 def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
     """Start `regentra sandbox stripe`; returns the process and its base URL."""
     port = free_port()

@@ -17,14 +17,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import stripe
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sandbox import ROOT, free_port
+from sandbox import free_port, spawn_healthy
 
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"  # noqa: S105 (the name of a variable, not a secret)
 
@@ -58,27 +56,16 @@ def start_floor(secret: str, work: Path) -> tuple[subprocess.Popen[bytes], str, 
     """Start the floor server; its process, base URL and log file."""
     port = free_port()
     log_path = work / "floor.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__)), "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, SECRET_ENV: secret},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the floor server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url, log_path
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"the floor server did not start:\n{log_path.read_text()}")
+    proc = spawn_healthy(
+        [sys.executable, str(Path(__file__)), "--port", str(port)],
+        env={**os.environ, SECRET_ENV: secret},
+        log_path=log_path,
+        url=url,
+        name="the floor server",
+        timeout=60,
+    )
+    return proc, url, log_path
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ from typing import Any
 
 import httpx
 import stripe
-from sandbox import ROOT, free_port, start_sandbox
+from sandbox import ROOT, free_port, spawn_healthy, start_sandbox
 from webhook_floor import start_floor
 
 GOAL_RATIO = 0.3  # full processing / the bare-verify floor, events/s
@@ -273,27 +273,16 @@ def start_server(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[byte
         # Receiving never calls Stripe; a dead port makes any call fail fast.
         "REGENTRA_STRIPE_API_BASE": f"http://127.0.0.1:{free_port()}",
     }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "regentra", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"regentra serve exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url, log_path
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"regentra serve did not become healthy:\n{log_path.read_text()}")
+    proc = spawn_healthy(
+        [sys.executable, "-m", "regentra", "serve", "--port", str(port)],
+        env=server_env,
+        log_path=log_path,
+        url=url,
+        name="regentra serve",
+        timeout=90,
+    )
+    return proc, url, log_path
 
 
 def cpu_seconds(pid: int) -> float:
