@@ -93,14 +93,7 @@ def complete(
     conn.realm_id = realm_id
     conn.connected_at = utcnow()
     conn.connected_by_id = actor.user_id
-    tokens.store(
-        session,
-        conn=conn,
-        access_token=client.access_token,
-        refresh_token=client.refresh_token,
-        expires_in=client.expires_in,
-        refresh_expires_in=client.x_refresh_token_expires_in,
-    )
+    tokens.store_answer(session, conn=conn, client=client)
     record(
         session,
         org_id=org_id,

@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 import structlog
@@ -85,6 +86,19 @@ def store(
     conn.reconnect_needed_at = None
     conn.reconnect_reason = None
     session.flush()
+
+
+def store_answer(session: Session, *, conn: QuickBooksConnection, client: Any) -> None:
+    """`store` what Intuit just answered an intuit-oauth `AuthClient` (a code exchange or a
+    refresh)."""
+    store(
+        session,
+        conn=conn,
+        access_token=client.access_token,
+        refresh_token=client.refresh_token,
+        expires_in=client.expires_in,
+        refresh_expires_in=client.x_refresh_token_expires_in,
+    )
 
 
 def wipe(session: Session, *, org_id: uuid.UUID) -> bool:
@@ -234,14 +248,7 @@ def _refresh_leased(org_id: uuid.UUID, lease: _Lease) -> Access:
         if conn is not None and current:
             conn.refresh_lease_until = None
             if failure is None and client is not None:
-                store(
-                    session,
-                    conn=conn,
-                    access_token=client.access_token,
-                    refresh_token=client.refresh_token,
-                    expires_in=client.expires_in,
-                    refresh_expires_in=client.x_refresh_token_expires_in,
-                )
+                store_answer(session, conn=conn, client=client)
                 log.info("quickbooks tokens refreshed", org_id=str(org_id), realm_id=lease.realm_id)
                 return Access(lease.realm_id, client.access_token, conn.token_version)
             if isinstance(failure, ReconnectNeeded):

@@ -35,6 +35,7 @@ from regentra.sandbox.quickbooks.values import (
     money,
     ref_id,
     resolve,
+    settle_total,
 )
 
 # Balance-sheet accounts a Transfer may use. A/R and A/P are left out: QuickBooks' transfer
@@ -200,12 +201,7 @@ def deposit(
     if total <= 0:
         # Negative lines (fees taken out) are allowed; a total at or below zero: stricter.
         raise business("A deposit's total must be greater than zero", "TotalAmt")
-    if body.get("TotalAmt") not in (None, "") and money(body["TotalAmt"], "TotalAmt") != total:
-        raise business(
-            f"TotalAmt ({body['TotalAmt']}) does not equal the sum of the lines ({total})",
-            "TotalAmt",
-        )
-    body["TotalAmt"] = as_json(total)
+    settle_total(body, total)
     body.setdefault("TxnDate", sandbox.stamp()[:10])
     return body
 

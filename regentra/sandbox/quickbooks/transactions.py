@@ -26,6 +26,7 @@ from regentra.sandbox.quickbooks.values import (
     money,
     ref_id,
     resolve,
+    settle_total,
     text,
 )
 
@@ -326,12 +327,7 @@ def purchase(
         amount = money(line["Amount"], "Line.Amount")
         line["Amount"] = as_json(amount)
         total += amount
-    if body.get("TotalAmt") not in (None, "") and money(body["TotalAmt"], "TotalAmt") != total:
-        raise business(
-            f"TotalAmt ({body['TotalAmt']}) does not equal the sum of the lines ({total})",
-            "TotalAmt",
-        )
-    body["TotalAmt"] = as_json(total)
+    settle_total(body, total)
     body.setdefault("TxnDate", sandbox.stamp()[:10])
     return body
 

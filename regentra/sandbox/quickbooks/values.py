@@ -70,6 +70,16 @@ def as_json(amount: Decimal) -> float:
     return float(amount)
 
 
+def settle_total(body: dict[str, Any], total: Decimal) -> None:
+    """`TotalAmt`, when sent, must equal the lines' `total` (6000); it is set to it."""
+    if body.get("TotalAmt") not in (None, "") and money(body["TotalAmt"], "TotalAmt") != total:
+        raise business(
+            f"TotalAmt ({body['TotalAmt']}) does not equal the sum of the lines ({total})",
+            "TotalAmt",
+        )
+    body["TotalAmt"] = as_json(total)
+
+
 def ref_id(body: dict[str, Any], name: str) -> str | None:
     ref = body.get(name)
     if ref is None:
