@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from regentra.api import docs as api_docs
 from regentra.api import errors as api_errors
+from regentra.api import webhooks as inbound_webhooks
 from regentra.api.middleware import BodySizeLimit, Observe, metrics_token_ok
 from regentra.api.router import api_router
 from regentra.config import get_settings
@@ -30,6 +31,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs else None,
         dependencies=[Depends(refuse_unsafe_text)],  # NUL and bidi controls: 422, everywhere
+        routes=inbound_webhooks.routes(),  # first: found before any other route is tried
     )
     api_errors.install(app, render_html=render_error)
     app.include_router(api_router)

@@ -9,14 +9,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from regentra.config import get_settings
 from regentra.kit.files import private_file
 
-READ_ONLY = "regentra_read_only"  # execution option: this transaction only reads
+READ_ONLY = "regentra_read_only"  # execution option: `read_scope`, no transaction
 WRITER_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
 
 
@@ -80,14 +80,14 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # A read (`read_scope`) begins deferred: in WAL mode it reads a snapshot and
-            # never waits for, nor holds, the write lock.
             if conn.get_execution_options().get(READ_ONLY, False):
-                conn.exec_driver_sql("BEGIN")
-                return
+                return  # `read_scope`: autocommit, no transaction, no write lock
+            # Straight on the driver's connection, as COMMIT and ROLLBACK below: SQLAlchemy's
+            # statement machinery cost more than SQLite's BEGIN.
+            driver = conn.connection.driver_connection
             writer.acquire(conn.info)
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                driver.execute("BEGIN IMMEDIATE")
             except BaseException:
                 writer.release(conn.info)
                 raise
@@ -146,18 +146,21 @@ def session_scope() -> Iterator[Session]:
 
 
 @contextmanager
-def read_scope() -> Iterator[Session]:
-    """A short read that takes no write lock (on SQLite a deferred BEGIN, not BEGIN
-    IMMEDIATE): for reads that must not queue behind, or hold up, writers. Never commits;
-    anything written in it is rolled back. Close it before slow work (it holds a snapshot)."""
+def read_scope() -> Iterator[Connection]:
+    """Reads outside any transaction (autocommit: each statement reads on its own), for a
+    short look-up that must not queue behind, nor hold up, writers: on SQLite no BEGIN (in WAL
+    mode a statement reads a snapshot and never waits for the write lock), on PostgreSQL no
+    BEGIN and ROLLBACK round trips. Never commits anything."""
     session = get_sessionmaker()()
     try:
-        connection = session.connection(execution_options={READ_ONLY: True})
-        try:
-            yield session
-        finally:
-            session.rollback()
-            # Tests share one connection across sessions: leave it as it was.
-            connection.execution_options(**{READ_ONLY: False})
+        bind = session.get_bind()
+        if not isinstance(bind, Engine):  # tests bind every session to their one connection
+            yield session.connection()
+        elif bind.dialect.name == "sqlite":
+            # The driver already runs in autocommit (the connect hook above): skipping BEGIN is
+            # all it takes (SQLAlchemy's isolation_level option would reset it on check-in).
+            yield session.connection(execution_options={READ_ONLY: True})
+        else:
+            yield session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     finally:
         session.close()

@@ -43,8 +43,8 @@ def test_a_read_does_not_wait_for_a_writer(engine: Engine, monkeypatch: pytest.M
 
 
 def _count() -> int:
-    with read_scope() as session:
-        return int(session.execute(text("SELECT count(*) FROM t")).scalar_one())
+    with read_scope() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM t")).scalar_one())
 
 
 def _turn(engine: Engine) -> float:

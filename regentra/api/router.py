@@ -16,7 +16,6 @@ from regentra.api import (
     time_entries,
     users,
 )
-from regentra.api import webhooks as inbound_webhooks
 
 v1_router = APIRouter(prefix="/api/v1")
 for module in (
@@ -35,7 +34,7 @@ for module in (
 ):
     v1_router.include_router(module.router)
 
-# The app mounts this one router: the /api/v1 surface and the inbound vendor webhooks.
+# The app mounts this one router: the /api/v1 surface (the inbound vendor webhooks are routes
+# of their own, matched first: `api.webhooks`).
 api_router = APIRouter()
 api_router.include_router(v1_router)
-api_router.include_router(inbound_webhooks.router)

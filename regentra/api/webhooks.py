@@ -1,25 +1,73 @@
 """Inbound vendor webhooks under /api/webhooks (no bearer token: the URL's secret token and
-the vendor's signature authenticate them). Not part of the /api/v1 surface."""
+the vendor's signature authenticate them). Not part of the /api/v1 surface.
+
+Plain Starlette routes, given to the app first (`FastAPI(routes=routes())`, see
+`app.create_app`): a delivery is matched before the hundreds of /api/v1 and page routes are
+tried, and runs without FastAPI's dependency resolution (the app-wide dependency checks text
+input, and a webhook's body is the vendor's signed bytes, stored as sent). The app's
+exception handlers and middleware (body size limit, metrics, security headers) still apply.
+
+Deliveries are received in worker threads of their own, at most `RECEIVERS` at once per
+process for the database in use: one on SQLite, whose writes take turns on one lock anyway
+(more threads only contend for the interpreter's lock, which measurably slows every
+delivery: `bench/webhooks.py`), a few on PostgreSQL, where a thread waiting for the
+database lets another run. Requests beyond that wait their turn in the event loop.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+import asyncio
+from weakref import WeakKeyDictionary
 
+from anyio import CapacityLimiter, to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
+
+from regentra.db import get_engine
 from regentra.integrations.stripe import webhooks as stripe_webhooks
 
-router = APIRouter(prefix="/api/webhooks", include_in_schema=False)
+STRIPE_PATH = "/api/webhooks/stripe/{token}"
+RECEIVERS = {"sqlite": 1, "postgresql": 4}
+# One limiter per event loop (a limiter belongs to the loop it was made in; tests start many).
+_limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = WeakKeyDictionary()
+
+
+def _limiter() -> CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(RECEIVERS[get_engine().dialect.name])
+    return limiter
 
 
 def _receive_stripe(token: str, payload: bytes, signature: str | None) -> stripe_webhooks.Outcome:
     return stripe_webhooks.receive(token=token, payload=payload, signature=signature)
 
 
-@router.post("/stripe/{token}")
-async def stripe_webhook(token: str, request: Request) -> JSONResponse:
+async def stripe_webhook(request: Request) -> JSONResponse:
     payload = await request.body()  # the raw bytes: the signature covers them exactly
-    outcome = await run_in_threadpool(
-        _receive_stripe, token, payload, request.headers.get("stripe-signature")
+    outcome = await to_thread.run_sync(
+        _receive_stripe,
+        request.path_params["token"],
+        payload,
+        request.headers.get("stripe-signature"),
+        limiter=_limiter(),
     )
     return JSONResponse(outcome.body, status_code=outcome.status)
+
+
+class _Route(Route):
+    """A Starlette route that names itself in the scope, as FastAPI's routes do, so the
+    metrics label it by its template (`api.middleware.route_label`)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def routes() -> list[BaseRoute]:
+    return [_Route(STRIPE_PATH, stripe_webhook, methods=["POST"], include_in_schema=False)]

@@ -9,11 +9,12 @@ the winner writes the audit entry. Callers: `integrations/stripe/sending.py` (se
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, Table, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from regentra import queue
@@ -118,7 +119,7 @@ def mark_sent(
             "due_date": due_date.isoformat() if due_date else None,
         },
     )
-    _hand_to_bookkeeping(session, moved, MIRROR_TASK)
+    _hand_to_bookkeeping(session, org_id=moved.org_id, invoice_id=moved.id, task=MIRROR_TASK)
     return moved
 
 
@@ -127,6 +128,54 @@ PAID_BY = {
     "reconciliation": "payment found by reconciliation",
     "send": "paid in Stripe when it was sent (a credit balance covered it)",
 }
+
+
+@dataclass(frozen=True)
+class Paid:
+    """An invoice `mark_paid` moved to paid (the session's own copy of it, if it holds one,
+    is not refreshed: `session.refresh` it to read it)."""
+
+    id: uuid.UUID
+    number: str
+    amount_paid: int
+
+
+_INVOICES: Table = Invoice.__table__  # type: ignore[assignment]
+_QUICKBOOKS: Table = QuickBooksConnection.__table__  # type: ignore[assignment]
+_QUICKBOOKS_OF_ORG = select(_QUICKBOOKS.c.id).where(
+    _QUICKBOOKS.c.org_id == bindparam("b_org_id"),
+    _QUICKBOOKS.c.realm_id.is_not(None),
+    _QUICKBOOKS.c.connected_at.is_not(None),
+)
+# Built once (Core, bound parameters): the webhook runs it for every payment. The amount paid
+# is Stripe's when the event says it, else what Stripe asked for: the total less a credit
+# balance applied in Stripe (`amount_due`), else the total. It also answers whether the org
+# has QuickBooks connected (`quickbooks_connected`, for the payment bridge): no second query.
+_PAY = (
+    update(_INVOICES)
+    .where(
+        _INVOICES.c.org_id == bindparam("b_org_id"),
+        _INVOICES.c.status.in_(OPEN),
+        _INVOICES.c.stripe_invoice_id == bindparam("b_stripe_invoice_id"),
+    )
+    .values(
+        status=InvoiceStatus.paid.value,
+        paid_at=bindparam("b_paid_at"),
+        amount_paid=func.coalesce(
+            bindparam("b_amount_paid", type_=Integer), _INVOICES.c.amount_due, _INVOICES.c.total
+        ),
+        payment_processing_at=None,
+        payment_failure=None,
+        payment_failed_at=None,
+        updated_at=bindparam("b_now"),
+    )
+    .returning(
+        _INVOICES.c.id,
+        _INVOICES.c.number,
+        _INVOICES.c.amount_paid,
+        exists(_QUICKBOOKS_OF_ORG).label("quickbooks"),
+    )
+)
 
 
 def mark_paid(
@@ -138,68 +187,58 @@ def mark_paid(
     amount_paid: int | None,
     source: str,
     stripe_event_id: str | None = None,
-) -> Invoice | None:
+) -> Paid | None:
     """sent|overdue → paid for our invoice with this Stripe id in this org. None when there
     is no such invoice or it was not open (already paid: a duplicate, a race, or void)."""
     if source not in PAID_BY:
         raise ValueError(f"unknown payment source {source!r}")
-    invoice = _transition(
-        session,
-        org_id=org_id,
-        where=[Invoice.stripe_invoice_id == stripe_invoice_id],
-        from_states=OPEN,
-        values={
-            "status": InvoiceStatus.paid.value,
-            "paid_at": paid_at,
-            "amount_paid": amount_paid,
-            "payment_processing_at": None,
-            "payment_failure": None,
-            "payment_failed_at": None,
+    session.flush()  # what the session holds first: the UPDATE below bypasses it
+    row = session.execute(
+        _PAY,
+        {
+            "b_org_id": org_id,
+            "b_stripe_invoice_id": stripe_invoice_id,
+            "b_paid_at": paid_at,
+            "b_amount_paid": amount_paid,
+            "b_now": utcnow(),
         },
-    )
-    if invoice is None:
+    ).first()
+    if row is None:
         return None
-    if invoice.amount_paid is None:
-        # What Stripe asked for: the total less a credit balance applied in Stripe.
-        invoice.amount_paid = invoice.total if invoice.amount_due is None else invoice.amount_due
-        session.flush()
+    paid = Paid(id=row.id, number=row.number, amount_paid=row.amount_paid)
     record(
         session,
         org_id=org_id,
         actor=Actor(type=ActorType.stripe, label=f"Stripe ({source})"),
         action="invoice.paid",
         subject_type="invoice",
-        subject_id=invoice.id,
+        subject_id=paid.id,
         details={
             "message": PAID_BY[source],
-            "number": invoice.number,
-            "amount_paid": invoice.amount_paid,
+            "number": paid.number,
+            "amount_paid": paid.amount_paid,
             "stripe_invoice_id": stripe_invoice_id,
             **({"stripe_event_id": stripe_event_id} if stripe_event_id else {}),
         },
     )
-    _hand_to_bookkeeping(session, invoice, PAYMENT_BRIDGE_TASK)
-    return invoice
+    if row.quickbooks:  # `_hand_to_bookkeeping`, with the check done by the UPDATE
+        queue.enqueue(session, PAYMENT_BRIDGE_TASK, str(paid.id))
+    return paid
 
 
 def quickbooks_connected(session: Session, *, org_id: uuid.UUID) -> bool:
     """Whether the org has a QuickBooks Online company connected (also while it needs a
     reconnect or a mapping: its postings then wait, and run once it is fixed)."""
-    found = session.scalar(
-        select(QuickBooksConnection.id).where(
-            QuickBooksConnection.org_id == org_id,
-            QuickBooksConnection.realm_id.is_not(None),
-            QuickBooksConnection.connected_at.is_not(None),
-        )
-    )
-    return found is not None
+    return session.execute(_QUICKBOOKS_OF_ORG, {"b_org_id": org_id}).first() is not None
 
 
-def _hand_to_bookkeeping(session: Session, invoice: Invoice, task: str) -> None:
+def _hand_to_bookkeeping(
+    session: Session, *, org_id: uuid.UUID, invoice_id: uuid.UUID, task: str
+) -> None:
     """The one hook for QuickBooks: a sent, voided or paid invoice (however we learnt it) is
     enqueued by task name, after commit, when the org has QuickBooks connected."""
-    if quickbooks_connected(session, org_id=invoice.org_id):
-        queue.enqueue(session, task, str(invoice.id))
+    if quickbooks_connected(session, org_id=org_id):
+        queue.enqueue(session, task, str(invoice_id))
 
 
 def mark_payment_processing(
@@ -359,7 +398,7 @@ def mark_void(
         details={"number": moved.number, "released_entries": released},
     )
     if moved.sent_at is not None:  # a draft was never mirrored
-        _hand_to_bookkeeping(session, moved, VOID_TASK)
+        _hand_to_bookkeeping(session, org_id=moved.org_id, invoice_id=moved.id, task=VOID_TASK)
     return moved
 
 

@@ -121,7 +121,7 @@ def test_due_dates_pass_in_the_orgs_time_zone_once_and_payment_still_counts(
             source="webhook",
         )
         s.commit()
-    assert paid is not None and paid.status == "paid"
+    assert paid is not None and paid.id == yesterday
     status, entries = state(db, yesterday)
     assert status == "paid" and len(entries) == 1
     overdue_sweep()

@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -150,6 +150,21 @@ class Event:
 
 # ---- storing ----------------------------------------------------------------------------------
 
+# Statements built once (Core, on the table, with bound parameters): the webhook runs them for
+# every delivery, and building and compiling an ORM statement each time cost more than the
+# database's own work. Both databases speak INSERT … ON CONFLICT DO NOTHING.
+_EVENTS: Table = StripeEvent.__table__  # type: ignore[assignment]
+_STORE = {
+    name: make(_EVENTS)
+    .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
+    .returning(_EVENTS.c.id)
+    for name, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_FINISH = update(_EVENTS).where(
+    _EVENTS.c.org_id == bindparam("b_org_id"), _EVENTS.c.event_id == bindparam("b_event_id")
+)
+_FINISH_PENDING = _FINISH.where(_EVENTS.c.processed_at.is_(None))
+
 
 def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source: str) -> bool:
     """Insert the event under its unique (org, event id). False when it is already stored (by
@@ -175,15 +190,7 @@ def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source:
         "source": source,
         "payload": event,
     }
-    # The two databases Regentra runs on both speak INSERT … ON CONFLICT DO NOTHING.
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        make(StripeEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
-        .returning(StripeEvent.id)
-    )
-    return session.execute(stmt).first() is not None
+    return session.execute(_STORE[session.get_bind().dialect.name], values).first() is not None
 
 
 def finish(
@@ -197,12 +204,14 @@ def finish(
 ) -> None:
     """Write the outcome on the stored event (`processed_at` too when it is final);
     `if_pending`: only on an event not processed yet (a task run twice keeps the first)."""
-    pending = [StripeEvent.processed_at.is_(None)] if if_pending else []
     session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.org_id == org_id, StripeEvent.event_id == event_id, *pending)
-        .values(outcome=_clip(outcome, OUTCOME_MAX), processed_at=utcnow() if final else None)
-        .execution_options(synchronize_session=False)
+        _FINISH_PENDING if if_pending else _FINISH,
+        {
+            "b_org_id": org_id,
+            "b_event_id": event_id,
+            "outcome": _clip(outcome, OUTCOME_MAX),
+            "processed_at": utcnow() if final else None,
+        },
     )
 
 

@@ -288,7 +288,8 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             amount_paid=amount_of(found, "amount_paid"),
             source="send",
         )
-        sent = paid or sent
+        if paid is not None:
+            session.refresh(sent)
     log.info(
         "invoice sent through Stripe",
         org_id=str(org.id),

@@ -3,8 +3,8 @@
 Receiving is three steps, so that nothing slow runs inside a write transaction:
 
 1. `lookup`: the token in the URL finds the org (by its SHA-256) and its stored signing
-   secret, in one read that takes no write lock (`db.read_scope`: on SQLite a deferred
-   BEGIN, not BEGIN IMMEDIATE), closed before anything else runs.
+   secret, in one read outside any transaction, so it takes no write lock (`db.read_scope`),
+   closed before anything else runs.
 2. `check`: no database. The secret is decrypted through the per-process cache
    (`secrets.reveal`, keyed by the stored ciphertext, so a new secret is used at once), the
    `Stripe-Signature` header verified by the SDK (`client.construct_event`, 300 s tolerance)
@@ -14,21 +14,22 @@ Receiving is three steps, so that nothing slow runs inside a write transaction:
 3. One short write transaction: a rejection is recorded on the org's connection (shown in
    Settings → Integrations; a rejected delivery stores nothing), or the accepted event is
    stored under its unique (org, event id) before anything else and handed to `handlers`
-   (`handlers.ingest`), and the time of the last accepted event set; it commits before the
-   answer, so Stripe retries anything not committed. A duplicate (a redelivery, or the same
-   delivery reaching another server at once) finds the row and does nothing. A thin (v2)
-   event, signed but not a snapshot event, is refused too. Every rejection's reason goes only
-   on the card: the (unauthenticated) caller gets a generic message. No Stripe call is made
-   here.
+   (`handlers.ingest`), and the time of the last accepted event set (to the minute); it
+   commits before the answer, so Stripe retries anything not committed. A duplicate (a
+   redelivery, or the same delivery reaching another server at once) finds the row and does
+   nothing. A thin (v2) event, signed but not a snapshot event, is refused too. Every
+   rejection's reason goes only on the card: the (unauthenticated) caller gets a generic
+   message. No Stripe call is made here.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 
 from regentra.db import read_scope, session_scope
 from regentra.errors import NotFound, RegentraError
@@ -77,6 +78,7 @@ class Endpoint:
     mode: str | None  # the org's key mode, "test" | "live" (None: no keys saved)
     secret_key_id: str | None
     secret_ciphertext: str | None
+    last_webhook_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -84,26 +86,59 @@ class Rejection:
     reason: str  # recorded on the org's card; the caller is only told REJECTED
 
 
+_CONNECTIONS: Table = StripeConnection.__table__  # type: ignore[assignment]
+_SECRETS: Table = OrgSecret.__table__  # type: ignore[assignment]
+# Built once (Core, bound parameters): they run for every delivery.
+_LOOKUP = (
+    select(
+        _CONNECTIONS.c.id.label("connection_id"),
+        _CONNECTIONS.c.org_id,
+        _CONNECTIONS.c.mode,
+        _SECRETS.c.key_id.label("secret_key_id"),
+        _SECRETS.c.ciphertext.label("secret_ciphertext"),
+        _CONNECTIONS.c.last_webhook_at,
+    )
+    .select_from(
+        _CONNECTIONS.outerjoin(
+            _SECRETS,
+            and_(
+                _SECRETS.c.org_id == _CONNECTIONS.c.org_id,
+                _SECRETS.c.purpose == SecretPurpose.stripe_webhook_secret.value,
+            ),
+        )
+    )
+    .where(_CONNECTIONS.c.webhook_token_hash == bindparam("b_token_hash"))
+)
+# The time of the last accepted event, shown to the minute: written when the one read by the
+# lookup is a minute old (and still is: the UPDATE checks again), so concurrent deliveries do
+# not all write, nor queue for, the connection's row.
+LAST_WEBHOOK_STEP = timedelta(minutes=1)
+_NOTE_ACCEPTED = (
+    update(_CONNECTIONS)
+    .where(
+        _CONNECTIONS.c.id == bindparam("b_id"),
+        or_(
+            _CONNECTIONS.c.last_webhook_at.is_(None),
+            _CONNECTIONS.c.last_webhook_at < bindparam("b_stale_before"),
+        ),
+    )
+    .values(last_webhook_at=bindparam("b_now"))
+)
+_NOTE_REJECTED = (
+    update(_CONNECTIONS)
+    .where(_CONNECTIONS.c.id == bindparam("b_id"))
+    .values(
+        last_webhook_rejected_at=bindparam("b_now"), last_webhook_rejection=bindparam("b_reason")
+    )
+)
+
+
 def lookup(token: str) -> Endpoint | None:
     """The org a webhook URL's token names, and its signing secret, in one read that takes
     no write lock. None for an unknown token."""
-    purpose = SecretPurpose.stripe_webhook_secret.value
-    with read_scope() as session:
-        row = session.execute(
-            select(
-                StripeConnection.id,
-                StripeConnection.org_id,
-                StripeConnection.mode,
-                OrgSecret.key_id,
-                OrgSecret.ciphertext,
-            )
-            .outerjoin(
-                OrgSecret,
-                and_(OrgSecret.org_id == StripeConnection.org_id, OrgSecret.purpose == purpose),
-            )
-            .where(StripeConnection.webhook_token_hash == webhook_token_hash(token))
-        ).first()
-    return Endpoint(*row) if row is not None else None
+    with read_scope() as connection:
+        row = connection.execute(_LOOKUP, {"b_token_hash": webhook_token_hash(token)}).first()
+    return Endpoint(**row._mapping) if row is not None else None
 
 
 def check(endpoint: Endpoint, payload: bytes, signature: str | None) -> dict[str, Any] | Rejection:
@@ -148,21 +183,21 @@ def receive(*, token: str, payload: bytes, signature: str | None) -> Outcome:
         reason = connection_test.clean_message(checked.reason)
         with session_scope() as session:
             session.execute(
-                update(StripeConnection)
-                .where(StripeConnection.id == endpoint.connection_id)
-                .values(last_webhook_rejected_at=utcnow(), last_webhook_rejection=reason)
-                .execution_options(synchronize_session=False)
+                _NOTE_REJECTED,
+                {"b_id": endpoint.connection_id, "b_now": utcnow(), "b_reason": reason},
             )
         return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
     with session_scope() as session:
         outcome = handlers.ingest(session, org_id=endpoint.org_id, event=checked, source="webhook")
-        # Set last, so the connection row is locked after the invoice row (one lock order).
-        session.execute(
-            update(StripeConnection)
-            .where(StripeConnection.id == endpoint.connection_id)
-            .values(last_webhook_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        # Last, so the connection row is locked after the invoice row (one lock order).
+        now = utcnow()
+        stale_before = now - LAST_WEBHOOK_STEP
+        last = endpoint.last_webhook_at
+        if last is None or last < stale_before:
+            session.execute(
+                _NOTE_ACCEPTED,
+                {"b_id": endpoint.connection_id, "b_now": now, "b_stale_before": stale_before},
+            )
     if outcome is None:
         return Outcome(200, {"received": True, "duplicate": True})
     return Outcome(200, {"received": True})
