@@ -292,6 +292,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time so far of every PostgreSQL process on this machine (the bench's server and
+    its backends; with SQLite, the database's work is in the server process itself)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(proc.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue  # gone meanwhile
+    return total
+
+
 # ---- posting ---------------------------------------------------------------------------
 
 
@@ -301,6 +316,7 @@ class Phase:
     events: int = 0
     seconds: float = 0.0
     server_cpu: float = 0.0
+    database_cpu: float = 0.0  # PostgreSQL's processes (0 on SQLite)
     client_cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
     answers: dict[str, int] = field(default_factory=dict)
@@ -309,6 +325,7 @@ class Phase:
         self.events += other.events
         self.seconds += other.seconds
         self.server_cpu += other.server_cpu
+        self.database_cpu += other.database_cpu
         self.client_cpu += other.client_cpu
         self.latencies += other.latencies
         for answer, n in other.answers.items():
@@ -359,11 +376,13 @@ class Poster:
     def run(self, name: str, bodies: list[bytes]) -> Phase:
         phase = Phase(name, events=len(bodies))
         cpu_before = cpu_seconds(self.server_pid)
+        database_before = postgres_cpu_seconds()
         client_before = time.process_time()
         started = time.perf_counter()
         results = list(self.pool.map(self._post, bodies))
         phase.seconds = time.perf_counter() - started
         phase.server_cpu = cpu_seconds(self.server_pid) - cpu_before
+        phase.database_cpu = postgres_cpu_seconds() - database_before
         phase.client_cpu = time.process_time() - client_before
         for answer, elapsed in results:
             phase.answers[answer] = phase.answers.get(answer, 0) + 1
@@ -547,10 +566,12 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
     print(f"one `regentra serve` process on {kind}; {len(timed):,} events per phase ({rounds})")
     labels = ("(a) full processing", "(b) duplicates", "(c) bare-verify floor")
     for label, phase in zip(labels, (full, baseline, floor), strict=True):
+        database = phase.database_cpu / phase.events * 1000
         print(
             f"{label:<24} {phase.rate:8.1f} events/s  "
             f"(server cpu {phase.server_cpu / phase.events * 1000:5.2f} ms/event, "
-            f"p50 {phase.percentile(0.5):6.1f} ms, p99 {phase.percentile(0.99):6.1f} ms, "
+            + (f"postgres cpu {database:5.2f} ms/event, " if kind == "postgresql" else "")
+            + f"p50 {phase.percentile(0.5):6.1f} ms, p99 {phase.percentile(0.99):6.1f} ms, "
             f"max {max(phase.latencies) * 1000:6.0f} ms; "
             f"client cpu {phase.client_cpu / phase.events * 1000:4.2f} ms/event)"
         )
@@ -566,6 +587,12 @@ def bench(args: argparse.Namespace, url: str, env: dict[str, str], work: Path) -
         + f"; (a)/(c) {', '.join(f'{a / c:.2f}' for a, _, c in per_round)}"
     )
     cpu_ratio = (floor.server_cpu / floor.events) / (full.server_cpu / full.events)
+    cores = os.cpu_count() or 1
+    busy = (full.server_cpu + full.database_cpu + full.client_cpu) / full.seconds
+    print(
+        f"    during (a) the server, the database and this client kept {busy:.2f} of the "
+        f"machine's {cores} cores busy"
+    )
     print(
         f"full / floor: {ratio:.2f} (goal >= {GOAL_RATIO}) -> "
         f"{'ok' if ratio >= GOAL_RATIO else 'FAIL'};  "
