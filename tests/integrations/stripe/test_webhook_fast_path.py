@@ -12,17 +12,27 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from conftest import Database, OrgKit, Site
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import sessionmaker
 
 import regentra.db
+from regentra import queue
 from regentra.integrations.stripe import client
+from regentra.invoices import transitions
 from regentra.kit.crypto import Keyring
-from regentra.models import SecretPurpose, StripeConnection, StripeEvent
+from regentra.kit.time import utcnow
+from regentra.models import (
+    Invoice,
+    QuickBooksConnection,
+    SecretPurpose,
+    StripeConnection,
+    StripeEvent,
+)
 from regentra.orgs import secrets
 from regentra.orgs import service as orgs_service
 
@@ -162,3 +172,89 @@ def test_a_duplicate_delivery_is_answered_and_stored_once(endpoint: Endpoint, db
             select(StripeEvent).where(StripeEvent.org_id == endpoint.kit.org.id)
         ).all()
     assert [(r.event_id, r.outcome) for r in rows] == [("evt_fast_duplicate", "stored")]
+
+
+def test_the_last_event_time_is_written_once_a_minute(endpoint: Endpoint, db: Database) -> None:
+    """Concurrent deliveries do not all write the connection's row: the time of the last
+    accepted event is kept to the minute."""
+
+    def last() -> Any:
+        with db.session() as session:
+            return session.scalar(
+                select(StripeConnection.last_webhook_at).where(
+                    StripeConnection.org_id == endpoint.kit.org.id
+                )
+            )
+
+    assert endpoint.deliver(body()).status_code == 200
+    first = last()
+    assert first is not None
+    assert endpoint.deliver(body()).status_code == 200
+    assert last() == first  # within the minute: not written again
+    earlier = first - timedelta(minutes=2)
+    with db.session() as session:
+        session.execute(
+            update(StripeConnection)
+            .where(StripeConnection.org_id == endpoint.kit.org.id)
+            .values(last_webhook_at=earlier)
+        )
+        session.commit()
+    assert endpoint.deliver(body()).status_code == 200
+    assert last() > earlier + timedelta(minutes=1)
+
+
+def test_a_payment_goes_to_bookkeeping_only_in_the_org_with_quickbooks(
+    make_org: Callable[..., OrgKit], db: Database
+) -> None:
+    """The paid transition also answers whether the org has QuickBooks connected (one
+    statement): the payment bridge is enqueued for that org's invoices, never for another's."""
+    with_books, without = make_org(), make_org()
+    with db.session() as session:
+        session.add(
+            QuickBooksConnection(
+                org_id=with_books.org.id, realm_id="9130350000000001", connected_at=utcnow()
+            )
+        )
+        session.commit()
+    stripe_ids = {kit.org.id: _sent_invoice(kit, db) for kit in (with_books, without)}
+    huey = queue.get_huey()
+    huey.flush()
+    for kit in (without, with_books):
+        with db.session() as session:
+            paid = transitions.mark_paid(
+                session,
+                org_id=kit.org.id,
+                stripe_invoice_id=stripe_ids[kit.org.id],
+                paid_at=utcnow(),
+                amount_paid=None,
+                source="webhook",
+            )
+            session.commit()
+        assert paid is not None and paid.amount_paid == 18_000  # the total, when Stripe is silent
+        names = []
+        while (message := huey.dequeue()) is not None:
+            names.append((message.name, message.args))
+        expected = [("quickbooks.record_payment", (str(paid.id),))] if kit is with_books else []
+        assert names == expected
+
+
+def _sent_invoice(kit: OrgKit, db: Database) -> str:
+    client = kit.client()
+    stripe_id = f"in_{uuid.uuid4().hex[:24]}"
+    with db.session() as session:
+        session.add(
+            Invoice(
+                org_id=kit.org.id,
+                client_id=client.id,
+                number=f"INV-{uuid.uuid4().hex[:6]}",
+                status="sent",
+                currency=client.currency,
+                total=18_000,
+                days_until_due=30,
+                memo="",
+                stripe_invoice_id=stripe_id,
+                sent_at=utcnow(),
+            )
+        )
+        session.commit()
+    return stripe_id
