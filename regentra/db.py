@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from regentra.config import get_settings
@@ -18,6 +20,8 @@ from regentra.kit.files import private_file
 
 READ_ONLY = "regentra_read_only"  # execution option: `read_scope`, no transaction
 WRITER_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
+PING_AFTER_IDLE_SECONDS = 5.0  # PostgreSQL: a pooled connection idle longer is pinged first
+_IDLE_SINCE = "regentra.idle_since"
 
 
 class _SQLiteWriter:
@@ -118,7 +122,27 @@ def make_engine(url: str) -> Engine:
                 writer.release(record.info)
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+
+    # The pool's pre-ping, for connections that sat idle only: a ping costs round trips on
+    # every check-out, and a connection checked in moments ago is as alive as a ping would
+    # show. One idle longer (across a server restart, a proxy's idle timeout) is pinged, and
+    # replaced if dead (the pool then renews every connection older than it).
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # just connected, or just used
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"idle connection failed its ping: {exc}") from exc
+
+    return engine
 
 
 @lru_cache(maxsize=1)

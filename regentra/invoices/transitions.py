@@ -14,7 +14,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Table, bindparam, exists, func, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from regentra import queue
@@ -155,7 +165,8 @@ _PAY = (
     update(_INVOICES)
     .where(
         _INVOICES.c.org_id == bindparam("b_org_id"),
-        _INVOICES.c.status.in_(OPEN),
+        # Plain bound values, not an expanding IN (re-rendered on every execution).
+        _INVOICES.c.status.in_([literal(state, String) for state in OPEN]),
         _INVOICES.c.stripe_invoice_id == bindparam("b_stripe_invoice_id"),
     )
     .values(
