@@ -175,16 +175,15 @@ def read_scope() -> Iterator[Connection]:
     short look-up that must not queue behind, nor hold up, writers: on SQLite no BEGIN (in WAL
     mode a statement reads a snapshot and never waits for the write lock), on PostgreSQL no
     BEGIN and ROLLBACK round trips. Never commits anything."""
-    session = get_sessionmaker()()
-    try:
-        bind = session.get_bind()
-        if not isinstance(bind, Engine):  # tests bind every session to their one connection
+    bind = get_sessionmaker().kw.get("bind")
+    if not isinstance(bind, Engine):  # tests bind every session to their one connection
+        with get_sessionmaker()() as session:
             yield session.connection()
-        elif bind.dialect.name == "sqlite":
+        return
+    with bind.connect() as connection:
+        if bind.dialect.name == "sqlite":
             # The driver already runs in autocommit (the connect hook above): skipping BEGIN is
             # all it takes (SQLAlchemy's isolation_level option would reset it on check-in).
-            yield session.connection(execution_options={READ_ONLY: True})
+            yield connection.execution_options(**{READ_ONLY: True})
         else:
-            yield session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    finally:
-        session.close()
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
