@@ -268,6 +268,8 @@ def start_server(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[byte
     server_env = {
         **env,
         "REGENTRA_BASE_URL": f"http://127.0.0.1:{port}",
+        # As in production (JSON log lines; the bench provides the secrets production needs).
+        "REGENTRA_ENV": "production",
         # Nothing periodic behind the bench's back (no reconciliation, no overdue sweep).
         "REGENTRA_PERIODIC_JOBS": "false",
         # Receiving never calls Stripe; a dead port makes any call fail fast.

@@ -38,6 +38,7 @@ lookup a crash or a long outage dropped (the event stays `processed_at IS NULL` 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import JSON, Table, Text, bindparam, cast, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -154,11 +155,17 @@ class Event:
 # every delivery, and building and compiling an ORM statement each time cost more than the
 # database's own work. Both databases speak INSERT … ON CONFLICT DO NOTHING.
 _EVENTS: Table = StripeEvent.__table__  # type: ignore[assignment]
+# The payload goes in as JSON text: a delivery's exactly as Stripe sent and signed it (no
+# parsing back into text), an event read from the API as we serialize it.
 _STORE = {
     name: make(_EVENTS)
+    .values(payload=text_as_json)
     .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
     .returning(_EVENTS.c.id)
-    for name, make in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    for name, make, text_as_json in (
+        ("postgresql", postgresql.insert, cast(bindparam("b_payload", type_=Text), JSON)),
+        ("sqlite", sqlite.insert, type_coerce(bindparam("b_payload", type_=Text), Text)),
+    )
 }
 _FINISH = update(_EVENTS).where(
     _EVENTS.c.org_id == bindparam("b_org_id"), _EVENTS.c.event_id == bindparam("b_event_id")
@@ -166,9 +173,17 @@ _FINISH = update(_EVENTS).where(
 _FINISH_PENDING = _FINISH.where(_EVENTS.c.processed_at.is_(None))
 
 
-def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source: str) -> bool:
+def store(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    event: dict[str, Any],
+    source: str,
+    raw: str | None = None,
+) -> bool:
     """Insert the event under its unique (org, event id). False when it is already stored (by
-    this or another process: the insert waits for a concurrent one and then does nothing)."""
+    this or another process: the insert waits for a concurrent one and then does nothing).
+    `raw`: the JSON text `event` was parsed from, stored as it is."""
     if source not in SOURCES:
         raise ValueError(f"unknown event source {source!r}")
     parsed = Event.of(org_id, event, source)
@@ -188,7 +203,7 @@ def store(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source:
         "created": parsed.created,
         "received_at": utcnow(),
         "source": source,
-        "payload": event,
+        "b_payload": raw if raw is not None else json.dumps(event),
     }
     return session.execute(_STORE[session.get_bind().dialect.name], values).first() is not None
 
@@ -216,11 +231,17 @@ def finish(
 
 
 def ingest(
-    session: Session, *, org_id: uuid.UUID, event: dict[str, Any], source: str
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    event: dict[str, Any],
+    source: str,
+    raw: str | None = None,
 ) -> str | None:
-    """Store the event, then handle it, in the caller's transaction. The outcome, or None for
-    an event already stored (nothing is done then)."""
-    if not store(session, org_id=org_id, event=event, source=source):
+    """Store the event (`raw`: the JSON text it was parsed from), then handle it, in the
+    caller's transaction. The outcome, or None for an event already stored (nothing is done
+    then)."""
+    if not store(session, org_id=org_id, event=event, source=source, raw=raw):
         Event.of(org_id, event, source).log().info("stripe event already received")
         return None
     outcome = handle(session, org_id=org_id, event=event, source=source)

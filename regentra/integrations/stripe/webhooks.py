@@ -188,7 +188,13 @@ def receive(*, token: str, payload: bytes, signature: str | None) -> Outcome:
             )
         return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
     with session_scope() as session:
-        outcome = handlers.ingest(session, org_id=endpoint.org_id, event=checked, source="webhook")
+        outcome = handlers.ingest(
+            session,
+            org_id=endpoint.org_id,
+            event=checked,
+            source="webhook",
+            raw=payload.decode(),  # UTF-8: `check` refused anything else
+        )
         # Last, so the connection row is locked after the invoice row (one lock order).
         now = utcnow()
         stale_before = now - LAST_WEBHOOK_STEP

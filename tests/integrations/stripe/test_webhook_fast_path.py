@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import Database, OrgKit, Site
-from sqlalchemy import event, select, update
+from sqlalchemy import Text, cast, event, select, update
 from sqlalchemy.orm import sessionmaker
 
 import regentra.db
@@ -258,3 +258,19 @@ def _sent_invoice(kit: OrgKit, db: Database) -> str:
         )
         session.commit()
     return stripe_id
+
+
+def test_a_delivery_is_stored_exactly_as_stripe_sent_it(endpoint: Endpoint, db: Database) -> None:
+    """The signed bytes, as received (Stripe's pretty-printed JSON), not a re-serialization;
+    read back, the payload is the event."""
+    payload = body("evt_fast_as_sent")
+    assert endpoint.deliver(payload).status_code == 200
+    with db.session() as session:
+        text, parsed = session.execute(
+            select(cast(StripeEvent.payload, Text), StripeEvent.payload).where(
+                StripeEvent.org_id == endpoint.kit.org.id,
+                StripeEvent.event_id == "evt_fast_as_sent",
+            )
+        ).one()
+    assert text == payload.decode()
+    assert parsed == json.loads(payload)
