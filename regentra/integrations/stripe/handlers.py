@@ -1,9 +1,10 @@
 """What a verified Stripe event does here. Shared by the webhook and by reconciliation.
 
-`ingest(session, org_id=, event=, source=)` stores the event under its unique (org, event id)
-first (`INSERT … ON CONFLICT DO NOTHING`, race-safe across processes on SQLite and
-PostgreSQL) and, only when this call stored it, hands it to `handle` in the same transaction
-and writes the outcome on the stored row. A duplicate (a redelivery, a concurrent delivery to
+`ingest(session, org_id=, event=, source=, raw=)` stores the event under its unique (org, event
+id) first (`INSERT … ON CONFLICT DO NOTHING`, race-safe across processes on SQLite and
+PostgreSQL; a webhook's payload as the JSON text Stripe signed, `raw`) and, only when this call
+stored it, hands it to `handle` in the same transaction and writes the outcome on the stored
+row. A duplicate (a redelivery, a concurrent delivery to
 another server, or an event reconciliation already read) returns None and does nothing.
 
 `handle(session, org_id=, event=, source=)` acts on one event and returns the outcome (a
