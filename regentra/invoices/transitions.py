@@ -142,8 +142,7 @@ PAID_BY = {
 
 @dataclass(frozen=True)
 class Paid:
-    """An invoice `mark_paid` moved to paid (the session's own copy of it, if it holds one,
-    is not refreshed: `session.refresh` it to read it)."""
+    """An invoice `mark_paid` moved to paid."""
 
     id: uuid.UUID
     number: str
@@ -217,6 +216,9 @@ def mark_paid(
     if row is None:
         return None
     paid = Paid(id=row.id, number=row.number, amount_paid=row.amount_paid)
+    held = session.identity_map.get(session.identity_key(Invoice, paid.id))
+    if held is not None:  # a copy the session holds (a send that found it paid) reads anew
+        session.refresh(held)
     record(
         session,
         org_id=org_id,

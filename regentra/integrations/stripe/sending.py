@@ -280,7 +280,8 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     if sent.status == InvoiceStatus.void.value:
         raise InvoiceVoid(f"invoice {sent.number} was voided while it was being sent")
     if status == "paid":  # a credit balance covered it (or the client paid during a retry)
-        paid = transitions.mark_paid(
+        # `sent`, the session's copy, reads as paid afterwards (mark_paid refreshes it).
+        transitions.mark_paid(
             session,
             org_id=org.id,
             stripe_invoice_id=sid,
@@ -288,8 +289,6 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             amount_paid=amount_of(found, "amount_paid"),
             source="send",
         )
-        if paid is not None:
-            session.refresh(sent)
     log.info(
         "invoice sent through Stripe",
         org_id=str(org.id),

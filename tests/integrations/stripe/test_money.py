@@ -184,6 +184,26 @@ def test_a_credit_balance_is_shown_and_the_amount_due_is_paid(
     assert (paid["status"], paid["amount_paid"]) == ("paid", 13000)
 
 
+def test_an_invoice_a_credit_balance_covers_is_answered_paid_when_sent(
+    stripe_app: StripeApp,
+) -> None:
+    """Stripe marks an invoice with nothing due paid when it is finalized: the send answers
+    with our invoice paid (the session's copy reads the transition), nothing left to pay."""
+    billing = connect_billing(stripe_app)
+    client, first = draft(billing)
+    assert send(billing, first).status_code == 200
+    billing.stripe.v1.customers.balance_transactions.create(
+        _customer_id(billing, client),
+        params={"amount": -20000, "currency": "usd", "description": "prepaid"},
+    )
+    _, invoice = draft(billing, client=client, minutes=90)  # $180.00, all of it covered
+    response = send(billing, invoice)
+    assert response.status_code == 200, response.text
+    sent = response.json()
+    assert (sent["status"], sent["amount_due"], sent["amount_paid"]) == ("paid", 0, 0)
+    assert get(billing, invoice)["status"] == "paid"
+
+
 def test_a_balance_owed_in_stripe_stops_the_send(stripe_app: StripeApp) -> None:
     billing = connect_billing(stripe_app)
     client, first = draft(billing)
