@@ -8,8 +8,9 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import structlog
 import typer
@@ -17,6 +18,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from regentra.config import ConfigError, get_settings
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading the app
+    from sqlalchemy.orm import Session
+
+    from regentra.models import User
+
+T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Regentra PSA billing.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -202,10 +210,9 @@ def user_add(
     typer.echo(json.dumps(out))
 
 
-def _change_user(email: str, change: str, role: str = "") -> None:
-    """deactivate, reactivate or set-role, through the users service (as the API does);
-    prints JSON with the user's id, role and whether they are active."""
-    from regentra.audit.service import Actor
+def _for_user(email: str, act: Callable[[Session, User], T]) -> T:
+    """`act` on the user with this email, in one unit of work through the services (as the
+    API does); an unknown email or a refusal exits with its message."""
     from regentra.db import session_scope
     from regentra.errors import RegentraError
     from regentra.orgs import service
@@ -216,18 +223,29 @@ def _change_user(email: str, change: str, role: str = "") -> None:
             user = service.find_user_by_email(session, email)
             if user is None:
                 raise _fail(f"no user with email {email}")
-            user = service.change_membership(
-                session,
-                org_id=user.org_id,
-                user_id=user.id,
-                actor=Actor.system(),
-                active={"deactivate": False, "reactivate": True}.get(change),
-                role=role or None,
-            )
-            out = {"user_id": str(user.id), "role": user.role, "is_active": user.is_active}
+            return act(session, user)
     except RegentraError as exc:
         raise _fail(exc.message) from None
-    typer.echo(json.dumps(out))
+
+
+def _change_user(email: str, change: str, role: str = "") -> None:
+    """deactivate, reactivate or set-role; prints JSON with the user's id, role and whether
+    they are active."""
+    from regentra.audit.service import Actor
+    from regentra.orgs import service
+
+    def act(session: Session, user: User) -> dict[str, Any]:
+        changed = service.change_membership(
+            session,
+            org_id=user.org_id,
+            user_id=user.id,
+            actor=Actor.system(),
+            active={"deactivate": False, "reactivate": True}.get(change),
+            role=role or None,
+        )
+        return {"user_id": str(changed.id), "role": changed.role, "is_active": changed.is_active}
+
+    typer.echo(json.dumps(_for_user(email, act)))
 
 
 @user_app.command("deactivate")
@@ -256,22 +274,14 @@ def user_reset_password(email: Annotated[str, typer.Option()]) -> None:
     """Print a single-use link (valid 30 minutes) for the user to set a new password."""
     from regentra.audit.service import Actor
     from regentra.auth import password_resets
-    from regentra.db import session_scope
-    from regentra.errors import RegentraError
-    from regentra.orgs import service
 
-    _settings_or_exit()
-    try:
-        with session_scope() as session:
-            user = service.find_user_by_email(session, email)
-            if user is None:
-                raise _fail(f"no user with email {email}")
-            link, _ = password_resets.issue(
-                session, org_id=user.org_id, user_id=user.id, actor=Actor.system()
-            )
-    except RegentraError as exc:
-        raise _fail(exc.message) from None
-    typer.echo(link)
+    def act(session: Session, user: User) -> str:
+        link, _ = password_resets.issue(
+            session, org_id=user.org_id, user_id=user.id, actor=Actor.system()
+        )
+        return link
+
+    typer.echo(_for_user(email, act))
 
 
 @token_app.command("create")

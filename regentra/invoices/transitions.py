@@ -234,8 +234,13 @@ def mark_paid(
             **({"stripe_event_id": stripe_event_id} if stripe_event_id else {}),
         },
     )
-    if row.quickbooks:  # `_hand_to_bookkeeping`, with the check done by the UPDATE
-        queue.enqueue(session, PAYMENT_BRIDGE_TASK, str(paid.id))
+    _hand_to_bookkeeping(
+        session,
+        org_id=org_id,
+        invoice_id=paid.id,
+        task=PAYMENT_BRIDGE_TASK,
+        connected=row.quickbooks,  # answered by the UPDATE
+    )
     return paid
 
 
@@ -246,11 +251,19 @@ def quickbooks_connected(session: Session, *, org_id: uuid.UUID) -> bool:
 
 
 def _hand_to_bookkeeping(
-    session: Session, *, org_id: uuid.UUID, invoice_id: uuid.UUID, task: str
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    invoice_id: uuid.UUID,
+    task: str,
+    connected: bool | None = None,
 ) -> None:
     """The one hook for QuickBooks: a sent, voided or paid invoice (however we learnt it) is
-    enqueued by task name, after commit, when the org has QuickBooks connected."""
-    if quickbooks_connected(session, org_id=org_id):
+    enqueued by task name, after commit, when the org has QuickBooks connected (`connected`:
+    already known in this transaction; else asked here)."""
+    if connected is None:
+        connected = quickbooks_connected(session, org_id=org_id)
+    if connected:
         queue.enqueue(session, task, str(invoice_id))
 
 
