@@ -407,8 +407,10 @@ def test_pacer_holds_across_processes(queue_url: str, tmp_path: Path) -> None:
     for out in run_together([command, command], cwd=ROOT, env=env, timeout=60):
         released += json.loads(out.strip().splitlines()[-1])
     assert len(released) == 60
-    # 60 calls at 20/s from two processes: about 3 s, never more than 21 in any second.
-    assert most_in_one_second(released) <= 21
+    # 60 calls at 20/s from two processes: about 3 s. Slots are 50 ms apart, so any second holds
+    # at most 21 of them; a process the OS wakes up to 100 ms after its slot (a busy CI machine)
+    # can bring 2 more times into one second. Two unshared schedules would put about 40 there.
+    assert most_in_one_second(released) <= 23
     assert max(released) - min(released) >= 2.8
 
 
