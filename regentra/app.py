@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,11 +16,17 @@ from regentra.api import webhooks as inbound_webhooks
 from regentra.api.middleware import BodySizeLimit, Observe, metrics_token_ok
 from regentra.api.router import api_router
 from regentra.config import get_settings
-from regentra.db import get_engine
+from regentra.db import dispose_async_engine, get_engine
 from regentra.http.validation import refuse_unsafe_text
 from regentra.log_setup import configure as configure_logging
 from regentra.web import render_error, web_router
 from regentra.web.static import mount_static
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await dispose_async_engine()  # the webhook path's asyncio connections, if it opened any
 
 
 def create_app() -> FastAPI:
@@ -32,6 +41,7 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json" if settings.api_docs else None,
         dependencies=[Depends(refuse_unsafe_text)],  # NUL and bidi controls: 422, everywhere
         routes=inbound_webhooks.routes(),  # first: found before any other route is tried
+        lifespan=_lifespan,
     )
     api_errors.install(app, render_html=render_error)
     app.include_router(api_router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -9,10 +10,12 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from regentra.config import get_settings
@@ -22,6 +25,7 @@ READ_ONLY = "regentra_read_only"  # execution option: `read_scope`, no transacti
 WRITER_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
 PING_AFTER_IDLE_SECONDS = 5.0  # PostgreSQL: a pooled connection idle longer is pinged first
 _IDLE_SINCE = "regentra.idle_since"
+POSTGRES_POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 10}
 
 
 class _SQLiteWriter:
@@ -122,18 +126,23 @@ def make_engine(url: str) -> Engine:
                 writer.release(record.info)
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=10)
+    engine = create_engine(url, **POSTGRES_POOL)
+    _ping_if_idle(engine)
+    return engine
 
-    # The pool's pre-ping, for connections that sat idle only: a ping costs round trips on
-    # every check-out, and a connection checked in moments ago is as alive as a ping would
-    # show. One idle longer (across a server restart, a proxy's idle timeout) is pinged, and
-    # replaced if dead (the pool then renews every connection older than it).
+
+def _ping_if_idle(engine: Engine) -> None:
+    """The pool's pre-ping, for connections that sat idle only: a ping costs round trips on
+    every check-out, and a connection checked in moments ago is as alive as a ping would
+    show. One idle longer (across a server restart, a proxy's idle timeout) is pinged, and
+    replaced if dead (the pool then renews every connection older than it)."""
+
     @event.listens_for(engine, "checkin")
     def _note_idle(_dbapi_conn: Any, record: Any) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get(_IDLE_SINCE)
         if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
             return  # just connected, or just used
@@ -141,8 +150,6 @@ def make_engine(url: str) -> Engine:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise InvalidatePoolError(f"idle connection failed its ping: {exc}") from exc
-
-    return engine
 
 
 @lru_cache(maxsize=1)
@@ -155,10 +162,41 @@ def get_sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+# One per event loop: an asyncio connection belongs to the loop it was opened in.
+_async_engines: WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine] = WeakKeyDictionary()
+
+
+def async_engine() -> AsyncEngine | None:
+    """The app's PostgreSQL database through psycopg's asyncio connections, for work that runs
+    on the event loop (the webhook path, `api.webhooks`): blocking-style code run in
+    SQLAlchemy's greenlet bridge (`AsyncSession.run_sync`) with `bind=engine.sync_engine`
+    awaits the database instead of holding a thread, so no thread hand-off nor contention for
+    the interpreter's lock per statement. One engine per event loop, with the pool settings
+    and idle ping of `make_engine`. None on SQLite (its one writer gains nothing from it),
+    and when sessions are bound to one connection (the tests' `db`): use the thread path."""
+    bind = get_sessionmaker().kw.get("bind")
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return None
+    loop = asyncio.get_running_loop()
+    engine = _async_engines.get(loop)
+    if engine is None:
+        engine = _async_engines[loop] = create_async_engine(bind.url, **POSTGRES_POOL)
+        _ping_if_idle(engine.sync_engine)
+    return engine
+
+
+async def dispose_async_engine() -> None:
+    """Close the running loop's asyncio connections (at shutdown)."""
+    engine = _async_engines.pop(asyncio.get_running_loop(), None)
+    if engine is not None:
+        await engine.dispose()
+
+
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    session = get_sessionmaker()()
+def session_scope(bind: Engine | None = None) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. `bind`: another engine
+    than the app's (`async_engine().sync_engine`, in the greenlet bridge)."""
+    session = get_sessionmaker()() if bind is None else get_sessionmaker()(bind=bind)
     try:
         yield session
         session.commit()
@@ -170,12 +208,12 @@ def session_scope() -> Iterator[Session]:
 
 
 @contextmanager
-def read_scope() -> Iterator[Connection]:
+def read_scope(bind: Engine | None = None) -> Iterator[Connection]:
     """Reads outside any transaction (autocommit: each statement reads on its own), for a
     short look-up that must not queue behind, nor hold up, writers: on SQLite no BEGIN (in WAL
     mode a statement reads a snapshot and never waits for the write lock), on PostgreSQL no
-    BEGIN and ROLLBACK round trips. Never commits anything."""
-    bind = get_sessionmaker().kw.get("bind")
+    BEGIN and ROLLBACK round trips. Never commits anything. `bind` as for `session_scope`."""
+    bind = bind or get_sessionmaker().kw.get("bind")
     if not isinstance(bind, Engine):  # tests bind every session to their one connection
         with get_sessionmaker()() as session:
             yield session.connection()

@@ -18,6 +18,7 @@ pacing throttle that lives in the queue's storage.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import random
@@ -242,6 +243,20 @@ def _after_commit(session: Session) -> None:
     pending: list[_Pending] = session.info.get(_PENDING, [])
     items = list(pending)
     pending.clear()
+    if not items:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        _send_all(items)
+        return
+    # Committed from code running on the event loop (the webhook path on PostgreSQL,
+    # `api.webhooks`): the queue is a blocking client (a SQLite file that may be busy, or
+    # Redis), so the sends go to a worker thread rather than stall every request meanwhile.
+    loop.run_in_executor(None, _send_all, items)
+
+
+def _send_all(items: list[_Pending]) -> None:
     for item in items:
         try:
             send(item.name, *item.args)

@@ -4,6 +4,7 @@ pacer, and `regentra serve` running a consumer in-process on a SQLite queue."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from conftest import ROOT, free_port
 from huey.exceptions import TaskException
+from huey.signals import SIGNAL_ENQUEUED
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
 from sqlalchemy.orm import Session
 from support.redis_server import RedisServer, start_redis
@@ -228,6 +230,25 @@ def test_enqueue_waits_for_commit(huey: Any, db: Any, tmp_path: Path) -> None:
         assert huey.pending_count() == 0  # not before the commit
         session.commit()
         assert queued_args(huey) == [("x", "1")]
+
+
+def test_a_commit_on_the_event_loop_sends_from_a_worker_thread(huey: Any, db: Any) -> None:
+    """Code running on the event loop (the webhook path on PostgreSQL) commits: the queue is a
+    blocking client, so the task is sent from a worker thread, never the loop's own."""
+    sessions, things = db
+    senders: list[int] = []
+    huey.signal(SIGNAL_ENQUEUED)(lambda _signal, _task: senders.append(threading.get_ident()))
+
+    async def commit_on_the_loop() -> int:
+        with sessions() as session:
+            session.execute(insert(things).values(name="a"))
+            enqueue(session, "test.queue.record", "x", "from the loop")
+            session.commit()
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(commit_on_the_loop())  # returns once its executor has finished
+    assert queued_args(huey) == [("x", "from the loop")]
+    assert len(senders) == 1 and senders[0] != loop_thread
 
 
 def test_rolled_back_work_sends_nothing(huey: Any, db: Any) -> None:

@@ -7,11 +7,15 @@ tried, and runs without FastAPI's dependency resolution (the app-wide dependency
 input, and a webhook's body is the vendor's signed bytes, stored as sent). The app's
 exception handlers and middleware (body size limit, metrics, security headers) still apply.
 
-Deliveries are received in worker threads of their own, at most `RECEIVERS` at once per
-process for the database in use: one on SQLite, whose writes take turns on one lock anyway
-(more threads only contend for the interpreter's lock, which measurably slows every
-delivery: `bench/webhooks.py`), a few on PostgreSQL, where a thread waiting for the
-database lets another run. Requests beyond that wait their turn in the event loop.
+On PostgreSQL a delivery is received on the event loop itself: `receive`'s blocking-style
+code runs in SQLAlchemy's greenlet bridge (`AsyncSession.run_sync`) on psycopg's asyncio
+connections (`db.async_engine`), so each statement awaits the database and the loop serves
+other requests meanwhile. Handing each delivery to a worker thread instead cost about as much
+CPU again as the work itself (a thread hand-off, and a wait for the interpreter's lock after
+every one of its round trips): `bench/webhooks.py`. On SQLite, and in tests whose sessions
+share one connection, deliveries are received in worker threads. Either way at most
+`RECEIVERS` at once per process: one on SQLite, whose writes take turns on one lock anyway,
+a few on PostgreSQL. Requests beyond that wait their turn in the event loop.
 """
 
 from __future__ import annotations
@@ -20,16 +24,19 @@ import asyncio
 from weakref import WeakKeyDictionary
 
 from anyio import CapacityLimiter, to_thread
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from regentra.db import get_engine
+from regentra.db import async_engine, get_engine
 from regentra.integrations.stripe import webhooks as stripe_webhooks
 
 STRIPE_PATH = "/api/webhooks/stripe/{token}"
-RECEIVERS = {"sqlite": 1, "postgresql": 4}
+RECEIVERS = {"sqlite": 1, "postgresql": 8}
 # One limiter per event loop (a limiter belongs to the loop it was made in; tests start many).
 _limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = WeakKeyDictionary()
 
@@ -46,15 +53,28 @@ def _receive_stripe(token: str, payload: bytes, signature: str | None) -> stripe
     return stripe_webhooks.receive(token=token, payload=payload, signature=signature)
 
 
+def _receive_stripe_bridged(
+    _bridge: Session, engine: Engine, token: str, payload: bytes, signature: str | None
+) -> stripe_webhooks.Outcome:
+    """In the greenlet bridge: `receive` on the asyncio engine's sync face (the bridge's own
+    session is only the way in; `receive` opens its sessions on `engine`)."""
+    return stripe_webhooks.receive(token=token, payload=payload, signature=signature, bind=engine)
+
+
 async def stripe_webhook(request: Request) -> JSONResponse:
     payload = await request.body()  # the raw bytes: the signature covers them exactly
-    outcome = await to_thread.run_sync(
-        _receive_stripe,
-        request.path_params["token"],
-        payload,
-        request.headers.get("stripe-signature"),
-        limiter=_limiter(),
-    )
+    token = request.path_params["token"]
+    signature = request.headers.get("stripe-signature")
+    engine = async_engine()
+    if engine is None:
+        outcome = await to_thread.run_sync(
+            _receive_stripe, token, payload, signature, limiter=_limiter()
+        )
+    else:
+        async with _limiter(), AsyncSession(engine) as bridge:
+            outcome = await bridge.run_sync(
+                _receive_stripe_bridged, engine.sync_engine, token, payload, signature
+            )
     return JSONResponse(outcome.body, status_code=outcome.status)
 
 

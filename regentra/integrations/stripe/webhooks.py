@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Engine, Table, and_, bindparam, or_, select, update
 
 from regentra.db import read_scope, session_scope
 from regentra.errors import NotFound, RegentraError
@@ -133,10 +133,10 @@ _NOTE_REJECTED = (
 )
 
 
-def lookup(token: str) -> Endpoint | None:
+def lookup(token: str, bind: Engine | None = None) -> Endpoint | None:
     """The org a webhook URL's token names, and its signing secret, in one read that takes
     no write lock. None for an unknown token."""
-    with read_scope() as connection:
+    with read_scope(bind) as connection:
         row = connection.execute(_LOOKUP, {"b_token_hash": webhook_token_hash(token)}).first()
     return Endpoint(**row._mapping) if row is not None else None
 
@@ -171,23 +171,26 @@ def check(endpoint: Endpoint, payload: bytes, signature: str | None) -> dict[str
     return event
 
 
-def receive(*, token: str, payload: bytes, signature: str | None) -> Outcome:
+def receive(
+    *, token: str, payload: bytes, signature: str | None, bind: Engine | None = None
+) -> Outcome:
     """Verify, store and handle one delivery; each step opens its own session (see the
-    module doc). Unknown token → NotFound (404); a rejection is recorded and answered 400;
-    an accepted event answers 200, committed."""
-    endpoint = lookup(token)
+    module doc), on `bind` if given (`db.async_engine`'s, from the event loop). Unknown token
+    → NotFound (404); a rejection is recorded and answered 400; an accepted event answers 200,
+    committed."""
+    endpoint = lookup(token, bind)
     if endpoint is None:
         raise NotFound("unknown webhook URL")
     checked = check(endpoint, payload, signature)
     if isinstance(checked, Rejection):
         reason = connection_test.clean_message(checked.reason)
-        with session_scope() as session:
+        with session_scope(bind) as session:
             session.execute(
                 _NOTE_REJECTED,
                 {"b_id": endpoint.connection_id, "b_now": utcnow(), "b_reason": reason},
             )
         return Outcome(400, {"error": {"code": "webhook_rejected", "message": REJECTED}})
-    with session_scope() as session:
+    with session_scope(bind) as session:
         outcome = handlers.ingest(
             session,
             org_id=endpoint.org_id,

@@ -230,3 +230,77 @@ def test_two_servers_and_two_workers_apply_each_transition_once(
         assert sorted(statuses) == ["paid"] * (CARD_INVOICES + ACH_INVOICES)
     for server in servers:
         assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+# ---- a delivery waiting on the database holds up nothing else -------------------------------
+
+
+@pytest.fixture
+def one_server(
+    postgres_server: PostgresServer, app_sandbox: StripeSandbox
+) -> Iterator[tuple[StripeApp, Any]]:
+    """One `regentra serve` process on a fresh PostgreSQL database (deliveries are received
+    on its event loop, through psycopg's asyncio connections), and an engine of the test's."""
+    url = postgres_server.create_database(f"regentra_loop_{uuid.uuid4().hex[:8]}")
+    upgrade(url)
+    engine = make_engine(url)
+    database = Database("postgres", url, sessionmaker(bind=engine, expire_on_commit=False))
+    server = start_server(url, extra_env={"REGENTRA_STRIPE_API_BASE": app_sandbox.url})
+    try:
+        yield StripeApp(server, app_sandbox, database), engine
+    finally:
+        stop_server(server)
+        engine.dispose()
+    assert server.process.returncode == 0, server.log()[-3000:]
+    assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+def test_a_delivery_waiting_on_a_locked_invoice_holds_up_no_other_request(
+    one_server: tuple[StripeApp, Any],
+) -> None:
+    """Invoice A's row is locked (as a long transaction elsewhere would): its `invoice.paid`
+    delivery waits for the lock, while B's delivery, the health check and a page are answered
+    at once; when the lock goes, A's delivery is applied, once."""
+    app, engine = one_server
+    billing = connect_billing(app)
+    a, b = billing.sent_invoice(), billing.sent_invoice()
+    stop_deliveries(billing)  # the test delivers
+    for invoice in (a, b):
+        pay(billing, invoice["stripe_invoice_id"], "card")
+    (paid_a,) = events_of(billing, a["stripe_invoice_id"], "invoice.paid")
+    (paid_b,) = events_of(billing, b["stripe_invoice_id"], "invoice.paid")
+    url = webhook_url(billing)
+    secret = billing.webhook_secret
+
+    def post(event: dict[str, Any]) -> httpx.Response:
+        body = body_of(event)
+        headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body, secret)}
+        return httpx.post(url, content=body, headers=headers, timeout=60)
+
+    answered: list[httpx.Response] = []
+    with engine.connect() as locker:
+        locker.execute(select(Invoice.id).where(Invoice.id == a["id"]).with_for_update())
+        waiting = threading.Thread(target=lambda: answered.append(post(paid_a)))
+        waiting.start()
+        wait_for(
+            lambda: locker.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            ).scalar_one(),
+            what="A's delivery waiting for the invoice's lock",
+        )
+        other = post(paid_b)
+        assert other.status_code == 200 and other.json() == {"received": True}, other.text
+        assert invoice_state(billing, b["id"])["status"] == "paid"
+        assert httpx.get(app.server.url + "/healthz", timeout=10).status_code == 200
+        assert httpx.get(app.server.url + "/login", timeout=10).status_code == 200
+        assert answered == [] and invoice_state(billing, a["id"])["status"] == "sent"
+        locker.rollback()  # the lock goes
+    waiting.join(timeout=60)
+    (first,) = answered
+    assert first.status_code == 200 and first.json() == {"received": True}, first.text
+    again = post(paid_a)
+    assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
+    for invoice in (a, b):
+        assert invoice_state(billing, invoice["id"])["status"] == "paid"
+        assert len(audits(billing, invoice["id"], "invoice.paid")) == 1
