@@ -32,6 +32,9 @@ org_app = typer.Typer(no_args_is_help=True, help="Organizations (MSPs).")
 user_app = typer.Typer(no_args_is_help=True, help="Users of an organization.")
 token_app = typer.Typer(no_args_is_help=True, help="Personal access tokens for the API.")
 keys_app = typer.Typer(no_args_is_help=True, help="The secrets keyring.")
+platform_app = typer.Typer(
+    no_args_is_help=True, help="Billing each organization for Regentra (the platform account)."
+)
 sandbox_app = typer.Typer(
     no_args_is_help=True, help="Local emulators of vendor APIs (tests and the offline demo)."
 )
@@ -40,6 +43,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
+app.add_typer(platform_app, name="platform")
 app.add_typer(sandbox_app, name="sandbox")
 
 err = Console(stderr=True)
@@ -393,6 +397,35 @@ def reconcile(
     if failed:
         err.print(f"[red]{len(failed)} of {len(reports)} orgs failed[/red] (see their messages)")
         raise typer.Exit(1)
+
+
+@platform_app.command("setup")
+def platform_setup() -> None:
+    """Make the platform's products, prices and webhook endpoint in its Stripe account (only
+    what is missing: safe to run at every deploy) and record their ids. Prints the webhook
+    endpoint's signing secret when it makes the endpoint: the only time Stripe shows it."""
+    _settings_or_exit()
+    from regentra.errors import RegentraError
+    from regentra.integrations.platform import setup
+
+    try:
+        report = setup.set_up()
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    mode = "live" if report.livemode else "test"
+    typer.echo(f"platform Stripe account {report.account_id or '(restricted key)'}, {mode} mode")
+    for item in report.made:
+        typer.echo(f"  made: {item}")
+    for item in report.kept:
+        typer.echo(f"  already there: {item}")
+    typer.echo(f"webhook endpoint: {report.webhook_url}")
+    if report.webhook_secret:
+        typer.echo(
+            "  its signing secret, shown this once: set REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET "
+            f"to\n  {report.webhook_secret}"
+        )
+    if not report.made and not report.saved:
+        typer.echo("nothing changed")
 
 
 @sandbox_app.command("stripe")

@@ -89,6 +89,31 @@ class Settings(BaseSettings):
     qbo_backoff_base_seconds: float = Field(default=0.5, ge=0)
     qbo_backoff_max_seconds: float = Field(default=8.0, ge=0)
 
+    # Platform billing (integrations/platform): each org's Regentra subscription, through the
+    # platform's own Stripe account. The key and the webhook signing secret come from the
+    # environment, or from the file `…_FILE` names (one or the other). No key: billing is off
+    # and every org is active (self-hosted installs).
+    platform_stripe_secret_key: str = ""
+    platform_stripe_secret_key_file: str = ""
+    platform_stripe_webhook_secret: str = ""
+    platform_stripe_webhook_secret_file: str = ""
+    # Days an org without a subscription can do everything (from its creation, or from when
+    # billing was switched on for orgs older than that).
+    platform_trial_days: int = Field(default=14, ge=0)
+    # Monthly prices in minor units of `platform_currency` (`regentra platform setup` makes
+    # them; a changed amount makes a new price at the next run, for new subscriptions).
+    platform_currency: str = "usd"
+    platform_starter_monthly: int = Field(default=4900, ge=0)
+    platform_pro_monthly: int = Field(default=14900, ge=0)
+    platform_starter_seat_monthly: int = Field(default=1900, ge=0)
+    platform_pro_seat_monthly: int = Field(default=2900, ge=0)
+    platform_compliance_tenant_monthly: int = Field(default=1500, ge=0)
+
+    @property
+    def platform_billing(self) -> bool:
+        """Billing each org for Regentra is on (a platform key is configured)."""
+        return bool(self.platform_stripe_secret_key)
+
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
@@ -140,9 +165,37 @@ def _check_trusted_proxies(settings: Settings) -> None:
             ) from None
 
 
+_SECRET_FILES = {
+    "platform_stripe_secret_key": "platform_stripe_secret_key_file",
+    "platform_stripe_webhook_secret": "platform_stripe_webhook_secret_file",
+}
+
+
+def _read_secret_files(settings: Settings) -> Settings:
+    """`REGENTRA_X_FILE=/path` sets X to the file's content (stripped), as container secrets
+    are mounted; X and X_FILE together are refused, and so is a file that cannot be read."""
+    updates: dict[str, str] = {}
+    for name, file_field in _SECRET_FILES.items():
+        path = getattr(settings, file_field).strip()
+        if not path:
+            continue
+        env = f"REGENTRA_{name.upper()}"
+        if getattr(settings, name):
+            raise ConfigError(f"Set {env} or {env}_FILE, not both.")
+        try:
+            value = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{env}_FILE: cannot read {path}: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"{env}_FILE: {path} is empty.")
+        updates[name] = value
+    return settings.model_copy(update=updates) if updates else settings
+
+
 def resolve(settings: Settings) -> Settings:
     """Fill in development secrets, or refuse to run in production without them."""
     _check_trusted_proxies(settings)
+    settings = _read_secret_files(settings)
     missing = [
         name
         for name, value in (

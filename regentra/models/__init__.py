@@ -16,6 +16,7 @@ from regentra.models.login_throttle import LoginThrottle
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret, SecretPurpose
 from regentra.models.password_reset import PasswordReset
+from regentra.models.platform import PLATFORM_SETTINGS_ID, PlatformSettings
 from regentra.models.quickbooks import (
     PostingKind,
     PostingState,
@@ -32,6 +33,7 @@ from regentra.models.user import Role, User
 from regentra.models.web_session import WebSession
 
 __all__ = [
+    "PLATFORM_SETTINGS_ID",
     "ActorType",
     "ApiToken",
     "AuditEvent",
@@ -50,6 +52,7 @@ __all__ = [
     "Org",
     "OrgSecret",
     "PasswordReset",
+    "PlatformSettings",
     "PostingKind",
     "PostingState",
     "QuickBooksConnection",

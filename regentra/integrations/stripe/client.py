@@ -290,6 +290,16 @@ def check_secret_key(org_id: uuid.UUID, secret_key: str) -> dict[str, Any]:
     return OrgStripe(org_id=org_id, secret_key=secret_key).retrieve_account()
 
 
+# Names the platform's own Stripe account where an org id goes (throttle keys, logs).
+PLATFORM_ACCOUNT = uuid.UUID(int=0)
+
+
+def for_platform(secret_key: str) -> OrgStripe:
+    """The platform's own Stripe account (billing each org for Regentra: integrations/platform),
+    with the same throttle, back-off and error mapping as an org's."""
+    return OrgStripe(org_id=PLATFORM_ACCOUNT, secret_key=secret_key)
+
+
 def for_org(session: Session, org_id: uuid.UUID) -> OrgStripe:
     """The org's client from its stored (encrypted) secret key; `StripeNotConnected` (409)
     pointing to Settings → Integrations when Stripe is not connected."""

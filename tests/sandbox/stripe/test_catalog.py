@@ -349,3 +349,40 @@ def test_metered_prices_must_be_backed_by_a_meter(client: stripe.StripeClient) -
     )
     assert metered.recurring is not None
     assert (metered.recurring.usage_type, metered.recurring.meter) == ("metered", meter.id)
+
+
+def test_a_product_id_can_be_chosen_once(client: stripe.StripeClient) -> None:
+    made = client.v1.products.create(params={"id": "regentra_plan_x", "name": "Plan X"})
+    assert made.id == "regentra_plan_x"
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.products.create(params={"id": "regentra_plan_x", "name": "Plan X again"})
+    assert refused.value.code == "resource_already_exists"
+    assert refused.value.param == "id"
+    assert client.v1.products.retrieve("regentra_plan_x").name == "Plan X"
+
+
+def test_a_lookup_key_names_one_price_and_can_be_transferred(client: stripe.StripeClient) -> None:
+    product = client.v1.products.create(params={"name": "Seats"})
+    base = {"product": product.id, "currency": "usd", "recurring": {"interval": "month"}}
+    first = client.v1.prices.create(params={**base, "unit_amount": 1900, "lookup_key": "seat"})
+    with pytest.raises(stripe.InvalidRequestError) as taken:
+        client.v1.prices.create(params={**base, "unit_amount": 2100, "lookup_key": "seat"})
+    assert taken.value.param == "lookup_key" and first.id in str(taken.value.user_message)
+    other = client.v1.prices.create(params={**base, "unit_amount": 500, "lookup_key": "other"})
+    found = client.v1.prices.list(params={"lookup_keys": ["seat", "other", "none"]}).data
+    assert {p.id for p in found} == {first.id, other.id}
+
+    moved = client.v1.prices.create(
+        params={**base, "unit_amount": 2100, "lookup_key": "seat", "transfer_lookup_key": True}
+    )
+    assert client.v1.prices.retrieve(first.id).lookup_key is None
+    assert [p.id for p in client.v1.prices.list(params={"lookup_keys": ["seat"]}).data] == [
+        moved.id
+    ]
+    with pytest.raises(stripe.InvalidRequestError):  # an update takes a held key only by transfer
+        client.v1.prices.update(first.id, params={"lookup_key": "other"})
+    client.v1.prices.update(first.id, params={"lookup_key": "other", "transfer_lookup_key": True})
+    assert client.v1.prices.retrieve(other.id).lookup_key is None
+    with pytest.raises(stripe.InvalidRequestError) as too_long:
+        client.v1.prices.create(params={**base, "unit_amount": 1, "lookup_key": "k" * 201})
+    assert too_long.value.param == "lookup_key"

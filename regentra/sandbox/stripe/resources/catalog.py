@@ -23,6 +23,9 @@ def create_product(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
     if not p["name"].strip():
         raise StripeError("Name cannot be blank.", param="name")
+    if p.get("id") and ctx.sandbox.find(ctx.account, "product", p["id"]) is not None:
+        # "the ID must be unique across all products in your Stripe account"
+        raise StripeError("Product already exists.", code="resource_already_exists", param="id")
     now = ctx.now()
     product = ctx.add(
         {
@@ -126,6 +129,7 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
             "Missing required param: product.", code="parameter_missing", param="product"
         )
     ctx.get("product", product_id, "product")
+    _claim_lookup_key(ctx, p.get("lookup_key"), transfer=p.get("transfer_lookup_key", False))
     charge, extras = price_terms.terms(ctx, p)
     recurring = None
     if "recurring" in p:
@@ -163,6 +167,32 @@ def _new_price(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     return price
 
 
+LOOKUP_KEY_MAX = 200
+
+
+def _claim_lookup_key(
+    ctx: Ctx, key: str | None, *, transfer: bool, keep: str | None = None
+) -> None:
+    """A lookup key names one price of the account: one held by another price is refused,
+    unless `transfer_lookup_key` moves it (that price loses it, `price.updated`)."""
+    if key is None:
+        return
+    if len(key) > LOOKUP_KEY_MAX:
+        raise StripeError(
+            f"Invalid string: {key[:20]}...; must be at most {LOOKUP_KEY_MAX} characters",
+            param="lookup_key",
+        )
+    for other in ctx.sandbox.all(ctx.account, "price"):
+        if other["id"] == keep or other.get("lookup_key") != key:
+            continue
+        if not transfer:
+            raise StripeError(
+                f"A price (`{other['id']}`) already uses that lookup key.", param="lookup_key"
+            )
+        other["lookup_key"] = None
+        ctx.emit("price.updated", other, {"lookup_key": key})
+
+
 @router.route("POST", "/v1/prices", "PriceCreateParams")
 def create_price(ctx: Ctx) -> dict[str, Any]:
     return _new_price(ctx, ctx.params)
@@ -180,6 +210,13 @@ def retrieve_price(ctx: Ctx) -> dict[str, Any]:
 @router.route("POST", "/v1/prices/{id}", "PriceUpdateParams")
 def update_price(ctx: Ctx) -> dict[str, Any]:
     price = ctx.get("price", ctx.path["id"])
+    if ctx.params.get("lookup_key"):
+        _claim_lookup_key(
+            ctx,
+            ctx.params["lookup_key"],
+            transfer=ctx.params.get("transfer_lookup_key", False),
+            keep=price["id"],
+        )
     previous = apply(price, ctx.params, ("active", "nickname", "lookup_key", "tax_behavior"))
     if previous:
         ctx.emit("price.updated", price, previous)
@@ -199,4 +236,6 @@ def list_prices(ctx: Ctx) -> dict[str, Any]:
         items = [i for i in items if i["type"] == p["type"]]
     if "currency" in p:
         items = [i for i in items if i["currency"] == p["currency"].lower()]
+    if "lookup_keys" in p:
+        items = [i for i in items if i.get("lookup_key") in p["lookup_keys"]]
     return listing.page(items, p, "/v1/prices", kind="price")
