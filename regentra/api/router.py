@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from regentra.api import (
     audit,
+    billing,
     catalog,
     clients,
     integrations,
@@ -31,6 +32,7 @@ for module in (
     quickbooks_postings,
     catalog,
     invoices,
+    billing,
 ):
     v1_router.include_router(module.router)
 

@@ -33,9 +33,11 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from regentra.db import async_engine, get_engine
+from regentra.integrations.platform import webhooks as platform_webhooks
 from regentra.integrations.stripe import webhooks as stripe_webhooks
 
 STRIPE_PATH = "/api/webhooks/stripe/{token}"
+PLATFORM_STRIPE_PATH = "/api/webhooks/platform/stripe"  # the platform account's own
 RECEIVERS = {"sqlite": 1, "postgresql": 8}
 # One limiter per event loop (a limiter belongs to the loop it was made in; tests start many).
 _limiters: WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = WeakKeyDictionary()
@@ -78,6 +80,20 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     return JSONResponse(outcome.body, status_code=outcome.status)
 
 
+def _receive_platform(payload: bytes, signature: str | None) -> platform_webhooks.Outcome:
+    return platform_webhooks.receive(payload=payload, signature=signature)
+
+
+async def platform_stripe_webhook(request: Request) -> JSONResponse:
+    """The platform account's events (each org's Regentra subscription): few, so received
+    on a worker thread whatever the database."""
+    payload = await request.body()
+    outcome = await to_thread.run_sync(
+        _receive_platform, payload, request.headers.get("stripe-signature")
+    )
+    return JSONResponse(outcome.body, status_code=outcome.status)
+
+
 class _Route(Route):
     """A Starlette route that names itself in the scope, as FastAPI's routes do, so the
     metrics label it by its template (`api.middleware.route_label`)."""
@@ -90,4 +106,9 @@ class _Route(Route):
 
 
 def routes() -> list[BaseRoute]:
-    return [_Route(STRIPE_PATH, stripe_webhook, methods=["POST"], include_in_schema=False)]
+    return [
+        _Route(STRIPE_PATH, stripe_webhook, methods=["POST"], include_in_schema=False),
+        _Route(
+            PLATFORM_STRIPE_PATH, platform_stripe_webhook, methods=["POST"], include_in_schema=False
+        ),
+    ]

@@ -16,7 +16,12 @@ from regentra.models.login_throttle import LoginThrottle
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret, SecretPurpose
 from regentra.models.password_reset import PasswordReset
-from regentra.models.platform import PLATFORM_SETTINGS_ID, PlatformSettings
+from regentra.models.platform import (
+    PLATFORM_SETTINGS_ID,
+    OrgBilling,
+    PlatformEvent,
+    PlatformSettings,
+)
 from regentra.models.quickbooks import (
     PostingKind,
     PostingState,
@@ -50,8 +55,10 @@ __all__ = [
     "LineKind",
     "LoginThrottle",
     "Org",
+    "OrgBilling",
     "OrgSecret",
     "PasswordReset",
+    "PlatformEvent",
     "PlatformSettings",
     "PostingKind",
     "PostingState",

@@ -9,13 +9,13 @@ from regentra.web.views import (
     approvals,
     audit,
     auth,
+    billing,
     catalog,
     clients,
     dashboard,
     integrations,
     invoices,
     password_reset,
-    placeholders,
     quickbooks,
     quickbooks_mapping,
     settings,
@@ -43,6 +43,6 @@ for module in (
     quickbooks,
     quickbooks_mapping,
     tokens,
-    placeholders,
+    billing,
 ):
     web_router.include_router(module.router)

@@ -365,6 +365,12 @@ CASES: dict[tuple[str, str], Case] = {
         ADMIN,
         lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"release_entries": True}),
     ),
+    # The org's own Regentra subscription: billing is off on the test server (every org
+    # active), so subscribing is refused in words (409) for A and B alike.
+    ("GET", "/api/v1/billing"): Case(ADMIN, lambda w, u: Req()),
+    ("POST", "/api/v1/billing/checkout"): Case(
+        ADMIN, lambda w, u: Req(json={"plan": "starter"}), 409, other_org=409
+    ),
     ("GET", "/api/v1/users"): Case(ADMIN, lambda w, u: Req(listed_id=str(w.users["admin"].id))),
     ("POST", "/api/v1/users"): Case(
         ADMIN,

@@ -38,6 +38,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
+from regentra.billing import service as billing
 from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
@@ -203,9 +204,12 @@ def _check_sendable(session: Session, invoice: Invoice) -> None:
 
 def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> Invoice:
     """Draft → sent through Stripe (409 `stripe_not_connected` when Stripe is not
-    connected). Crash-safe: every Stripe call carries a deterministic idempotency key, and a
-    retry finds what an earlier attempt made (see the module's docstring)."""
+    connected; 409 `subscription_required` when the org's trial is over without a Regentra
+    subscription, or its subscription is canceled: `billing.service`). Crash-safe: every
+    Stripe call carries a deterministic idempotency key, and a retry finds what an earlier
+    attempt made (see the module's docstring)."""
     invoice = service.get(session, org_id=org.id, invoice_id=invoice_id)
+    billing.require_can_send(session, org)  # the org's own Regentra subscription
     _check_sendable(session, invoice)
     _plan(service.lines_of(session, invoice), invoice)  # too long for Stripe: refused here
     stripe = stripe_client.for_org(session, org.id)

@@ -1,0 +1,83 @@
+"""The org's Regentra subscription (admins): status, usage, plans; subscribing through
+Stripe Checkout on the platform account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from regentra.api.deps import AdminUser, CurrentOrg, SessionDep
+from regentra.api.responses import BODY, CONFLICT, ROLE, errors
+from regentra.integrations.platform import subscriptions
+
+router = APIRouter(prefix="/billing", tags=["billing"])
+
+
+class PlanOut(BaseModel):
+    name: str
+    label: str
+    fee: int  # minor units of `currency` a month
+    seat: int
+    monthly_total: int  # at the current seats and compliance tenants
+
+
+class BillingOut(BaseModel):
+    billing_on: bool  # false: billing is off on this server (every org active)
+    status: Literal["active", "trial", "trial_over", "past_due", "canceled"]
+    can_send_invoices: bool
+    reason: str  # why sending is refused, when it is
+    plan: str | None
+    subscription_status: str | None  # Stripe's
+    trial_ends_at: datetime | None
+    cancel_at_period_end: bool
+    current_period_end: datetime | None
+    activating: bool
+    currency: str
+    seats: int
+    compliance_tenants: int
+    compliance_tenant_price: int
+    plans: list[PlanOut]
+
+
+class CheckoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: Literal["starter", "pro"]
+
+
+class CheckoutOut(BaseModel):
+    url: str  # Stripe Checkout: send the admin's browser there
+
+
+@router.get("", responses=errors(ROLE))
+def get_billing(session: SessionDep, user: AdminUser, org: CurrentOrg) -> BillingOut:
+    facts = subscriptions.facts(session, org)
+    state = facts.state
+    return BillingOut(
+        billing_on=state.billing_on,
+        status=state.status,
+        can_send_invoices=state.can_send,
+        reason=state.reason,
+        plan=state.plan,
+        subscription_status=state.subscription_status,
+        trial_ends_at=state.trial_ends_at,
+        cancel_at_period_end=state.cancel_at_period_end,
+        current_period_end=state.current_period_end,
+        activating=state.activating,
+        currency=facts.currency,
+        seats=facts.seats,
+        compliance_tenants=facts.compliance_tenants,
+        compliance_tenant_price=facts.compliance_tenant_price,
+        plans=[PlanOut(**vars(p)) for p in facts.plans],
+    )
+
+
+@router.post("/checkout", status_code=201, responses=errors(ROLE, BODY, CONFLICT))
+def start_checkout(
+    body: CheckoutIn, session: SessionDep, user: AdminUser, org: CurrentOrg
+) -> CheckoutOut:
+    url = subscriptions.start_checkout(session, org=org, admin=user, plan=body.plan)
+    return CheckoutOut(url=url)

@@ -1,0 +1,9 @@
+"""Platform billing's refusals."""
+
+from __future__ import annotations
+
+from regentra.errors import Conflict
+
+
+class SubscriptionRequired(Conflict):
+    code = "subscription_required"

@@ -1,0 +1,40 @@
+"""Settings → Billing & Subscriptions (admins): the org's Regentra subscription."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+
+from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
+from regentra.integrations.platform import subscriptions
+from regentra.web.auth import AdminPage
+from regentra.web.forms import FormDep, text
+from regentra.web.templating import redirect, render
+
+router = APIRouter(prefix="/billing")
+
+
+@router.get("")
+def billing_page(request: Request, session: SessionDep, account: AdminPage) -> Response:
+    facts = subscriptions.facts(session, account.org)
+    back_from_checkout = request.query_params.get("checkout") == "done"
+    context = {
+        "title": "Billing & Subscriptions",
+        "facts": facts,
+        "state": facts.state,
+        "back_from_checkout": back_from_checkout,
+    }
+    return render(request, "billing/index.html", context)
+
+
+@router.post("/checkout")
+def checkout(session: SessionDep, account: AdminPage, form: FormDep) -> Response:
+    try:
+        url = subscriptions.start_checkout(
+            session, org=account.org, admin=account.user, plan=text(form, "plan")
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect("/billing", error=exc.message)
+    return RedirectResponse(url, status_code=303)  # Stripe Checkout, on the platform account
