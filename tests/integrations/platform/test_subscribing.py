@@ -1,0 +1,324 @@
+"""Each org's Regentra subscription: trial, Stripe Checkout on the platform account (the
+Stripe sandbox, a fresh account per test), the platform webhook (signed deliveries of the
+sandbox's own events, duplicated and reordered), and what each status allows; in-process on
+both databases."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Database
+from factories import OrgKit
+from sqlalchemy import select
+from web.pages import PageClient
+
+from integrations.conftest import Billing, StripeApp, connect_billing, use_stripe
+from integrations.stripe.test_webhook_events import make_event, sign
+from regentra.config import get_settings
+from regentra.integrations.platform import setup
+from regentra.kit.time import utcnow
+from regentra.models import OrgBilling, PlatformEvent
+
+WEBHOOK = "/api/webhooks/platform/stripe"
+
+
+@dataclass
+class Platform:
+    app: StripeApp
+    key: str
+    secret: str
+
+    @property
+    def stripe(self) -> Any:
+        return self.app.sandbox.client(self.key)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The platform account's events, oldest first, as Stripe sends them."""
+        listed = httpx.get(
+            f"{self.app.sandbox.url}/v1/events",
+            params={"limit": 100},
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=30,
+        )
+        assert listed.status_code == 200, listed.text
+        return list(reversed(listed.json()["data"]))
+
+    def raw(self, path: str) -> dict[str, Any]:
+        """A Stripe object as the API sends it (JSON, decimals as strings)."""
+        got = httpx.get(
+            f"{self.app.sandbox.url}{path}",
+            headers={"Authorization": f"Bearer {self.key}"},
+            timeout=30,
+        )
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        return body
+
+    def deliver(self, event: dict[str, Any], *, secret: str | None = None) -> httpx.Response:
+        body = json.dumps(event).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": sign(body, secret or self.secret),
+        }
+        with self.app.server.http() as http:  # type: ignore[union-attr]
+            return http.post(WEBHOOK, content=body, headers=headers)
+
+
+@pytest.fixture
+def platform(stripe_app: StripeApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """Billing on: the platform account set up (its webhook secret configured)."""
+    key = f"sk_test_platform{uuid.uuid4().hex}"
+    use_stripe(
+        monkeypatch, stripe_app.sandbox.url, stripe_max_rps="0", platform_stripe_secret_key=key
+    )
+    report = setup.set_up()
+    assert report.webhook_secret
+    monkeypatch.setenv("REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET", report.webhook_secret)
+    get_settings.cache_clear()
+    yield Platform(stripe_app, key, report.webhook_secret)
+    get_settings.cache_clear()
+
+
+def billing_of(kit: OrgKit) -> dict[str, Any]:
+    with kit.api() as api:
+        response = api.get("/billing")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def row_of(db: Database, kit: OrgKit) -> OrgBilling | None:
+    with db.session() as session:
+        return session.scalar(select(OrgBilling).where(OrgBilling.org_id == kit.org.id))
+
+
+def subscribe(platform: Platform, kit: OrgKit, plan: str = "starter") -> str:
+    """The admin picks `plan` on the Billing page and pays on Stripe Checkout with a test
+    card; the platform account's events are then delivered. The subscription's id."""
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        chosen = page.post("/billing/checkout", {"plan": plan})
+        assert chosen.status_code == 303, chosen.text
+        url = chosen.headers["location"]
+        assert url.startswith(platform.app.sandbox.url + "/c/pay/")
+        assert 'id="billing-activating"' in page.get("/billing?checkout=done").text
+    card = {"card_number": "4242 4242 4242 4242", "exp": "12 / 34", "cvc": "123", "name": "Owner"}
+    paid = httpx.post(url, data=card, follow_redirects=False, timeout=30)
+    assert paid.status_code == 303, paid.text
+    assert paid.headers["location"] == get_settings().base_url + "/billing?checkout=done"
+    for event in platform.events():
+        assert platform.deliver(event).status_code == 200
+    row = row_of(platform.app.database, kit)
+    assert row is not None and row.stripe_subscription_id
+    return row.stripe_subscription_id
+
+
+def test_billing_off_every_org_is_active(stripe_app: StripeApp) -> None:
+    kit = stripe_app.make_org()
+    body = billing_of(kit)
+    assert body["billing_on"] is False and body["status"] == "active"
+    assert body["can_send_invoices"] is True
+    with PageClient(stripe_app.server) as page:
+        page.login(kit.admin.email)
+        assert 'id="billing-off"' in page.get("/billing").text
+    with kit.api() as api:
+        refused = api.post("/billing/checkout", json={"plan": "starter"})
+    assert refused.status_code == 409
+    assert "REGENTRA_PLATFORM_STRIPE_SECRET_KEY" in refused.json()["error"]["message"]
+    with stripe_app.server.http() as http:  # type: ignore[union-attr]
+        assert http.post(WEBHOOK, content=b"{}").status_code == 404
+
+
+def test_a_new_org_is_in_trial_and_sending_stops_when_it_ends(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    billing = connect_billing(platform.app)
+    body = billing_of(billing.kit)
+    assert body["billing_on"] and body["status"] == "trial" and body["can_send_invoices"]
+    ends = body["trial_ends_at"]
+    assert ends is not None
+    left = (datetime.fromisoformat(ends) - utcnow() - timedelta(days=14)).total_seconds()
+    assert -60 < left <= 0
+    assert [p["name"] for p in body["plans"]] == ["starter", "pro"]
+    assert body["seats"] == 1  # the admin
+
+    monkeypatch.setenv("REGENTRA_PLATFORM_TRIAL_DAYS", "0")
+    get_settings.cache_clear()
+    draft = billing.invoice()
+    with billing.kit.api() as api:
+        refused = api.post(f"/invoices/{draft['id']}/send")
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "subscription_required"
+        assert "trial ended" in error["message"] and "Settings → Billing" in error["message"]
+        assert api.get(f"/invoices/{draft['id']}").json()["status"] == "draft"
+    assert billing.stripe.v1.invoices.list().data == []  # nothing reached the org's Stripe
+    body = billing_of(billing.kit)
+    assert body["status"] == "trial_over" and body["can_send_invoices"] is False
+    with PageClient(platform.app.server) as page:
+        page.login(billing.kit.admin.email)
+        html = page.get("/billing").text
+        assert 'data-status="trial_over"' in html and 'id="subscribe-starter"' in html
+
+
+def test_subscribing_through_checkout_makes_the_org_active(
+    platform: Platform, db: Database
+) -> None:
+    billing: Billing = connect_billing(platform.app)
+    kit = billing.kit
+    tech = kit.add_user("technician")
+    kit.add_user("approver")
+    client = kit.client()
+    with kit.api() as api:
+        updated = api.patch(f"/clients/{client.id}", json={"compliance_enabled": True})
+        assert updated.status_code == 200, updated.text
+    subscription_id = subscribe(platform, kit, "pro")
+
+    body = billing_of(kit)
+    assert body["status"] == "active" and body["plan"] == "pro"
+    assert body["subscription_status"] == "active" and body["activating"] is False
+    assert body["current_period_end"] is not None
+    # In Stripe: the plan fee, the seats (3 active users), one compliance tenant.
+    sub = platform.stripe.v1.subscriptions.retrieve(subscription_id)
+    lines = sorted((i.price.lookup_key, i.quantity) for i in sub["items"].data)
+    assert lines == [
+        ("regentra_compliance_tenant_monthly", 1),
+        ("regentra_pro_monthly", 1),
+        ("regentra_pro_seat_monthly", 3),
+    ]
+    assert sub.metadata["regentra_org_id"] == str(kit.org.id)
+    # The same Customer is kept for the org.
+    row = row_of(db, kit)
+    assert row is not None and sub.customer == row.stripe_customer_id
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        html = page.get("/billing").text
+        assert 'data-status="active"' in html and "Pro plan" in html
+        assert 'id="subscribe-pro"' not in html
+    # Sending works; the technician sees no Billing page.
+    sent = billing.sent_invoice()
+    assert sent["status"] == "sent"
+    with PageClient(platform.app.server) as page:
+        page.login(tech.email)
+        assert page.get("/billing").status_code == 403
+    with kit.api() as api:
+        again = api.post("/billing/checkout", json={"plan": "starter"})
+    assert again.status_code == 409 and "already has" in again.json()["error"]["message"]
+
+
+def test_duplicate_and_reordered_events_apply_once_in_stripes_order(
+    platform: Platform, db: Database
+) -> None:
+    kit = platform.app.make_org()
+    subscribe(platform, kit)
+    events = platform.events()
+    for event in events:  # every one again: duplicates
+        answer = platform.deliver(event)
+        assert answer.status_code == 200 and answer.json()["duplicate"] is True
+    with db.session() as session:
+        stored = session.scalars(select(PlatformEvent.event_id)).all()
+    assert sorted(stored) == sorted(e["id"] for e in events)
+    # A later state, then an older snapshot arriving after it: the later one stays.
+    row = row_of(db, kit)
+    assert row is not None
+    snapshot = platform.raw(f"/v1/subscriptions/{row.stripe_subscription_id}")
+    newer = make_event("customer.subscription.updated", {**snapshot, "status": "past_due"})
+    newer["created"] = int(time.time()) + 60
+    older = make_event("customer.subscription.updated", {**snapshot, "status": "active"})
+    older["created"] = int(time.time()) + 30
+    assert platform.deliver(newer).status_code == 200
+    assert platform.deliver(older).status_code == 200
+    assert billing_of(kit)["status"] == "past_due"
+    with db.session() as session:
+        outcome = session.scalar(
+            select(PlatformEvent.outcome).where(PlatformEvent.event_id == older["id"])
+        )
+    assert outcome == "ignored: a later state of the subscription was applied already"
+
+
+def test_failed_payment_past_due_then_paid_then_deleted_refuses_sending(
+    platform: Platform, db: Database
+) -> None:
+    billing = connect_billing(platform.app)
+    kit = billing.kit
+    subscription_id = subscribe(platform, kit)
+    snapshot = platform.raw(f"/v1/subscriptions/{subscription_id}")
+    invoice = {
+        "id": "in_" + uuid.uuid4().hex[:24],
+        "object": "invoice",
+        "customer": snapshot["customer"],
+        "parent": {"subscription_details": {"subscription": subscription_id}},
+    }
+    at = int(time.time()) + 10
+
+    def event(type_: str, obj: dict[str, Any]) -> dict[str, Any]:
+        nonlocal at
+        made = make_event(type_, obj)
+        made["created"] = at = at + 1
+        return made
+
+    assert platform.deliver(event("invoice.payment_failed", invoice)).status_code == 200
+    body = billing_of(kit)
+    assert body["status"] == "past_due" and body["can_send_invoices"] is True
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        assert 'data-status="past_due"' in page.get("/billing").text
+    assert platform.deliver(event("invoice.paid", invoice)).status_code == 200
+    assert billing_of(kit)["status"] == "active"
+
+    deleted = event("customer.subscription.deleted", {**snapshot, "status": "canceled"})
+    assert platform.deliver(deleted).status_code == 200
+    body = billing_of(kit)
+    assert body["status"] == "canceled" and body["can_send_invoices"] is False
+    draft = billing.invoice()
+    with kit.api() as api:
+        refused = api.post(f"/invoices/{draft['id']}/send")
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "subscription_required"
+        assert "canceled" in refused.json()["error"]["message"]
+        # Everything else keeps working, and the way back is open: subscribing again.
+        assert api.get("/invoices").status_code == 200
+        again = api.post("/billing/checkout", json={"plan": "starter"})
+    assert again.status_code == 201, again.text
+    assert again.json()["url"].startswith(platform.app.sandbox.url + "/c/pay/")
+
+
+def test_rejected_and_foreign_deliveries(platform: Platform, db: Database) -> None:
+    kit = platform.app.make_org()
+    other = platform.app.make_org()
+    subscribe(platform, kit)
+    snapshot = platform.raw("/v1/subscriptions")["data"][0]
+    canceled = make_event("customer.subscription.updated", {**snapshot, "status": "canceled"})
+    canceled["created"] = int(time.time()) + 120
+    # Signed with another secret, or not at all: 400 with a generic message, nothing stored.
+    wrong = platform.deliver(canceled, secret="whsec_" + "x" * 32)
+    assert wrong.status_code == 400
+    assert wrong.json() == {"error": {"code": "webhook_rejected", "message": "webhook rejected"}}
+    with platform.app.server.http() as http:  # type: ignore[union-attr]
+        unsigned = http.post(WEBHOOK, content=json.dumps(canceled).encode())
+    assert unsigned.status_code == 400
+    with db.session() as session:
+        ids = session.scalars(select(PlatformEvent.event_id)).all()
+    assert canceled["id"] not in ids
+    assert billing_of(kit)["status"] == "active"
+    # A customer that belongs to no org: stored, ignored; the other org is untouched.
+    stranger = platform.stripe.v1.customers.create(params={"name": "Not an org"})
+    foreign = make_event(
+        "customer.subscription.updated",
+        {**snapshot, "id": "sub_" + uuid.uuid4().hex[:20], "customer": stranger.id},
+    )
+    assert platform.deliver(foreign).status_code == 200
+    with db.session() as session:
+        row = session.scalar(select(PlatformEvent).where(PlatformEvent.event_id == foreign["id"]))
+    assert row is not None and row.org_id is None
+    assert row.outcome == "ignored: a customer that belongs to no organization"
+    assert billing_of(other)["status"] == "trial"
+    assert billing_of(kit)["status"] == "active"
