@@ -7,8 +7,10 @@ from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request, Response
+from sqlalchemy.orm import Session
 
 from regentra.auth import sessions
+from regentra.billing import service as billing
 from regentra.config import get_settings
 from regentra.errors import Forbidden, Unauthenticated
 from regentra.http.deps import SessionDep
@@ -26,6 +28,9 @@ class Viewer:
     role: str
     org_name: str
     org_timezone: str
+    # Admins only, when the org's Regentra subscription needs them (past due, trial over,
+    # canceled): the banner on every page, linking to Settings → Billing.
+    billing_alert: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -43,6 +48,20 @@ class Account:
     viewer: Viewer
 
 
+BILLING_ALERTS = {
+    "past_due": "Stripe could not charge the card for your Regentra subscription: update the "
+    "payment method to keep it.",
+    "trial_over": "Your Regentra trial has ended: choose a plan to send invoices again.",
+    "canceled": "Your Regentra subscription is canceled: subscribe again to send invoices.",
+}
+
+
+def _billing_alert(session: Session, org: Org) -> str | None:
+    if not get_settings().platform_billing:
+        return None
+    return BILLING_ALERTS.get(billing.state(session, org).status)
+
+
 def account_for(request: Request, session: SessionDep) -> Account | None:
     user = sessions.user_for(session, read_cookie(request, SESSION_COOKIE))
     if user is None:
@@ -50,7 +69,8 @@ def account_for(request: Request, session: SessionDep) -> Account | None:
     org = session.get(Org, user.org_id)
     if org is None:
         return None
-    viewer = Viewer(user.display_name, user.email, user.role, org.name, org.timezone)
+    alert = _billing_alert(session, org) if user.role == Role.admin.value else None
+    viewer = Viewer(user.display_name, user.email, user.role, org.name, org.timezone, alert)
     request.state.viewer = viewer
     request.state.user_id = str(user.id)
     return Account(user=user, org=org, viewer=viewer)

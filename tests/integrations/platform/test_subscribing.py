@@ -167,6 +167,7 @@ def test_a_new_org_is_in_trial_and_sending_stops_when_it_ends(
         page.login(billing.kit.admin.email)
         html = page.get("/billing").text
         assert 'data-status="trial_over"' in html and 'id="subscribe-starter"' in html
+        assert "trial has ended" in page.get("/invoices").text  # the banner
 
 
 def test_subscribing_through_checkout_makes_the_org_active(
@@ -271,8 +272,17 @@ def test_failed_payment_past_due_then_paid_then_deleted_refuses_sending(
     with PageClient(platform.app.server) as page:
         page.login(kit.admin.email)
         assert 'data-status="past_due"' in page.get("/billing").text
+        home = page.get("/").text  # the banner, on every page, for admins
+        assert 'id="billing-alert"' in home and "could not charge the card" in home
+    tech = kit.add_user("technician")
+    with PageClient(platform.app.server) as page:
+        page.login(tech.email)
+        assert 'id="billing-alert"' not in page.get("/").text
     assert platform.deliver(event("invoice.paid", invoice)).status_code == 200
     assert billing_of(kit)["status"] == "active"
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        assert 'id="billing-alert"' not in page.get("/").text
 
     deleted = event("customer.subscription.deleted", {**snapshot, "status": "canceled"})
     assert platform.deliver(deleted).status_code == 200
