@@ -605,6 +605,7 @@ def demo(
     demo_data.seed_stripe_catalog(stripe_url)
     demo_data.connect_stripe(stripe_url)
     demo_data.connect_quickbooks(quickbooks_url)
+    demo_data.set_up_platform()
     err.print(f"\n[bold]Regentra demo[/bold] at {url}/login\n")
     for role, email, password in logins:
         err.print(f"  {role:<11} {email:<28} {password}")
@@ -615,7 +616,12 @@ def demo(
     err.print(
         f"  QuickBooks Online sandbox at {quickbooks_url}: the demo org is connected to its"
         f" company {demo_data.DEMO_QBO_COMPANY!r} and mapped; paid invoices show up at"
-        f" {quickbooks_url}/ with their Payment and fee Purchase.\n"
+        f" {quickbooks_url}/ with their Payment and fee Purchase."
+    )
+    err.print(
+        "  Platform billing: a second account of the Stripe sandbox bills the demo org for"
+        " Regentra (Settings → Billing: the trial, then Subscribe with card 4242 4242 4242"
+        " 4242).\n"
     )
     serve(host=host, port=port, workers=1)
 

@@ -16,6 +16,7 @@ from regentra.clients import service as clients
 from regentra.clients.schemas import ClientCreate
 from regentra.config import VAR_DIR, get_settings
 from regentra.db import get_engine, get_sessionmaker, session_scope
+from regentra.kit.files import private_file
 from regentra.migrate import upgrade
 from regentra.models import Org, TimeEntry, User
 from regentra.orgs import service as orgs
@@ -257,6 +258,31 @@ def connect_stripe(stripe_url: str) -> None:
             ),
             actor=Actor.system(),
         )
+
+
+# ---- Platform billing: a second sandbox account bills the demo org for Regentra ----------------
+
+DEMO_PLATFORM_KEY = "sk_test_RegentraPlatform0001"
+PLATFORM_SECRET_FILE = "demo-platform-webhook-secret"  # noqa: S105 (a file name)
+
+
+def set_up_platform() -> None:
+    """Billing on, as an operator turns it on: the platform key, `regentra platform setup`
+    (products, prices, the platform webhook endpoint) and its signing secret. The secret is
+    kept in var/ (0600) for the next `make demo` without reset: Stripe shows it only once."""
+    from regentra.integrations.platform import setup
+
+    os.environ["REGENTRA_PLATFORM_STRIPE_SECRET_KEY"] = DEMO_PLATFORM_KEY
+    get_settings.cache_clear()
+    kept = VAR_DIR / PLATFORM_SECRET_FILE
+    report = setup.set_up()
+    if report.webhook_secret is not None:
+        kept.unlink(missing_ok=True)
+        private_file(kept)
+        kept.write_text(report.webhook_secret + "\n")
+    # The endpoint and this file live and go together (the sandbox's state is in var/ too).
+    os.environ["REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET"] = kept.read_text().strip()
+    get_settings.cache_clear()
 
 
 # ---- QuickBooks Online: the demo org connected to the sandbox's US company, mapped ------------

@@ -136,11 +136,30 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             (mirrored,) = books["Invoice"]
             assert mirrored["Balance"] == 0
             assert len(books["Payment"]) == 1 and len(books["Purchase"]) == 1
+            # Platform billing is on against a second sandbox account: the org is in its
+            # trial; subscribing on Stripe Checkout turns it active through the platform's
+            # own webhook, delivered by the sandbox to the demo server.
+            billing = browser.get("/billing").text
+            assert 'data-status="trial"' in billing and 'id="subscribe-starter"' in billing
+            chosen = browser.post("/billing/checkout", {"plan": "starter"})
+            assert chosen.status_code == 303, chosen.text
+            checkout = chosen.headers["location"]
+            assert checkout.startswith(sandbox + "/c/pay/")
+            card = {"card_number": "4242 4242 4242 4242", "exp": "12 / 34", "cvc": "123"}
+            paid = httpx.post(checkout, data={**card, "name": "Demo Admin"}, timeout=30)
+            assert paid.status_code == 303, paid.text
+            deadline = time.monotonic() + 20
+            while 'data-status="active"' not in (billing := browser.get("/billing").text):
+                assert time.monotonic() < deadline, billing
+                time.sleep(0.3)
+            assert "Starter plan" in billing
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     db = tmp_path / "var" / "demo.db"
     assert db.exists()
+    kept = tmp_path / "var" / "demo-platform-webhook-secret"
+    assert kept.read_text().startswith("whsec_") and kept.stat().st_mode & 0o777 == 0o600
 
 
 def test_demo_refuses_ports_in_use_before_touching_var(tmp_path: Path) -> None:
