@@ -245,15 +245,14 @@ def _after_commit(session: Session) -> None:
     pending.clear()
     if not items:
         return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        _send_all(items)
+    if session.get_bind().dialect.is_async:
+        # Committed through an asyncio driver, so in SQLAlchemy's greenlet bridge on the event
+        # loop (the webhook path on PostgreSQL, `api.webhooks`): the queue is a blocking
+        # client (a SQLite file that may be busy, or Redis), so the sends go to a worker
+        # thread rather than stall every request meanwhile.
+        asyncio.get_running_loop().run_in_executor(None, _send_all, items)
         return
-    # Committed from code running on the event loop (the webhook path on PostgreSQL,
-    # `api.webhooks`): the queue is a blocking client (a SQLite file that may be busy, or
-    # Redis), so the sends go to a worker thread rather than stall every request meanwhile.
-    loop.run_in_executor(None, _send_all, items)
+    _send_all(items)
 
 
 def _send_all(items: list[_Pending]) -> None:

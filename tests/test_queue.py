@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,16 @@ import pytest
 from conftest import ROOT, free_port
 from huey.exceptions import TaskException
 from huey.signals import SIGNAL_ENQUEUED
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
+from support.postgres import PostgresServer
 from support.redis_server import RedisServer, start_redis
 from support.together import WAIT_FOR_GO, run_together
 
 from regentra import periodic, queue
 from regentra.config import get_settings
+from regentra.db import normalize_url
 from regentra.queue import Transient, enqueue, task
 
 # ---- tasks used by these tests (declared like any flow's tasks) --------------------------------
@@ -232,21 +236,36 @@ def test_enqueue_waits_for_commit(huey: Any, db: Any, tmp_path: Path) -> None:
         assert queued_args(huey) == [("x", "1")]
 
 
-def test_a_commit_on_the_event_loop_sends_from_a_worker_thread(huey: Any, db: Any) -> None:
-    """Code running on the event loop (the webhook path on PostgreSQL) commits: the queue is a
-    blocking client, so the task is sent from a worker thread, never the loop's own."""
-    sessions, things = db
+def test_a_commit_in_the_greenlet_bridge_sends_from_a_worker_thread(
+    huey: Any, postgres_server: PostgresServer
+) -> None:
+    """A unit of work on an asyncio engine (the webhook path on PostgreSQL: SQLAlchemy's
+    greenlet bridge on the event loop) commits: the queue is a blocking client, so the task is
+    sent from a worker thread, never the loop's own. Sync sessions send in their own thread
+    (the tests above), even where another library keeps an event loop running."""
+    url = postgres_server.create_database(f"regentra_q_{uuid.uuid4().hex[:8]}")
     senders: list[int] = []
     huey.signal(SIGNAL_ENQUEUED)(lambda _signal, _task: senders.append(threading.get_ident()))
 
-    async def commit_on_the_loop() -> int:
-        with sessions() as session:
-            session.execute(insert(things).values(name="a"))
-            enqueue(session, "test.queue.record", "x", "from the loop")
-            session.commit()
+    def unit_of_work(session: Session) -> None:
+        session.execute(text("CREATE TABLE things (name text)"))
+        session.execute(text("INSERT INTO things VALUES ('a')"))
+        enqueue(session, "test.queue.record", "x", "from the loop")
+        session.commit()
+
+    async def on_the_loop() -> int:
+        engine = create_async_engine(normalize_url(url))
+        try:
+            async with AsyncSession(engine) as session:
+                await session.run_sync(unit_of_work)
+        finally:
+            await engine.dispose()
         return threading.get_ident()
 
-    loop_thread = asyncio.run(commit_on_the_loop())  # returns once its executor has finished
+    # A loop of its own, in a thread of its own (a browser test's Playwright keeps one
+    # running in this thread); `asyncio.run` returns once the loop's executor has finished.
+    with ThreadPoolExecutor(1) as pool:
+        loop_thread = pool.submit(lambda: asyncio.run(on_the_loop())).result(timeout=60)
     assert queued_args(huey) == [("x", "from the loop")]
     assert len(senders) == 1 and senders[0] != loop_thread
 
