@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     platform_starter_seat_monthly: int = Field(default=1900, ge=0)
     platform_pro_seat_monthly: int = Field(default=2900, ge=0)
     platform_compliance_tenant_monthly: int = Field(default=1500, ge=0)
+    # Quantity updates per subscription per hour, shared by every worker: Stripe allows 200.
+    # A burst of seat or compliance changes waits for the next slot and then carries the
+    # final counts in one update.
+    platform_quantity_updates_per_hour: float = Field(default=180.0, gt=0)
 
     @property
     def platform_billing(self) -> bool:

@@ -52,6 +52,13 @@ SCHEDULE: tuple[Periodic, ...] = (
         task="stripe.pending_events_sweep",
         schedule=crontab(minute="*/10"),
     ),
+    # Daily: each subscribed org's seat and compliance-tenant quantities checked against its
+    # counts in the platform's Stripe account (drift corrected and audited).
+    Periodic(
+        "platform.quantities_drift",
+        task="platform.quantities_drift_sweep",
+        schedule=crontab(minute="41", hour="4"),
+    ),
     # Daily, at a quiet hour (UTC): stored Stripe events past their retention period lose
     # their payload and keep the row (REGENTRA_STRIPE_EVENT_PAYLOAD_DAYS, 90 by default).
     Periodic(

@@ -54,6 +54,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 TASK_MODULES = (
     "regentra.integrations.stripe.tasks",
     "regentra.integrations.quickbooks.tasks",
+    "regentra.integrations.platform.tasks",
     "regentra.invoices.tasks",
 )
 

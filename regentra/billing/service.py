@@ -17,9 +17,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from regentra import queue
 from regentra.billing.errors import SubscriptionRequired
 from regentra.config import get_settings
 from regentra.kit.time import as_utc, utcnow
@@ -44,6 +45,8 @@ STATUS_OF = {
     "paused": "canceled",
 }
 SENDING_BLOCKED = {"trial_over", "canceled"}
+# Declared in integrations/platform/tasks.py; enqueued here by name.
+SYNC_QUANTITIES_TASK = "platform.sync_quantities"
 
 
 @dataclass(frozen=True)
@@ -133,3 +136,20 @@ def compliance_tenants(session: Session, org_id: uuid.UUID) -> int:
         select(func.count()).where(Client.org_id == org_id, Client.compliance_enabled.is_(True))
     )
     return int(count or 0)
+
+
+def usage_changed(session: Session, org_id: uuid.UUID) -> None:
+    """What the org is billed for may have changed (a user added, deactivated, reactivated or
+    given another role; a client's compliance flag): when the org has a subscription, note it
+    (`usage_version`) and have the quantities synced after commit. The sync job coalesces a
+    burst of changes into few Stripe updates carrying the final counts."""
+    if not get_settings().platform_billing:
+        return
+    noted = session.execute(
+        update(OrgBilling)
+        .where(OrgBilling.org_id == org_id, OrgBilling.stripe_subscription_id.is_not(None))
+        .values(usage_version=OrgBilling.usage_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(noted, "rowcount", 0):
+        queue.enqueue(session, SYNC_QUANTITIES_TASK, str(org_id))

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
+from regentra.billing import service as billing
 from regentra.clients.schemas import ClientCreate, ClientUpdate
 from regentra.errors import Conflict, Invalid
 from regentra.kit.money import check_currency
@@ -53,6 +54,8 @@ def create(session: Session, *, org: Org, data: ClientCreate, actor: Actor) -> C
         subject_id=client.id,
         details={"name": client.name, "currency": client.currency},
     )
+    if client.compliance_enabled:
+        billing.usage_changed(session, org.id)  # a compliance tenant more
     return client
 
 
@@ -96,6 +99,8 @@ def update(
             subject_id=client.id,
             details={"changed": sorted(applied)},
         )
+    if "compliance_enabled" in applied:
+        billing.usage_changed(session, org_id)  # a compliance tenant more or less
     return client
 
 

@@ -56,6 +56,12 @@ class OrgBilling(IdMixin, OrgScoped, TimestampMixin, Base):
     # The `created` time of the Stripe event whose subscription snapshot was applied last:
     # an older snapshot arriving later (events are not ordered) is not applied over it.
     applied_event_created: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Seat and compliance-tenant quantities (integrations/platform/quantities.py): every change
+    # of what the org uses bumps `usage_version`; the sync job, holding `sync_lease_until`,
+    # brings Stripe's quantities to the counts and notes the version it synced.
+    usage_version: Mapped[int] = mapped_column(Integer, default=0)
+    synced_version: Mapped[int] = mapped_column(Integer, default=0)
+    sync_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class PlatformEvent(IdMixin, Base):

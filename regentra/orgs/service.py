@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from regentra.audit.service import Actor, record
 from regentra.auth.passwords import hash_password
 from regentra.auth.service import normalize_email
+from regentra.billing import service as billing
 from regentra.errors import Conflict, Invalid, NotFound
 from regentra.kit.money import check_currency
 from regentra.kit.time import time_zones, utcnow
@@ -195,6 +196,7 @@ def add_user(
         subject_id=user.id,
         details={"email": email, "role": role.value},
     )
+    billing.usage_changed(session, org_id)  # a seat more
     return user
 
 
@@ -279,6 +281,7 @@ def change_membership(
     )
     if user is None:
         raise NotFound("user not found")
+    was_active, was_role = user.is_active, user.role
     target_active = user.is_active if active is None else active
     target_role = user.role if new_role is None else new_role
     losing_admin = user.is_active and user.role == Role.admin.value
@@ -334,6 +337,8 @@ def change_membership(
             subject_id=user.id,
             details=details,
         )
+    if target_active != was_active or target_role != was_role:
+        billing.usage_changed(session, org_id)  # seats follow active users
     session.flush()
     return user
 
