@@ -146,6 +146,8 @@ class Sandbox:
         self.live_rate_limit = live_rate_limit
         self.endpoint_rate_limit = endpoint_rate_limit
         self.faults: dict[str, float] = {}
+        # Quantity updates per subscription id, their sandbox times (an hour's worth).
+        self.quantity_updates: dict[str, list[float]] = {}
         self.state_file = state_file
         self.listeners: list[Listener] = []
         self.includables: dict[str, dict[str, Callable[[Account, dict[str, Any]], Any]]] = {}

@@ -576,3 +576,36 @@ def test_subscriptions_survive_a_restart_with_a_state_file(
     invoices = _invoices(client, sub.id)
     assert [i.billing_reason for i in invoices] == ["subscription_create", "subscription_cycle"]
     assert invoices[-1].status == "paid"
+
+
+def test_at_most_200_quantity_updates_per_subscription_an_hour(make_sandbox: Any) -> None:
+    """With rate limits on (per-second limits raised out of the way): the 201st quantity
+    change of one subscription within the hour is refused (429 `rate_limit`, nothing
+    changes); another subscription is unaffected, and an hour later it works again."""
+    acct = Account(make_sandbox("--rate-limit", "10000", "--endpoint-rate-limit", "10000"))
+    client = acct.client
+    sub, _, seat = _subscribe(client, seats=1)
+    other, _, other_seat = _subscribe(client, seats=1)
+    item = _item(sub, seat)
+    for n in range(200):
+        client.v1.subscription_items.update(
+            item.id, params={"quantity": 2 + n, "proration_behavior": "none"}
+        )
+    with pytest.raises(stripe.RateLimitError) as refused:
+        client.v1.subscriptions.update(
+            sub.id,
+            params={"items": [{"id": item.id, "quantity": 999}], "proration_behavior": "none"},
+        )
+    body = refused.value.json_body or {}
+    assert body["error"]["code"] == "rate_limit" and "200 an hour" in body["error"]["message"]
+    assert client.v1.subscription_items.retrieve(item.id).quantity == 201
+    # A change that is not a quantity change (metadata only) is not counted nor refused.
+    client.v1.subscriptions.update(sub.id, params={"metadata": {"note": "still fine"}})
+    client.v1.subscription_items.update(
+        _item(other, other_seat).id, params={"quantity": 5, "proration_behavior": "none"}
+    )
+    acct.advance(3600)
+    client.v1.subscription_items.update(
+        item.id, params={"quantity": 7, "proration_behavior": "none"}
+    )
+    assert client.v1.subscription_items.retrieve(item.id).quantity == 7

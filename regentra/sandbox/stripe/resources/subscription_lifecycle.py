@@ -234,6 +234,27 @@ def schedule_cancel(sub: dict[str, Any], cancel_at: int, now: int) -> None:
 
 
 # ---- changes ------------------------------------------------------------------------------
+QUANTITY_UPDATES_PER_HOUR = 200
+
+
+def count_quantity_update(sandbox: Sandbox, subscription_id: str, now: float) -> None:
+    """A change of a subscription's item quantities (or items): at most
+    `QUANTITY_UPDATES_PER_HOUR` per subscription in any hour of the sandbox's clock, then 429
+    `rate_limit` (not counted). Off with the sandbox's rate limits (`--rate-limit 0`)."""
+    if sandbox.rate_limit <= 0:
+        return
+    recent = [t for t in sandbox.quantity_updates.get(subscription_id, []) if now - t < 3600]
+    if len(recent) >= QUANTITY_UPDATES_PER_HOUR:
+        raise StripeError(
+            f"Too many quantity updates to subscription {subscription_id}: at most "
+            f"{QUANTITY_UPDATES_PER_HOUR} an hour. Batch changes into fewer updates, or use "
+            "usage-based billing for quantities that change often.",
+            status=429,
+            code="rate_limit",
+        )
+    sandbox.quantity_updates[subscription_id] = [*recent, now]
+
+
 def change_items(
     sandbox: Sandbox,
     account: Account,
@@ -288,6 +309,8 @@ def change_items(
     check_compatible(list(remaining.values()), path)
     if next(iter(remaining.values()))["currency"] != sub["currency"]:
         raise StripeError("The price currency must match the subscription's.", param=path)
+    if any(a != "update" or q != i.get("quantity") for a, i, _, q, _ in plan):
+        count_quantity_update(sandbox, sub["id"], now)
 
     prorated = False
     for action, item, price, quantity, spec in plan:
