@@ -81,3 +81,30 @@ def start_checkout(
 ) -> CheckoutOut:
     url = subscriptions.start_checkout(session, org=org, admin=user, plan=body.plan)
     return CheckoutOut(url=url)
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: Literal["starter", "pro"]
+
+
+@router.post("/plan", responses=errors(ROLE, BODY, CONFLICT))
+def change_plan(body: PlanIn, session: SessionDep, user: AdminUser, org: CurrentOrg) -> BillingOut:
+    """Move the subscription to another plan (prorated)."""
+    subscriptions.change_plan(session, org=org, admin=user, plan=body.plan)
+    return get_billing(session, user, org)
+
+
+@router.post("/cancel", responses=errors(ROLE, CONFLICT))
+def cancel(session: SessionDep, user: AdminUser, org: CurrentOrg) -> BillingOut:
+    """Cancel at the end of the current period (sending keeps working until then)."""
+    subscriptions.set_cancel_at_period_end(session, org=org, admin=user, cancel=True)
+    return get_billing(session, user, org)
+
+
+@router.post("/resume", responses=errors(ROLE, CONFLICT))
+def resume(session: SessionDep, user: AdminUser, org: CurrentOrg) -> BillingOut:
+    """Undo a cancellation at period end."""
+    subscriptions.set_cancel_at_period_end(session, org=org, admin=user, cancel=False)
+    return get_billing(session, user, org)

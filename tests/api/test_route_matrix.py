@@ -371,6 +371,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/billing/checkout"): Case(
         ADMIN, lambda w, u: Req(json={"plan": "starter"}), 409, other_org=409
     ),
+    ("POST", "/api/v1/billing/plan"): Case(
+        ADMIN, lambda w, u: Req(json={"plan": "pro"}), 409, other_org=409
+    ),
+    ("POST", "/api/v1/billing/cancel"): Case(ADMIN, lambda w, u: Req(), 409, other_org=409),
+    ("POST", "/api/v1/billing/resume"): Case(ADMIN, lambda w, u: Req(), 409, other_org=409),
     ("GET", "/api/v1/users"): Case(ADMIN, lambda w, u: Req(listed_id=str(w.users["admin"].id))),
     ("POST", "/api/v1/users"): Case(
         ADMIN,

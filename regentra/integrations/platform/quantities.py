@@ -37,7 +37,13 @@ from regentra.audit.service import Actor, record
 from regentra.billing import service as billing
 from regentra.config import get_settings
 from regentra.db import session_scope
-from regentra.integrations.platform.setup import COMPLIANCE_TENANT, current
+from regentra.integrations.platform.setup import (
+    COMPLIANCE_PRODUCT,
+    COMPLIANCE_TENANT,
+    SEAT_PRODUCT,
+    current,
+    product_of,
+)
 from regentra.integrations.stripe.client import (
     OrgStripe,
     fingerprint,
@@ -51,8 +57,6 @@ from regentra.models import OrgBilling
 log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 300
-SEAT_PRODUCT = "regentra_psa_seat"
-COMPLIANCE_PRODUCT = "regentra_compliance_tenant"
 SYNCABLE = ("active", "trialing", "past_due", "unpaid", "incomplete")
 
 
@@ -127,10 +131,6 @@ def _usage(org_id: uuid.UUID) -> tuple[int, int, int] | None:
 def _changes(
     items: list[dict[str, Any]], seats: int, tenants: int, compliance_price: str
 ) -> list[dict[str, Any]]:
-    def product_of(item: dict[str, Any]) -> Any:
-        product = (item.get("price") or {}).get("product")
-        return product.get("id") if isinstance(product, dict) else product
-
     seat = next((i for i in items if product_of(i) == SEAT_PRODUCT), None)
     tenant = next((i for i in items if product_of(i) == COMPLIANCE_PRODUCT), None)
     changes: list[dict[str, Any]] = []
@@ -148,8 +148,7 @@ def _changes(
 def _quantities(items: list[dict[str, Any]]) -> dict[str, int]:
     found: dict[str, int] = {}
     for item in items:
-        product = (item.get("price") or {}).get("product")
-        found[str(product)] = int(item.get("quantity") or 0)
+        found[str(product_of(item))] = int(item.get("quantity") or 0)
     return {
         "seats": found.get(SEAT_PRODUCT, 0),
         "compliance_tenants": found.get(COMPLIANCE_PRODUCT, 0),

@@ -65,6 +65,9 @@ class PriceSpec:
     nickname: str
 
 
+PLAN_PRODUCTS = ("regentra_plan_starter", "regentra_plan_pro")
+SEAT_PRODUCT = "regentra_psa_seat"
+COMPLIANCE_PRODUCT = "regentra_compliance_tenant"
 PRODUCTS = (
     ProductSpec("regentra_plan_starter", "Regentra Starter", "Regentra Starter plan, monthly"),
     ProductSpec("regentra_plan_pro", "Regentra Pro", "Regentra Pro plan, monthly"),
@@ -75,6 +78,14 @@ PRODUCTS = (
         "Each client with compliance enabled, monthly",
     ),
 )
+
+
+def product_of(item: dict[str, Any]) -> str | None:
+    """The product id of a subscription item (its price's product, expanded or not)."""
+    product = (item.get("price") or {}).get("product")
+    if isinstance(product, dict):
+        product = product.get("id")
+    return product if isinstance(product, str) else None
 
 
 @dataclass(frozen=True)

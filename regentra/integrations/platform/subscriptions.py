@@ -11,24 +11,37 @@ counts are read and committed first. The subscription itself arrives by webhook
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regentra.audit.service import Actor, record
 from regentra.billing import service as billing
 from regentra.config import get_settings
 from regentra.errors import Conflict, Invalid
 from regentra.integrations.platform.errors import BILLING_OFF, PlatformBillingOff
-from regentra.integrations.platform.setup import COMPLIANCE_TENANT, PLANS, Plan, current
+from regentra.integrations.platform.setup import (
+    COMPLIANCE_TENANT,
+    PLAN_PRODUCTS,
+    PLANS,
+    SEAT_PRODUCT,
+    Plan,
+    current,
+    product_of,
+)
+from regentra.integrations.platform.webhooks import apply_subscription
 from regentra.integrations.stripe.client import (
+    fingerprint,
     for_platform,
     idempotency_key,
     request_options,
 )
 from regentra.models import Org, OrgBilling, User
 
+LIVE_STATUSES = ("active", "past_due")
 NOT_SET_UP = (
     "platform billing is not set up yet: the server's operator runs `regentra platform setup`"
 )
@@ -152,3 +165,105 @@ def start_checkout(session: Session, *, org: Org, admin: User, plan: str) -> str
     row.checkout_session_id = str(checkout.id)
     session.commit()
     return str(checkout.url)
+
+
+# ---- changing a live subscription ------------------------------------------------------------
+
+
+def _live(session: Session, org: Org) -> tuple[OrgBilling, str]:
+    """The org's billing row and live subscription id; 409 when there is none."""
+    if not get_settings().platform_billing:
+        raise PlatformBillingOff(BILLING_OFF)
+    row = session.scalar(select(OrgBilling).where(OrgBilling.org_id == org.id))
+    state = billing.state(session, org)
+    if row is None or not row.stripe_subscription_id or state.status not in LIVE_STATUSES:
+        raise Conflict("this organization has no Regentra subscription to change: subscribe first")
+    return row, row.stripe_subscription_id
+
+
+def _apply_now(session: Session, org_id: Any, sub: dict[str, Any]) -> None:
+    """Stripe's answer applied at once (the page shows it before the webhook confirms it);
+    the webhook of this very change applies the same state again, and an older one is
+    ignored (`applied_event_created`)."""
+    row = session.scalar(select(OrgBilling).where(OrgBilling.org_id == org_id).with_for_update())
+    assert row is not None
+    apply_subscription(session, row, sub, int(time.time()))
+
+
+def change_plan(session: Session, *, org: Org, admin: User, plan: str) -> None:
+    """Move the subscription to `plan` (its fee and its per-seat price), prorated."""
+    chosen = PLANS.get(plan)
+    if chosen is None:
+        raise Invalid(f"plan must be one of: {', '.join(PLANS)}")
+    row, sub_id = _live(session, org)
+    if row.plan == chosen.name:
+        raise Conflict(f"the subscription is already on the {chosen.label} plan")
+    platform = current(session)
+    assert platform is not None
+    prices = dict(platform.prices)
+    org_id, was = org.id, row.plan
+    session.commit()  # no lock held while Stripe answers
+
+    stripe = for_platform(get_settings().platform_stripe_secret_key)
+    sub = stripe.call(
+        lambda c: c.v1.subscriptions.retrieve(sub_id), op="subscriptions.retrieve"
+    ).to_dict()
+    changes = []
+    for item in sub["items"]["data"]:
+        product = product_of(item)
+        if product in PLAN_PRODUCTS:
+            changes.append({"id": item["id"], "deleted": True})
+        elif product == SEAT_PRODUCT:
+            changes.append({"id": item["id"], "price": prices[chosen.seat]})
+    changes.append({"price": prices[chosen.fee], "quantity": 1})
+    params = {
+        "items": changes,
+        "proration_behavior": "create_prorations",
+        "metadata": {"regentra_plan": chosen.name},
+    }
+    key = idempotency_key("platform-plan", f"{sub_id}:{fingerprint(params)}")
+    updated = stripe.call(
+        lambda c: c.v1.subscriptions.update(sub_id, params, request_options(key)),
+        op="subscriptions.update",
+    )
+    _apply_now(session, org_id, updated.to_dict())
+    record(
+        session,
+        org_id=org_id,
+        actor=Actor.of(admin),
+        action="billing.plan_changed",
+        subject_type="org",
+        subject_id=org_id,
+        details={"from": was, "to": chosen.name},
+    )
+    session.commit()
+
+
+def set_cancel_at_period_end(session: Session, *, org: Org, admin: User, cancel: bool) -> None:
+    """Cancel at the end of the period (`cancel=True`), or undo that (`cancel=False`:
+    `cancel_at_period_end=false`; Stripe's `resume` is for paused subscriptions)."""
+    row, sub_id = _live(session, org)
+    if row.cancel_at_period_end == cancel:
+        raise Conflict(
+            "the subscription already cancels at the end of the period"
+            if cancel
+            else "the subscription is not set to cancel"
+        )
+    org_id = org.id
+    session.commit()
+    stripe = for_platform(get_settings().platform_stripe_secret_key)
+    updated = stripe.call(
+        lambda c: c.v1.subscriptions.update(sub_id, {"cancel_at_period_end": cancel}),
+        op="subscriptions.update",
+    )
+    _apply_now(session, org_id, updated.to_dict())
+    record(
+        session,
+        org_id=org_id,
+        actor=Actor.of(admin),
+        action="billing.cancel_requested" if cancel else "billing.cancel_undone",
+        subject_type="org",
+        subject_id=org_id,
+        details={"subscription": sub_id},
+    )
+    session.commit()

@@ -22,6 +22,7 @@ stores nothing and its caller gets a generic answer; the reason is logged.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from regentra.config import get_settings
 from regentra.db import session_scope
 from regentra.errors import NotFound, RegentraError
 from regentra.integrations.platform.setup import PLANS, current
-from regentra.integrations.stripe.client import construct_event
+from regentra.integrations.stripe.client import construct_event, for_platform
 from regentra.models import OrgBilling, PlatformEvent
 
 log = structlog.get_logger(__name__)
@@ -146,15 +147,23 @@ def handle(session: Session, event: dict[str, Any]) -> tuple[str, uuid.UUID | No
             row.stripe_subscription_id = str(obj["subscription"])
         return "checkout completed", row.org_id
     if kind in SUBSCRIPTION_EVENTS:
-        return _apply_subscription(session, row, obj, created), row.org_id
+        return apply_subscription(session, row, obj, created, refetch=_retrieve), row.org_id
     if kind == "invoice.paid" or kind in PAYMENT_FAILED:
         return _apply_invoice(row, kind, obj, created), row.org_id
     return f"ignored: {kind} is not handled", row.org_id
 
 
-def _apply_subscription(
-    session: Session, row: OrgBilling, sub: dict[str, Any], created: int
+def apply_subscription(
+    session: Session,
+    row: OrgBilling,
+    sub: dict[str, Any],
+    created: int,
+    *,
+    refetch: Callable[[str], dict[str, Any]] | None = None,
 ) -> str:
+    """Apply a subscription snapshot of time `created` unless a later one was applied; on a
+    tie (two states of the same second, in an unknown order) Stripe's current state, read
+    through `refetch`, decides."""
     if row.stripe_subscription_id not in (None, sub.get("id")) and row.subscription_status in (
         *LIVE,
         *OWING,
@@ -162,6 +171,8 @@ def _apply_subscription(
         return "ignored: the organization has another live subscription"
     if created < row.applied_event_created:
         return "ignored: a later state of the subscription was applied already"
+    if created == row.applied_event_created and refetch is not None:
+        sub = refetch(str(sub["id"]))
     items = ((sub.get("items") or {}).get("data")) or []
     row.stripe_subscription_id = str(sub["id"])
     row.subscription_status = str(sub.get("status"))
@@ -174,6 +185,14 @@ def _apply_subscription(
     return f"subscription {row.subscription_status}" + (
         ", cancels at period end" if row.cancel_at_period_end else ""
     )
+
+
+def _retrieve(subscription_id: str) -> dict[str, Any]:
+    stripe = for_platform(get_settings().platform_stripe_secret_key)
+    found = stripe.call(
+        lambda c: c.v1.subscriptions.retrieve(subscription_id), op="subscriptions.retrieve"
+    )
+    return dict(found.to_dict())
 
 
 def _plan_of(session: Session, items: list[dict[str, Any]]) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
@@ -38,3 +40,44 @@ def checkout(session: SessionDep, account: AdminPage, form: FormDep) -> Response
         session.rollback()
         return redirect("/billing", error=exc.message)
     return RedirectResponse(url, status_code=303)  # Stripe Checkout, on the platform account
+
+
+def _act(session: SessionDep, done: Callable[[], str]) -> Response:
+    try:
+        message = done()
+    except RegentraError as exc:
+        session.rollback()
+        return redirect("/billing", error=exc.message)
+    return redirect("/billing", success=message)
+
+
+@router.post("/plan")
+def change_plan(session: SessionDep, account: AdminPage, form: FormDep) -> Response:
+    def done() -> str:
+        plan = text(form, "plan")
+        subscriptions.change_plan(session, org=account.org, admin=account.user, plan=plan)
+        return f"Your subscription is now on the {plan.capitalize()} plan (prorated)."
+
+    return _act(session, done)
+
+
+@router.post("/cancel")
+def cancel(session: SessionDep, account: AdminPage) -> Response:
+    def done() -> str:
+        subscriptions.set_cancel_at_period_end(
+            session, org=account.org, admin=account.user, cancel=True
+        )
+        return "Your subscription will end at the end of the current period."
+
+    return _act(session, done)
+
+
+@router.post("/resume")
+def resume(session: SessionDep, account: AdminPage) -> Response:
+    def done() -> str:
+        subscriptions.set_cancel_at_period_end(
+            session, org=account.org, admin=account.user, cancel=False
+        )
+        return "Your subscription continues: the cancellation is undone."
+
+    return _act(session, done)

@@ -21,7 +21,7 @@ from integrations.platform.conftest import WEBHOOK, Platform, billing_of, row_of
 from integrations.stripe.test_webhook_events import make_event
 from regentra.config import get_settings
 from regentra.kit.time import utcnow
-from regentra.models import PlatformEvent
+from regentra.models import AuditEvent, PlatformEvent
 
 
 def test_billing_off_every_org_is_active(stripe_app: StripeApp) -> None:
@@ -146,6 +146,15 @@ def test_duplicate_and_reordered_events_apply_once_in_stripes_order(
             select(PlatformEvent.outcome).where(PlatformEvent.event_id == older["id"])
         )
     assert outcome == "ignored: a later state of the subscription was applied already"
+    # Two states of the same second (their order unknown): Stripe's current state decides.
+    tie = int(time.time()) + 90
+    first = make_event("customer.subscription.updated", {**snapshot, "status": "past_due"})
+    second = make_event("customer.subscription.updated", {**snapshot, "status": "canceled"})
+    first["created"] = second["created"] = tie
+    assert platform.deliver(first).status_code == 200
+    assert billing_of(kit)["status"] == "past_due"
+    assert platform.deliver(second).status_code == 200
+    assert billing_of(kit)["status"] == "active"  # as the subscription is in Stripe
 
 
 def test_failed_payment_past_due_then_paid_then_deleted_refuses_sending(
@@ -235,3 +244,55 @@ def test_rejected_and_foreign_deliveries(platform: Platform, db: Database) -> No
     assert row.outcome == "ignored: a customer that belongs to no organization"
     assert billing_of(other)["status"] == "trial"
     assert billing_of(kit)["status"] == "active"
+
+
+def test_plan_change_and_cancel_at_period_end_and_its_undo(
+    platform: Platform, db: Database
+) -> None:
+    kit = platform.app.make_org()
+    kit.add_user("technician")
+    subscription_id = subscribe(platform, kit, "starter")
+    with kit.api() as api:
+        moved = api.post("/billing/plan", json={"plan": "pro"})
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["plan"] == "pro" and moved.json()["status"] == "active"
+        same = api.post("/billing/plan", json={"plan": "pro"})
+        assert same.status_code == 409 and "already on the Pro plan" in same.text
+        assert api.post("/billing/plan", json={"plan": "gold"}).status_code == 422
+    sub = platform.raw(f"/v1/subscriptions/{subscription_id}")
+    assert sorted((i["price"]["lookup_key"], i["quantity"]) for i in sub["items"]["data"]) == [
+        ("regentra_pro_monthly", 1),
+        ("regentra_pro_seat_monthly", 2),
+    ]
+
+    with kit.api() as api:
+        canceling = api.post("/billing/cancel")
+        assert canceling.status_code == 200, canceling.text
+        body = canceling.json()
+        assert body["cancel_at_period_end"] is True and body["status"] == "active"
+        assert body["can_send_invoices"] is True  # until the period ends
+        assert api.post("/billing/cancel").status_code == 409
+    assert platform.raw(f"/v1/subscriptions/{subscription_id}")["cancel_at_period_end"] is True
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        html = page.get("/billing").text
+        assert "canceling at the end of the period" in html and 'id="billing-resume"' in html
+        undone = page.follow(page.post("/billing/resume", {})).text
+        assert "the cancellation is undone" in undone and 'id="billing-cancel"' in undone
+    assert platform.raw(f"/v1/subscriptions/{subscription_id}")["cancel_at_period_end"] is False
+    # The webhooks of these changes, delivered late and in any order, change nothing more.
+    for event in reversed(platform.events()):
+        assert platform.deliver(event).status_code == 200
+    body = billing_of(kit)
+    assert body["plan"] == "pro" and body["cancel_at_period_end"] is False
+    with db.session() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(
+                AuditEvent.org_id == kit.org.id, AuditEvent.action.like("billing.%")
+            )
+        ).all()
+    assert sorted(actions) == [
+        "billing.cancel_requested",
+        "billing.cancel_undone",
+        "billing.plan_changed",
+    ]
