@@ -52,6 +52,9 @@ SCHEDULE: tuple[Periodic, ...] = (
         task="stripe.pending_events_sweep",
         schedule=crontab(minute="*/10"),
     ),
+    # Hourly, apart from the others: each org's Regentra subscription as the platform's Stripe
+    # account has it (what a lost platform webhook missed).
+    Periodic("platform.reconcile", task="platform.reconcile_sweep", schedule=crontab(minute="52")),
     # Daily: each subscribed org's seat and compliance-tenant quantities checked against its
     # counts in the platform's Stripe account (drift corrected and audited).
     Periodic(

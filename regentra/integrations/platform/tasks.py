@@ -6,7 +6,7 @@ import uuid
 
 from regentra import queue
 from regentra.billing.service import SYNC_QUANTITIES_TASK
-from regentra.integrations.platform import quantities
+from regentra.integrations.platform import quantities, reconcile
 from regentra.queue import task
 
 
@@ -23,3 +23,10 @@ def quantities_drift_sweep() -> None:
     task per org; a correction is audited like any update."""
     for org_id in quantities.subscribed_orgs():
         queue.send(SYNC_QUANTITIES_TASK, str(org_id))
+
+
+@task("platform.reconcile_sweep")
+def reconcile_sweep() -> None:
+    """Periodic (hourly): each org's subscription as Stripe has it now (what a lost platform
+    webhook missed)."""
+    reconcile.reconcile_all()

@@ -95,9 +95,9 @@ def row_of(db: Database, kit: OrgKit) -> OrgBilling | None:
         return session.scalar(select(OrgBilling).where(OrgBilling.org_id == kit.org.id))
 
 
-def subscribe(platform: Platform, kit: OrgKit, plan: str = "starter") -> str:
+def pay_checkout(platform: Platform, kit: OrgKit, plan: str = "starter") -> None:
     """The admin picks `plan` on the Billing page and pays on Stripe Checkout with a test
-    card; the platform account's events are then delivered. The subscription's id."""
+    card (the platform account's events are not delivered)."""
     with PageClient(platform.app.server) as page:
         page.login(kit.admin.email)
         chosen = page.post("/billing/checkout", {"plan": plan})
@@ -109,6 +109,11 @@ def subscribe(platform: Platform, kit: OrgKit, plan: str = "starter") -> str:
     paid = httpx.post(url, data=card, follow_redirects=False, timeout=30)
     assert paid.status_code == 303, paid.text
     assert paid.headers["location"] == get_settings().base_url + "/billing?checkout=done"
+
+
+def subscribe(platform: Platform, kit: OrgKit, plan: str = "starter") -> str:
+    """`pay_checkout`, then the platform account's events delivered: the subscription's id."""
+    pay_checkout(platform, kit, plan)
     for event in platform.events():
         assert platform.deliver(event).status_code == 200
     row = row_of(platform.app.database, kit)
