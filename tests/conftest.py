@@ -288,10 +288,15 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, *, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    database_url: str,
+    *,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> LiveServer:
-    """`regentra serve` on `database_url` (`args`: more options, e.g. `--no-worker`)."""
-    port = free_port()
+    """`regentra serve` on `database_url` (`args`: more options, e.g. `--no-worker`), on
+    `port` when given (its base URL known before it starts), else a free one."""
+    port = port or free_port()
     log_path = _VAR / f"server-{port}.log"
     env = {**os.environ, "REGENTRA_DATABASE_URL": database_url, **(extra_env or {})}
     env["REGENTRA_BASE_URL"] = f"http://127.0.0.1:{port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -52,6 +53,15 @@ CSP = (
 )
 
 
+def csp(form_targets: Sequence[str] = ()) -> str:
+    """The pages' Content-Security-Policy; `form_targets`: origins a form of the page may
+    end up at (a POST answered by a redirect there, e.g. to Stripe Checkout: browsers apply
+    `form-action` to the redirect too)."""
+    if not form_targets:
+        return CSP
+    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(form_targets))
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -69,7 +79,12 @@ def environment() -> Environment:
 
 
 def render(
-    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status: int = 200,
+    *,
+    form_targets: Sequence[str] = (),
 ) -> HTMLResponse:
     viewer: Viewer | None = getattr(request.state, "viewer", None)
     flash = read_flash(request)
@@ -85,7 +100,7 @@ def render(
     html = environment().get_template(template).render(ctx)
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = csp(form_targets)
     set_csrf_cookie_if_new(request, response)
     if flash is not None:
         clear_flash(response)

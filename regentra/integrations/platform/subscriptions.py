@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -91,6 +92,15 @@ def facts(session: Session, org: Org) -> Facts:
         compliance_tenant_price=tenant_price,
         plans=offers,
     )
+
+
+def stripe_page_origins() -> list[str]:
+    """Where Subscribe sends the admin's browser: Stripe's Checkout (and customer portal)
+    pages, or the sandbox's own when Stripe's API base points at one."""
+    base = urlsplit(get_settings().stripe_api_base)
+    if base.hostname == "api.stripe.com":
+        return ["https://checkout.stripe.com", "https://billing.stripe.com"]
+    return [f"{base.scheme}://{base.netloc}"]
 
 
 def _row(session: Session, org_id: Any) -> OrgBilling:

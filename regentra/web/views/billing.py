@@ -27,7 +27,9 @@ def billing_page(request: Request, session: SessionDep, account: AdminPage) -> R
         "state": facts.state,
         "back_from_checkout": back_from_checkout,
     }
-    return render(request, "billing/index.html", context)
+    return render(
+        request, "billing/index.html", context, form_targets=subscriptions.stripe_page_origins()
+    )
 
 
 @router.post("/checkout")

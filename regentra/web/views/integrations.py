@@ -83,8 +83,13 @@ def _page(
         "quickbooks": quickbooks_card.card(session, org_id=account.org.id, error=quickbooks_error),
         "quickbooks_mapping": quickbooks_mapping.card(session, account),
     }
-    response = render(request, "integrations/index.html", context, status=status)
-    return quickbooks_card.allow_connect_form(response)
+    return render(
+        request,
+        "integrations/index.html",
+        context,
+        status=status,
+        form_targets=quickbooks_card.connect_form_targets(),
+    )
 
 
 @router.get("")

@@ -68,8 +68,12 @@ def test_a_new_org_is_in_trial_and_sending_stops_when_it_ends(
     assert body["status"] == "trial_over" and body["can_send_invoices"] is False
     with PageClient(platform.app.server) as page:
         page.login(billing.kit.admin.email)
-        html = page.get("/billing").text
+        shown = page.get("/billing")
+        html = shown.text
         assert 'data-status="trial_over"' in html and 'id="subscribe-starter"' in html
+        # Subscribe answers with a redirect to Checkout: the page's policy lets the form go.
+        policy = shown.headers["content-security-policy"]
+        assert f"form-action 'self' {platform.app.sandbox.url};" in policy
         assert "trial has ended" in page.get("/invoices").text  # the banner
 
 
