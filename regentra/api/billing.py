@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from regentra.api.deps import AdminUser, CurrentOrg, SessionDep
 from regentra.api.responses import BODY, CONFLICT, ROLE, errors
+from regentra.errors import RegentraError
 from regentra.integrations.platform import subscriptions
 
 router = APIRouter(prefix="/billing", tags=["billing"])
@@ -22,6 +23,17 @@ class PlanOut(BaseModel):
     fee: int  # minor units of `currency` a month
     seat: int
     monthly_total: int  # at the current seats and compliance tenants
+
+
+class PlatformInvoiceOut(BaseModel):
+    number: str | None
+    created: datetime
+    amount_due: int
+    amount_paid: int
+    currency: str
+    status: str | None
+    hosted_invoice_url: str | None
+    invoice_pdf: str | None
 
 
 class BillingOut(BaseModel):
@@ -40,6 +52,10 @@ class BillingOut(BaseModel):
     compliance_tenants: int
     compliance_tenant_price: int
     plans: list[PlanOut]
+    # From the platform's Stripe account (none before the org's first Checkout):
+    payment_method: str | None  # "visa •••• 4242"
+    invoices: list[PlatformInvoiceOut]
+    stripe_error: str | None  # Stripe could not be read just now: the fields above are empty
 
 
 class CheckoutIn(BaseModel):
@@ -56,6 +72,11 @@ class CheckoutOut(BaseModel):
 def get_billing(session: SessionDep, user: AdminUser, org: CurrentOrg) -> BillingOut:
     facts = subscriptions.facts(session, org)
     state = facts.state
+    details, stripe_error = None, None
+    try:
+        details = subscriptions.stripe_details(session, org)
+    except RegentraError as exc:
+        stripe_error = exc.message
     return BillingOut(
         billing_on=state.billing_on,
         status=state.status,
@@ -72,6 +93,9 @@ def get_billing(session: SessionDep, user: AdminUser, org: CurrentOrg) -> Billin
         compliance_tenants=facts.compliance_tenants,
         compliance_tenant_price=facts.compliance_tenant_price,
         plans=[PlanOut(**vars(p)) for p in facts.plans],
+        payment_method=details.card if details else None,
+        invoices=[PlatformInvoiceOut(**vars(i)) for i in details.invoices] if details else [],
+        stripe_error=stripe_error,
     )
 
 

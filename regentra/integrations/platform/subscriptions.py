@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -277,3 +278,68 @@ def set_cancel_at_period_end(session: Session, *, org: Org, admin: User, cancel:
         details={"subscription": sub_id},
     )
     session.commit()
+
+
+# ---- what Stripe holds: the payment method and past platform invoices --------------------------
+
+
+@dataclass(frozen=True)
+class PlatformInvoice:
+    number: str | None
+    created: datetime
+    amount_due: int
+    amount_paid: int
+    currency: str
+    status: str | None
+    hosted_invoice_url: str | None
+    invoice_pdf: str | None
+
+
+@dataclass(frozen=True)
+class StripeDetails:
+    card: str | None  # "visa •••• 4242"
+    invoices: list[PlatformInvoice]
+
+
+def stripe_details(session: Session, org: Org) -> StripeDetails | None:
+    """The org's payment method and its platform invoices (newest first, at most 24), read
+    from the platform account; None when there is no platform Customer yet. A Stripe failure
+    is the caller's to show (`RegentraError`)."""
+    settings = get_settings()
+    if not settings.platform_billing:
+        return None
+    row = session.scalar(select(OrgBilling).where(OrgBilling.org_id == org.id))
+    if row is None or not row.stripe_customer_id:
+        return None
+    customer_id = row.stripe_customer_id
+    stripe = for_platform(settings.platform_stripe_secret_key)
+    customer = stripe.call(
+        lambda c: c.v1.customers.retrieve(
+            customer_id, {"expand": ["invoice_settings.default_payment_method"]}
+        ),
+        op="customers.retrieve",
+    ).to_dict()
+    method = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    card = method.get("card") if isinstance(method, dict) else None
+    listed = stripe.call(
+        lambda c: c.v1.invoices.list({"customer": customer_id, "limit": 24}),
+        op="invoices.list",
+    )
+    invoices = [
+        PlatformInvoice(
+            number=i.get("number"),
+            created=datetime.fromtimestamp(int(i.get("created") or 0), UTC),
+            amount_due=int(i.get("amount_due") or 0),
+            amount_paid=int(i.get("amount_paid") or 0),
+            currency=str(i.get("currency") or settings.platform_currency).upper(),
+            status=i.get("status"),
+            hosted_invoice_url=i.get("hosted_invoice_url"),
+            invoice_pdf=i.get("invoice_pdf"),
+        )
+        for i in (inv.to_dict() for inv in listed.data)
+        if i.get("status") != "draft"
+    ]
+    return StripeDetails(
+        card=f"{card.get('brand')} •••• {card.get('last4')}" if card else None,
+        invoices=invoices,
+    )

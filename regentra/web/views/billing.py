@@ -21,11 +21,18 @@ router = APIRouter(prefix="/billing")
 def billing_page(request: Request, session: SessionDep, account: AdminPage) -> Response:
     facts = subscriptions.facts(session, account.org)
     back_from_checkout = request.query_params.get("checkout") == "done"
+    details, details_error = None, None
+    try:
+        details = subscriptions.stripe_details(session, account.org)
+    except RegentraError as exc:  # Stripe unreachable: the rest of the page still shows
+        details_error = exc.message
     context = {
         "title": "Billing & Subscriptions",
         "facts": facts,
         "state": facts.state,
         "back_from_checkout": back_from_checkout,
+        "details": details,
+        "details_error": details_error,
     }
     return render(
         request, "billing/index.html", context, form_targets=subscriptions.stripe_page_origins()

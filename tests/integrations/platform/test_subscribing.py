@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Database
+from conftest import Database, free_port
 from sqlalchemy import select
 from web.pages import PageClient
 
@@ -111,6 +111,14 @@ def test_subscribing_through_checkout_makes_the_org_active(
         html = page.get("/billing").text
         assert 'data-status="active"' in html and "Pro plan" in html
         assert 'id="subscribe-pro"' not in html
+        # From the platform account: the card on file and the first (paid) invoice.
+        assert 'id="billing-card">visa •••• 4242<' in html
+        assert 'data-status="paid"' in html and f'href="{platform.app.sandbox.url}/' in html
+    body = billing_of(kit)
+    assert body["payment_method"] == "visa •••• 4242" and body["stripe_error"] is None
+    (first,) = body["invoices"]
+    assert first["status"] == "paid" and first["amount_paid"] == first["amount_due"] > 0
+    assert first["hosted_invoice_url"].startswith(platform.app.sandbox.url)
     # Sending works; the technician sees no Billing page.
     sent = billing.sent_invoice()
     assert sent["status"] == "sent"
@@ -300,3 +308,22 @@ def test_plan_change_and_cancel_at_period_end_and_its_undo(
         "billing.cancel_undone",
         "billing.plan_changed",
     ]
+
+
+def test_the_billing_page_shows_what_it_knows_when_stripe_is_unreachable(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kit = platform.app.make_org()
+    subscribe(platform, kit)
+    monkeypatch.setenv("REGENTRA_STRIPE_API_BASE", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("REGENTRA_STRIPE_MAX_NETWORK_RETRIES", "0")
+    get_settings.cache_clear()
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        shown = page.get("/billing")
+        assert shown.status_code == 200
+        assert 'id="billing-stripe-error"' in shown.text and "Could not reach Stripe" in shown.text
+        assert 'data-status="active"' in shown.text  # what Regentra knows still shows
+    body = billing_of(kit)
+    assert body["status"] == "active" and body["invoices"] == []
+    assert body["stripe_error"] and "Could not reach Stripe" in body["stripe_error"]
