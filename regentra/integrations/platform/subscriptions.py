@@ -12,6 +12,7 @@ counts are read and committed first. The subscription itself arrives by webhook
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,7 @@ from regentra.integrations.platform.setup import (
 )
 from regentra.integrations.platform.webhooks import apply_subscription
 from regentra.integrations.stripe.client import (
+    OrgStripe,
     fingerprint,
     for_platform,
     idempotency_key,
@@ -113,6 +115,26 @@ def _row(session: Session, org_id: Any) -> OrgBilling:
     return row
 
 
+def _close_earlier_checkout(stripe: OrgStripe, session_id: str) -> None:
+    """One Checkout at a time per org, so it is never billed for two subscriptions: an earlier
+    session still open is expired first; one already completed refuses a new one (its
+    subscription is on its way, or reconciliation finds it)."""
+    earlier = stripe.find(
+        lambda c: c.v1.checkout.sessions.retrieve(session_id), op="checkout.sessions.retrieve"
+    )
+    if earlier is None:
+        return
+    if earlier.status == "complete":
+        raise Conflict(
+            "a subscription was just paid for on Stripe Checkout and is being activated: "
+            "reload Settings → Billing in a moment"
+        )
+    if earlier.status == "open":
+        stripe.call(
+            lambda c: c.v1.checkout.sessions.expire(session_id), op="checkout.sessions.expire"
+        )
+
+
 def start_checkout(session: Session, *, org: Org, admin: User, plan: str) -> str:
     """A Stripe Checkout Session for `plan` on the platform account; its URL. 409 when
     billing is off or not set up, or the org already has a live subscription."""
@@ -134,11 +156,14 @@ def start_checkout(session: Session, *, org: Org, admin: User, plan: str) -> str
     tenants = billing.compliance_tenants(session, org.id)
     row = _row(session, org.id)
     customer_id = row.stripe_customer_id
+    earlier = row.checkout_session_id
     prices = dict(platform.prices)
     org_id, org_name, email = org.id, org.name, admin.email
     session.commit()  # no lock held while Stripe answers
 
     stripe = for_platform(settings.platform_stripe_secret_key)
+    if earlier:
+        _close_earlier_checkout(stripe, earlier)
     metadata = {"regentra_org_id": str(org_id)}
     if customer_id is None:
         made = stripe.call(
@@ -192,7 +217,7 @@ def _live(session: Session, org: Org) -> tuple[OrgBilling, str]:
     return row, row.stripe_subscription_id
 
 
-def _apply_now(session: Session, org_id: Any, sub: dict[str, Any]) -> None:
+def _apply_now(session: Session, org_id: uuid.UUID, sub: dict[str, Any]) -> None:
     """Stripe's answer applied at once (the page shows it before the webhook confirms it);
     the webhook of this very change applies the same state again, and an older one is
     ignored (`applied_event_created`)."""
@@ -232,22 +257,19 @@ def change_plan(session: Session, *, org: Org, admin: User, plan: str) -> None:
         "proration_behavior": "create_prorations",
         "metadata": {"regentra_plan": chosen.name},
     }
+    # The fee item is new at each change, so going back and forth makes new keys.
     key = idempotency_key("platform-plan", f"{sub_id}:{fingerprint(params)}")
-    updated = stripe.call(
-        lambda c: c.v1.subscriptions.update(sub_id, params, request_options(key)),
-        op="subscriptions.update",
-    )
-    _apply_now(session, org_id, updated.to_dict())
-    record(
+    _update(
         session,
+        stripe,
         org_id=org_id,
-        actor=Actor.of(admin),
+        admin=admin,
+        sub_id=sub_id,
+        params=params,
+        key=key,
         action="billing.plan_changed",
-        subject_type="org",
-        subject_id=org_id,
         details={"from": was, "to": chosen.name},
     )
-    session.commit()
 
 
 def set_cancel_at_period_end(session: Session, *, org: Org, admin: User, cancel: bool) -> None:
@@ -262,9 +284,35 @@ def set_cancel_at_period_end(session: Session, *, org: Org, admin: User, cancel:
         )
     org_id = org.id
     session.commit()
-    stripe = for_platform(get_settings().platform_stripe_secret_key)
+    _update(
+        session,
+        for_platform(get_settings().platform_stripe_secret_key),
+        org_id=org_id,
+        admin=admin,
+        sub_id=sub_id,
+        params={"cancel_at_period_end": cancel},
+        key=None,  # a toggle: the same request again later is a new one, not a replay
+        action="billing.cancel_requested" if cancel else "billing.cancel_undone",
+        details={"subscription": sub_id},
+    )
+
+
+def _update(
+    session: Session,
+    stripe: OrgStripe,
+    *,
+    org_id: uuid.UUID,
+    admin: User,
+    sub_id: str,
+    params: dict[str, Any],
+    key: str | None,
+    action: str,
+    details: dict[str, Any],
+) -> None:
+    """Update the subscription in Stripe, apply Stripe's answer at once, audit, commit."""
+    options = request_options(key) if key else None
     updated = stripe.call(
-        lambda c: c.v1.subscriptions.update(sub_id, {"cancel_at_period_end": cancel}),
+        lambda c: c.v1.subscriptions.update(sub_id, params, options),
         op="subscriptions.update",
     )
     _apply_now(session, org_id, updated.to_dict())
@@ -272,10 +320,10 @@ def set_cancel_at_period_end(session: Session, *, org: Org, admin: User, cancel:
         session,
         org_id=org_id,
         actor=Actor.of(admin),
-        action="billing.cancel_requested" if cancel else "billing.cancel_undone",
+        action=action,
         subject_type="org",
         subject_id=org_id,
-        details={"subscription": sub_id},
+        details=details,
     )
     session.commit()
 

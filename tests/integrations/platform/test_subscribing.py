@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from conftest import Database, free_port
 from sqlalchemy import select
@@ -327,3 +328,24 @@ def test_the_billing_page_shows_what_it_knows_when_stripe_is_unreachable(
     body = billing_of(kit)
     assert body["status"] == "active" and body["invoices"] == []
     assert body["stripe_error"] and "Could not reach Stripe" in body["stripe_error"]
+
+
+def test_one_checkout_at_a_time_so_no_org_pays_twice(platform: Platform) -> None:
+    kit = platform.app.make_org()
+    with kit.api() as api:
+        first = api.post("/billing/checkout", json={"plan": "starter"})
+        second = api.post("/billing/checkout", json={"plan": "pro"})
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    sessions = platform.raw("/v1/checkout/sessions")["data"]
+    by_url = {s["url"]: s for s in sessions if s["url"]}
+    assert first.json()["url"] not in by_url  # the first one was expired
+    assert {s["status"] for s in sessions} == {"expired", "open"}
+    card = {"card_number": "4242 4242 4242 4242", "exp": "12 / 34", "cvc": "123", "name": "O"}
+    expired = httpx.post(first.json()["url"], data=card, follow_redirects=False, timeout=30)
+    assert expired.status_code != 303  # nothing to pay there any more
+    paid = httpx.post(second.json()["url"], data=card, follow_redirects=False, timeout=30)
+    assert paid.status_code == 303, paid.text
+    with kit.api() as api:  # paid, its webhook not here yet: no second Checkout
+        refused = api.post("/billing/checkout", json={"plan": "starter"})
+    assert refused.status_code == 409 and "being activated" in refused.text
+    assert len(platform.raw("/v1/subscriptions")["data"]) == 1
