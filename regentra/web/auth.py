@@ -49,8 +49,8 @@ class Account:
 
 
 BILLING_ALERTS = {
-    "past_due": "Stripe could not charge the card for your Regentra subscription: update the "
-    "payment method to keep it.",
+    "past_due": "Stripe could not charge the card for your Regentra subscription: pay the "
+    "open invoice to keep it.",
     "trial_over": "Your Regentra trial has ended: choose a plan to send invoices again.",
     "canceled": "Your Regentra subscription is canceled: subscribe again to send invoices.",
 }
