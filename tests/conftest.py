@@ -53,6 +53,7 @@ from sqlalchemy import Engine, event  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 from support.postgres import PostgresServer, start_postgres  # noqa: E402
+from support.redis_server import RedisServer, start_redis  # noqa: E402
 
 import regentra.db  # noqa: E402
 from regentra.auth import passwords  # noqa: E402
@@ -103,6 +104,14 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway redis-server for this test process (tests flush it as they need)."""
+    server = start_redis()
     yield server
     server.stop()
 

@@ -28,7 +28,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 from support.postgres import PostgresServer
-from support.redis_server import RedisServer, start_redis
+from support.redis_server import RedisServer
 from support.together import WAIT_FOR_GO, run_together
 
 from regentra import periodic, queue
@@ -83,13 +83,6 @@ def sweep() -> None:
 
 
 # ---- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -20,7 +20,7 @@ import stripe
 from conftest import ROOT, free_port
 from sandbox.stripe.conftest import StripeSandbox, new_key, start_sandbox, stop_sandbox
 from sqlalchemy.orm import Session
-from support.redis_server import RedisServer, start_redis
+from support.redis_server import RedisServer
 from support.together import WAIT_FOR_GO, run_together
 
 from regentra.config import get_settings
@@ -316,13 +316,6 @@ def limited_sandbox() -> Iterator[StripeSandbox]:
     box = start_sandbox("--rate-limit", "25")
     yield box
     stop_sandbox(box)
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 def burst(

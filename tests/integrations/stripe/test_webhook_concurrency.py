@@ -28,7 +28,7 @@ from sandbox.stripe.conftest import StripeSandbox
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 from support.postgres import PostgresServer
-from support.redis_server import RedisServer, start_redis
+from support.redis_server import RedisServer
 
 from integrations.conftest import StripeApp, connect_billing
 from integrations.stripe.test_webhook_events import (
@@ -53,13 +53,6 @@ pytestmark = [pytest.mark.e2e]
 CARD_INVOICES = 4
 ACH_INVOICES = 2
 COPIES_PER_SERVER = 2
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[RedisServer]:
-    server = start_redis()
-    yield server
-    server.stop()
 
 
 def _start_worker(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
