@@ -8,19 +8,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from conftest import Database, free_port
+from sandbox.stripe.conftest import start_sandbox, stop_sandbox
 from sqlalchemy import select
 from web.pages import PageClient
 
-from integrations.conftest import Billing, StripeApp, connect_billing
+from integrations.conftest import Billing, StripeApp, connect_billing, use_stripe
 from integrations.platform.conftest import WEBHOOK, Platform, billing_of, row_of, subscribe
 from integrations.stripe.test_webhook_events import make_event
 from regentra.config import get_settings
+from regentra.integrations.platform import setup
 from regentra.kit.time import utcnow
 from regentra.models import AuditEvent, PlatformEvent
 
@@ -349,3 +352,72 @@ def test_one_checkout_at_a_time_so_no_org_pays_twice(platform: Platform) -> None
         refused = api.post("/billing/checkout", json={"plan": "starter"})
     assert refused.status_code == 409 and "being activated" in refused.text
     assert len(platform.raw("/v1/subscriptions")["data"]) == 1
+
+
+@pytest.fixture
+def clock_platform(stripe_app: StripeApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """Billing on against a Stripe sandbox of this test's own, whose clock it may advance
+    (a renewal a month later) without moving the clock of the shared sandbox."""
+    own = start_sandbox("--rate-limit", "0")
+    try:
+        key = f"sk_test_platform{uuid.uuid4().hex}"
+        use_stripe(monkeypatch, own.url, stripe_max_rps="0", platform_stripe_secret_key=key)
+        report = setup.set_up()
+        assert report.webhook_secret
+        monkeypatch.setenv("REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET", report.webhook_secret)
+        get_settings.cache_clear()
+        app = StripeApp(stripe_app.server, own, stripe_app.database)
+        yield Platform(app, key, report.webhook_secret)
+    finally:
+        stop_sandbox(own)
+
+
+def test_a_failed_renewal_makes_the_org_past_due_paying_active_deleting_canceled(
+    clock_platform: Platform,
+) -> None:
+    """Acceptance 2 with the sandbox's own events: the renewal a month later fails on a
+    declining card (`invoice.payment_failed`, the subscription `past_due`), paying the open
+    invoice makes it active, deleting the subscription cancels it and sending then answers
+    409 with the reason."""
+    platform = clock_platform
+    billing = connect_billing(platform.app)
+    kit = billing.kit
+    subscription_id = subscribe(platform, kit)
+    seen = {e["id"] for e in platform.events()}
+
+    def deliver_new() -> list[str]:
+        fresh = [e for e in platform.events() if e["id"] not in seen]
+        for event in fresh:
+            seen.add(event["id"])
+            assert platform.deliver(event).status_code == 200
+        return [e["type"] for e in fresh]
+
+    platform.stripe.v1.subscriptions.update(
+        subscription_id, params={"default_payment_method": "pm_card_chargeDeclined"}
+    )
+    with platform.app.sandbox.control(platform.key) as control:
+        advanced = control.post("/_sandbox/clock/advance", data={"seconds": 32 * 86400})
+        assert advanced.status_code == 200, advanced.text
+    types = deliver_new()
+    assert "invoice.payment_failed" in types and "customer.subscription.updated" in types
+    body = billing_of(kit)
+    assert body["status"] == "past_due" and body["subscription_status"] == "past_due"
+    with PageClient(platform.app.server) as page:
+        page.login(kit.admin.email)
+        assert 'id="billing-alert"' in page.get("/").text
+
+    (open_invoice,) = platform.stripe.v1.invoices.list(params={"status": "open"}).data
+    platform.stripe.v1.invoices.pay(open_invoice.id, params={"payment_method": "pm_card_visa"})
+    assert "invoice.paid" in deliver_new()
+    assert billing_of(kit)["status"] == "active"
+
+    platform.stripe.v1.subscriptions.cancel(subscription_id)
+    assert "customer.subscription.deleted" in deliver_new()
+    body = billing_of(kit)
+    assert body["status"] == "canceled" and body["can_send_invoices"] is False
+    draft = billing.invoice()
+    with kit.api() as api:
+        refused = api.post(f"/invoices/{draft['id']}/send")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "subscription_required"
+    assert "canceled" in refused.json()["error"]["message"]
