@@ -4,18 +4,16 @@ active through the platform webhook the sandbox delivers to a real `regentra ser
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, Database, LiveServer, free_port, start_server, stop_server
+from conftest import Database, LiveServer, free_port, start_server, stop_server
 from factories import _org_factory
+from integrations.platform.conftest import platform_setup_cli
 from playwright.sync_api import Page, expect
 from sandbox.stripe.conftest import StripeSandbox
 from sqlalchemy.orm import sessionmaker
@@ -42,17 +40,7 @@ def billing_server(
         "REGENTRA_STRIPE_API_BASE": app_sandbox.url,
         "REGENTRA_PLATFORM_STRIPE_SECRET_KEY": f"sk_test_platform{uuid.uuid4().hex}",
     }
-    made = subprocess.run(
-        [sys.executable, "-m", "regentra", "platform", "setup"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
-    (secret,) = re.findall(r"whsec_\S+", made.stdout)
-    env["REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET"] = secret
+    env["REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET"] = platform_setup_cli(env)
     engine = make_engine(url)
     server = start_server(url, extra_env=env, port=port)
     try:

@@ -4,6 +4,10 @@ Stripe sandbox, and an org subscribed through Checkout and the platform webhook.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Database
+from conftest import ROOT, Database
 from factories import OrgKit
 from sqlalchemy import select
 from web.pages import PageClient
@@ -119,3 +123,19 @@ def subscribe(platform: Platform, kit: OrgKit, plan: str = "starter") -> str:
     row = row_of(platform.app.database, kit)
     assert row is not None and row.stripe_subscription_id
     return row.stripe_subscription_id
+
+
+def platform_setup_cli(env: dict[str, str]) -> str:
+    """`regentra platform setup` as an operator runs it, with `env` (the database, the base
+    URL, the Stripe API base and the platform key): the signing secret it prints, once."""
+    made = subprocess.run(
+        [sys.executable, "-m", "regentra", "platform", "setup"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    (secret,) = re.findall(r"whsec_\S+", made.stdout)
+    return secret

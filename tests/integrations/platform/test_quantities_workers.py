@@ -6,11 +6,6 @@ workers sync: at most 5 Stripe updates, and the subscription ends on the exact f
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, Database, LiveServer, free_port, start_server, stop_server
+from conftest import Database, LiveServer, free_port, start_server, stop_server
 from factories import _org_factory
 from sandbox.stripe.conftest import StripeSandbox
 from sqlalchemy import select
@@ -26,7 +21,9 @@ from sqlalchemy.orm import sessionmaker
 from support.postgres import PostgresServer
 from support.redis_server import RedisServer
 
+from integrations.platform.conftest import platform_setup_cli
 from integrations.stripe.test_webhook_concurrency import _start_worker, _stop_worker
+from integrations.stripe.test_webhook_events import wait_for
 from regentra.db import make_engine
 from regentra.migrate import upgrade
 from regentra.models import OrgBilling
@@ -50,22 +47,19 @@ def billing_cluster(
         "REGENTRA_QUEUE_URL": redis_server.url,
         "REGENTRA_PLATFORM_STRIPE_SECRET_KEY": key,
     }
-    made = subprocess.run(
-        [sys.executable, "-m", "regentra", "platform", "setup"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
-    (secret,) = re.findall(r"whsec_\S+", made.stdout)
-    env["REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET"] = secret
+    env["REGENTRA_PLATFORM_STRIPE_WEBHOOK_SECRET"] = platform_setup_cli(env)
     engine = make_engine(url)
     database = Database("postgres", url, sessionmaker(bind=engine, expire_on_commit=False))
     server = start_server(url, extra_env=env, port=port)
     workers = [_start_worker(env) for _ in range(2)]
     try:
+        # Both consumers up before the burst (and before any stop: a worker stopped while still
+        # starting dies of the signal instead of shutting down).
+        wait_for(
+            lambda: all("job queue consumer starting" in log.read_text() for _, log in workers),
+            timeout=90,
+            what="both workers to start",
+        )
         yield server, database, key, [log for _, log in workers]
     finally:
         for process, _ in workers:
@@ -74,16 +68,6 @@ def billing_cluster(
         engine.dispose()
     for process, log in workers:
         assert process.returncode == 0, log.read_text()
-
-
-def _wait(check: Any, what: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def test_a_burst_with_two_workers_makes_few_updates_with_exact_final_counts(
@@ -98,7 +82,11 @@ def test_a_burst_with_two_workers_makes_few_updates_with_exact_final_counts(
         card = {"card_number": "4242 4242 4242 4242", "exp": "12 / 34", "cvc": "123"}
         paid = httpx.post(started.json()["url"], data={**card, "name": "O"}, timeout=30)
         assert paid.status_code in (200, 303), paid.text
-        _wait(lambda: api.get("/billing").json()["status"] == "active", "the platform webhook")
+        wait_for(
+            lambda: api.get("/billing").json()["status"] == "active",
+            timeout=90,
+            what="the platform webhook",
+        )
         clients = [kit.client() for _ in range(5)]
 
         def row() -> OrgBilling:
@@ -120,7 +108,7 @@ def test_a_burst_with_two_workers_makes_few_updates_with_exact_final_counts(
         current = row()
         return current.synced_version == current.usage_version and current.sync_lease_until is None
 
-    _wait(settled, "the workers to sync the last change", timeout=120)
+    wait_for(settled, timeout=120, what="the workers to sync the last change")
     sub = httpx.get(f"{app_sandbox.url}/v1/subscriptions/{sub_id}", headers=auth).json()
     quantities = {i["price"]["lookup_key"]: i["quantity"] for i in sub["items"]["data"]}
     assert quantities == {
