@@ -193,11 +193,17 @@ async def dispose_async_engine() -> None:
 
 
 @contextmanager
-def session_scope(bind: Engine | None = None) -> Iterator[Session]:
+def session_scope(bind: Engine | None = None, *, one_statement: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error. `bind`: another engine
-    than the app's (`async_engine().sync_engine`, in the greenlet bridge)."""
+    than the app's (`async_engine().sync_engine`, in the greenlet bridge). `one_statement`: the
+    unit is a single statement, which is atomic on its own, so on PostgreSQL it runs in
+    autocommit, without the BEGIN and COMMIT round trips (each further statement commits on
+    its own too: only for a unit that is one write); elsewhere an ordinary transaction."""
     session = get_sessionmaker()() if bind is None else get_sessionmaker()(bind=bind)
     try:
+        engine = (bind or session.get_bind()) if one_statement else None
+        if isinstance(engine, Engine) and engine.dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
         session.commit()
     except BaseException:

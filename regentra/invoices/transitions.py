@@ -129,7 +129,7 @@ def mark_sent(
             "due_date": due_date.isoformat() if due_date else None,
         },
     )
-    _hand_to_bookkeeping(session, org_id=moved.org_id, invoice_id=moved.id, task=MIRROR_TASK)
+    hand_to_bookkeeping(session, org_id=moved.org_id, invoice_id=moved.id, task=MIRROR_TASK)
     return moved
 
 
@@ -160,7 +160,8 @@ _QUICKBOOKS_OF_ORG = select(_QUICKBOOKS.c.id).where(
 # is Stripe's when the event says it, else what Stripe asked for: the total less a credit
 # balance applied in Stripe (`amount_due`), else the total. It also answers whether the org
 # has QuickBooks connected (`quickbooks_connected`, for the payment bridge): no second query.
-_PAY = (
+# Public: the webhook's one-statement path on PostgreSQL (`handlers.ingest_paid`) builds on it.
+PAY = (
     update(_INVOICES)
     .where(
         _INVOICES.c.org_id == bindparam("b_org_id"),
@@ -204,7 +205,7 @@ def mark_paid(
         raise ValueError(f"unknown payment source {source!r}")
     session.flush()  # what the session holds first: the UPDATE below bypasses it
     row = session.execute(
-        _PAY,
+        PAY,
         {
             "b_org_id": org_id,
             "b_stripe_invoice_id": stripe_invoice_id,
@@ -226,15 +227,15 @@ def mark_paid(
         action="invoice.paid",
         subject_type="invoice",
         subject_id=paid.id,
-        details={
-            "message": PAID_BY[source],
-            "number": paid.number,
-            "amount_paid": paid.amount_paid,
-            "stripe_invoice_id": stripe_invoice_id,
-            **({"stripe_event_id": stripe_event_id} if stripe_event_id else {}),
-        },
+        details=paid_details(
+            message=PAID_BY[source],
+            number=paid.number,
+            amount_paid=paid.amount_paid,
+            stripe_invoice_id=stripe_invoice_id,
+            stripe_event_id=stripe_event_id or None,
+        ),
     )
-    _hand_to_bookkeeping(
+    hand_to_bookkeeping(
         session,
         org_id=org_id,
         invoice_id=paid.id,
@@ -244,13 +245,29 @@ def mark_paid(
     return paid
 
 
+def paid_details(
+    *, message: Any, number: Any, amount_paid: Any, stripe_invoice_id: Any, stripe_event_id: Any
+) -> dict[str, Any]:
+    """The "invoice.paid" audit entry's details: values, or SQL expressions when the entry is
+    written by a statement (`handlers.ingest_paid`)."""
+    details = {
+        "message": message,
+        "number": number,
+        "amount_paid": amount_paid,
+        "stripe_invoice_id": stripe_invoice_id,
+    }
+    if stripe_event_id is not None:
+        details["stripe_event_id"] = stripe_event_id
+    return details
+
+
 def quickbooks_connected(session: Session, *, org_id: uuid.UUID) -> bool:
     """Whether the org has a QuickBooks Online company connected (also while it needs a
     reconnect or a mapping: its postings then wait, and run once it is fixed)."""
     return session.execute(_QUICKBOOKS_OF_ORG, {"b_org_id": org_id}).first() is not None
 
 
-def _hand_to_bookkeeping(
+def hand_to_bookkeeping(
     session: Session,
     *,
     org_id: uuid.UUID,
@@ -424,7 +441,7 @@ def mark_void(
         details={"number": moved.number, "released_entries": released},
     )
     if moved.sent_at is not None:  # a draft was never mirrored
-        _hand_to_bookkeeping(session, org_id=moved.org_id, invoice_id=moved.id, task=VOID_TASK)
+        hand_to_bookkeeping(session, org_id=moved.org_id, invoice_id=moved.id, task=VOID_TASK)
     return moved
 
 

@@ -44,10 +44,25 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 import structlog
-from sqlalchemy import JSON, Table, Text, bindparam, cast, select, type_coerce, update
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -61,7 +76,7 @@ from regentra.invoices import service as invoices
 from regentra.invoices import transitions
 from regentra.kit.ids import new_id
 from regentra.kit.time import utcnow
-from regentra.models import Invoice, StripeEvent
+from regentra.models import ActorType, AuditEvent, Invoice, StripeEvent
 from regentra.orgs.errors import StripeNotConnected
 
 log = structlog.get_logger(__name__)
@@ -72,6 +87,7 @@ PAYMENT_FAILURE_TASK = "stripe.payment_failure"  # body: `declines.resolve_failu
 # An outcome that starts with this is not final: a task finishes the event and then sets
 # `processed_at` (until then a sweep can find it).
 PENDING = "pending: "
+PAID_OUTCOME = "paid: invoice "  # + the number
 OUTCOME_MAX = 500
 
 
@@ -185,17 +201,23 @@ def store(
     """Insert the event under its unique (org, event id). False when it is already stored (by
     this or another process: the insert waits for a concurrent one and then does nothing).
     `raw`: the JSON text `event` was parsed from, stored as it is."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown event source {source!r}")
-    parsed = Event.of(org_id, event, source)
+    values = _stored_values(Event.of(org_id, event, source), event, raw)
+    return session.execute(_STORE[session.get_bind().dialect.name], values).first() is not None
+
+
+def _stored_values(parsed: Event, event: dict[str, Any], raw: str | None) -> dict[str, Any]:
+    """The stored event's columns (`b_payload`: its JSON text), for `store` and
+    `ingest_paid`."""
+    if parsed.source not in SOURCES:
+        raise ValueError(f"unknown event source {parsed.source!r}")
     if not parsed.id:
         raise ValueError("a Stripe event needs an id")
     livemode = event.get("livemode")
     api_version = _str(event, "api_version")
     object_id = parsed.object_id
-    values = {
+    return {
         "id": new_id(),
-        "org_id": org_id,
+        "org_id": parsed.org_id,
         "event_id": parsed.id,
         "type": _clip(parsed.type, 100),
         "livemode": livemode if isinstance(livemode, bool) else False,
@@ -203,10 +225,9 @@ def store(
         "object_id": object_id[:255] if object_id else None,
         "created": parsed.created,
         "received_at": utcnow(),
-        "source": source,
+        "source": parsed.source,
         "b_payload": raw if raw is not None else json.dumps(event),
     }
-    return session.execute(_STORE[session.get_bind().dialect.name], values).first() is not None
 
 
 def finish(
@@ -256,6 +277,152 @@ def ingest(
     return outcome
 
 
+# ---- invoice.paid in one statement (PostgreSQL) -------------------------------------------------
+#
+# The webhook's common case, a first delivery of `invoice.paid` for an open invoice, is one
+# statement that commits on its own (no BEGIN and COMMIT round trips): `transitions.PAY`, the
+# paid transition, guarded so that an event already stored moves nothing; the "invoice.paid"
+# audit entry and the stored event (with its outcome) written from what it moved. Atomic as one
+# statement; the invoice row is locked before the event's key, as reconciliation locks them.
+# Any other case (the event stored before, no open invoice with that id) moves and writes
+# nothing, and `ingest` then runs as for every other event.
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+_B_ORG = bindparam("b_org_id", type_=_EVENTS.c.org_id.type)
+_B_EVENT = bindparam("b_event_id", type_=String)
+_B_NOW = bindparam("b_now", type_=_AUDIT.c.created_at.type)
+_KNOWN = exists().where(_EVENTS.c.org_id == _B_ORG, _EVENTS.c.event_id == _B_EVENT)
+_PAID = transitions.PAY.where(~_KNOWN).cte("paid")
+_PAID_AUDIT = (
+    postgresql.insert(_AUDIT)
+    .from_select(
+        [
+            "id",
+            "org_id",
+            "actor_type",
+            "actor_user_id",
+            "actor_label",
+            "action",
+            "subject_type",
+            "subject_id",
+            "details",
+            "created_at",
+        ],
+        select(
+            bindparam("b_audit_id", type_=_AUDIT.c.id.type),
+            _B_ORG,
+            literal(ActorType.stripe.value, String),
+            null(),
+            literal(f"Stripe ({'webhook'})", String),
+            literal("invoice.paid", String),
+            literal("invoice", String),
+            cast(_PAID.c.id, String),
+            func.json_build_object(
+                *chain.from_iterable(
+                    (literal(key, String), value)
+                    for key, value in transitions.paid_details(
+                        message=literal(transitions.PAID_BY["webhook"], String),
+                        number=_PAID.c.number,
+                        amount_paid=_PAID.c.amount_paid,
+                        stripe_invoice_id=bindparam("b_stripe_invoice_id", type_=String),
+                        stripe_event_id=_B_EVENT,
+                    ).items()
+                ),
+                type_=JSON,
+            ),
+            _B_NOW,
+        ),
+    )
+    .cte("paid_audit")
+)
+_STORED_COLUMNS = (
+    *("id", "org_id", "event_id", "type", "livemode"),
+    *("api_version", "object_id", "created", "received_at", "source"),
+)
+_PAID_STORED = (
+    postgresql.insert(_EVENTS)
+    .from_select(
+        [*_STORED_COLUMNS, "payload", "outcome", "processed_at"],
+        select(
+            *(
+                bindparam(f"b_ev_{name}", type_=_EVENTS.c[name].type)
+                if name not in ("org_id", "event_id")
+                else {"org_id": _B_ORG, "event_id": _B_EVENT}[name]
+                for name in _STORED_COLUMNS
+            ),
+            cast(bindparam("b_payload", type_=Text), JSON),
+            literal(PAID_OUTCOME, String) + _PAID.c.number,
+            _B_NOW,
+        ).select_from(_PAID),
+    )
+    .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
+    .returning(_EVENTS.c.id)
+    .cte("paid_stored")
+)
+# One row whatever happened: what was paid (if anything), and whether the event was stored
+# before the statement began (a redelivery).
+_PAY_AT_ONCE = select(
+    *(select(column).scalar_subquery().label(column.name) for column in _PAID.c),
+    select(_PAID_STORED.c.id).scalar_subquery().label("stored"),
+    _KNOWN.label("known"),
+).add_cte(_PAID_AUDIT)
+
+
+@dataclass(frozen=True)
+class AtOnce:
+    """What `ingest_paid` did: `done` (else the caller runs `ingest`) and the outcome, as
+    `ingest`'s (None for an event already stored)."""
+
+    done: bool
+    outcome: str | None = None
+
+
+def ingest_paid(session: Session, *, org_id: uuid.UUID, event: dict[str, Any], raw: str) -> AtOnce:
+    """A delivered `invoice.paid` on PostgreSQL, in one statement (see above; `session` from
+    `session_scope(one_statement=True)`): done when it paid an open invoice or found the event
+    stored before (a redelivery: nothing to do). Not done, having moved and written nothing, in
+    any other case or on another database: the caller then calls `ingest`."""
+    if session.get_bind().dialect.name != "postgresql":
+        return AtOnce(done=False)
+    ev = Event.of(org_id, event, "webhook")
+    stripe_invoice_id = ev.object_id
+    if ev.type != "invoice.paid" or stripe_invoice_id is None:
+        return AtOnce(done=False)
+    values = _stored_values(ev, event, raw)
+    row = session.execute(
+        _PAY_AT_ONCE,
+        {
+            # Not named as columns: a column's name among the parameters would make it part of
+            # the SET and VALUES clauses of the statement's UPDATE and INSERTs.
+            **{f"b_ev_{name}": value for name, value in values.items() if name != "b_payload"},
+            "b_payload": values["b_payload"],
+            "b_org_id": org_id,
+            "b_event_id": ev.id,
+            "b_stripe_invoice_id": stripe_invoice_id,
+            "b_paid_at": _paid_at(ev),
+            "b_amount_paid": amount_of(ev.obj, "amount_paid"),
+            "b_now": values["received_at"],
+            "b_audit_id": new_id(),
+        },
+    ).one()
+    if row.known:
+        ev.log().info("stripe event already received")
+        return AtOnce(done=True)
+    if row.id is None:
+        return AtOnce(done=False)
+    outcome = PAID_OUTCOME + str(row.number)
+    if row.stored is None:  # stored by another delivery after this one's snapshot
+        ev.log().warning("stripe event stored meanwhile by another delivery")
+    transitions.hand_to_bookkeeping(
+        session,
+        org_id=org_id,
+        invoice_id=row.id,
+        task=transitions.PAYMENT_BRIDGE_TASK,
+        connected=row.quickbooks,
+    )
+    ev.log().info("stripe event handled", outcome=outcome)
+    return AtOnce(done=True, outcome=outcome)
+
+
 # ---- acting -----------------------------------------------------------------------------------
 
 
@@ -289,24 +456,28 @@ def _unknown(ev: Event, stripe_invoice_id: str | None) -> str:
     return f"ignored: no invoice of this org has Stripe id {stripe_invoice_id}"
 
 
+def _paid_at(ev: Event) -> datetime:
+    """When an invoice.paid event says the invoice was paid, else when the event happened."""
+    return from_epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
+
+
 def _invoice_paid(session: Session, ev: Event) -> str:
     stripe_invoice_id = ev.object_id
     if stripe_invoice_id is None:
         return _unknown(ev, None)
     # The transition first (the common case, one statement); the invoice is looked up only
     # to say why nothing moved.
-    paid_at = from_epoch(_int(_dict(ev.obj, "status_transitions"), "paid_at")) or ev.at
     moved = transitions.mark_paid(
         session,
         org_id=ev.org_id,
         stripe_invoice_id=stripe_invoice_id,
-        paid_at=paid_at,
+        paid_at=_paid_at(ev),
         amount_paid=amount_of(ev.obj, "amount_paid"),
         source=ev.source,
         stripe_event_id=ev.id,
     )
     if moved is not None:
-        return f"paid: invoice {moved.number}"
+        return PAID_OUTCOME + str(moved.number)
     _, invoice = _invoice_of(session, ev)
     if invoice is None:
         return _unknown(ev, stripe_invoice_id)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import Database, OrgKit, Site
-from sqlalchemy import Text, cast, event, select, update
+from sqlalchemy import Text, cast, event, func, select, update
 from sqlalchemy.orm import sessionmaker
 
 import regentra.db
@@ -27,6 +27,7 @@ from regentra.invoices import transitions
 from regentra.kit.crypto import Keyring
 from regentra.kit.time import utcnow
 from regentra.models import (
+    AuditEvent,
     Invoice,
     QuickBooksConnection,
     SecretPurpose,
@@ -274,3 +275,139 @@ def test_a_delivery_is_stored_exactly_as_stripe_sent_it(endpoint: Endpoint, db: 
         ).one()
     assert text == payload.decode()
     assert parsed == json.loads(payload)
+
+
+def paid_body(event_id: str, stripe_invoice_id: str, amount_paid: int = 18_000) -> bytes:
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": "invoice.paid",
+        "livemode": False,
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": stripe_invoice_id,
+                "object": "invoice",
+                "amount_paid": amount_paid,
+                "currency": "usd",
+                "status": "paid",
+                "status_transitions": {"paid_at": int(time.time()) - 5},
+            }
+        },
+    }
+    return json.dumps(event, indent=2).encode()
+
+
+def test_invoice_paid_is_one_statement_on_postgresql_with_the_same_result(
+    make_org: Callable[..., OrgKit], db: Database
+) -> None:
+    """The common delivery, a first `invoice.paid` for an open invoice, is on PostgreSQL one
+    statement after the token look-up (the transition, the audit entry and the stored event
+    with its outcome; before: four, between BEGIN and COMMIT), and a redelivery is one too.
+    What it leaves is exactly what the general path leaves on SQLite: the invoice paid, the
+    same audit entry, the event stored as sent with its outcome, the payment handed to
+    QuickBooks. The cases it does not take (an invoice already paid, an unknown one) go the
+    general way with its outcomes."""
+    kit = make_org()
+    endpoint = Endpoint(kit, db)
+    with db.session() as session:
+        session.add(
+            QuickBooksConnection(
+                org_id=kit.org.id, realm_id="9130350000000002", connected_at=utcnow()
+            )
+        )
+        session.commit()
+    stripe_id = _sent_invoice(kit, db)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split())[:60])
+
+    connection = db.sessions.kw["bind"]
+    huey = queue.get_huey()
+    huey.flush()
+    payload = paid_body("evt_at_once_first", stripe_id, amount_paid=17_500)
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        r = endpoint.deliver(payload)
+        first, statements[:] = list(statements), []
+        again = endpoint.deliver(payload)
+        redelivered, statements[:] = list(statements), []
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert r.status_code == 200 and r.json() == {"received": True}, r.text
+    assert again.status_code == 200 and again.json() == {"received": True, "duplicate": True}
+    writes = [s for s in first if not s.startswith("SELECT stripe_connections")]
+    if db.backend == "postgresql":
+        # The statement, then last_webhook_at (written once a minute: here the first time).
+        assert [s.split(" ")[0] for s in writes] == ["WITH", "UPDATE"], first
+        assert writes[1].startswith("UPDATE stripe_connections")
+        assert [s.split(" ")[0] for s in redelivered] == ["SELECT", "WITH"], redelivered
+    else:
+        assert len(writes) > 2  # the general path: its transaction, statement by statement
+
+    with db.session() as session:
+        invoice = session.scalars(
+            select(Invoice).where(Invoice.stripe_invoice_id == stripe_id)
+        ).one()
+        assert invoice.status == "paid" and invoice.amount_paid == 17_500
+        assert invoice.paid_at is not None
+        stored = session.scalars(
+            select(StripeEvent).where(
+                StripeEvent.org_id == kit.org.id, StripeEvent.type == "invoice.paid"
+            )
+        ).all()
+        assert [(e.event_id, e.outcome, e.source) for e in stored] == [
+            ("evt_at_once_first", f"paid: invoice {invoice.number}", "webhook")
+        ]
+        assert stored[0].processed_at is not None and stored[0].object_id == stripe_id
+        assert (
+            session.scalar(
+                select(cast(StripeEvent.payload, Text)).where(StripeEvent.id == stored[0].id)
+            )
+            == payload.decode()
+        )
+        entries = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.org_id == kit.org.id, AuditEvent.action == "invoice.paid"
+            )
+        ).all()
+        assert [(a.actor_type, a.actor_label, a.subject_type, a.subject_id) for a in entries] == [
+            ("stripe", "Stripe (webhook)", "invoice", str(invoice.id))
+        ]
+        assert entries[0].details == {
+            "message": "payment received (Stripe webhook)",
+            "number": invoice.number,
+            "amount_paid": 17_500,
+            "stripe_invoice_id": stripe_id,
+            "stripe_event_id": "evt_at_once_first",
+        }
+    names = []
+    while (message := huey.dequeue()) is not None:
+        names.append((message.name, message.args))
+    assert names == [("quickbooks.record_payment", (str(invoice.id),))]
+
+    # A new event for the invoice now paid, and one for an invoice the org does not have.
+    assert endpoint.deliver(paid_body("evt_at_once_late", stripe_id)).status_code == 200
+    assert endpoint.deliver(paid_body("evt_at_once_unknown", "in_nobody")).status_code == 200
+    with db.session() as session:
+        outcomes = dict(
+            session.execute(
+                select(StripeEvent.event_id, StripeEvent.outcome).where(
+                    StripeEvent.org_id == kit.org.id,
+                    StripeEvent.event_id.in_(["evt_at_once_late", "evt_at_once_unknown"]),
+                )
+            ).all()
+        )
+        assert outcomes == {
+            "evt_at_once_late": f"no change: invoice {invoice.number} is paid",
+            "evt_at_once_unknown": "ignored: no invoice of this org has Stripe id in_nobody",
+        }
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.org_id == kit.org.id, AuditEvent.action == "invoice.paid")
+            )
+            == 1
+        )
