@@ -28,6 +28,10 @@ def params_class(name: str) -> type:
         import stripe.params.checkout as checkout_params
 
         cls = getattr(checkout_params, name.removeprefix("Checkout"), None)
+    if cls is None and name.startswith("BillingPortal"):  # "BillingPortalSessionCreateParams"
+        import stripe.params.billing_portal as portal_params
+
+        cls = getattr(portal_params, name.removeprefix("BillingPortal"), None)
     if cls is None and name.startswith("Billing"):  # "BillingMeterCreateParams"
         import stripe.params.billing as billing_params
 

@@ -42,6 +42,8 @@ PREFIXES = {
     "webhook_endpoint": "we",
     "payment_method": "pm",
     "billing.meter": "mtr",
+    "billing_portal.configuration": "bpc",
+    "billing_portal.session": "bps",
 }
 KIND_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 # `expand` paths may be this many levels deep at most.

@@ -19,7 +19,9 @@ from regentra.sandbox.stripe.resources import (
     hosted_checkout,
     hosted_invoice,
     invoice_lines,
+    invoice_preview,
     payments,
+    portal,
     subscriptions,
 )
 from regentra.sandbox.stripe.routing import Router
@@ -31,6 +33,7 @@ ROUTERS: list[Router] = [
     customers.router,
     discounts.router,
     balances.router,
+    invoice_preview.router,  # before billing's POST /v1/invoices/{id}
     billing.router,
     invoice_lines.router,
     payments.router,
@@ -39,12 +42,17 @@ ROUTERS: list[Router] = [
     events.router,
     control.router,
     account_settings.router,
+    portal.router,
 ]
 
 
 def page_routes(sandbox: Sandbox) -> list[Any]:
-    """Unauthenticated HTML pages: the hosted invoice and checkout pages."""
-    return [*hosted_invoice.routes(sandbox), *hosted_checkout.routes(sandbox)]
+    """Unauthenticated HTML pages: the hosted invoice, checkout and customer portal pages."""
+    return [
+        *hosted_invoice.routes(sandbox),
+        *hosted_checkout.routes(sandbox),
+        *portal.routes(sandbox),
+    ]
 
 
 def startup(sandbox: Sandbox) -> None:

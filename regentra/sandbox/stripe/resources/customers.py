@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regentra.sandbox.stripe import listing
-from regentra.sandbox.stripe.resources import balances
+from regentra.sandbox.stripe.resources import balances, payment_methods
 from regentra.sandbox.stripe.resources._util import apply, merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import random_token
@@ -60,6 +60,19 @@ def retrieve_customer(ctx: Ctx) -> dict[str, Any]:
 def update_customer(ctx: Ctx) -> dict[str, Any]:
     customer = ctx.get("customer", ctx.path["id"])
     previous = apply(customer, ctx.params, FIELDS)
+    settings = ctx.params.get("invoice_settings") or {}
+    if "default_payment_method" in settings:
+        wanted = settings["default_payment_method"] or None  # "" unsets it
+        param = "invoice_settings[default_payment_method]"
+        if wanted is not None:
+            wanted = payment_methods.resolve_attached(
+                ctx.sandbox, ctx.account, customer, wanted, param
+            )
+        held = customer.setdefault("invoice_settings", {})
+        before = held.get("default_payment_method")
+        if before != wanted:
+            previous["invoice_settings"] = {"default_payment_method": before}
+            held["default_payment_method"] = wanted
     if previous:
         ctx.emit("customer.updated", customer, previous)
     if "balance" in ctx.params:  # an adjustment balance transaction

@@ -26,7 +26,7 @@ from regentra.sandbox.stripe.resources.subscription_items import (
     snapshot,
     sync,
 )
-from regentra.sandbox.stripe.state import Account, Sandbox
+from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
 INCOMPLETE_WINDOW = 23 * 3600
 TIMES = "\u00d7"  # the multiplication sign of Stripe's line descriptions
@@ -251,6 +251,61 @@ def _subscription_invoice(
         if customer is not None:
             customer["balance"] = customer.get("balance", 0) + credit
             invoice["ending_balance"] = customer["balance"]
+    return invoice
+
+
+def preview(sandbox: Sandbox, account: Account, sub: dict[str, Any]) -> dict[str, Any]:
+    """`POST /v1/invoices/create_preview` for a subscription: the invoice its next renewal
+    would make (a line per item for the next period, its pending prorations), built as the
+    renewal builds it and kept nowhere; its id starts `upcoming_in_`, as Stripe's. No event."""
+    items = items_of(sandbox, account, sub["id"])
+    params: dict[str, Any] = {
+        "customer": sub["customer"],
+        "collection_method": sub["collection_method"],
+        "currency": sub["currency"],
+    }
+    if sub["collection_method"] == "send_invoice":
+        params["days_until_due"] = sub["days_until_due"] or 0
+    invoice = billing.new_invoice(
+        sandbox,
+        account,
+        params,
+        billing_reason="subscription_cycle",
+        subscription=sub["id"],
+        emit_created=False,
+    )
+    sandbox.remove(account, invoice["id"])
+    invoice["id"] = "upcoming_in_" + random_token()
+    invoice["lines"]["url"] = f"/v1/invoices/{invoice['id']}/lines"
+    invoice["parent"]["subscription_details"]["metadata"] = copy.deepcopy(sub["metadata"])
+    start, end = items[0]["current_period_start"], items[0]["current_period_end"]
+    invoice["period_start"], invoice["period_end"], invoice["created"] = start, end, end
+    following = period_end(sub["billing_cycle_anchor"], end, items[0]["price"]["recurring"])
+    for item in items:
+        upcoming = {**item, "current_period_start": end, "current_period_end": following}
+        _item_line(sandbox, account, invoice, sub, upcoming)
+    for ii in pending_prorations(account, sub["id"]):
+        invoice_items.add_line(
+            sandbox,
+            account,
+            invoice,
+            amount=ii["amount"],
+            description=ii["description"],
+            quantity=ii["quantity"],
+            price=sandbox.find(account, "price", ii["pricing"]["price_details"]["price"]),
+            period=ii["period"],
+            invoice_item=ii["id"],
+            subscription=sub["id"],
+            subscription_item=ii["parent"]["subscription_details"]["subscription_item"],
+            proration=True,
+        )
+    invoice["lines"]["total_count"] = len(invoice["lines"]["data"])
+    customer = sandbox.find(account, "customer", sub["customer"]) or {}
+    balance = int(customer.get("balance") or 0)
+    due = max(invoice["total"] + balance, 0)
+    invoice.update(starting_balance=balance, amount_due=due, amount_remaining=due)
+    if sub["collection_method"] == "charge_automatically":
+        invoice["next_payment_attempt"] = end
     return invoice
 
 
