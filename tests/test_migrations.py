@@ -499,3 +499,36 @@ def test_0005_upgrades_a_database_holding_a_stripe_connection(
         assert tuple(row) == ("live", "pk_live_old", "acct_old", None, None)
         assert conn.execute(sa.text("SELECT next_invoice_number FROM orgs")).scalar() == 7
         _assert_models_match(conn)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0015_upgrades_a_database_holding_platform_settings(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0015 (the customer portal configuration) over a 0014 database where platform
+    setup ran: the row survives, with no configuration yet (the next setup makes it)."""
+    url = _old_database(backend, request, tmp_path, "0014")
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
+            "platform_settings",
+            id=1,
+            account_id="acct_platform",
+            livemode=False,
+            prices={"regentra_starter_monthly": "price_1"},
+            webhook_endpoint_id="we_1",
+            billing_on_at=_now(backend),
+        )
+
+    upgrade(url)
+
+    with _engine(url) as engine, engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT account_id, webhook_endpoint_id, portal_configuration_id "
+                "FROM platform_settings"
+            )
+        ).one()
+        assert tuple(row) == ("acct_platform", "we_1", None)
+        _assert_models_match(conn)

@@ -36,6 +36,19 @@ class PlatformInvoiceOut(BaseModel):
     invoice_pdf: str | None
 
 
+class NextInvoiceLineOut(BaseModel):
+    description: str
+    amount: int  # minor units; negative for a proration credit
+
+
+class NextInvoiceOut(BaseModel):
+    amount_due: int
+    total: int
+    currency: str
+    date: datetime | None  # when Stripe will charge it
+    lines: list[NextInvoiceLineOut]
+
+
 class BillingOut(BaseModel):
     billing_on: bool  # false: billing is off on this server (every org active)
     status: Literal["active", "trial", "trial_over", "past_due", "canceled"]
@@ -55,6 +68,7 @@ class BillingOut(BaseModel):
     # From the platform's Stripe account (none before the org's first Checkout):
     payment_method: str | None  # "visa •••• 4242"
     invoices: list[PlatformInvoiceOut]
+    next_invoice: NextInvoiceOut | None  # none without a live subscription renewing
     stripe_error: str | None  # Stripe could not be read just now: the fields above are empty
 
 
@@ -95,8 +109,16 @@ def get_billing(session: SessionDep, user: AdminUser, org: CurrentOrg) -> Billin
         plans=[PlanOut(**vars(p)) for p in facts.plans],
         payment_method=details.card if details else None,
         invoices=[PlatformInvoiceOut(**vars(i)) for i in details.invoices] if details else [],
+        next_invoice=_next_invoice(details.next_invoice if details else None),
         stripe_error=stripe_error,
     )
+
+
+def _next_invoice(found: subscriptions.NextInvoice | None) -> NextInvoiceOut | None:
+    if found is None:
+        return None
+    lines = [NextInvoiceLineOut(**vars(line)) for line in found.lines]
+    return NextInvoiceOut(**{**vars(found), "lines": lines})
 
 
 @router.post("/checkout", status_code=201, responses=errors(ROLE, BODY, CONFLICT))
@@ -105,6 +127,16 @@ def start_checkout(
 ) -> CheckoutOut:
     url = subscriptions.start_checkout(session, org=org, admin=user, plan=body.plan)
     return CheckoutOut(url=url)
+
+
+class PortalOut(BaseModel):
+    url: str  # Stripe's customer portal (payment method, past invoices): short-lived
+
+
+@router.post("/portal", status_code=201, responses=errors(ROLE, CONFLICT))
+def open_portal(session: SessionDep, user: AdminUser, org: CurrentOrg) -> PortalOut:
+    """A customer portal session to update the payment method (and see past invoices)."""
+    return PortalOut(url=subscriptions.open_portal(session, org=org))
 
 
 class PlanIn(BaseModel):

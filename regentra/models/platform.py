@@ -28,6 +28,10 @@ class PlatformSettings(Base):
     # Our lookup key (`regentra_starter_monthly`, …) → Stripe's price id.
     prices: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     webhook_endpoint_id: Mapped[str] = mapped_column(String(255))
+    # The customer portal configuration (payment method and invoice history) that portal
+    # sessions name: in test mode Stripe refuses a session without one saved (None: setup not
+    # run since migration 0015).
+    portal_configuration_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # When billing was first set up: orgs older than that get their trial from here.
     billing_on_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -50,7 +50,7 @@ class Account:
 
 BILLING_ALERTS = {
     "past_due": "Stripe could not charge the card for your Regentra subscription: pay the "
-    "open invoice to keep it.",
+    "open invoice and update your payment method to keep it.",
     "trial_over": "Your Regentra trial has ended: choose a plan to send invoices again.",
     "canceled": "Your Regentra subscription is canceled: subscribe again to send invoices.",
 }

@@ -376,6 +376,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/billing/cancel"): Case(ADMIN, lambda w, u: Req(), 409, other_org=409),
     ("POST", "/api/v1/billing/resume"): Case(ADMIN, lambda w, u: Req(), 409, other_org=409),
+    ("POST", "/api/v1/billing/portal"): Case(ADMIN, lambda w, u: Req(), 409, other_org=409),
     ("GET", "/api/v1/users"): Case(ADMIN, lambda w, u: Req(listed_id=str(w.users["admin"].id))),
     ("POST", "/api/v1/users"): Case(
         ADMIN,

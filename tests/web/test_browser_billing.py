@@ -83,3 +83,18 @@ def test_an_admin_subscribes_through_checkout(
     expect(status).to_contain_text("Pro plan")
     expect(page.locator("#billing-cancel")).to_be_visible()
     assert "Traceback" not in server.log()
+
+    # The next invoice, and a new card through Stripe's customer portal.
+    expect(page.locator("#billing-next-invoice")).to_be_visible()
+    expect(page.locator("#billing-card")).to_have_text("visa •••• 4242")
+    page.locator("#billing-portal").click()
+    expect(page.locator("#payment-method")).to_have_text("Visa •••• 4242")
+    page.get_by_label("Card number").fill("5555 5555 5555 4444")
+    page.locator("#exp").fill("12 / 34")
+    page.locator("#cvc").fill("123")
+    page.get_by_role("button", name="Add payment method").click()
+    expect(page.locator("#payment-method")).to_have_text("Mastercard •••• 4444")
+    page.get_by_role("link", name=re.compile("Return to")).click()
+    page.wait_for_url(base + "/billing")
+    expect(page.locator("#billing-card")).to_have_text("mastercard •••• 4444")
+    assert "Traceback" not in server.log()

@@ -1,5 +1,6 @@
-"""`regentra platform setup`: the platform's products, prices and webhook endpoint in its
-own Stripe account, made once, and their ids in `platform_settings`.
+"""`regentra platform setup`: the platform's products, prices, webhook endpoint and customer
+portal configuration in its own Stripe account, made once, and their ids in
+`platform_settings`.
 
 Idempotent, so it can run at every deploy:
 - products have ids of our own (`regentra_plan_starter`, …; Stripe lets the caller choose a
@@ -11,6 +12,8 @@ Idempotent, so it can run at every deploy:
 - the webhook endpoint is the one whose URL is `<base URL>/api/webhooks/platform/stripe`,
   made when missing (its signing secret is shown then, the only time Stripe gives it) and
   given any event it lacks;
+- the customer portal configuration (payment method and invoice history) is the stored one,
+  else the account's active one carrying our metadata, else made;
 - the `platform_settings` row is written only when something in it changed.
 """
 
@@ -160,8 +163,12 @@ def _same_terms(price: dict[str, Any], spec: PriceSpec, currency: str) -> bool:
 
 
 def _create(resource: str, params: dict[str, Any], key: str, c: Any) -> Any:
-    """`c.v1.<resource>.create(params)` under idempotency key `key` (for `OrgStripe.call`)."""
-    return getattr(c.v1, resource).create(params, request_options(key))
+    """`c.v1.<resource>.create(params)` under idempotency key `key` (for `OrgStripe.call`);
+    `resource` may be dotted ("billing_portal.configurations")."""
+    service = c.v1
+    for name in resource.split("."):
+        service = getattr(service, name)
+    return service.create(params, request_options(key))
 
 
 def _account(stripe: OrgStripe) -> tuple[str, bool]:
@@ -277,6 +284,63 @@ def _webhook_endpoint(stripe: OrgStripe, base_url: str, report: Report) -> str:
     return str(endpoint["id"])
 
 
+PORTAL_FEATURES = {
+    # The card and past invoices; plan changes and cancellation stay on the Billing page.
+    "payment_method_update": {"enabled": True},
+    "invoice_history": {"enabled": True},
+    "customer_update": {"enabled": False},
+    "subscription_cancel": {"enabled": False},
+    "subscription_update": {"enabled": False},
+}
+
+
+def _portal_configuration(
+    stripe: OrgStripe, stored: str | None, base_url: str, report: Report
+) -> str:
+    """The customer portal configuration portal sessions name (in test mode Stripe refuses a
+    session without one until the Dashboard's portal settings are saved). Found by the id
+    stored, else among the account's active configurations by our metadata (Stripe's list
+    has no metadata filter), else made."""
+    found: dict[str, Any] | None = None
+    if stored:
+        held = stripe.find(
+            lambda c: c.v1.billing_portal.configurations.retrieve(stored),
+            op="billing_portal.configurations.retrieve",
+        )
+        found = held.to_dict() if held is not None else None
+        found = found if found and found.get("active") else None
+    if found is None:
+        found = next(
+            (
+                c
+                for c in stripe.iterate(
+                    lambda c: c.v1.billing_portal.configurations.list(
+                        params={"active": True, "limit": 100}
+                    ),
+                    op="billing_portal.configurations.list",
+                )
+                if (c.get("metadata") or {}).get("regentra") == METADATA["regentra"]
+            ),
+            None,
+        )
+    if found is not None:
+        report.kept.append("customer portal configuration")
+        return str(found["id"])
+    params = {
+        "business_profile": {"headline": "Regentra: your subscription"},
+        "default_return_url": base_url.rstrip("/") + "/billing",
+        "features": PORTAL_FEATURES,
+        "metadata": METADATA,
+    }
+    key = idempotency_key("platform-portal", fingerprint(params))
+    made = stripe.call(
+        partial(_create, "billing_portal.configurations", params, key),
+        op="billing_portal.configurations.create",
+    )
+    report.made.append("customer portal configuration")
+    return str(made.id)
+
+
 def run(session: Session, stripe: OrgStripe, *, settings: Settings) -> Report:
     """Make what is missing in the platform account and record the ids (module doc)."""
     account_id, livemode = _account(stripe)
@@ -285,11 +349,15 @@ def run(session: Session, stripe: OrgStripe, *, settings: Settings) -> Report:
     prices = _prices(stripe, settings, report)
     endpoint_id = _webhook_endpoint(stripe, settings.base_url, report)
     row = session.get(PlatformSettings, PLATFORM_SETTINGS_ID)
+    portal = _portal_configuration(
+        stripe, row.portal_configuration_id if row else None, settings.base_url, report
+    )
     values = {
         "account_id": account_id,
         "livemode": livemode,
         "prices": prices,
         "webhook_endpoint_id": endpoint_id,
+        "portal_configuration_id": portal,
     }
     if row is None:
         session.add(PlatformSettings(id=PLATFORM_SETTINGS_ID, **values))

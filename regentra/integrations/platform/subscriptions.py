@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import stripe as stripe_errors
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -344,9 +345,28 @@ class PlatformInvoice:
 
 
 @dataclass(frozen=True)
+class NextInvoiceLine:
+    description: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class NextInvoice:
+    """What the subscription's next renewal will bill (Stripe's preview), prorations
+    included."""
+
+    amount_due: int
+    total: int
+    currency: str
+    date: datetime | None  # when Stripe will charge it
+    lines: list[NextInvoiceLine]
+
+
+@dataclass(frozen=True)
 class StripeDetails:
     card: str | None  # "visa •••• 4242"
     invoices: list[PlatformInvoice]
+    next_invoice: NextInvoice | None = None
 
 
 def stripe_details(session: Session, org: Org) -> StripeDetails | None:
@@ -368,6 +388,17 @@ def stripe_details(session: Session, org: Org) -> StripeDetails | None:
         op="customers.retrieve",
     ).to_dict()
     method = (customer.get("invoice_settings") or {}).get("default_payment_method")
+    subscription_id = row.stripe_subscription_id
+    if not method and subscription_id:
+        # Checkout gives the subscription a card of its own and none to the customer (until
+        # "Update payment method" moves it there): the subscription's card is the one charged.
+        sub = stripe.find(
+            lambda c: c.v1.subscriptions.retrieve(
+                subscription_id, {"expand": ["default_payment_method"]}
+            ),
+            op="subscriptions.retrieve",
+        )
+        method = sub.to_dict().get("default_payment_method") if sub is not None else None
     card = method.get("card") if isinstance(method, dict) else None
     listed = stripe.call(
         lambda c: c.v1.invoices.list({"customer": customer_id, "limit": 24}),
@@ -387,7 +418,113 @@ def stripe_details(session: Session, org: Org) -> StripeDetails | None:
         for i in (inv.to_dict() for inv in listed.data)
         if i.get("status") != "draft"
     ]
+    live = (
+        row.stripe_subscription_id
+        and row.subscription_status in LIVE_STATUSES
+        and not row.cancel_at_period_end
+    )
     return StripeDetails(
         card=f"{card.get('brand')} •••• {card.get('last4')}" if card else None,
         invoices=invoices,
+        next_invoice=_next_invoice(stripe, customer_id, str(row.stripe_subscription_id))
+        if live
+        else None,
+    )
+
+
+def _next_invoice(stripe: OrgStripe, customer_id: str, subscription_id: str) -> NextInvoice | None:
+    """`invoices.create_preview` of the subscription (API 2025-03-31.basil removed
+    `invoices.upcoming` and needs the subscription named); None when Stripe has no next invoice
+    for it (`invoice_upcoming_none`, matched by code: the message varies)."""
+
+    def preview(c: Any) -> Any:
+        try:
+            return c.v1.invoices.create_preview(
+                {"customer": customer_id, "subscription": subscription_id}
+            )
+        except stripe_errors.InvalidRequestError as exc:
+            if exc.code == "invoice_upcoming_none":
+                return None
+            raise
+
+    found = stripe.call(preview, op="invoices.create_preview")
+    if found is None:
+        return None
+    invoice = found.to_dict()
+    when = invoice.get("next_payment_attempt") or invoice.get("period_end")
+    return NextInvoice(
+        amount_due=int(invoice.get("amount_due") or 0),
+        total=int(invoice.get("total") or 0),
+        currency=str(invoice.get("currency") or "").upper(),
+        date=datetime.fromtimestamp(int(when), UTC) if when else None,
+        lines=[
+            NextInvoiceLine(str(line.get("description") or ""), int(line.get("amount") or 0))
+            for line in (invoice.get("lines") or {}).get("data") or []
+        ],
+    )
+
+
+# ---- the customer portal: the payment method -----------------------------------------------
+
+
+def open_portal(session: Session, *, org: Org) -> str:
+    """A customer portal session on the platform account (the payment method, past invoices)
+    for the org's Stripe customer; its URL. 409 when billing is off or not set up, or the org
+    never subscribed. The portal makes a new card the customer's default payment method only,
+    which a subscription's own `default_payment_method` (Checkout sets one) would override:
+    that one is moved to the customer first, so the card chosen in the portal is the one
+    charged."""
+    settings = get_settings()
+    if not settings.platform_billing:
+        raise PlatformBillingOff(BILLING_OFF)
+    platform = current(session)
+    if platform is None or not platform.portal_configuration_id:
+        raise Conflict(NOT_SET_UP)
+    row = session.scalar(select(OrgBilling).where(OrgBilling.org_id == org.id))
+    if row is None or not row.stripe_customer_id:
+        raise Conflict("this organization has no Regentra subscription yet: subscribe first")
+    customer_id, subscription_id = row.stripe_customer_id, row.stripe_subscription_id
+    configuration = platform.portal_configuration_id
+    session.commit()  # no lock held while Stripe answers
+
+    stripe = for_platform(settings.platform_stripe_secret_key)
+    if subscription_id:
+        _customer_level_payment_method(stripe, customer_id, subscription_id)
+    portal = stripe.call(
+        lambda c: c.v1.billing_portal.sessions.create(
+            {
+                "customer": customer_id,
+                "configuration": configuration,
+                "return_url": settings.base_url.rstrip("/") + "/billing",
+            }
+        ),
+        op="billing_portal.sessions.create",
+    )
+    return str(portal.url)
+
+
+def _customer_level_payment_method(
+    stripe: OrgStripe, customer_id: str, subscription_id: str
+) -> None:
+    found = stripe.find(
+        lambda c: c.v1.subscriptions.retrieve(subscription_id), op="subscriptions.retrieve"
+    )
+    sub = found.to_dict() if found is not None else {}
+    method = sub.get("default_payment_method")
+    if not method or sub.get("status") in ("canceled", "incomplete_expired"):
+        return
+    method_id = method if isinstance(method, str) else str(method.get("id"))
+    customer = stripe.call(
+        lambda c: c.v1.customers.retrieve(customer_id), op="customers.retrieve"
+    ).to_dict()
+    if not (customer.get("invoice_settings") or {}).get("default_payment_method"):
+        stripe.call(
+            lambda c: c.v1.customers.update(
+                customer_id, {"invoice_settings": {"default_payment_method": method_id}}
+            ),
+            op="customers.update",
+        )
+    stripe.call(
+        lambda c: c.v1.subscriptions.update(subscription_id, {"default_payment_method": ""}),
+        op="subscriptions.update",
     )

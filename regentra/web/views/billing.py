@@ -51,6 +51,16 @@ def checkout(session: SessionDep, account: AdminPage, form: FormDep) -> Response
     return RedirectResponse(url, status_code=303)  # Stripe Checkout, on the platform account
 
 
+@router.post("/portal")
+def portal(session: SessionDep, account: AdminPage) -> Response:
+    try:
+        url = subscriptions.open_portal(session, org=account.org)
+    except RegentraError as exc:
+        session.rollback()
+        return redirect("/billing", error=exc.message)
+    return RedirectResponse(url, status_code=303)  # Stripe's customer portal
+
+
 def _act(session: SessionDep, done: Callable[[], str]) -> Response:
     try:
         message = done()

@@ -45,7 +45,8 @@ class Platform:
             timeout=30,
         ).json()["data"]
         made = [r for r in log if r["method"] == "POST" and r["status"] == 200]
-        return [r["path"] for r in made if r["path"].count("/") == 2]  # /v1/<resource>
+        creates = ("/v1/billing_portal/configurations",)  # else /v1/<resource>
+        return [r["path"] for r in made if r["path"].count("/") == 2 or r["path"] in creates]
 
     def prices(self) -> dict[str, Any]:
         listed = self.stripe.v1.prices.list(params={"lookup_keys": list(PRICES), "limit": 100})
@@ -75,14 +76,16 @@ def test_setup_twice_makes_everything_once(platform: Platform, db: Database) -> 
     assert sorted(first.made) == sorted(
         [f"product {p.id}" for p in setup.PRODUCTS]
         + [f"price {key}" for key in PRICES]
-        + [f"webhook endpoint {first.webhook_url}"]
+        + [f"webhook endpoint {first.webhook_url}", "customer portal configuration"]
     )
     assert first.webhook_url == get_settings().base_url + "/api/webhooks/platform/stripe"
     assert first.webhook_secret is not None and first.webhook_secret.startswith("whsec_")
     assert first.saved and first.livemode is False and first.account_id.startswith("acct_")
     made = platform.creates()
     assert sorted(made) == sorted(
-        ["/v1/products"] * 4 + ["/v1/prices"] * 5 + ["/v1/webhook_endpoints"]
+        ["/v1/products"] * 4
+        + ["/v1/prices"] * 5
+        + ["/v1/webhook_endpoints", "/v1/billing_portal/configurations"]
     )
 
     again = setup.set_up()
@@ -105,6 +108,8 @@ def test_setup_twice_makes_everything_once(platform: Platform, db: Database) -> 
     assert saved.account_id == first.account_id and saved.livemode is False
     assert saved.prices == {k: p.id for k, p in prices.items()}
     assert saved.webhook_endpoint_id == endpoint.id
+    (portal,) = platform.stripe.v1.billing_portal.configurations.list().data
+    assert saved.portal_configuration_id == portal.id and portal.is_default is False
 
 
 def test_a_changed_amount_makes_a_new_price_that_takes_the_key(

@@ -179,9 +179,13 @@ def _proration_line(
     invoice: dict[str, Any],
     sub: dict[str, Any],
     ii: dict[str, Any],
+    *,
+    claim: bool = True,
 ) -> None:
-    """Put a pending proration item on the invoice."""
-    ii["invoice"] = invoice["id"]
+    """Put a pending proration item on the invoice (`claim`: the item is then the invoice's,
+    no longer pending; a preview leaves it pending)."""
+    if claim:
+        ii["invoice"] = invoice["id"]
     price_id = ii["pricing"]["price_details"]["price"]
     invoice_items.add_line(
         sandbox,
@@ -285,20 +289,7 @@ def preview(sandbox: Sandbox, account: Account, sub: dict[str, Any]) -> dict[str
         upcoming = {**item, "current_period_start": end, "current_period_end": following}
         _item_line(sandbox, account, invoice, sub, upcoming)
     for ii in pending_prorations(account, sub["id"]):
-        invoice_items.add_line(
-            sandbox,
-            account,
-            invoice,
-            amount=ii["amount"],
-            description=ii["description"],
-            quantity=ii["quantity"],
-            price=sandbox.find(account, "price", ii["pricing"]["price_details"]["price"]),
-            period=ii["period"],
-            invoice_item=ii["id"],
-            subscription=sub["id"],
-            subscription_item=ii["parent"]["subscription_details"]["subscription_item"],
-            proration=True,
-        )
+        _proration_line(sandbox, account, invoice, sub, ii, claim=False)
     invoice["lines"]["total_count"] = len(invoice["lines"]["data"])
     customer = sandbox.find(account, "customer", sub["customer"]) or {}
     balance = int(customer.get("balance") or 0)
