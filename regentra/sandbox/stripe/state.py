@@ -44,6 +44,7 @@ PREFIXES = {
     "billing.meter": "mtr",
     "billing_portal.configuration": "bpc",
     "billing_portal.session": "bps",
+    "refund": "re",
 }
 KIND_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 # `expand` paths may be this many levels deep at most.

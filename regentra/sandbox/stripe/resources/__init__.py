@@ -22,6 +22,7 @@ from regentra.sandbox.stripe.resources import (
     invoice_preview,
     payments,
     portal,
+    refunds,
     subscriptions,
 )
 from regentra.sandbox.stripe.routing import Router
@@ -43,6 +44,7 @@ ROUTERS: list[Router] = [
     control.router,
     account_settings.router,
     portal.router,
+    refunds.router,
 ]
 
 
@@ -56,7 +58,7 @@ def page_routes(sandbox: Sandbox) -> list[Any]:
 
 
 def startup(sandbox: Sandbox) -> None:
-    for module in (billing, catalog, payments, subscriptions):
+    for module in (billing, catalog, payments, refunds, subscriptions):
         install = getattr(module, "install", None)
         if install is not None:
             install(sandbox)

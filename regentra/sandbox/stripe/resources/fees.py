@@ -127,8 +127,13 @@ def convert(amount: int, source: str, target: str) -> tuple[int, Decimal | None]
     if source == target:
         return amount, None
     rate = exchange_rate(source, target)
+    return convert_at(amount, source, target, rate), rate
+
+
+def convert_at(amount: int, source: str, target: str, rate: Decimal) -> int:
+    """`amount` (minor units of `source`) in minor units of `target` at `rate`."""
     major = Decimal(amount) / (Decimal(10) ** _exponent(source))
-    return _round(major * rate * (Decimal(10) ** _exponent(target))), rate
+    return _round(major * rate * (Decimal(10) ** _exponent(target)))
 
 
 def settle(

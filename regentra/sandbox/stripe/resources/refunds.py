@@ -1,0 +1,220 @@
+"""Refunds of a charge (an invoice's card or ACH payment), full or partial.
+
+`POST /v1/refunds` names the `charge` or the `payment_intent` (its latest charge) and refunds
+`amount` (default: what is left) for a `reason` of Stripe's enum. More than what is left, or a
+charge already fully refunded, is refused in Stripe's words. A card refund succeeds at once;
+an ACH (us_bank_account) one is `pending` until the clock passes `ACH_REFUND_SECONDS`. Each
+refund takes its amount out of the balance at once: a balance transaction of type `refund`
+(the amount negative, in the settlement currency at the original charge's exchange rate; no
+fee: Stripe keeps the original payment's fee). The charge's `amount_refunded` and `refunded`
+follow; the invoice stays `paid`. Events: `refund.created`, `charge.refunded` (and
+`refund.updated` when a pending refund succeeds).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from regentra.sandbox.stripe import listing
+from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.resources import fees
+from regentra.sandbox.stripe.resources._util import merge_metadata, money
+from regentra.sandbox.stripe.routing import Ctx, Router
+from regentra.sandbox.stripe.state import Account, Sandbox
+
+router = Router()
+
+KIND = "refund"
+REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+ACH_REFUND_SECONDS = 3 * 86400
+NOT_EMULATED = ("origin", "customer", "currency", "refund_application_fee", "reverse_transfer")
+
+
+def install(sandbox: Sandbox) -> None:
+    if _settle_pending not in sandbox.clock_hooks:
+        sandbox.clock_hooks.append(_settle_pending)
+
+
+def _charge_of(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    if not p.get("charge") and not p.get("payment_intent"):
+        raise StripeError(
+            "One of the following params should be provided for this request: payment_intent "
+            "or charge."
+        )
+    if p.get("payment_intent"):
+        intent = ctx.get("payment_intent", p["payment_intent"], "payment_intent")
+        if not intent.get("latest_charge") or intent["status"] != "succeeded":
+            raise StripeError(
+                f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
+                param="payment_intent",
+            )
+        if p.get("charge") and p["charge"] != intent["latest_charge"]:
+            raise StripeError(
+                "The charge and payment_intent provided do not match.", param="charge"
+            )
+        return ctx.get("charge", intent["latest_charge"], "payment_intent")
+    return ctx.get("charge", p["charge"], "charge")
+
+
+def _settled(account: Account, charge: dict[str, Any], amount: int) -> tuple[int, str]:
+    """`amount` of the charge's currency in the balance's, at the charge's own rate."""
+    txn = account.objects.get(charge["balance_transaction"] or "") or {}
+    rate = txn.get("exchange_rate")
+    if not rate:
+        return amount, charge["currency"]
+    target = str(txn["currency"])
+    return fees.convert_at(amount, charge["currency"], target, Decimal(str(rate))), target
+
+
+@router.route("POST", "/v1/refunds", "RefundCreateParams")
+def create_refund(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    for name in NOT_EMULATED:
+        if name in p:
+            raise StripeError(f"The sandbox does not emulate refunds with `{name}`.", param=name)
+    charge = _charge_of(ctx)
+    if charge["status"] != "succeeded":
+        raise StripeError(
+            f"Charge {charge['id']} has not succeeded: there is nothing to refund.",
+            param="charge",
+        )
+    if charge["disputed"]:
+        raise StripeError(
+            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
+    left = charge["amount"] - charge["amount_refunded"]
+    if left <= 0:
+        raise StripeError(
+            f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded"
+        )
+    amount = p.get("amount", left)
+    if amount <= 0:
+        raise StripeError("Invalid positive integer", param="amount")
+    if amount > left:
+        raise StripeError(
+            f"Refund amount ({money(amount, charge['currency'])}) is greater than unrefunded "
+            f"amount on charge ({money(left, charge['currency'])})",
+            param="amount",
+        )
+    reason = p.get("reason")
+    if reason is not None and reason not in REASONS:
+        raise StripeError(
+            "Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer",
+            param="reason",
+        )
+    ach = charge["payment_method_details"]["type"] == "us_bank_account"
+    now = ctx.now()
+    refund = ctx.add(
+        {
+            "object": KIND,
+            "amount": amount,
+            "balance_transaction": None,
+            "charge": charge["id"],
+            "created": now,
+            "currency": charge["currency"],
+            "customer": charge["customer"],
+            "customer_account": None,
+            "description": None,
+            "destination_details": _destination(charge),
+            "failure_balance_transaction": None,
+            "failure_reason": None,
+            "instructions_email": p.get("instructions_email"),
+            "metadata": merge_metadata({}, p.get("metadata", {})),
+            "next_action": None,
+            "payment_intent": charge["payment_intent"],
+            "payment_method": charge["payment_method"],
+            "pending_reason": "processing" if ach else None,
+            "presentment_details": None,
+            "reason": reason,
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "status": "pending" if ach else "succeeded",
+            "transfer_reversal": None,
+        }
+    )
+    refund.pop("livemode", None)  # a Refund has no `livemode`
+    settled, currency = _settled(ctx.account, charge, amount)
+    txn = ctx.add(
+        {
+            "object": "balance_transaction",
+            "amount": -settled,
+            "available_on": now,
+            "balance_type": "payments",
+            "created": now,
+            "currency": currency,
+            "description": "REFUND FOR CHARGE"
+            + (f" ({charge['description']})" if charge["description"] else ""),
+            "exchange_rate": None,
+            "fee": 0,
+            "fee_details": [],
+            "net": -settled,
+            "reporting_category": "refund",
+            "source": refund["id"],
+            "status": "available",
+            "type": "refund",
+        }
+    )
+    txn.pop("livemode", None)
+    refund["balance_transaction"] = txn["id"]
+    previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    charge["refunds"]["data"].insert(0, refund)
+    charge["refunds"]["total_count"] = len(charge["refunds"]["data"])
+    ctx.emit("refund.created", refund)
+    ctx.emit("charge.refunded", charge, previous)
+    return refund
+
+
+def _destination(charge: dict[str, Any]) -> dict[str, Any]:
+    kind = charge["payment_method_details"]["type"]
+    details: dict[str, Any] = {"type": kind}
+    if kind == "card":
+        details["card"] = {
+            "reference": None,
+            "reference_status": "pending",
+            "reference_type": "acquirer_reference_number",
+            "type": "refund",
+        }
+    else:
+        details[kind] = {"reference": None, "reference_status": "pending"}
+    return details
+
+
+def _settle_pending(sandbox: Sandbox) -> None:
+    """Pending (ACH) refunds succeed once `ACH_REFUND_SECONDS` have passed."""
+    now = sandbox.now()
+    for account in sandbox.accounts.values():
+        for refund_id in account.order.get(KIND, []):
+            refund = account.objects[refund_id]
+            if refund["status"] == "pending" and refund["created"] + ACH_REFUND_SECONDS <= now:
+                refund.update(status="succeeded", pending_reason=None)
+                sandbox.emit(account, "refund.updated", refund, {"status": "pending"})
+
+
+@router.route("GET", "/v1/refunds/{id}", "RefundRetrieveParams")
+def retrieve_refund(ctx: Ctx) -> dict[str, Any]:
+    return ctx.get(KIND, ctx.path["id"])
+
+
+@router.route("POST", "/v1/refunds/{id}", "RefundUpdateParams")
+def update_refund(ctx: Ctx) -> dict[str, Any]:
+    refund = ctx.get(KIND, ctx.path["id"])
+    if "metadata" in ctx.params:
+        previous = {"metadata": dict(refund["metadata"])}
+        refund["metadata"] = merge_metadata(refund["metadata"], ctx.params["metadata"])
+        ctx.emit("refund.updated", refund, previous)
+    return refund
+
+
+@router.route("GET", "/v1/refunds", "RefundListParams")
+def list_refunds(ctx: Ctx) -> dict[str, Any]:
+    p = ctx.params
+    items = ctx.sandbox.all(ctx.account, KIND)
+    for name in ("charge", "payment_intent"):
+        if name in p:
+            items = [r for r in items if r[name] == p[name]]
+    return listing.page(items, p, "/v1/refunds", kind=KIND)
