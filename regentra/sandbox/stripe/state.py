@@ -45,6 +45,7 @@ PREFIXES = {
     "billing_portal.configuration": "bpc",
     "billing_portal.session": "bps",
     "refund": "re",
+    "dispute": "du",
 }
 KIND_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 # `expand` paths may be this many levels deep at most.

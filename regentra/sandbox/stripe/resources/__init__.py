@@ -15,6 +15,7 @@ from regentra.sandbox.stripe.resources import (
     core,
     customers,
     discounts,
+    disputes,
     events,
     hosted_checkout,
     hosted_invoice,
@@ -45,6 +46,7 @@ ROUTERS: list[Router] = [
     account_settings.router,
     portal.router,
     refunds.router,
+    disputes.router,
 ]
 
 
