@@ -46,6 +46,7 @@ PREFIXES = {
     "billing_portal.session": "bps",
     "refund": "re",
     "dispute": "du",
+    "payout": "po",
 }
 KIND_BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 # `expand` paths may be this many levels deep at most.

@@ -22,6 +22,7 @@ from regentra.sandbox.stripe.resources import (
     invoice_lines,
     invoice_preview,
     payments,
+    payouts,
     portal,
     refunds,
     subscriptions,
@@ -47,6 +48,7 @@ ROUTERS: list[Router] = [
     portal.router,
     refunds.router,
     disputes.router,
+    payouts.router,
 ]
 
 
@@ -60,7 +62,7 @@ def page_routes(sandbox: Sandbox) -> list[Any]:
 
 
 def startup(sandbox: Sandbox) -> None:
-    for module in (billing, catalog, payments, refunds, subscriptions):
+    for module in (billing, catalog, payments, payouts, refunds, subscriptions):
         install = getattr(module, "install", None)
         if install is not None:
             install(sandbox)

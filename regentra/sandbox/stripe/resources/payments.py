@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError, missing
-from regentra.sandbox.stripe.resources import account_settings, fees, payment_methods
+from regentra.sandbox.stripe.resources import account_settings, fees, payment_methods, payouts
 from regentra.sandbox.stripe.resources.finalizing import finalize
 from regentra.sandbox.stripe.resources.payment_methods import Method
 from regentra.sandbox.stripe.routing import Ctx, Router
@@ -559,7 +559,10 @@ def retrieve_balance_transaction(ctx: Ctx) -> dict[str, Any]:
 def list_balance_transactions(ctx: Ctx) -> dict[str, Any]:
     _release(ctx.sandbox, ctx.account)
     p = ctx.params
-    items = ctx.sandbox.all(ctx.account, "balance_transaction")
+    if "payout" in p:
+        items = payouts.contents(ctx, p["payout"])
+    else:
+        items = ctx.sandbox.all(ctx.account, "balance_transaction")
     for name in ("source", "type"):
         if name in p:
             items = [i for i in items if i[name] == p[name]]
