@@ -24,6 +24,16 @@ def _created_filter(spec: Any) -> Callable[[int], bool]:
     return ok
 
 
+def matching(
+    items: list[dict[str, Any]], params: dict[str, Any], names: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The items whose fields equal the list call's filters among `names` (e.g. `charge`)."""
+    for name in names:
+        if name in params:
+            items = [i for i in items if i.get(name) == params[name]]
+    return items
+
+
 def page(
     items: Iterable[dict[str, Any]],
     params: dict[str, Any],

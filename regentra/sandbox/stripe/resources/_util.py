@@ -45,6 +45,15 @@ def apply(obj: dict[str, Any], params: dict[str, Any], fields: tuple[str, ...]) 
     return previous
 
 
+def not_emulated(params: dict[str, Any], names: tuple[str, ...], where: str) -> None:
+    """Refuse a sub-feature Stripe has and the sandbox does not emulate (never ignore it)."""
+    for name in names:
+        if name in params:
+            raise StripeError(
+                f"The Stripe sandbox does not emulate `{name}` on {where}.", param=name
+            )
+
+
 def currency(value: str, param: str = "currency") -> str:
     """A currency Stripe supports, lowercase (see `currencies`)."""
     return currencies.check_currency(value, param)

@@ -20,7 +20,7 @@ from regentra.sandbox.stripe.resources import (
     subscription_items,
     subscription_lifecycle,
 )
-from regentra.sandbox.stripe.resources._util import merge_metadata
+from regentra.sandbox.stripe.resources._util import merge_metadata, not_emulated
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
@@ -85,12 +85,7 @@ def find_session(sandbox: Sandbox, session_id: str) -> tuple[Account, dict[str, 
 @router.route("POST", "/v1/checkout/sessions", "CheckoutSessionCreateParams")
 def create_session(ctx: Ctx) -> dict[str, Any]:
     sandbox, account, p = ctx.sandbox, ctx.account, ctx.params
-    for name in _UNSUPPORTED:
-        if name in p:
-            raise StripeError(
-                f"The Stripe sandbox does not emulate `{name}` on Checkout Sessions.",
-                param=name,
-            )
+    not_emulated(p, _UNSUPPORTED, "Checkout Sessions")
     if "mode" not in p:
         raise missing_parameter("mode")
     if p["mode"] != "subscription":

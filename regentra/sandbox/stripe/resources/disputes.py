@@ -24,6 +24,7 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.resources import ledger
 from regentra.sandbox.stripe.resources._util import merge_metadata
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox
@@ -99,43 +100,20 @@ def _adjustment(
 ) -> dict[str, Any]:
     """The withdrawal (amount and dispute fee) or the reinstatement (the amount) in the
     balance, in the charge's balance currency."""
-    original = account.objects.get(charge["balance_transaction"] or "") or {}
-    currency = original.get("currency", charge["currency"])
-    amount = dispute["amount"] if currency == charge["currency"] else original.get("amount", 0)
+    amount, currency = ledger.settled(account, charge, dispute["amount"])
     fee = 0 if reinstated else DISPUTE_FEE
-    now = sandbox.now()
-    txn = sandbox.add(
+    txn = ledger.record(
+        sandbox,
         account,
-        {
-            "object": "balance_transaction",
-            "amount": amount if reinstated else -amount,
-            "available_on": now,
-            "balance_type": "payments",
-            "created": now,
-            "currency": currency,
-            "description": f"Chargeback {'reversal' if reinstated else 'withdrawal'} for "
-            f"{charge['id']}",
-            "exchange_rate": None,
-            "fee": fee,
-            "fee_details": [
-                {
-                    "amount": fee,
-                    "application": None,
-                    "currency": currency,
-                    "description": "Dispute fee",
-                    "type": "stripe_fee",
-                }
-            ]
-            if fee
-            else [],
-            "net": amount if reinstated else -amount - fee,
-            "reporting_category": "dispute_reversal" if reinstated else "dispute",
-            "source": dispute["id"],
-            "status": "available",
-            "type": "adjustment",
-        },
+        amount=amount if reinstated else -amount,
+        currency=currency,
+        type="adjustment",
+        reporting_category="dispute_reversal" if reinstated else "dispute",
+        source=dispute["id"],
+        description=f"Chargeback {'reversal' if reinstated else 'withdrawal'} for {charge['id']}",
+        fee=fee,
+        fee_description="Dispute fee",
     )
-    txn.pop("livemode", None)  # a BalanceTransaction has no `livemode`
     dispute["balance_transactions"].append(txn)
     return txn
 
@@ -282,8 +260,5 @@ def retrieve_dispute(ctx: Ctx) -> dict[str, Any]:
 @router.route("GET", "/v1/disputes", "DisputeListParams")
 def list_disputes(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    items = ctx.sandbox.all(ctx.account, KIND)
-    for name in ("charge", "payment_intent"):
-        if name in p:
-            items = [d for d in items if d[name] == p[name]]
+    items = listing.matching(ctx.sandbox.all(ctx.account, KIND), p, ("charge", "payment_intent"))
     return listing.page(items, p, "/v1/disputes", kind=KIND)

@@ -13,6 +13,7 @@ from typing import Any
 
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.resources import subscription_billing
+from regentra.sandbox.stripe.resources._util import not_emulated
 from regentra.sandbox.stripe.resources.subscription_items import is_live
 from regentra.sandbox.stripe.routing import Ctx, Router
 
@@ -28,9 +29,7 @@ NOT_EMULATED = ("subscription_details", "schedule", "schedule_details", "invoice
 @router.route("POST", "/v1/invoices/create_preview", "InvoiceCreatePreviewParams")
 def create_preview(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    for name in NOT_EMULATED:
-        if name in p:
-            raise StripeError(f"The sandbox does not emulate previews with `{name}`.", param=name)
+    not_emulated(p, NOT_EMULATED, "invoice previews")
     if not p.get("subscription"):
         raise StripeError(NOTHING_NAMED)
     sub = ctx.get("subscription", p["subscription"], "subscription")

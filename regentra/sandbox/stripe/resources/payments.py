@@ -542,10 +542,8 @@ def retrieve_charge(ctx: Ctx) -> dict[str, Any]:
 @router.route("GET", "/v1/charges", "ChargeListParams")
 def list_charges(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    items = ctx.sandbox.all(ctx.account, "charge")
-    for name in ("customer", "payment_intent"):
-        if name in p:
-            items = [i for i in items if i[name] == p[name]]
+    every = ctx.sandbox.all(ctx.account, "charge")
+    items = listing.matching(every, p, ("customer", "payment_intent"))
     return listing.page(items, p, "/v1/charges", kind="charge")
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError
+from regentra.sandbox.stripe.resources import ledger
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
 
@@ -64,28 +65,17 @@ def set_schedule(ctx: Ctx) -> dict[str, Any]:
 def _transaction(
     sandbox: Sandbox, account: Account, payout: dict[str, Any], amount: int, kind: str, at: int
 ) -> dict[str, Any]:
-    txn = sandbox.add(
+    return ledger.record(
+        sandbox,
         account,
-        {
-            "object": "balance_transaction",
-            "amount": amount,
-            "available_on": at,
-            "balance_type": "payments",
-            "created": at,
-            "currency": payout["currency"],
-            "description": "STRIPE PAYOUT" if kind == "payout" else "Payout failure",
-            "exchange_rate": None,
-            "fee": 0,
-            "fee_details": [],
-            "net": amount,
-            "reporting_category": "payout" if kind == "payout" else "payout_reversal",
-            "source": payout["id"],
-            "status": "available",
-            "type": kind,
-        },
+        amount=amount,
+        currency=payout["currency"],
+        type=kind,
+        reporting_category="payout" if kind == "payout" else "payout_reversal",
+        source=payout["id"],
+        description="STRIPE PAYOUT" if kind == "payout" else "Payout failure",
+        at=at,
     )
-    txn.pop("livemode", None)  # a BalanceTransaction has no `livemode`
-    return txn
 
 
 def _pay_out(sandbox: Sandbox, account: Account, boundary: int) -> None:
@@ -187,9 +177,7 @@ def retrieve_payout(ctx: Ctx) -> dict[str, Any]:
 @router.route("GET", "/v1/payouts", "PayoutListParams")
 def list_payouts(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    items = ctx.sandbox.all(ctx.account, KIND)
-    if "status" in p:
-        items = [i for i in items if i["status"] == p["status"]]
+    items = listing.matching(ctx.sandbox.all(ctx.account, KIND), p, ("status",))
     return listing.page(items, p, "/v1/payouts", kind=KIND)
 
 

@@ -13,15 +13,14 @@ follow; the invoice stays `paid`. Events: `refund.created`, `charge.refunded` (a
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError
-from regentra.sandbox.stripe.resources import fees
-from regentra.sandbox.stripe.resources._util import merge_metadata, money
+from regentra.sandbox.stripe.resources import ledger
+from regentra.sandbox.stripe.resources._util import merge_metadata, money, not_emulated
 from regentra.sandbox.stripe.routing import Ctx, Router
-from regentra.sandbox.stripe.state import Account, Sandbox
+from regentra.sandbox.stripe.state import Sandbox
 
 router = Router()
 
@@ -58,22 +57,10 @@ def _charge_of(ctx: Ctx) -> dict[str, Any]:
     return ctx.get("charge", p["charge"], "charge")
 
 
-def _settled(account: Account, charge: dict[str, Any], amount: int) -> tuple[int, str]:
-    """`amount` of the charge's currency in the balance's, at the charge's own rate."""
-    txn = account.objects.get(charge["balance_transaction"] or "") or {}
-    rate = txn.get("exchange_rate")
-    if not rate:
-        return amount, charge["currency"]
-    target = str(txn["currency"])
-    return fees.convert_at(amount, charge["currency"], target, Decimal(str(rate))), target
-
-
 @router.route("POST", "/v1/refunds", "RefundCreateParams")
 def create_refund(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    for name in NOT_EMULATED:
-        if name in p:
-            raise StripeError(f"The sandbox does not emulate refunds with `{name}`.", param=name)
+    not_emulated(p, NOT_EMULATED, "refunds")
     charge = _charge_of(ctx)
     if charge["status"] != "succeeded":
         raise StripeError(
@@ -136,28 +123,18 @@ def create_refund(ctx: Ctx) -> dict[str, Any]:
         }
     )
     refund.pop("livemode", None)  # a Refund has no `livemode`
-    settled, currency = _settled(ctx.account, charge, amount)
-    txn = ctx.add(
-        {
-            "object": "balance_transaction",
-            "amount": -settled,
-            "available_on": now,
-            "balance_type": "payments",
-            "created": now,
-            "currency": currency,
-            "description": "REFUND FOR CHARGE"
-            + (f" ({charge['description']})" if charge["description"] else ""),
-            "exchange_rate": None,
-            "fee": 0,
-            "fee_details": [],
-            "net": -settled,
-            "reporting_category": "refund",
-            "source": refund["id"],
-            "status": "available",
-            "type": "refund",
-        }
+    settled, currency = ledger.settled(ctx.account, charge, amount)
+    txn = ledger.record(
+        ctx.sandbox,
+        ctx.account,
+        amount=-settled,
+        currency=currency,
+        type="refund",
+        reporting_category="refund",
+        source=refund["id"],
+        description="REFUND FOR CHARGE"
+        + (f" ({charge['description']})" if charge["description"] else ""),
     )
-    txn.pop("livemode", None)
     refund["balance_transaction"] = txn["id"]
     previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
     charge["amount_refunded"] += amount
@@ -213,8 +190,5 @@ def update_refund(ctx: Ctx) -> dict[str, Any]:
 @router.route("GET", "/v1/refunds", "RefundListParams")
 def list_refunds(ctx: Ctx) -> dict[str, Any]:
     p = ctx.params
-    items = ctx.sandbox.all(ctx.account, KIND)
-    for name in ("charge", "payment_intent"):
-        if name in p:
-            items = [r for r in items if r[name] == p[name]]
+    items = listing.matching(ctx.sandbox.all(ctx.account, KIND), p, ("charge", "payment_intent"))
     return listing.page(items, p, "/v1/refunds", kind=KIND)

@@ -13,7 +13,7 @@ from typing import Any
 
 from regentra.sandbox.stripe.errors import StripeError, missing, missing_parameter
 from regentra.sandbox.stripe.resources import account_settings, payment_methods
-from regentra.sandbox.stripe.resources._util import merge_metadata
+from regentra.sandbox.stripe.resources._util import merge_metadata, not_emulated
 from regentra.sandbox.stripe.resources.subscription_billing import bill, proration
 from regentra.sandbox.stripe.resources.subscription_items import (
     check_compatible,
@@ -49,11 +49,7 @@ _UNSUPPORTED = (
 
 
 def unsupported(params: dict[str, Any], what: str = "subscriptions") -> None:
-    for name in _UNSUPPORTED:
-        if name in params:
-            raise StripeError(
-                f"The Stripe sandbox does not emulate `{name}` on {what}.", param=name
-            )
+    not_emulated(params, _UNSUPPORTED, what)
 
 
 # ---- create -------------------------------------------------------------------------------
