@@ -122,3 +122,32 @@ def test_setup_makes_the_portal_configuration_once(platform: Platform, db: Datab
     assert [c["id"] for c in listed["data"]] == [made]
     assert listed["data"][0]["features"]["payment_method_update"]["enabled"] is True
     assert listed["data"][0]["features"]["subscription_cancel"]["enabled"] is False
+
+
+def test_an_org_never_sees_or_changes_another_orgs_subscription(platform: Platform) -> None:
+    """With billing on: org B's admin sees B's own trial, none of A's card, invoices or next
+    invoice, and every change B asks for is refused (B has no subscription); A's subscription
+    in Stripe is as it was."""
+    a, b = platform.app.make_org(), platform.app.make_org()
+    subscription_id = subscribe(platform, a, "starter")
+    before = platform.raw(f"/v1/subscriptions/{subscription_id}")
+    body = billing_of(b)
+    assert body["status"] == "trial" and body["plan"] is None
+    assert body["payment_method"] is None and body["invoices"] == []
+    assert body["next_invoice"] is None
+    with b.api() as api:
+        for path, payload in (
+            ("/billing/plan", {"plan": "pro"}),
+            ("/billing/cancel", None),
+            ("/billing/resume", None),
+            ("/billing/portal", None),
+        ):
+            refused = api.post(path, json=payload) if payload else api.post(path)
+            assert refused.status_code == 409, (path, refused.text)
+    with PageClient(platform.app.server) as page:
+        page.login(b.admin.email)
+        html = page.get("/billing").text
+        assert 'id="billing-card"' not in html and 'id="billing-next-invoice"' not in html
+    after = platform.raw(f"/v1/subscriptions/{subscription_id}")
+    assert after["items"] == before["items"] and after["cancel_at_period_end"] is False
+    assert billing_of(a)["status"] == "active" and billing_of(a)["plan"] == "starter"
