@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import stripe as stripe_errors
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -437,17 +436,13 @@ def _next_invoice(stripe: OrgStripe, customer_id: str, subscription_id: str) -> 
     `invoices.upcoming` and needs the subscription named); None when Stripe has no next invoice
     for it (`invoice_upcoming_none`, matched by code: the message varies)."""
 
-    def preview(c: Any) -> Any:
-        try:
-            return c.v1.invoices.create_preview(
-                {"customer": customer_id, "subscription": subscription_id}
-            )
-        except stripe_errors.InvalidRequestError as exc:
-            if exc.code == "invoice_upcoming_none":
-                return None
-            raise
-
-    found = stripe.call(preview, op="invoices.create_preview")
+    found = stripe.unless_code(
+        lambda c: c.v1.invoices.create_preview(
+            {"customer": customer_id, "subscription": subscription_id}
+        ),
+        op="invoices.create_preview",
+        code="invoice_upcoming_none",
+    )
     if found is None:
         return None
     invoice = found.to_dict()

@@ -240,6 +240,20 @@ class OrgStripe:
 
         return self.call(missing_is_none, op=op)
 
+    def unless_code(self, fn: Callable[[Any], T], *, op: str, code: str) -> T | None:
+        """Like `call`, but None when Stripe refuses the request with error `code` (e.g.
+        `invoice_upcoming_none`: a subscription with no next invoice)."""
+
+        def refused_is_none(c: Any) -> T | None:
+            try:
+                return fn(c)
+            except stripe.InvalidRequestError as exc:
+                if exc.code == code:
+                    return None
+                raise
+
+        return self.call(refused_is_none, op=op)
+
     def iterate(self, list_fn: Callable[[Any], Any], *, op: str) -> Iterator[dict[str, Any]]:
         """Every object of a list call, across pages (each page fetched through `call`),
         as plain dicts: the JSON Stripe sent (decimals stay strings), which is cheaper than
