@@ -345,6 +345,23 @@ def _luhn(number: str) -> bool:
     return total % 10 == 0
 
 
+def test_card(card_number: str) -> tuple[str, str] | str:
+    """A card number typed on a hosted page: (the digits, the brand) of a test card that
+    succeeds, or the message the page shows (invalid, not a test card, declined)."""
+    number = "".join(ch for ch in card_number if not ch.isspace() and ch != "-")
+    if not number.isdigit() or not 13 <= len(number) <= 19 or not _luhn(number):
+        return "Your card number is invalid."
+    if number not in TEST_CARDS:
+        return (
+            "Your card was declined. Your request was in test mode, but used a non test card. "
+            "For a list of valid test cards, visit: https://stripe.com/docs/testing."
+        )
+    outcome, brand = TEST_CARDS[number]
+    if outcome != "succeeded":
+        return DECLINE_MESSAGES[outcome]
+    return number, brand
+
+
 def complete(
     sandbox: Sandbox,
     account: Account,
@@ -360,17 +377,10 @@ def complete(
     when the session is complete."""
     if session["status"] != "open":
         return "This Checkout Session is no longer open."
-    number = "".join(ch for ch in card_number if not ch.isspace() and ch != "-")
-    if not number.isdigit() or not 13 <= len(number) <= 19 or not _luhn(number):
-        return "Your card number is invalid."
-    if number not in TEST_CARDS:
-        return (
-            "Your card was declined. Your request was in test mode, but used a non test card. "
-            "For a list of valid test cards, visit: https://stripe.com/docs/testing."
-        )
-    outcome, brand = TEST_CARDS[number]
-    if outcome != "succeeded":
-        return DECLINE_MESSAGES[outcome]
+    card = test_card(card_number)
+    if isinstance(card, str):
+        return card
+    number, brand = card
     email = session["customer_email"] or email
     customer = sandbox.find(account, "customer", session["customer"] or "")
     if customer is None and not email:

@@ -29,7 +29,7 @@ from regentra.sandbox.stripe import listing
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.resources import payment_methods
 from regentra.sandbox.stripe.resources._util import merge_metadata, money
-from regentra.sandbox.stripe.resources.checkout import DECLINE_MESSAGES, TEST_CARDS, _luhn
+from regentra.sandbox.stripe.resources.checkout import test_card
 from regentra.sandbox.stripe.resources.hosted_checkout import _document, _expiry, _notice
 from regentra.sandbox.stripe.routing import Ctx, Router
 from regentra.sandbox.stripe.state import Account, Sandbox, random_token
@@ -262,14 +262,10 @@ def update_payment_method(
     expiry = _expiry(form.get("exp", ""), datetime.fromtimestamp(sandbox.now(), UTC).year)
     if isinstance(expiry, str):
         return expiry
-    number = "".join(ch for ch in form.get("card_number", "") if ch.isdigit())
-    if not 13 <= len(number) <= 19 or not _luhn(number):
-        return "Your card number is invalid."
-    if number not in TEST_CARDS:
-        return "Your card was declined. Your request was in test mode, but used a non test card."
-    outcome, brand = TEST_CARDS[number]
-    if outcome != "succeeded":
-        return DECLINE_MESSAGES[outcome]
+    card = test_card(form.get("card_number", ""))
+    if isinstance(card, str):
+        return card
+    number, brand = card
     pm = payment_methods.new_card(
         sandbox,
         account,
