@@ -532,3 +532,83 @@ def test_0015_upgrades_a_database_holding_platform_settings(
         ).one()
         assert tuple(row) == ("acct_platform", "we_1", None)
         _assert_models_match(conn)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0016_upgrades_a_database_holding_paid_invoices(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0016 (refunds, disputes, payouts and their QuickBooks postings) over a 0015
+    database with a paid invoice: the invoice survives with no PaymentIntent known yet, and a
+    refund of it can be recorded."""
+    url = _old_database(backend, request, tmp_path, "0015")
+    ids = _ids(backend, "org", "client", "invoice", "refund")
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="USD",
+            default_hourly_rate=10000,
+            allow_self_approval=False,
+            default_days_until_due=30,
+            next_invoice_number=2,
+        )
+        _insert(
+            conn,
+            backend,
+            "clients",
+            id=ids["client"],
+            org_id=ids["org"],
+            name="Client",
+            billing_email="ap@client.example",
+            currency="USD",
+            hourly_rate=12000,
+            compliance_enabled=False,
+        )
+        _insert(
+            conn,
+            backend,
+            "invoices",
+            id=ids["invoice"],
+            org_id=ids["org"],
+            client_id=ids["client"],
+            number="INV-000001",
+            status="paid",
+            currency="USD",
+            total=12000,
+            amount_paid=12000,
+            days_until_due=30,
+            memo="",
+            stripe_invoice_id="in_old",
+            sent_at=_now(backend),
+            paid_at=_now(backend),
+        )
+
+    upgrade(url)
+
+    with _engine(url) as engine, engine.begin() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT number, status, amount_paid, stripe_payment_intent_id, stripe_charge_id "
+                "FROM invoices"
+            )
+        ).one()
+        assert tuple(row) == ("INV-000001", "paid", 12000, None, None)
+        _insert(
+            conn,
+            backend,
+            "refunds",
+            id=ids["refund"],
+            org_id=ids["org"],
+            invoice_id=ids["invoice"],
+            amount=2000,
+            currency="USD",
+            status="requested",
+        )
+        assert conn.execute(sa.text("SELECT amount FROM refunds")).scalar() == 2000
+        _assert_models_match(conn)

@@ -13,6 +13,14 @@ from regentra.models.invoice import (
     LineKind,
 )
 from regentra.models.login_throttle import LoginThrottle
+from regentra.models.money_movement import (
+    REFUND_COUNTED,
+    REFUND_REASONS,
+    Dispute,
+    Payout,
+    Refund,
+    RefundStatus,
+)
 from regentra.models.org import Org
 from regentra.models.org_secret import OrgSecret, SecretPurpose
 from regentra.models.password_reset import PasswordReset
@@ -23,10 +31,12 @@ from regentra.models.platform import (
     PlatformSettings,
 )
 from regentra.models.quickbooks import (
+    MovementKind,
     PostingKind,
     PostingState,
     QuickBooksConnection,
     QuickBooksCustomer,
+    QuickBooksMovementPosting,
     QuickBooksOAuthState,
     QuickBooksPosting,
 )
@@ -39,6 +49,8 @@ from regentra.models.web_session import WebSession
 
 __all__ = [
     "PLATFORM_SETTINGS_ID",
+    "REFUND_COUNTED",
+    "REFUND_REASONS",
     "ActorType",
     "ApiToken",
     "AuditEvent",
@@ -48,24 +60,30 @@ __all__ = [
     "CatalogSource",
     "CatalogSync",
     "Client",
+    "Dispute",
     "EntryStatus",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
     "LineKind",
     "LoginThrottle",
+    "MovementKind",
     "Org",
     "OrgBilling",
     "OrgSecret",
     "PasswordReset",
+    "Payout",
     "PlatformEvent",
     "PlatformSettings",
     "PostingKind",
     "PostingState",
     "QuickBooksConnection",
     "QuickBooksCustomer",
+    "QuickBooksMovementPosting",
     "QuickBooksOAuthState",
     "QuickBooksPosting",
+    "Refund",
+    "RefundStatus",
     "Role",
     "SecretPurpose",
     "StripeConnection",

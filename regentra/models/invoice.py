@@ -59,6 +59,7 @@ class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
         ),
         CheckConstraint("status = 'draft' OR status = 'void' OR sent_at IS NOT NULL", name="sent"),
         Index("ix_invoices_org_status", "org_id", "status"),
+        Index("ix_invoices_org_payment_intent", "org_id", "stripe_payment_intent_id"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
@@ -74,6 +75,10 @@ class Invoice(IdMixin, OrgScoped, TimestampMixin, Base):
     # Stripe: set as soon as the Stripe invoice exists (a send that failed half-way keeps it,
     # and the retry carries on from there).
     stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The PaymentIntent and charge that paid it, learnt when a refund or dispute names them
+    # (an invoice of API 2025-03-31 and later no longer carries them: invoice_payments does).
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -67,6 +67,10 @@ class QuickBooksConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     fee_paid_from_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
     fee_vendor_id: Mapped[str | None] = mapped_column(String(64), default=None)
     income_item_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Where Stripe payouts go (a Bank account), and the expense account that takes disputed
+    # amounts withdrawn by Stripe (given back when a dispute is won).
+    payout_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    dispute_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
     post_from: Mapped[date | None] = mapped_column(Date, default=None)
     mapping_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # What the mapping's accounts are, as read when it was saved (names and types for the
@@ -154,6 +158,50 @@ class QuickBooksPosting(IdMixin, OrgScoped, TimestampMixin, Base):
     qbo_type: Mapped[str | None] = mapped_column(String(32), default=None)
     # What was posted, in the posting's currency's minor units (e.g. the fee), and facts
     # read on the way (Stripe charge and balance-transaction ids, exchange rate).
+    amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MovementKind(enum.StrEnum):
+    """What a movement posting makes in QuickBooks, for a refund, a dispute or a payout."""
+
+    refund = "refund"  # a RefundReceipt paid from the clearing account
+    dispute = "dispute"  # the withdrawn amount and the dispute fee, out of the clearing account
+    reinstatement = "reinstatement"  # a won dispute's amount back into the clearing account
+    payout = "payout"  # a Transfer from the clearing account to the payout bank account
+    payout_return = "payout_return"  # a failed payout's Transfer back
+
+
+class QuickBooksMovementPosting(IdMixin, OrgScoped, TimestampMixin, Base):
+    """One thing posted to QuickBooks for a refund, dispute or payout (`subject_id`: the
+    `refunds`, `disputes` or `payouts` row): exactly one row per (subject, kind), with the
+    same exactly-once machinery as `QuickBooksPosting` (a stable `requestid` per generation)."""
+
+    __tablename__ = "quickbooks_movement_postings"
+    __table_args__ = (
+        UniqueConstraint("org_id", "subject_id", "kind"),
+        CheckConstraint(
+            "state IN ('pending', 'posted', 'failed', 'waiting', 'skipped')", name="state_known"
+        ),
+        CheckConstraint(
+            "kind IN ('refund', 'dispute', 'reinstatement', 'payout', 'payout_return')",
+            name="kind_known",
+        ),
+    )
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    invoice_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=PostingState.pending.value, index=True)
+    realm_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    qbo_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    qbo_type: Mapped[str | None] = mapped_column(String(32), default=None)
     amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
