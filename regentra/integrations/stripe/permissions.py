@@ -13,7 +13,8 @@ finalizes, sends, voids and deletes Invoices and their invoice items (Invoices p
 reconciliation lists Events and Invoices; the paid-invoice handler reads PaymentIntents and
 invoice payments; the QuickBooks fee posting reads a PaymentIntent with its charge and the
 charge's balance transaction expanded (Charges and Balance, read: an expanded object needs
-its own permission). Webhook endpoints are added by the admin in the Dashboard, not by Regentra.
+its own permission); refunds are made from Regentra and, with disputes and payouts, read back
+(their events and reconciliation: Refunds write, Disputes and Payouts read). Webhook endpoints are added by the admin in the Dashboard, not by Regentra.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ REQUIRED: tuple[Permission, ...] = (
     Permission("PaymentIntents", "Read", "a paid invoice's payment and its fee are read"),
     Permission("Charges", "Read", "the charge of a paid invoice is read for its fee"),
     Permission("Balance", "Read", "the fee is read from the charge's balance transaction"),
+    Permission("Refunds", "Write", "refunds are made from Regentra and read back from Stripe"),
+    Permission("Disputes", "Read", "disputed payments are shown on their invoices and booked"),
+    Permission("Payouts", "Read", "payouts to your bank are listed and booked in QuickBooks"),
 )
 _BY_RESOURCE = {p.resource: p for p in REQUIRED}
 
@@ -86,6 +90,10 @@ def _probes(run: str) -> list[tuple[str, Callable[[Any], Any], str]]:
         ("PaymentIntents", first("payment_intents"), "payment_intents.list"),
         ("Charges", first("charges"), "charges.list"),
         ("Balance", first("balance_transactions"), "balance_transactions.list"),
+        ("Refunds", first("refunds"), "refunds.list"),
+        ("Refunds", update("refunds", f"re_{missing_id}"), "refunds.update"),
+        ("Disputes", first("disputes"), "disputes.list"),
+        ("Payouts", first("payouts"), "payouts.list"),
     ]
 
 

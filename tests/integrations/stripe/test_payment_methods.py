@@ -116,6 +116,9 @@ def test_restricted_key_org_picks_the_country(stripe_app: StripeApp) -> None:
                 "permissions[payment_intent]": "read",
                 "permissions[charge]": "read",
                 "permissions[balance]": "read",
+                "permissions[refund]": "write",
+                "permissions[dispute]": "read",
+                "permissions[payout]": "read",
             },
         )
     rk = made.json()["secret"]

@@ -20,6 +20,9 @@ DOCUMENTED = {
     "payment_intent": "read",
     "charge": "read",
     "balance": "read",
+    "refund": "write",
+    "dispute": "read",
+    "payout": "read",
 }
 
 
@@ -52,6 +55,9 @@ def test_restricted_key_with_the_documented_permissions_passes(stripe_app: Strip
             ("PaymentIntents", "Read"),
             ("Charges", "Read"),
             ("Balance", "Read"),
+            ("Refunds", "Write"),
+            ("Disputes", "Read"),
+            ("Payouts", "Read"),
         }
         r = api.post("/integrations/stripe/test", json={"publishable_key": pk(), "secret_key": rk})
     assert r.status_code == 200, r.text
@@ -98,7 +104,11 @@ def test_restricted_key_read_only_where_writes_are_needed(stripe_app: StripeApp)
             "/integrations/stripe/test", json={"publishable_key": pk(), "secret_key": rk}
         ).json()
     assert body["ok"] is False
-    assert body["missing_permissions"] == ["Customers (Write)", "Invoices (Write)"]
+    assert body["missing_permissions"] == [
+        "Customers (Write)",
+        "Invoices (Write)",
+        "Refunds (Write)",
+    ]
 
 
 def test_unknown_restricted_key_is_rejected(stripe_app: StripeApp) -> None:
