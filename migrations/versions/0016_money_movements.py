@@ -194,12 +194,18 @@ def upgrade() -> None:
             "ix_invoices_org_payment_intent", ["org_id", "stripe_payment_intent_id"], unique=False
         )
 
+    with op.batch_alter_table("stripe_connections", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("movements_checkpoint", sa.BigInteger(), nullable=True))
+
     with op.batch_alter_table("quickbooks_connections", schema=None) as batch_op:
         batch_op.add_column(sa.Column("payout_account_id", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("dispute_account_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("stripe_connections", schema=None) as batch_op:
+        batch_op.drop_column("movements_checkpoint")
+
     with op.batch_alter_table("quickbooks_connections", schema=None) as batch_op:
         batch_op.drop_column("dispute_account_id")
         batch_op.drop_column("payout_account_id")

@@ -42,6 +42,9 @@ class StripeConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     # Reconciliation: Stripe events up to this time (epoch seconds, Stripe's `created`) have
     # been read; the next run asks only for later ones.
     reconcile_checkpoint: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Refunds, disputes and payouts were last read from Stripe's lists from this time (epoch
+    # seconds, the start of the last successful run: `stripe/movements.py`).
+    movements_checkpoint: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_reconcile_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_reconcile_ok: Mapped[bool | None] = mapped_column(Boolean, default=None)
     last_reconcile_message: Mapped[str | None] = mapped_column(String(500), default=None)
