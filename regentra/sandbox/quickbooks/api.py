@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from regentra.sandbox.quickbooks import entities, query, rates
+from regentra.sandbox.quickbooks import entities, ledger, query, rates
 from regentra.sandbox.quickbooks.errors import QboFault, invalid
 from regentra.sandbox.quickbooks.oauth import ACCOUNTING, bearer_grant
 from regentra.sandbox.quickbooks.state import MINOR_VERSION, Company, Sandbox
@@ -191,6 +191,7 @@ class Api:
                 # A copy: the stored object changes with later updates; the replay does not.
                 company.requestids[requestid] = {"status": status, "body": copy.deepcopy(body)}
             if method == "POST":
+                ledger.refresh(company)  # the accounts' CurrentBalance after the change
                 sandbox.save()
             return status, body
 

@@ -4,37 +4,14 @@ balances, so a person can see what Regentra posted. Not Intuit's UI."""
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from regentra.sandbox.quickbooks.ledger import balances
 from regentra.sandbox.quickbooks.state import Company, Sandbox
-
-
-def balances(company: Company) -> dict[str, Decimal]:
-    """Account balances from the transactions (debit-positive for assets and expenses)."""
-    out = {acc_id: Decimal("0") for acc_id in company.of("Account")}
-    ar = next((a["Id"] for a in company.of("Account").values()
-               if a["AccountType"] == "Accounts Receivable"), None)  # fmt: skip
-    for inv in company.of("Invoice").values():
-        if ar:
-            out[ar] += Decimal(str(inv["Balance"]))
-    for pay in company.of("Payment").values():
-        ref = (pay.get("DepositToAccountRef") or {}).get("value")
-        if ref in out:
-            out[ref] += Decimal(str(pay["TotalAmt"]))
-    for pur in company.of("Purchase").values():
-        ref = pur["AccountRef"]["value"]
-        if ref in out:
-            out[ref] -= Decimal(str(pur["TotalAmt"]))
-        for line in pur.get("Line", []):
-            expense = line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]
-            if expense in out:
-                out[expense] += Decimal(str(line["Amount"]))
-    return out
 
 
 def _table(title: str, heads: list[str], rows: list[list[Any]]) -> str:

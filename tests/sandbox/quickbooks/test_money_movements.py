@@ -207,3 +207,47 @@ def test_refund_receipt_rules(qbo: QboSandbox, us: AuthClient, uk: AuthClient) -
         body = _sales(api, euro, 30, DepositToAccountRef=_account(api, "Checking"),
                       ExchangeRate=0.86)  # fmt: skip
         assert "currency" in fault(post(api, "RefundReceipt", body))["Detail"]
+
+
+def _balance(api: httpx.Client, name: str) -> float:
+    return float(find(api, "Account", name)["CurrentBalance"])
+
+
+def test_current_balance_follows_the_transactions(qbo: QboSandbox, us: AuthClient) -> None:
+    """Account.CurrentBalance (read-only) of balance-sheet accounts moves with each payment,
+    purchase, refund receipt, deposit and transfer (assets debit-positive, a credit card
+    credit-positive); a deleted transaction counts no more; expense accounts keep 0."""
+    names = ("Stripe Clearing", "Checking", "Company Card", "Merchant Fees")
+    with qbo.http(us) as api:
+        before = {name: _balance(api, name) for name in names}
+        clearing = _account(api, "Stripe Clearing")
+        fees = _account(api, "Merchant Fees")
+        _paid(api, 100, DepositToAccountRef=clearing)
+        created(api, "Purchase", {
+            "PaymentType": "Check", "AccountRef": clearing, "TxnDate": "2026-12-01",
+            "Line": [{"Amount": 3.2, "DetailType": "AccountBasedExpenseLineDetail",
+                      "AccountBasedExpenseLineDetail": {"AccountRef": fees}}],
+        })  # fmt: skip
+        card = created(api, "Purchase", {
+            "PaymentType": "CreditCard", "AccountRef": _account(api, "Company Card"),
+            "Line": [{"Amount": 7, "DetailType": "AccountBasedExpenseLineDetail",
+                      "AccountBasedExpenseLineDetail": {"AccountRef": fees}}],
+        })  # fmt: skip
+        cust = customer(api)["Id"]
+        created(api, "RefundReceipt", _sales(api, cust, 25, DepositToAccountRef=clearing))
+        assert _deposit(api, "Stripe Clearing", _direct(api, "Merchant Fees", 1.1)).is_success
+        moved = created(api, "Transfer", _transfer(api, "Stripe Clearing", "Checking", 50))
+        after = {name: _balance(api, name) for name in names}
+        change = {name: round(after[name] - before[name], 2) for name in names}
+        assert change == {
+            "Stripe Clearing": round(100 - 3.2 - 25 + 1.1 - 50, 2),
+            "Checking": 50,
+            "Company Card": 7,
+            "Merchant Fees": 0,
+        }
+        for entity, obj in (("Transfer", moved), ("Purchase", card)):
+            gone = post(api, entity, {"Id": obj["Id"], "SyncToken": obj["SyncToken"]},
+                        operation="delete")  # fmt: skip
+            assert gone.status_code == 200, gone.text
+        assert _balance(api, "Checking") == before["Checking"]
+        assert _balance(api, "Company Card") == before["Company Card"]
