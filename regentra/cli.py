@@ -391,6 +391,8 @@ def reconcile(
         typer.echo(f"{report.org_id}  {outcome}  {report.message}")
         if report.paid:
             typer.echo(f"    paid: {', '.join(report.paid)}")
+        if report.movements_changed:
+            typer.echo(f"    refunds, disputes, payouts changed: {report.movements_changed}")
         for warning in report.warnings:
             typer.echo(f"    warning: {warning}")
     failed = [r for r in reports if not r.ok]

@@ -26,8 +26,8 @@ from regentra.api.responses import (
 )
 from regentra.api.schemas import Page
 from regentra.clients.service import clients
-from regentra.integrations.stripe import sending
-from regentra.invoices import service
+from regentra.integrations.stripe import refunding, sending
+from regentra.invoices import after_payment, service
 from regentra.invoices.schemas import (
     InvoiceCreate,
     InvoiceDetail,
@@ -35,6 +35,8 @@ from regentra.invoices.schemas import (
     InvoicePreview,
     InvoiceUpdate,
     LineCreate,
+    RefundCreate,
+    RefundOut,
     VoidBody,
 )
 from regentra.models import Invoice, InvoiceStatus
@@ -45,11 +47,14 @@ router = APIRouter(prefix="/invoices", tags=["invoices"])
 def _full(session: Session, invoice: Invoice) -> InvoiceWithQuickBooks:
     # An invoice's client always exists: clients are never deleted, and the foreign key holds.
     client = clients.get(session, org_id=invoice.org_id, id=invoice.client_id)
+    ids = {"org_id": invoice.org_id, "invoice_id": invoice.id}
     detail = InvoiceDetail.of(
         invoice,
         client_name=client.name,
         lines=service.lines_of(session, invoice),
         timeline=service.timeline(session, invoice=invoice),
+        refunds=after_payment.refunds_of(session, **ids),
+        disputes=after_payment.disputes_of(session, **ids),
     )
     quickbooks = invoice_postings(session, org_id=invoice.org_id, invoice_id=invoice.id)
     return InvoiceWithQuickBooks(**dict(detail), quickbooks=quickbooks)
@@ -177,3 +182,29 @@ def void_invoice(
         session, org=org, user=user, invoice_id=invoice_id, release_entries=body.release_entries
     )
     return _full(session, invoice)
+
+
+@router.post(
+    "/{invoice_id}/refunds",
+    status_code=201,
+    responses=errors(*CHANGE, BODY, NOT_CONNECTED, STRIPE),
+)
+def refund_invoice(
+    invoice_id: uuid.UUID,
+    body: RefundCreate,
+    session: SessionDep,
+    user: AdminUser,
+    org: CurrentOrg,
+) -> RefundOut:
+    """Refund a paid invoice through Stripe, fully or in part. Each call is a new refund (two
+    equal partial refunds are two refunds); the answer is the refund as Stripe left it."""
+    made = refunding.refund(
+        session,
+        org=org,
+        user=user,
+        invoice_id=invoice_id,
+        amount=body.amount,
+        reason=body.reason,
+        note=body.note,
+    )
+    return RefundOut.model_validate(made)

@@ -4,12 +4,22 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, computed_field, model_validator
 
 from regentra.audit.schemas import AuditEventOut
+from regentra.invoices import after_payment
 from regentra.kit.time import IsoDatetime
-from regentra.models import AuditEvent, Invoice, InvoiceLine, InvoiceStatus, LineKind
+from regentra.models import (
+    AuditEvent,
+    Dispute,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+    Refund,
+)
 from regentra.models.invoice import MAX_DAYS_UNTIL_DUE, MAX_LINE_QUANTITY
 
 MAX_AMOUNT = 100_000_000_00  # a line of more than a million in major units is a typo
@@ -150,12 +160,83 @@ class InvoiceLineOut(BaseModel):
         return f"{self.minutes / 60:.2f}" if self.minutes is not None else None
 
 
+RefundReason = Literal["duplicate", "fraudulent", "requested_by_customer"]
+
+
+class RefundCreate(BaseModel):
+    """`POST /api/v1/invoices/{id}/refunds`: refund a paid invoice, fully or in part."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictInt = Field(description="Minor units of the invoice's currency, more than 0")
+    reason: RefundReason | None = Field(
+        default=None, description="Stripe's reason: duplicate, fraudulent, requested_by_customer"
+    )
+    note: str | None = Field(
+        default=None, max_length=500, description="Your words, kept with the refund in Stripe"
+    )
+
+
+class RefundOut(BaseModel):
+    """A refund of the invoice's payment (asked for here or made in Stripe)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    invoice_id: uuid.UUID
+    stripe_refund_id: str | None
+    amount: int
+    currency: str
+    status: str = Field(
+        description="requested (not yet accepted by Stripe), pending, requires_action, "
+        "succeeded, failed or canceled"
+    )
+    reason: str | None
+    note: str | None
+    failure_reason: str | None
+    refunded_at: IsoDatetime | None
+    created_at: IsoDatetime
+
+
+class DisputeOut(BaseModel):
+    """A dispute (chargeback) of the invoice's card payment."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    stripe_dispute_id: str
+    amount: int
+    currency: str
+    status: str = Field(description="Stripe's: needs_response, under_review, won, lost, …")
+    reason: str | None
+    evidence_due_by: IsoDatetime | None
+    opened_at: IsoDatetime | None
+    withdrawn: int | None = Field(description="Taken from the balance (settlement currency)")
+    withdrawal_fee: int | None
+    reinstated: int | None = Field(description="Given back when the dispute was won")
+    settlement_currency: str | None
+
+
+class BadgeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    text: str
+    tone: str
+
+
 class InvoiceDetail(InvoiceOut):
-    """One invoice with its client's name, its lines and its status history."""
+    """One invoice with its client's name, its lines, its status history, and its refunds and
+    disputes."""
 
     client_name: str
     lines: list[InvoiceLineOut]
     timeline: list[AuditEventOut]
+    refunds: list[RefundOut] = Field(default_factory=list)
+    disputes: list[DisputeOut] = Field(default_factory=list)
+    refunded: int = Field(default=0, description="Refunded (pending or succeeded), minor units")
+    badges: list[BadgeOut] = Field(
+        default_factory=list, description='Shown beside the status: "refunded $5.00", …'
+    )
 
     @classmethod
     def of(
@@ -165,13 +246,23 @@ class InvoiceDetail(InvoiceOut):
         client_name: str,
         lines: Iterable[InvoiceLine],
         timeline: Iterable[AuditEvent],
+        refunds: list[Refund] | None = None,
+        disputes: list[Dispute] | None = None,
     ) -> InvoiceDetail:
+        refunds, disputes = refunds or [], disputes or []
         return cls.model_validate(
             {
                 **dict(InvoiceOut.model_validate(invoice)),
                 "client_name": client_name,
                 "lines": [InvoiceLineOut.model_validate(line) for line in lines],
                 "timeline": [AuditEventOut.model_validate(event) for event in timeline],
+                "refunds": [RefundOut.model_validate(r) for r in refunds],
+                "disputes": [DisputeOut.model_validate(d) for d in disputes],
+                "refunded": after_payment.refunded_amount(refunds),
+                "badges": [
+                    BadgeOut.model_validate(b)
+                    for b in after_payment.badges(refunds, disputes, invoice.currency)
+                ],
             }
         )
 

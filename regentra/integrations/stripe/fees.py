@@ -110,10 +110,8 @@ def _paid_intent(payments: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def read_fee(stripe: OrgStripe, stripe_invoice_id: str) -> StripeFee | NoCharge | FeePending:
-    """The paid invoice's payment and fee (see the module doc). Raises the client's errors
-    (`StripeUnavailable` is transient)."""
-    payments = list(
+def _payments_of(stripe: OrgStripe, stripe_invoice_id: str) -> list[dict[str, Any]]:
+    return list(
         stripe.iterate(
             lambda c: c.v1.invoice_payments.list(
                 params={"invoice": stripe_invoice_id, "limit": 100}
@@ -121,6 +119,17 @@ def read_fee(stripe: OrgStripe, stripe_invoice_id: str) -> StripeFee | NoCharge 
             op="invoice_payments.list",
         )
     )
+
+
+def paid_intent(stripe: OrgStripe, stripe_invoice_id: str) -> str | None:
+    """The PaymentIntent that paid the invoice (step 1 above), or None (paid without one)."""
+    return _paid_intent(_payments_of(stripe, stripe_invoice_id))
+
+
+def read_fee(stripe: OrgStripe, stripe_invoice_id: str) -> StripeFee | NoCharge | FeePending:
+    """The paid invoice's payment and fee (see the module doc). Raises the client's errors
+    (`StripeUnavailable` is transient)."""
+    payments = _payments_of(stripe, stripe_invoice_id)
     intent_id = _paid_intent(payments)
     if intent_id is None:
         if any(p.get("status") == "paid" for p in payments):

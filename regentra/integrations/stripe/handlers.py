@@ -23,6 +23,9 @@ put on the PaymentIntent) is enqueued as a task that looks it up through the pin
   the payload when an older API version carries the PaymentIntent, else the
   `stripe.payment_failure` task reads the PaymentIntent's `last_payment_error` after commit
   (`declines.resolve_failure`).
+- `charge.refunded`, `refund.*`, `charge.dispute.*`, `payout.*`: the `stripe.sync_movement`
+  task reads the refund, dispute or payout again after commit and mirrors it
+  (`movements.sync`).
 - `payment_intent.processing`: "bank payment processing" noted on the invoice (its status
   stays). Older API versions name the invoice on the PaymentIntent; newer ones do not, and
   then the `stripe.payment_processing` task finds it through `invoice_payments.list`.
@@ -84,6 +87,25 @@ log = structlog.get_logger(__name__)
 SOURCES = ("webhook", "reconciliation")
 PAYMENT_PROCESSING_TASK = "stripe.payment_processing"
 PAYMENT_FAILURE_TASK = "stripe.payment_failure"  # body: `declines.resolve_failure`
+MOVEMENT_TASK = "stripe.sync_movement"  # body: `movements.sync`
+# The events that name a refund, a dispute or a payout, by what their `data.object` is
+# (`charge.refunded` names the charge: its refunds are read).
+MOVEMENT_EVENTS: dict[str, str] = {
+    "charge.refunded": "charge",
+    "refund.created": "refund",
+    "refund.updated": "refund",
+    "refund.failed": "refund",
+    "charge.dispute.created": "dispute",
+    "charge.dispute.updated": "dispute",
+    "charge.dispute.closed": "dispute",
+    "charge.dispute.funds_withdrawn": "dispute",
+    "charge.dispute.funds_reinstated": "dispute",
+    "payout.created": "payout",
+    "payout.updated": "payout",
+    "payout.paid": "payout",
+    "payout.failed": "payout",
+    "payout.canceled": "payout",
+}
 # An outcome that starts with this is not final: a task finishes the event and then sets
 # `processed_at` (until then a sweep can find it).
 PENDING = "pending: "
@@ -601,11 +623,24 @@ def mark_processing(
     return f"no change: invoice {found.number} is {found.status}"
 
 
+def _movement(session: Session, ev: Event) -> str:
+    """A refund, dispute or payout event: `MOVEMENT_TASK` reads the object again through the
+    pinned client after commit and mirrors it (`movements.sync`)."""
+    object_id = ev.object_id
+    if object_id is None:
+        return "ignored: the event names no object (data.object.id)"
+    created = int(ev.created.timestamp()) if ev.created is not None else None
+    kind = MOVEMENT_EVENTS[ev.type]
+    queue.enqueue(session, MOVEMENT_TASK, str(ev.org_id), object_id, ev.id, created, kind)
+    return f"{PENDING}reading {kind} {object_id} from Stripe"
+
+
 _HANDLERS: dict[str, Callable[[Session, Event], str]] = {
     "invoice.paid": _invoice_paid,
     "invoice.payment_succeeded": _payment_succeeded,
     "invoice.payment_failed": _payment_failed,
     "payment_intent.processing": _payment_processing,
+    **dict.fromkeys(MOVEMENT_EVENTS, _movement),
 }
 # The events an org's webhook endpoint must send (the setup text lists them): those acted on.
 WEBHOOK_EVENTS: tuple[str, ...] = tuple(_HANDLERS)
@@ -689,6 +724,7 @@ def resolve_processing(
 _LOOKUPS = {
     "payment_intent.processing": PAYMENT_PROCESSING_TASK,
     "invoice.payment_failed": PAYMENT_FAILURE_TASK,
+    **dict.fromkeys(MOVEMENT_EVENTS, MOVEMENT_TASK),
 }
 
 
@@ -720,5 +756,7 @@ def requeue_pending(
         for org_id, event_id, object_id, created, type_ in rows:
             if object_id:
                 epoch = int(created.timestamp()) if created is not None else None
-                queue.enqueue(session, _LOOKUPS[type_], str(org_id), object_id, event_id, epoch)
+                kind = (MOVEMENT_EVENTS[type_],) if type_ in MOVEMENT_EVENTS else ()
+                task = _LOOKUPS[type_]
+                queue.enqueue(session, task, str(org_id), object_id, event_id, epoch, *kind)
     return len(rows)

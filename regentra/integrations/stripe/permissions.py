@@ -14,7 +14,8 @@ reconciliation lists Events and Invoices; the paid-invoice handler reads Payment
 invoice payments; the QuickBooks fee posting reads a PaymentIntent with its charge and the
 charge's balance transaction expanded (Charges and Balance, read: an expanded object needs
 its own permission); refunds are made from Regentra and, with disputes and payouts, read back
-(their events and reconciliation: Refunds write, Disputes and Payouts read). Webhook endpoints are added by the admin in the Dashboard, not by Regentra.
+(their events and reconciliation: Refunds write, Disputes and Payouts read). Webhook
+endpoints are added by the admin in the Dashboard, not by Regentra.
 """
 
 from __future__ import annotations

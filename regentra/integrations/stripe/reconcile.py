@@ -54,7 +54,13 @@ from sqlalchemy.orm import Session
 
 from regentra.db import session_scope
 from regentra.errors import Conflict, NotFound, RegentraError
-from regentra.integrations.stripe import connection_test, handlers, settings
+from regentra.integrations.stripe import (
+    connection_test,
+    handlers,
+    movements,
+    refunding,
+    settings,
+)
 from regentra.integrations.stripe.amounts import amount_of
 from regentra.integrations.stripe.client import (
     NOT_CONNECTED,
@@ -126,9 +132,14 @@ class Report:
     paid: list[str] = field(default_factory=list)  # our invoice numbers moved to paid
     warnings: list[str] = field(default_factory=list)
     stripe_calls: int = 0
+    # Refunds, disputes and payouts read from Stripe's lists, and how many changed here.
+    movements_read: int = 0
+    movements_changed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "movements_read": self.movements_read,
+            "movements_changed": self.movements_changed,
             "org_id": str(self.org_id),
             "ok": self.ok,
             "message": self.message,
@@ -540,7 +551,22 @@ def reconcile_org(org_id: uuid.UUID) -> Report:
     """Reconcile one org (opens its own sessions; commits its own work). A failure is in
     the report and on the org's connection; raises only NotFound (no such org) and Conflict
     (Stripe not connected), before anything is recorded."""
-    return _run(org_id)[0]
+    return _with_movements(_run(org_id)[0])
+
+
+def _with_movements(report: Report) -> Report:
+    """Then the org's refunds, disputes and payouts (`movements.reconcile_org`): what it read
+    and changed is added to the report, a failure as a warning (the next run reads again from
+    the same checkpoint)."""
+    try:
+        refunding.heal_requested(report.org_id)
+    except RegentraError as exc:
+        report.warnings.append(f"refunds asked for in Regentra not confirmed: {exc.message}")
+    swept = movements.reconcile_org(report.org_id)
+    report.movements_read, report.movements_changed = swept.read, swept.changed
+    if swept.error:
+        report.warnings.append(f"refunds, disputes and payouts not read: {swept.error}")
+    return report
 
 
 def run_task(org_id: uuid.UUID) -> Report | None:
@@ -555,7 +581,7 @@ def run_task(org_id: uuid.UUID) -> Report | None:
         return None
     if isinstance(error, StripeUnavailable):
         raise error
-    return report
+    return _with_movements(report)
 
 
 def connected_orgs() -> list[uuid.UUID]:

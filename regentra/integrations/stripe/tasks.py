@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from regentra import queue
-from regentra.integrations.stripe import declines, handlers, retention
+from regentra.integrations.stripe import declines, handlers, movements, retention
 from regentra.integrations.stripe import reconcile as reconciliation
 from regentra.integrations.stripe.catalog_sync import run_sync
 from regentra.queue import task
@@ -63,3 +63,13 @@ def reconcile(org_id: str) -> None:
     """Reconcile one org's open invoices with Stripe (retries Stripe outages and rate limits;
     every run, failed or not, is recorded on the org's Stripe card)."""
     reconciliation.run_task(uuid.UUID(org_id))
+
+
+@task(handlers.MOVEMENT_TASK, retries=6, retry_delay=5, max_retry_delay=300)
+def sync_movement(
+    org_id: str, object_id: str, event_id: str, created: int | None, kind: str
+) -> None:
+    """Read again the refund, dispute or payout (or a charge's refunds) an event named, and
+    mirror it (`movements.sync`)."""
+    del created  # the object's own dates are read from Stripe
+    movements.sync(uuid.UUID(org_id), object_id, event_id, kind)
