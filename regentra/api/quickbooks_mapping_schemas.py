@@ -20,6 +20,8 @@ MappingFieldName = Literal[
     "fee_paid_from_account",
     "fee_vendor",
     "income_item",
+    "payout_account",
+    "dispute_account",
 ]
 
 
@@ -39,6 +41,7 @@ class MappingFieldChoices(BaseModel):
     help: str
     entity: Literal["Account", "Vendor", "Item"]
     allowed_types: list[str] = Field(description="Empty: any vendor")
+    optional: bool = Field(default=False, description="May be left unset when saving")
     options: list[QuickBooksObject] = Field(description="Active objects of an allowed type")
     suggested_id: str | None = Field(description="Preselected on the card")
     create_suggested: str | None = Field(

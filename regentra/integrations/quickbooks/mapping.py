@@ -14,7 +14,11 @@ when saved.
 
 Stripe Clearing vs Undeposited Funds: a Bank-type clearing account lets each Stripe payout be
 matched against the payments it carries; Undeposited Funds is allowed, but then payouts are
-not matched automatically (the card says so).
+not matched automatically and no payout Transfer is posted (the card says so).
+
+The payout bank account and the account for disputed amounts are optional (mappings saved
+before they existed stay valid): the refund, dispute and payout postings that need them fail
+naming the field until they are set (`movement_kinds`).
 """
 
 from __future__ import annotations
@@ -45,9 +49,12 @@ EXPENSE_TYPES = ("Expense", "Other Expense", "Cost of Goods Sold")
 DEPOSIT_TYPES = ("Bank", "Other Current Asset")
 PAID_FROM_TYPES = ("Bank", "Credit Card")
 ITEM_TYPES = ("Service", "NonInventory")
+PAYOUT_TYPES = ("Bank",)
+DISPUTE_TYPES = ("Expense", "Other Expense")
 UNDEPOSITED_NOTE = (
     "Stripe payments are deposited to Undeposited Funds: Stripe payouts will not be matched "
-    "automatically. Choose a Bank-type clearing account such as Stripe Clearing to match them."
+    "automatically, and no payout Transfers are posted. Choose a Bank-type clearing account "
+    "such as Stripe Clearing to match them and to post each payout."
 )
 
 
@@ -61,6 +68,7 @@ class MappingField:
     types: tuple[str, ...]
     kind_words: str  # "an expense account", for messages
     help: str
+    optional: bool = False  # may be left unset (postings that need it fail until it is set)
 
 
 FIELDS: tuple[MappingField, ...] = (
@@ -113,6 +121,27 @@ FIELDS: tuple[MappingField, ...] = (
         "a Service or Non-inventory item",
         "Mirrored invoice lines use this product/service (e.g. Services).",
     ),
+    MappingField(
+        "payout_account",
+        "Bank account Stripe payouts go to",
+        "Account",
+        PAYOUT_TYPES,
+        "a Bank account",
+        "Each Stripe payout is a Transfer from the deposit account for Stripe payments to this "
+        "bank account (a failed payout, the Transfer back). Not made when Stripe payments go to "
+        "Undeposited Funds. Optional: payouts fail until it is set.",
+        optional=True,
+    ),
+    MappingField(
+        "dispute_account",
+        "Account for disputed amounts",
+        "Account",
+        DISPUTE_TYPES,
+        "an Expense or Other Expense account",
+        "What Stripe withdraws for a dispute (chargeback) is an expense here, e.g. Chargebacks; "
+        "a won dispute gives it back. Optional: disputes fail until it is set.",
+        optional=True,
+    ),
 )
 BY_NAME = {f.name: f for f in FIELDS}
 
@@ -133,6 +162,15 @@ class MappingBody(BaseModel):
         default=None, min_length=1, max_length=100, description='e.g. "Stripe"'
     )
     income_item_id: str = Field(min_length=1, max_length=64)
+    payout_account_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="A Bank account; optional"
+    )
+    dispute_account_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="An Expense or Other Expense account; optional",
+    )
     post_from: date | None = Field(
         default=None,
         description="Nothing dated before this is posted; default today in the org's time zone",
@@ -245,6 +283,10 @@ def _suggest(field: str, options: list[dict[str, Any]]) -> dict[str, Any] | None
         candidates = [_named(banks, "Stripe Clearing")]
     elif field == "fee_vendor":
         candidates = [_named(options, "Stripe")]
+    elif field == "payout_account":
+        candidates = [_first(banks, subtype="Checking"), _named(banks, "Checking")]
+    elif field == "dispute_account":
+        candidates = [_named(options, "Chargebacks"), _named(options, "Disputes")]
     else:
         candidates = [_named(options, "Services"), _first(options, type="Service")]
     return next((c for c in candidates if c is not None), None)
@@ -263,6 +305,7 @@ def _grouped(company: Company) -> dict[str, Any]:
             "help": spec.help,
             "entity": spec.entity,
             "allowed_types": list(spec.types),
+            "optional": spec.optional,
             "options": options,
             "suggested_id": suggested["id"] if suggested else None,
         }
@@ -414,6 +457,10 @@ def save(
     }
     if body.fee_vendor_id is not None:
         ids["fee_vendor"] = body.fee_vendor_id
+    if body.payout_account_id is not None:
+        ids["payout_account"] = body.payout_account_id
+    if body.dispute_account_id is not None:
+        ids["dispute_account"] = body.dispute_account_id
     with QuickBooks(org_id) as qbo:
         company = _read_company(qbo)
         problems = []
@@ -435,6 +482,7 @@ def save(
     chosen = {
         spec.name: next(o for o in company.of(spec.entity) if o["id"] == ids[spec.name])
         for spec in FIELDS
+        if spec.name in ids
     }
     session.refresh(conn)  # as it is now: a disconnect or another Connect may have happened
     conn = require_connection(session, org_id=org_id)
@@ -448,6 +496,8 @@ def save(
     conn.fee_paid_from_account_id = ids["fee_paid_from_account"]
     conn.fee_vendor_id = ids["fee_vendor"]
     conn.income_item_id = ids["income_item"]
+    conn.payout_account_id = ids.get("payout_account")
+    conn.dispute_account_id = ids.get("dispute_account")
     conn.post_from = post_from
     conn.mapping_saved_at = utcnow()
     conn.mapping_labels = {name: _label(obj) for name, obj in chosen.items()}

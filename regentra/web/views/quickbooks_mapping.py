@@ -116,7 +116,10 @@ def card(
     for spec in FIELDS:
         field = live["fields"][spec.name]
         key = f"{spec.name}_id"
-        chosen = typed.get(key) or saved_ids.get(key) or field["suggested_id"] or ""
+        suggested = field["suggested_id"]
+        if spec.optional and conn.mapping_saved_at is not None:
+            suggested = None  # left unset on purpose, or saved before the field existed
+        chosen = typed.get(key) or saved_ids.get(key) or suggested or ""
         if chosen not in {o["id"] for o in field["options"]} | {CREATE}:
             chosen = ""  # no longer a choice (inactive, another type): "Choose…"
         if spec.name == "fee_vendor" and not chosen and field.get("create_suggested"):

@@ -80,9 +80,15 @@ def test_choices_are_read_live_with_suggestions(make_org, connect_quickbooks, db
         "fee_paid_from_account": ids["Stripe Clearing"],
         "fee_vendor": ids["Stripe"],
         "income_item": ids["item:Services"],
+        "payout_account": ids["Checking"],
+        "dispute_account": None,  # nothing named Chargebacks or Disputes yet
     }
     assert {name: f["suggested_id"] for name, f in fields.items()} == expected
     assert fields["fee_vendor"]["create_suggested"] is None
+    assert {name for name, f in fields.items() if f["optional"]} == {
+        "payout_account",
+        "dispute_account",
+    }
 
     def names(field: str) -> set[str]:
         return {o["name"] for o in fields[field]["options"]}
@@ -92,6 +98,8 @@ def test_choices_are_read_live_with_suggestions(make_org, connect_quickbooks, db
     assert gone not in {o["id"] for o in fields["fee_account"]["options"]}
     assert names("fee_paid_from_account") == {"Checking", "Stripe Clearing", "Company Card"}
     assert names("income_item") == {"Services", "Hardware"}
+    assert names("payout_account") == {"Checking", "Stripe Clearing"}
+    assert names("dispute_account") == {"Merchant Fees", "Bank Fees"}
     assert fields["fee_account"]["allowed_types"] == [
         "Expense",
         "Other Expense",
@@ -196,7 +204,59 @@ WRONG = [
         "'Services' is an Income account; choose a Bank or Credit Card account",
     ),
     ("deposit_account_id", "Accounts Receivable (A/R)", "is an Accounts Receivable account"),
+    (
+        "payout_account_id",
+        "Undeposited Funds",
+        "payout_account: 'Undeposited Funds' is an Other Current Asset account; "
+        "choose a Bank account such as Checking",
+    ),
+    (
+        "dispute_account_id",
+        "Checking",
+        "dispute_account: 'Checking' is a Bank account; choose an Expense or Other Expense account",
+    ),
 ]
+
+
+def test_payout_and_dispute_accounts_are_optional_and_kept(make_org, connect_quickbooks, db):
+    """The two accounts of refunds, disputes and payouts: saved with their names when given
+    (a Bank account; an Expense or Other Expense account), left unset by a body without them
+    (mappings saved before they existed stay valid); the card offers "Not set"."""
+    kit = make_org()
+    connect_quickbooks(kit)
+    with QuickBooks(kit.org.id) as qbo:
+        qbo.create(
+            "Account",
+            {"Name": "Chargebacks", "AccountType": "Other Expense"},
+            request_id=uuid.uuid4().hex,
+        )
+    ids = company_ids(kit)
+    got = kit.api().get(MAPPING).json()["choices"]["fields"]
+    assert got["dispute_account"]["suggested_id"] == ids["Chargebacks"]
+    body = valid_body(ids, payout_account_id=ids["Checking"], dispute_account_id=ids["Chargebacks"])
+    answer = kit.api().put(MAPPING, json=body)
+    assert answer.status_code == 200, answer.text
+    fields = answer.json()["saved"]["fields"]
+    assert fields["payout_account"] == {"id": ids["Checking"], "name": "Checking", "type": "Bank"}
+    assert fields["dispute_account"] == {
+        "id": ids["Chargebacks"],
+        "name": "Chargebacks",
+        "type": "Other Expense",
+    }
+    conn = connection(db, kit)
+    assert (conn.payout_account_id, conn.dispute_account_id) == (
+        ids["Checking"],
+        ids["Chargebacks"],
+    )
+    again = kit.api().put(MAPPING, json=valid_body(ids))
+    assert again.status_code == 200, again.text
+    assert again.json()["saved"]["fields"]["payout_account"] == {
+        "id": None,
+        "name": None,
+        "type": None,
+    }
+    conn = connection(db, kit)
+    assert (conn.payout_account_id, conn.dispute_account_id) == (None, None)
 
 
 def test_wrong_types_missing_and_inactive_ids_are_422_in_words(make_org, connect_quickbooks, db):

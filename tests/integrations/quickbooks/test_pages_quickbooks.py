@@ -52,6 +52,8 @@ def form_of(page: str) -> dict[str, str]:
         "fee_paid_from_account",
         "fee_vendor",
         "income_item",
+        "payout_account",
+        "dispute_account",
     )
     values = {f"{f}_id": selected(page, f) or "" for f in fields}
     post_from = re.search(r'id="qbo-post-from" name="post_from" type="date" value="([^"]*)"', page)
@@ -83,6 +85,11 @@ def test_card_maps_counts_failures_and_retries(make_org, connect_quickbooks, sit
         assert selected(text, "fee_account") == ids["Merchant Fees"]
         assert selected(text, "fee_vendor") == ids["Stripe"]
         assert selected(text, "income_item") == ids["item:Services"]
+        # The optional accounts: the suggestion before a first save, "Not set" offered.
+        assert selected(text, "payout_account") == ids["Checking"]
+        assert selected(text, "dispute_account") == ""
+        assert '<option value="" selected>Not set</option>' in text
+        assert "no payout Transfers are posted" in text
         assert "Undeposited Funds (Other Current Asset)" in text
         assert "payouts will not be matched automatically" in text
         counts = dict(re.findall(r'<div data-state="(\w+)"><dt>\w+</dt><dd>(\d+)</dd>', text))
@@ -127,6 +134,8 @@ def test_card_maps_counts_failures_and_retries(make_org, connect_quickbooks, sit
         assert 'id="qbo-mapping-saved"' in after.text
         assert 'class="note qbo-mapping-note"' in after.text
         assert selected(after.text, "deposit_account") == ids["Undeposited Funds"]
+        assert connection(db, kit).payout_account_id == ids["Checking"]
+        assert connection(db, kit).dispute_account_id is None
         assert queued() == [(RESUME, (str(kit.org.id),))]
         queue.get_huey().flush()
 
