@@ -11,6 +11,7 @@ from regentra.api import (
     invoices,
     me,
     org,
+    payouts,
     quickbooks,
     quickbooks_postings,
     tickets,
@@ -32,6 +33,7 @@ for module in (
     quickbooks_postings,
     catalog,
     invoices,
+    payouts,
     billing,
 ):
     v1_router.include_router(module.router)

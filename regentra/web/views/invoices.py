@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -26,9 +27,9 @@ from regentra.catalog.lines import fixed_price_items
 from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
-from regentra.integrations.stripe import sending
+from regentra.integrations.stripe import refunding, sending
 from regentra.integrations.stripe import settings as stripe_settings
-from regentra.invoices import service, transitions
+from regentra.invoices import after_payment, service, transitions
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
 from regentra.kit.money import format_money
 from regentra.models import (
@@ -355,8 +356,40 @@ def _invoice_page(
         "error": error,
         "form_name": form_name,
         "quickbooks": quickbooks_mapping.invoice_section(session, account, invoice),
+        **_after_payment(session, account, invoice),
     }
     return render(request, "invoices/detail.html", context, status=code)
+
+
+REFUND_REASON_LABELS = {
+    "requested_by_customer": "Requested by the client",
+    "duplicate": "Duplicate payment",
+    "fraudulent": "Fraudulent",
+}
+
+
+def _after_payment(session: Session, account: Account, invoice: Invoice) -> dict[str, Any]:
+    """The invoice's refunds, disputes and badges, and what is left to refund."""
+    ids = {"org_id": invoice.org_id, "invoice_id": invoice.id}
+    refunds = after_payment.refunds_of(session, **ids)
+    disputes = after_payment.disputes_of(session, **ids)
+    paid = invoice.amount_paid if invoice.amount_paid is not None else invoice.total
+    left = paid - refunding.refunded(session, **ids)
+    can_refund = (
+        account.viewer.is_admin
+        and invoice.status == InvoiceStatus.paid.value
+        and invoice.stripe_invoice_id is not None
+        and not disputes
+        and left > 0
+    )
+    return {
+        "refunds": refunds,
+        "disputes": disputes,
+        "badges": after_payment.badges(refunds, disputes, invoice.currency),
+        "refund_left": left,
+        "can_refund": can_refund,
+        "refund_reasons": REFUND_REASON_LABELS,
+    }
 
 
 @router.get("/{invoice_id}")
@@ -509,6 +542,36 @@ def _who_was_told(session: Session, org_id: uuid.UUID) -> str:
             "link below to see the page the client would get."
         )
     return "The client got an email with the payment link."
+
+
+@router.post("/{invoice_id}/refund")
+def refund(
+    invoice_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    invoice = service.get(session, org_id=account.org.id, invoice_id=invoice_id)
+    reason = text(form, "reason") or None
+    try:
+        amount = parse_amount(text(form, "amount"), invoice.currency, "Amount")
+        if amount is None:
+            raise Invalid("Enter the amount to refund.")
+        if reason is not None and reason not in REFUND_REASON_LABELS:
+            raise Invalid("Choose a reason from the list.")
+        made = refunding.refund(
+            session,
+            org=account.org,
+            user=account.user,
+            invoice_id=invoice_id,
+            amount=amount,
+            reason=reason,
+            note=text(form, "note") or None,
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    return redirect(
+        _back(invoice_id),
+        success=f"Refund of {format_money(made.amount, made.currency)} {made.status} in Stripe.",
+    )
 
 
 @router.post("/{invoice_id}/void")

@@ -1,0 +1,239 @@
+"""Refunds and disputes of a paid invoice, through the app in-process against the Stripe
+sandbox: a refund made in Regentra (its row first, its id the idempotency key), refunds and
+disputes made in Stripe and read back from their events (the webhook request calls no Stripe
+API: a task reads the object again) or by reconciliation when every event was lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from web.pages import PageClient
+
+from integrations.conftest import Billing, StripeApp, connect_billing
+from integrations.stripe.test_webhook_events import (
+    audits,
+    body_of,
+    deliver,
+    invoice_state,
+    pay,
+    raw_event,
+    sent_invoice,
+    sign,
+    stop_deliveries,
+    stored,
+    stripe_requests,
+    webhook_url,
+)
+from regentra.integrations.stripe import handlers
+from regentra.models import Refund
+
+
+def _paid_invoice(billing: Billing, run_tasks: Callable[..., list[str]]) -> dict[str, Any]:
+    """A sent invoice paid by card on the hosted page, found paid by reconciliation."""
+    invoice = sent_invoice(billing, minutes=120, rate=10000)  # $200.00
+    pay(billing, invoice["stripe_invoice_id"], "card")
+    with billing.kit.api() as api:
+        run = api.post("/integrations/stripe/reconcile")
+    assert run.status_code == 200 and run.json()["ok"], run.text
+    run_tasks()
+    state = invoice_state(billing, invoice["id"])
+    assert state["status"] == "paid" and state["amount_paid"] == 20000, state
+    return state
+
+
+def _intent(billing: Billing, invoice: dict[str, Any]) -> str:
+    payments = billing.stripe.v1.invoice_payments.list(
+        params={"invoice": invoice["stripe_invoice_id"]}
+    )
+    intent: str = payments.data[0].payment.payment_intent
+    return intent
+
+
+def _events(billing: Billing, *types: str, since: set[str] | None = None) -> list[dict[str, Any]]:
+    """The account's events of these types (not in `since`), oldest first, as JSON."""
+    found = [
+        raw_event(billing, e.id)
+        for e in billing.stripe.v1.events.list(params={"limit": 100}).auto_paging_iter()
+        if e.type in types and (since is None or e.id not in since)
+    ]
+    return sorted(found, key=lambda e: (e["created"], e["id"]))
+
+
+def _deliver(billing: Billing, events: list[dict[str, Any]], times: int = 1) -> None:
+    url = webhook_url(billing)
+    for _ in range(times):
+        for event in events:
+            body = body_of(event)
+            r = deliver(billing.kit, url, body, sign(body, billing.webhook_secret))
+            assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+def billing(stripe_app: StripeApp, run_tasks: Callable[..., list[str]]) -> Billing:
+    made = connect_billing(stripe_app)
+    run_tasks()  # the first Save's catalog sync
+    stop_deliveries(made)  # the app is in-process: the test delivers events itself
+    return made
+
+
+def test_refunds_from_regentra_partial_twice_then_the_rest(
+    billing: Billing, stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
+) -> None:
+    invoice = _paid_invoice(billing, run_tasks)
+    url = f"/invoices/{invoice['id']}/refunds"
+    with billing.kit.api() as api:
+        first = api.post(url, json={"amount": 5000, "reason": "requested_by_customer",
+                                    "note": "two hours billed twice"})  # fmt: skip
+        second = api.post(url, json={"amount": 5000})
+        assert first.status_code == 201, first.text
+        assert second.status_code == 201, second.text
+        too_much = api.post(url, json={"amount": 10001})
+        bad_reason = api.post(url, json={"amount": 100, "reason": "changed_mind"})
+        zero = api.post(url, json={"amount": 0})
+    # Two equal partial refunds are two refunds, each its own row and Stripe refund.
+    a, b = first.json(), second.json()
+    assert a["status"] == b["status"] == "succeeded"
+    assert a["stripe_refund_id"] and b["stripe_refund_id"] and a["id"] != b["id"]
+    assert a["stripe_refund_id"] != b["stripe_refund_id"]
+    assert a["note"] == "two hours billed twice" and a["reason"] == "requested_by_customer"
+    made = billing.stripe.v1.refunds.list(params={"payment_intent": _intent(billing, invoice)})
+    assert sorted(r.amount for r in made.data) == [5000, 5000]
+    by_id = {r.id: r for r in made.data}
+    assert by_id[a["stripe_refund_id"]].metadata["regentra_refund_id"] == a["id"]
+    assert by_id[a["stripe_refund_id"]].metadata["regentra_note"] == "two hours billed twice"
+    assert by_id[a["stripe_refund_id"]].reason == "requested_by_customer"
+    # Refusals: clear words, 4xx, nothing written.
+    assert too_much.status_code == 422, too_much.text
+    assert "$100.00 of $200.00 is left" in too_much.json()["error"]["message"]
+    assert bad_reason.status_code == 422 and zero.status_code == 422
+    with billing.kit.db.session() as s:
+        rows = list(s.scalars(select(Refund).where(Refund.org_id == billing.kit.org.id)))
+    assert len(rows) == 2 and {r.status for r in rows} == {"succeeded"}
+
+    state = invoice_state(billing, invoice["id"])
+    assert state["status"] == "paid" and state["refunded"] == 10000
+    assert [x["text"] for x in state["badges"]] == ["refunded $100.00"]
+    assert [r["amount"] for r in state["refunds"]] == [5000, 5000]
+    assert len(audits(billing, invoice["id"], "invoice.refund_requested")) == 2
+    assert len(audits(billing, invoice["id"], "invoice.refund")) == 2
+
+    # The events Stripe sent about them change nothing (already mirrored), however often.
+    events = _events(billing, "refund.created", "charge.refunded")
+    assert len(events) == 4
+    _deliver(billing, events, times=2)
+    run_tasks()
+    assert len(audits(billing, invoice["id"], "invoice.refund")) == 2
+    for event in events:
+        (seen,) = stored(billing, event_id=event["id"])
+        assert seen.processed_at is not None and not (seen.outcome or "").startswith("failed")
+
+    # The rest, then nothing is left.
+    with billing.kit.api() as api:
+        rest = api.post(url, json={"amount": 10000, "reason": "duplicate"})
+        assert rest.status_code == 201, rest.text
+        more = api.post(url, json={"amount": 1})
+    assert more.status_code == 422 and "$0.00 of $200.00 is left" in more.text
+    assert invoice_state(billing, invoice["id"])["badges"][0]["text"] == "refunded $200.00"
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        html = page.get(f"/invoices/{invoice['id']}").text
+    assert "refunded $200.00" in html and a["stripe_refund_id"] in html
+
+
+def test_refund_of_an_unpaid_invoice_or_by_a_non_admin_is_refused(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    invoice = sent_invoice(billing)
+    with billing.kit.api() as api:
+        r = api.post(f"/invoices/{invoice['id']}/refunds", json={"amount": 100})
+    assert r.status_code == 409 and "only a paid invoice" in r.json()["error"]["message"]
+    approver = billing.kit.add_user("approver")
+    with billing.kit.api(approver) as api:
+        r = api.post(f"/invoices/{invoice['id']}/refunds", json={"amount": 100})
+    assert r.status_code == 403
+
+
+def test_refund_and_dispute_made_in_stripe_arrive_by_webhook(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    invoice = _paid_invoice(billing, run_tasks)
+    intent = _intent(billing, invoice)
+    before_events = {e["id"] for e in _events(billing, "charge.refunded", "refund.created")}
+    billing.stripe.v1.refunds.create(params={"payment_intent": intent, "amount": 2500})
+    events = _events(billing, "refund.created", "charge.refunded", since=before_events)
+    calls = stripe_requests(billing)
+    _deliver(billing, events)
+    assert stripe_requests(billing) == calls  # the webhook requests called no Stripe API
+    for event in events:
+        (seen,) = stored(billing, event_id=event["id"])
+        assert seen.processed_at is None and (seen.outcome or "").startswith(handlers.PENDING)
+    ran = run_tasks()
+    assert ran.count(handlers.MOVEMENT_TASK) == 2
+    state = invoice_state(billing, invoice["id"])
+    assert state["refunded"] == 2500 and state["refunds"][0]["stripe_refund_id"]
+    assert state["refunds"][0]["status"] == "succeeded"
+    assert [x["text"] for x in state["badges"]] == ["refunded $25.00"]
+
+    # The cardholder disputes the rest.
+    charge = billing.stripe.v1.payment_intents.retrieve(intent).latest_charge
+    with billing.control() as ctl:
+        opened = ctl.post(f"/_sandbox/charges/{charge}/dispute", data={"reason": "fraudulent"})
+    assert opened.status_code == 200, opened.text
+    dispute_types = ("charge.dispute.created", "charge.dispute.funds_withdrawn")
+    _deliver(billing, _events(billing, *dispute_types), times=2)
+    run_tasks()
+    state = invoice_state(billing, invoice["id"])
+    (dispute,) = state["disputes"]
+    assert dispute["status"] == "needs_response" and dispute["amount"] == 17500
+    assert dispute["withdrawn"] == 17500 and dispute["withdrawal_fee"] == 1500
+    assert state["badges"][1]["text"].startswith("disputed: needs response by ")
+    assert state["status"] == "paid"
+    # No refund of a disputed payment (Stripe would refuse it too).
+    with billing.kit.api() as api:
+        r = api.post(f"/invoices/{invoice['id']}/refunds", json={"amount": 100})
+    assert r.status_code == 409 and "disputed" in r.json()["error"]["message"]
+
+    with billing.control() as ctl:
+        won = ctl.post(f"/_sandbox/disputes/{dispute['stripe_dispute_id']}/decide",
+                       data={"outcome": "won"})  # fmt: skip
+    assert won.status_code == 200, won.text
+    _deliver(billing, _events(billing, "charge.dispute.funds_reinstated", "charge.dispute.closed"))
+    run_tasks()
+    state = invoice_state(billing, invoice["id"])
+    (dispute,) = state["disputes"]
+    assert dispute["status"] == "won" and dispute["reinstated"] == 17500
+    assert [x["text"] for x in state["badges"]] == ["refunded $25.00", "dispute won"]
+    actions = [a.details["status"] for a in audits(billing, invoice["id"], "invoice.dispute")]
+    assert actions[0] == "needs_response" and actions[-1] == "won"
+
+
+def test_reconciliation_finds_refunds_and_disputes_when_every_event_was_lost(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    first = _paid_invoice(billing, run_tasks)
+    second = _paid_invoice(billing, run_tasks)
+    billing.stripe.v1.refunds.create(
+        params={"payment_intent": _intent(billing, first), "reason": "duplicate"}
+    )
+    charge = billing.stripe.v1.payment_intents.retrieve(_intent(billing, second)).latest_charge
+    with billing.control() as ctl:
+        opened = ctl.post(f"/_sandbox/charges/{charge}/dispute", data={})
+        assert opened.status_code == 200, opened.text
+        lost = ctl.post(f"/_sandbox/disputes/{opened.json()['id']}/decide",
+                        data={"outcome": "lost"})  # fmt: skip
+        assert lost.status_code == 200, lost.text
+    with billing.kit.api() as api:
+        run = api.post("/integrations/stripe/reconcile")
+        again = api.post("/integrations/stripe/reconcile")
+    assert run.status_code == 200 and run.json()["ok"], run.text
+    assert run.json()["movements_changed"] == 2, run.json()
+    assert again.json()["movements_changed"] == 0, again.json()
+    one, two = invoice_state(billing, first["id"]), invoice_state(billing, second["id"])
+    assert one["refunded"] == 20000 and one["refunds"][0]["reason"] == "duplicate"
+    assert [x["text"] for x in one["badges"]] == ["refunded $200.00"]
+    assert two["disputes"][0]["status"] == "lost"
+    assert [x["text"] for x in two["badges"]] == ["dispute lost"]
+    assert len(audits(billing, second["id"], "invoice.dispute")) == 1
