@@ -143,4 +143,6 @@ class ReconcileReport(BaseModel):
     open_invoices: int
     paid: list[str] = Field(description="Numbers of our invoices this run marked paid")
     warnings: list[str]
-    stripe_calls: int
+    stripe_calls: int = Field(description="Stripe calls made for the open invoices")
+    movements_read: int = Field(description="Refunds, disputes and payouts read from Stripe")
+    movements_changed: int = Field(description="Of those, how many changed here")

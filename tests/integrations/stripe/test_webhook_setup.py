@@ -28,6 +28,21 @@ EVENTS = [
     "invoice.payment_succeeded",
     "invoice.payment_failed",
     "payment_intent.processing",
+    # Money after payment (issue 16): refunds, disputes, payouts.
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+    "payout.created",
+    "payout.updated",
+    "payout.paid",
+    "payout.failed",
+    "payout.canceled",
 ]
 
 
