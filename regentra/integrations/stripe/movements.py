@@ -157,9 +157,19 @@ def _invoice_for(
         return None
     if invoice.stripe_payment_intent_id is None:
         invoice.stripe_payment_intent_id = intent
-        invoice.stripe_charge_id = ref_id(obj.get("charge"))
+        charge = obj.get("id") if obj.get("object") == "charge" else obj.get("charge")
+        invoice.stripe_charge_id = ref_id(charge)
     payments.known[intent] = invoice.id
     return invoice
+
+
+def remember_payments(
+    session: Session, org_id: uuid.UUID, objects: list[dict[str, Any]], payments: Payments
+) -> None:
+    """Store on each invoice the PaymentIntent (and charge) that paid it, for objects (charges,
+    refunds, disputes) whose invoice `look_up_invoices` found: later look-ups are local."""
+    for obj in objects:
+        _invoice_for(session, org_id, obj, payments)
 
 
 # ---- applying one object ----------------------------------------------------------------------

@@ -10,18 +10,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import movements as qbo_movements
-from regentra.integrations.stripe import client
+from regentra.integrations.stripe import client, movements
 from regentra.integrations.stripe.amounts import from_stripe
 from regentra.integrations.stripe.client import OrgStripe
 from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.integrations.stripe.handlers import ref_id
 from regentra.models import Dispute, Invoice, Payout, Refund
 from regentra.payouts import service as payouts
+
+log = structlog.get_logger(__name__)
 
 # Balance transaction types, in words.
 KINDS = {
@@ -167,5 +170,19 @@ def detail(session: Session, *, org_id: uuid.UUID, payout_id: uuid.UUID) -> dict
     except RegentraError as exc:
         shown["contents_error"] = exc.message
         return shown
+    charges = [
+        source
+        for row in rows
+        if isinstance(source := row.get("source"), dict) and source.get("object") == "charge"
+    ]
+    try:  # which invoice each payment paid, asked of Stripe once per payment ever
+        payments = movements.look_up_invoices(stripe, org_id, charges)
+    except StripeUnavailable:
+        raise
+    except RegentraError as exc:
+        log.info("payout payments not named", org_id=str(org_id), error=exc.message)
+    else:
+        movements.remember_payments(session, org_id, charges, payments)
+        session.commit()
     shown["contents"] = [vars(c) for c in name(session, org_id, rows)]
     return shown
