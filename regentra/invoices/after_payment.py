@@ -44,6 +44,31 @@ def disputes_of(session: Session, *, org_id: uuid.UUID, invoice_id: uuid.UUID) -
     )
 
 
+def badges_for(
+    session: Session, *, org_id: uuid.UUID, invoices: list[tuple[uuid.UUID, str]]
+) -> dict[uuid.UUID, list[Badge]]:
+    """The badges of several invoices ((id, currency) pairs) at once, for a list page: two
+    queries whatever their number. Invoices with none are absent."""
+    ids = [invoice_id for invoice_id, _ in invoices]
+    if not ids:
+        return {}
+    refunds: dict[uuid.UUID, list[Refund]] = {}
+    disputes: dict[uuid.UUID, list[Dispute]] = {}
+    for refund in session.scalars(
+        select(Refund).where(Refund.org_id == org_id, Refund.invoice_id.in_(ids))
+    ):
+        refunds.setdefault(refund.invoice_id, []).append(refund)
+    for dispute in session.scalars(
+        select(Dispute).where(Dispute.org_id == org_id, Dispute.invoice_id.in_(ids))
+    ):
+        disputes.setdefault(dispute.invoice_id, []).append(dispute)
+    shown = {
+        invoice_id: badges(refunds.get(invoice_id, []), disputes.get(invoice_id, []), currency)
+        for invoice_id, currency in invoices
+    }
+    return {invoice_id: found for invoice_id, found in shown.items() if found}
+
+
 def refunded_amount(refunds: list[Refund]) -> int:
     """What the refunds took (or are taking) back: pending and succeeded ones."""
     return sum(r.amount for r in refunds if r.status in REFUND_COUNTED)

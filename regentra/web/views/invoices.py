@@ -132,6 +132,9 @@ def invoices_page(
     context = {
         "title": "Invoices",
         "invoices": found,
+        "badges": after_payment.badges_for(
+            session, org_id=org_id, invoices=[(i.id, i.currency) for i in found]
+        ),
         "clients": names,
         "statuses": STATUSES,
         "filters": filters,

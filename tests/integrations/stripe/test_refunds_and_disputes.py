@@ -140,7 +140,35 @@ def test_refunds_from_regentra_partial_twice_then_the_rest(
     with PageClient(stripe_app.server) as page:
         page.login(billing.kit.admin.email)
         html = page.get(f"/invoices/{invoice['id']}").text
+        listing = page.get("/invoices").text
     assert "refunded $200.00" in html and a["stripe_refund_id"] in html
+    assert 'id="refund-form"' not in html  # nothing left to refund
+    assert "refunded $200.00" in listing
+
+
+def test_refund_through_the_invoice_page(
+    billing: Billing, stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
+) -> None:
+    invoice = _paid_invoice(billing, run_tasks)
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        before = page.get(f"/invoices/{invoice['id']}").text
+        assert 'id="refund-form"' in before and "Up to $200.00" in before
+        url = f"/invoices/{invoice['id']}/refund"
+        bad = page.follow(page.post(url, {"amount": "250.00", "reason": ""}))
+        assert "$200.00 of $200.00 is left" in bad.text
+        blank = page.follow(page.post(url, {"amount": ""}))
+        assert "Enter the amount to refund." in blank.text
+        done = page.follow(
+            page.post(url, {"amount": "12.50", "reason": "duplicate", "note": "double entry"})
+        )
+        assert "Refund of $12.50 succeeded in Stripe." in done.text
+        assert "refunded $12.50" in done.text and "double entry" in done.text
+        assert "Up to $187.50" in done.text
+    (made,) = billing.stripe.v1.refunds.list(
+        params={"payment_intent": _intent(billing, invoice)}
+    ).data
+    assert (made.amount, made.reason) == (1250, "duplicate")
 
 
 def test_refund_of_an_unpaid_invoice_or_by_a_non_admin_is_refused(
