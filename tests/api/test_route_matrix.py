@@ -167,6 +167,26 @@ def _quickbooks_posting(w: World) -> str:
     return str(w.kit._commit(make))
 
 
+def _payout(w: World) -> str:
+    """A manual payout of org A (its page lists no contents: Stripe is not asked)."""
+    from regentra.models import Payout
+
+    def make(s: Any) -> str:
+        row = Payout(
+            org_id=w.kit.org.id,
+            stripe_payout_id="po_" + _uniq(),
+            amount=12500,
+            currency="USD",
+            status="paid",
+            automatic=False,
+        )
+        s.add(row)
+        s.flush()
+        return str(row.id)
+
+    return str(w.kit._commit(make))
+
+
 def _member(w: World, *, active: bool = True) -> Req:
     """A fresh technician of org A to act on (deactivated first when asked)."""
     from regentra.audit.service import Actor
@@ -364,6 +384,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/invoices/{invoice_id}/void"): Case(
         ADMIN,
         lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"release_entries": True}),
+    ),
+    # Refunds: admins only; a draft cannot be refunded (409, before Stripe is asked).
+    ("POST", "/api/v1/invoices/{invoice_id}/refunds"): Case(
+        ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"amount": 100}), 409
+    ),
+    ("GET", "/api/v1/payouts"): Case(ADMIN, lambda w, u: Req(listed_id=_payout(w))),
+    ("GET", "/api/v1/payouts/{payout_id}"): Case(
+        ADMIN, lambda w, u: Req(params={"payout_id": _payout(w)})
     ),
     # The org's own Regentra subscription: billing is off on the test server (every org
     # active), so subscribing is refused in words (409) for A and B alike.
