@@ -139,8 +139,10 @@ PAGES = [
     "/billing",
     "/settings",
     "/tokens",
+    "/payouts",
 ]
 ADMIN_ONLY = {
+    "/payouts",
     "/audit",
     "/users",
     "/clients/{client}",
@@ -187,7 +189,14 @@ def test_pages_by_role(make_org: Any, site: Any) -> None:
                     assert 'id="error-message"' in r.text
             nav = page.get("/").text
             assert ('href="/approvals"' in nav) == (role != "technician")
-            for admin_link in ("/users", "/audit", "/integrations", "/billing", "/settings"):
+            for admin_link in (
+                "/users",
+                "/audit",
+                "/integrations",
+                "/billing",
+                "/settings",
+                "/payouts",
+            ):
                 assert (f'href="{admin_link}"' in nav) == (role == "admin")
             assert user.display_name in nav and kit.org.name in nav
             assert 'action="/logout"' in nav
