@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from regentra.invoices.schemas import InvoiceDetail
 from regentra.kit.time import IsoDatetime
-from regentra.models import PostingKind, PostingState
+from regentra.models import MovementKind, PostingKind, PostingState
 
 MappingFieldName = Literal[
     "deposit_account",
@@ -92,6 +92,26 @@ class PostingOut(BaseModel):
     error: str | None = Field(description="QuickBooks' words when it refused, or why skipped")
     posted_at: IsoDatetime | None
     updated_at: IsoDatetime | None
+
+
+class MovementPostingOut(BaseModel):
+    """One movement posting (`movements.describe`): what Regentra put, or tries to put, in
+    QuickBooks for a refund, a dispute or a payout. Amounts in the currency's minor units."""
+
+    id: uuid.UUID
+    kind: MovementKind
+    state: PostingState
+    quickbooks_id: str | None
+    quickbooks_type: str | None = Field(description="RefundReceipt, Purchase, Deposit, Transfer")
+    amount: int | None
+    currency: str | None
+    attempts: int
+    error: str | None = Field(description="QuickBooks' words when it refused, or why skipped")
+    posted_at: IsoDatetime | None
+    updated_at: IsoDatetime | None
+    subject: Literal["refund", "dispute", "payout"]
+    subject_id: uuid.UUID = Field(description="The refund, dispute or payout")
+    invoice_id: uuid.UUID | None = Field(description="The invoice refunded or disputed")
 
 
 class PostingListItem(PostingOut):

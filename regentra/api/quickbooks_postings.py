@@ -17,16 +17,24 @@ from sqlalchemy.orm import Session
 from regentra.api.deps import AdminUser, SessionDep
 from regentra.api.quickbooks_mapping_schemas import (
     InvoiceQuickBooks,
+    MovementPostingOut,
     PostingListItem,
     QuickBooksMapping,
 )
 from regentra.api.responses import BODY, CONFLICT, FOUND, PARAMS, ROLE, Group, errors
 from regentra.api.schemas import Page
 from regentra.audit.service import Actor
-from regentra.integrations.quickbooks import mapping, postings
+from regentra.integrations.quickbooks import mapping, movements, postings
 from regentra.integrations.quickbooks.mapping import MappingBody
 from regentra.kit.pagination import paginate
-from regentra.models import Invoice, PostingKind, PostingState, QuickBooksPosting
+from regentra.models import (
+    Invoice,
+    MovementKind,
+    PostingKind,
+    PostingState,
+    QuickBooksMovementPosting,
+    QuickBooksPosting,
+)
 
 router = APIRouter(prefix="/integrations/quickbooks", tags=["integrations"])
 
@@ -139,3 +147,50 @@ def invoice_postings(
     return InvoiceQuickBooks.model_validate(
         {kind.value: postings.describe(rows.get(kind.value)) for kind in PostingKind}
     )
+
+
+# ---- movement postings (refunds, disputes, payouts) ------------------------------------------
+
+
+def movement_item(posting: QuickBooksMovementPosting) -> MovementPostingOut:
+    return MovementPostingOut.model_validate(movements.describe(posting))
+
+
+@router.get("/movement-postings", responses=errors(ROLE, PARAMS))
+def list_movement_postings(
+    session: SessionDep,
+    user: AdminUser,
+    state: PostingState | None = None,
+    kind: MovementKind | None = None,
+    subject_id: uuid.UUID | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Page[MovementPostingOut]:
+    """The org's refund, dispute and payout postings, newest first, by state, kind or
+    subject (a refund's, dispute's or payout's id)."""
+    M = QuickBooksMovementPosting
+    stmt = select(M).where(M.org_id == user.org_id)
+    if state is not None:
+        stmt = stmt.where(M.state == state.value)
+    if kind is not None:
+        stmt = stmt.where(M.kind == kind.value)
+    if subject_id is not None:
+        stmt = stmt.where(M.subject_id == subject_id)
+    page = paginate(session, stmt, M.id, limit=limit, cursor=cursor)
+    return Page[MovementPostingOut](
+        items=[movement_item(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "/movement-postings/{posting_id}/retry", responses=errors(ROLE, FOUND, PARAMS, CONFLICT)
+)
+def retry_movement_posting(
+    posting_id: uuid.UUID, session: SessionDep, user: AdminUser
+) -> MovementPostingOut:
+    """A failed refund, dispute or payout posting again (pending, with a new `requestid`), or
+    a waiting one now; 409 for one already posted or skipped."""
+    posting = movements.retry(
+        session, org_id=user.org_id, posting_id=posting_id, actor=Actor.of(user)
+    )
+    return movement_item(posting)

@@ -9,7 +9,7 @@ float exists only as that text. Answers are read with `parse_float=Decimal`, nev
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.kit.money import precision
@@ -42,3 +42,31 @@ def from_qbo(amount: Decimal | int | str, currency: str) -> int:
 def rate(value: Decimal | float | str) -> float:
     """An exchange rate for QuickBooks (home currency units per one foreign unit)."""
     return float(Decimal(str(value)))
+
+
+CENT = Decimal("0.01")
+
+
+def exact_rate(
+    amount: int,
+    currency: str,
+    settled: int,
+    settlement_currency: str,
+    *,
+    shown: Decimal | None = None,
+) -> Decimal | None:
+    """A rate such that QuickBooks' home amount (`amount` * rate, rounded to the cent) is
+    exactly `settled` (what Stripe settled, in the home currency): Stripe's shown rate when it
+    does (it is rounded, and over a large amount it can miss by cents), else settled /
+    amount with the fewest decimals (6 to 12) that does; `shown` when none does."""
+    if amount <= 0 or settled <= 0:
+        return shown
+    charged = Decimal(amount).scaleb(-precision(currency))
+    home = Decimal(settled).scaleb(-precision(settlement_currency))
+    candidates = [shown] if shown is not None else []
+    for places in range(6, 13):
+        candidates.append((home / charged).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN))
+    for rate in candidates:
+        if (charged * rate).quantize(CENT, ROUND_HALF_UP) == home:
+            return rate
+    return shown

@@ -233,3 +233,119 @@ def payment_type(account_type: str | None) -> str | None:
     """The Purchase `PaymentType` for an account paid from: Check for a Bank account (Intuit:
     "Check must specify bank account"), CreditCard for a Credit Card account."""
     return PAYMENT_TYPES.get(account_type or "")
+
+
+# ---- money movements (refunds, disputes, payouts) ---------------------------------------------
+# No DocNumber (several per invoice, and a Transfer has none): the stable reference is the
+# memo's start, "Regentra <kind> <Stripe id>:", looked up among the objects of the same TxnDate.
+
+
+def movement_memo(kind: str, stripe_id: str, words: str) -> str:
+    return f"{movement_reference(kind, stripe_id)} {words}"[:MEMO_MAX]
+
+
+def movement_reference(kind: str, stripe_id: str) -> str:
+    return f"Regentra {kind} {stripe_id}:"
+
+
+def refund_receipt(
+    *,
+    customer_id: str,
+    item_id: str,
+    description: str,
+    amount: int,
+    currency: str,
+    home: str,
+    rate: Decimal | None,
+    paid_from_account_id: str,
+    txn_date: date,
+    memo: str,
+) -> dict[str, Any]:
+    """A refund to the customer, paid from `paid_from_account_id` (the Stripe clearing
+    account), one line on the income item."""
+    body: dict[str, Any] = {
+        "CustomerRef": _ref(customer_id),
+        "DepositToAccountRef": _ref(paid_from_account_id),
+        "TxnDate": txn_date.isoformat(),
+        "Line": _sales_lines([Line(description, amount)], currency, item_id),
+        "PrivateNote": memo[:MEMO_MAX],
+    }
+    _currency(body, currency, home, rate)
+    return body
+
+
+@dataclass(frozen=True)
+class AccountLine:
+    description: str
+    amount: int  # minor units
+    account_id: str
+
+
+def expense(
+    *,
+    payment_type: str,
+    paid_from_account_id: str,
+    vendor_id: str,
+    lines: list[AccountLine],
+    currency: str,
+    txn_date: date,
+    memo: str,
+) -> dict[str, Any]:
+    """A Purchase (in the home currency) with one expense line per account."""
+    return {
+        "PaymentType": payment_type,
+        "AccountRef": _ref(paid_from_account_id),
+        "EntityRef": {"value": vendor_id, "type": "Vendor"},
+        "TxnDate": txn_date.isoformat(),
+        "PrivateNote": memo[:MEMO_MAX],
+        "CurrencyRef": _ref(currency),
+        "Line": [
+            {
+                "Amount": to_qbo(line.amount, currency),
+                "Description": line.description[:4000],
+                "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": _ref(line.account_id)},
+            }
+            for line in lines
+        ],
+    }
+
+
+def deposit(
+    *, to_account_id: str, lines: list[AccountLine], currency: str, txn_date: date, memo: str
+) -> dict[str, Any]:
+    """A Deposit (in the home currency) into `to_account_id`, each line from an account."""
+    return {
+        "DepositToAccountRef": _ref(to_account_id),
+        "TxnDate": txn_date.isoformat(),
+        "PrivateNote": memo[:MEMO_MAX],
+        "CurrencyRef": _ref(currency),
+        "Line": [
+            {
+                "Amount": to_qbo(line.amount, currency),
+                "Description": line.description[:4000],
+                "DetailType": "DepositLineDetail",
+                "DepositLineDetail": {"AccountRef": _ref(line.account_id)},
+            }
+            for line in lines
+        ],
+    }
+
+
+def transfer(
+    *,
+    from_account_id: str,
+    to_account_id: str,
+    amount: int,
+    currency: str,
+    txn_date: date,
+    memo: str,
+) -> dict[str, Any]:
+    """A Transfer of `amount` (the home currency) between two balance-sheet accounts."""
+    return {
+        "FromAccountRef": _ref(from_account_id),
+        "ToAccountRef": _ref(to_account_id),
+        "Amount": to_qbo(amount, currency),
+        "TxnDate": txn_date.isoformat(),
+        "PrivateNote": memo[:MEMO_MAX],
+    }  # no CurrencyRef: a Transfer is in its accounts' currency (python-quickbooks has none)

@@ -79,6 +79,8 @@ class Mapping:
     item: str | None
     post_from: date | None
     labels: dict[str, Any]
+    payout: str | None = None  # the bank account Stripe payouts go to
+    dispute: str | None = None  # the account for disputed amounts
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -104,7 +106,7 @@ def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
         conn = session.scalar(
             select(QuickBooksConnection).where(QuickBooksConnection.org_id == invoice.org_id)
         )
-        if conn is None or conn.realm_id is None or conn.connected_at is None:
+        if conn is None or not connected(conn):
             return None
         org = session.get(Org, invoice.org_id)
         client = session.get(Client, invoice.client_id)
@@ -136,30 +138,51 @@ def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
             tz=ZoneInfo(org.timezone if org else "UTC"),
             lines=tuple(ours),
         )
-        why = None
-        if conn.reconnect_needed_at is not None:
-            why = conn.reconnect_reason or "QuickBooks needs to be connected again"
-        elif conn.mapping_saved_at is None:
-            why = "waiting for the QuickBooks account mapping to be saved"
-        elif not conn.home_currency:
-            # Never guess it: with an unknown home currency every currency would look home.
-            why = HOME_UNKNOWN
-        mapping = Mapping(
-            realm_id=conn.realm_id,
-            home=(conn.home_currency or "").upper(),
-            multicurrency=bool(conn.multicurrency),
-            ready=why is None,
-            why_not=why,
-            deposit=conn.deposit_account_id,
-            other_deposit=conn.other_deposit_account_id,
-            fee_account=conn.fee_account_id,
-            paid_from=conn.fee_paid_from_account_id,
-            vendor=conn.fee_vendor_id,
-            item=conn.income_item_id,
-            post_from=conn.post_from,
-            labels=dict(conn.mapping_labels or {}),
-        )
+        mapping = mapping_of(conn)
         return facts, mapping
+
+
+def connected(conn: QuickBooksConnection | None) -> bool:
+    return conn is not None and conn.realm_id is not None and conn.connected_at is not None
+
+
+def mapping_of(conn: QuickBooksConnection) -> Mapping:
+    """The connection's mapping, and whether postings may run now (`ready`, else why not)."""
+    assert conn.realm_id is not None
+    why = None
+    if conn.reconnect_needed_at is not None:
+        why = conn.reconnect_reason or "QuickBooks needs to be connected again"
+    elif conn.mapping_saved_at is None:
+        why = "waiting for the QuickBooks account mapping to be saved"
+    elif not conn.home_currency:
+        # Never guess it: with an unknown home currency every currency would look home.
+        why = HOME_UNKNOWN
+    return Mapping(
+        realm_id=conn.realm_id,
+        home=(conn.home_currency or "").upper(),
+        multicurrency=bool(conn.multicurrency),
+        ready=why is None,
+        why_not=why,
+        deposit=conn.deposit_account_id,
+        other_deposit=conn.other_deposit_account_id,
+        fee_account=conn.fee_account_id,
+        paid_from=conn.fee_paid_from_account_id,
+        vendor=conn.fee_vendor_id,
+        item=conn.income_item_id,
+        post_from=conn.post_from,
+        labels=dict(conn.mapping_labels or {}),
+        payout=conn.payout_account_id,
+        dispute=conn.dispute_account_id,
+    )
+
+
+def load_mapping(org_id: uuid.UUID) -> Mapping | None:
+    """The org's mapping (None: QuickBooks not connected), read in a short transaction."""
+    with session_scope() as session:
+        conn = session.scalar(
+            select(QuickBooksConnection).where(QuickBooksConnection.org_id == org_id)
+        )
+        return mapping_of(conn) if conn is not None and connected(conn) else None
 
 
 def due_kinds(facts: Facts) -> list[str]:

@@ -5,23 +5,22 @@ saying why nothing is posted. `posting_run` calls them, one step at a time."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from regentra.integrations.quickbooks import customers, documents, postings
 from regentra.integrations.quickbooks import posting_rows as rows
-from regentra.integrations.quickbooks.amounts import from_qbo
+from regentra.integrations.quickbooks.amounts import exact_rate, from_qbo
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.posting_context import NotYet, Run
+from regentra.integrations.quickbooks.posting_facts import Mapping
 from regentra.integrations.quickbooks.posting_rows import Row
 from regentra.integrations.stripe.fees import FeePending, NoCharge, StripeFee
-from regentra.kit.money import precision
 from regentra.kit.time import utcnow
 from regentra.models import PostingKind
 
 K = PostingKind
 STALE_OBJECT = "5010"
-CENT = Decimal("0.01")
 # Longer than one attempt can talk to QuickBooks (the client's timeouts and back-offs): an
 # attempt older than this is over.
 IN_FLIGHT = timedelta(minutes=15)
@@ -40,29 +39,43 @@ def _result(
     }
 
 
-def _before_post_from(run: Run, on: date, what: str) -> str | None:
-    start = run.mapping.post_from
-    if start is not None and on < start:
+def before_post_from(post_from: date | None, on: date, what: str) -> str | None:
+    """Why nothing is posted for `what` dated `on` (before the mapping's post-from date)."""
+    if post_from is not None and on < post_from:
         return (
-            f"not posted: the {what} is dated {on.isoformat()}, before {start.isoformat()} "
+            f"not posted: the {what} is dated {on.isoformat()}, before {post_from.isoformat()} "
             "(the mapping's post-from date)"
         )
     return None
 
 
-def _missing(run: Run, *names: str) -> None:
-    labels = {
-        "item": "income item",
-        "deposit": "deposit account for Stripe payments",
-        "fee_account": "fee expense account",
-        "paid_from": "account the fee is paid from",
-        "vendor": "fee vendor",
-    }
-    absent = [labels[n] for n in names if getattr(run.mapping, n) is None]
+def _before_post_from(run: Run, on: date, what: str) -> str | None:
+    return before_post_from(run.mapping.post_from, on, what)
+
+
+MAPPING_LABELS = {
+    "item": "income item",
+    "deposit": "deposit account for Stripe payments",
+    "fee_account": "fee expense account",
+    "paid_from": "account the fee is paid from",
+    "vendor": "fee vendor",
+    "payout": "payout bank account",
+    "dispute": "account for disputed amounts",
+}
+
+
+def missing(mapping: Mapping, *names: str) -> None:
+    """Refuse (as QuickBooks would, so the posting fails and can be retried) when the mapping
+    lacks one of `names`, naming each in words."""
+    absent = [MAPPING_LABELS[n] for n in names if getattr(mapping, n) is None]
     if absent:
         raise QuickBooksRejected(
             f"the QuickBooks mapping has no {', '.join(absent)}: complete it, then Retry"
         )
+
+
+def _missing(run: Run, *names: str) -> None:
+    missing(run.mapping, *names)
 
 
 # ---- the postings ---------------------------------------------------------------------------
@@ -223,21 +236,14 @@ def _payment(run: Run, row: Row, earlier: bool) -> dict[str, Any] | str:
 
 def settlement_rate(paid: StripeFee) -> Decimal | None:
     """Stripe's rate for the Payment, such that QuickBooks' home amount (`TotalAmt` * rate,
-    rounded to the cent) is exactly what Stripe settled: Stripe's shown `exchange_rate` when
-    it does (it is rounded, and over a large amount it can miss by cents), else the settled
-    amount / the amount charged with the fewest decimals (6 to 12) that does."""
-    if paid.amount <= 0 or paid.settled_amount <= 0:
-        return paid.exchange_rate
-    charged = Decimal(paid.amount).scaleb(-precision(paid.currency))
-    settled = Decimal(paid.settled_amount).scaleb(-precision(paid.settlement_currency))
-    shown = paid.exchange_rate
-    candidates = [shown] if shown is not None else []
-    for places in range(6, 13):
-        candidates.append((settled / charged).quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN))
-    for rate in candidates:
-        if (charged * rate).quantize(CENT, ROUND_HALF_UP) == settled:
-            return rate
-    return shown
+    rounded to the cent) is exactly what Stripe settled (`amounts.exact_rate`)."""
+    return exact_rate(
+        paid.amount,
+        paid.currency,
+        paid.settled_amount,
+        paid.settlement_currency,
+        shown=paid.exchange_rate,
+    )
 
 
 def _find_payment(run: Run, customer: str, on: date, number: str) -> dict[str, Any] | None:

@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 
 from regentra import queue
 from regentra.db import session_scope
-from regentra.integrations.quickbooks import posting_run, postings
+from regentra.integrations.quickbooks import movement_run, movements, posting_run, postings
 from regentra.invoices.service import OPEN
 from regentra.kit.time import utcnow
 from regentra.models import (
+    REFUND_COUNTED,
+    Dispute,
     Invoice,
     InvoiceStatus,
+    Payout,
     PostingState,
     QuickBooksConnection,
+    QuickBooksMovementPosting,
     QuickBooksPosting,
+    Refund,
 )
 from regentra.queue import task
 
@@ -224,6 +230,119 @@ def _backfill(org_id: uuid.UUID, after: uuid.UUID | None) -> list[uuid.UUID]:
     return ids
 
 
+# ---- money movements (refunds, disputes, payouts) -------------------------------------------
+
+
+@task(
+    movements.SYNC_TASK,
+    retries=RETRIES,
+    retry_delay=RETRY_DELAY,
+    max_retry_delay=MAX_RETRY_DELAY,
+)
+def sync_movement(subject: str, subject_id: str) -> None:
+    """A refund, dispute or payout changed (the Stripe side enqueues this whether or not
+    QuickBooks is connected): post what it calls for, exactly once."""
+    movement_run.sync_movement(subject, uuid.UUID(subject_id))
+
+
+def _open_movements(org_id: uuid.UUID | None, *, older: timedelta | None = None) -> list[str]:
+    """Subjects with a pending or waiting movement posting (of the org, or of every org whose
+    connection can post), oldest first, enqueued again."""
+    M = QuickBooksMovementPosting
+    where: list[ColumnElement[bool]] = [
+        M.state.in_((PostingState.pending.value, PostingState.waiting.value))
+    ]
+    if org_id is not None:
+        where.append(M.org_id == org_id)
+    else:
+        where.append(M.org_id.in_(_ready_org_ids()))
+    if older is not None:
+        where.append(M.updated_at < utcnow() - older)
+    with session_scope() as session:
+        found = session.execute(
+            select(M.subject_id, M.kind).where(*where).order_by(M.updated_at).limit(SWEEP_LIMIT)
+        ).all()
+        subjects = list(
+            dict.fromkeys((movements.SUBJECT_OF[kind], str(sid)) for sid, kind in found)
+        )
+        for subject, subject_id in subjects:
+            queue.enqueue(session, movements.SYNC_TASK, subject, subject_id)
+    return [subject_id for _, subject_id in subjects]
+
+
+def _ready_org_ids() -> Select[Any]:
+    return select(QuickBooksConnection.org_id).where(
+        QuickBooksConnection.realm_id.is_not(None),
+        QuickBooksConnection.reconnect_needed_at.is_(None),
+        QuickBooksConnection.mapping_saved_at.is_not(None),
+    )
+
+
+def _no_movement(subject_id: Any, kind: str) -> ColumnElement[bool]:
+    M = QuickBooksMovementPosting
+    return ~exists().where(M.subject_id == subject_id, M.kind == kind)
+
+
+def _unposted_movements(org_id: uuid.UUID | None, older: timedelta = SWEEP_AFTER) -> list[str]:
+    """Refunds, disputes and payouts (of orgs that can post, changed in the last
+    `SWEEP_WITHIN`, over `older` ago) whose due movement posting was never made: the task
+    their change enqueued was lost. Each is enqueued again."""
+    now = utcnow()
+    orgs = (
+        _ready_org_ids()
+        if org_id is None
+        else select(QuickBooksConnection.org_id).where(QuickBooksConnection.org_id == org_id)
+    )
+    due: list[tuple[str, Any, ColumnElement[bool]]] = [
+        (
+            "refund",
+            Refund,
+            and_(
+                Refund.status.in_(REFUND_COUNTED),
+                Refund.settled_amount.is_not(None),
+                _no_movement(Refund.id, "refund"),
+            ),
+        ),
+        (
+            "dispute",
+            Dispute,
+            or_(
+                and_(Dispute.withdrawn.is_not(None), _no_movement(Dispute.id, "dispute")),
+                and_(Dispute.reinstated.is_not(None), _no_movement(Dispute.id, "reinstatement")),
+            ),
+        ),
+        (
+            "payout",
+            Payout,
+            or_(
+                and_(Payout.status != "canceled", _no_movement(Payout.id, "payout")),
+                and_(Payout.failed_at.is_not(None), _no_movement(Payout.id, "payout_return")),
+            ),
+        ),
+    ]
+    found: list[str] = []
+    with session_scope() as session:
+        for subject, model, lacking in due:
+            limit = SWEEP_LIMIT - len(found)
+            if limit <= 0:
+                break
+            ids = session.scalars(
+                select(model.id)
+                .where(
+                    model.org_id.in_(orgs),
+                    model.updated_at < now - older,
+                    model.updated_at > now - SWEEP_WITHIN,
+                    lacking,
+                )
+                .order_by(model.updated_at)
+                .limit(limit)
+            ).all()
+            for subject_id in ids:
+                queue.enqueue(session, movements.SYNC_TASK, subject, str(subject_id))
+            found.extend(str(i) for i in ids)
+    return found
+
+
 @task(BACKFILL_TASK)
 def backfill(org_id: str, after: str | None = None) -> None:
     """Sync the org's invoices since its post-from date that were never posted (batched)."""
@@ -234,9 +353,12 @@ def backfill(org_id: str, after: str | None = None) -> None:
 def resume(org_id: str) -> None:
     """After a mapping is saved, a reconnect (or Stripe reconnected): every pending or
     waiting posting of the org runs again (one `quickbooks.sync_invoice` per invoice), and
-    the invoices since the post-from date that were never posted are (`backfill`)."""
+    the invoices since the post-from date that were never posted are (`backfill`); so do
+    its movement postings (refunds, disputes, payouts: open ones, and those never made)."""
     _open_invoices(uuid.UUID(org_id))
     _backfill(uuid.UUID(org_id), None)
+    _open_movements(uuid.UUID(org_id))
+    _unposted_movements(uuid.UUID(org_id), older=timedelta(0))
 
 
 @task("quickbooks.postings_sweep")
@@ -244,7 +366,10 @@ def postings_sweep(older_than_s: float | None = None) -> None:
     """Periodic (hourly): postings still pending or waiting after `SWEEP_AFTER` (or
     `older_than_s`, e.g. in a test that kills a worker), of orgs that can post, are enqueued
     again (a crash or an outage outlasting the retries), and so are invoices whose
-    transition's task was lost before it made any row."""
+    transition's task was lost before it made any row; the same for refunds, disputes and
+    payouts (`quickbooks.sync_movement`)."""
     older = SWEEP_AFTER if older_than_s is None else timedelta(seconds=older_than_s)
     _open_invoices(None, older=older)
     _unposted_transitions(older)
+    _open_movements(None, older=older)
+    _unposted_movements(None, older)

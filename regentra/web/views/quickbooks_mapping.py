@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
-from regentra.integrations.quickbooks import connection, mapping, postings
+from regentra.integrations.quickbooks import connection, mapping, movements, postings
 from regentra.integrations.quickbooks.mapping import FIELDS, MappingBody
 from regentra.models import Invoice, PostingState, QuickBooksPosting
 from regentra.web.auth import Account, AdminPage, safe_next
@@ -38,6 +38,13 @@ KIND_LABELS = {
     "payment": "Payment",
     "fee": "Stripe fee (Purchase)",
     "void": "Void of the mirror",
+}
+MOVEMENT_LABELS = {
+    "refund": "Refund (RefundReceipt)",
+    "dispute": "Dispute withdrawal (Purchase)",
+    "reinstatement": "Dispute won (Deposit)",
+    "payout": "Payout (Transfer)",
+    "payout_return": "Failed payout returned (Transfer)",
 }
 RECENT_FAILURES = 10
 CREATE = "create"
@@ -182,6 +189,25 @@ def retry_posting(
             raise
         return redirect(back, error=exc.message[:1].upper() + exc.message[1:])
     label = KIND_LABELS.get(posting.kind, posting.kind)
+    return redirect(back, success=f"{label}: trying again now.")
+
+
+@router.post("/movement-postings/{posting_id}/retry")
+def retry_movement_posting(
+    posting_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    """Retry a refund's, dispute's or payout's posting (a form's button on the pages that
+    show them; `next` says where to go back)."""
+    back = safe_next(text(form, "next") or "/integrations#quickbooks")
+    try:
+        posting = movements.retry(
+            session, org_id=account.org.id, posting_id=posting_id, actor=Actor.of(account.user)
+        )
+    except RegentraError as exc:
+        if exc.status == 404:
+            raise
+        return redirect(back, error=exc.message[:1].upper() + exc.message[1:])
+    label = MOVEMENT_LABELS.get(posting.kind, posting.kind)
     return redirect(back, success=f"{label}: trying again now.")
 
 
