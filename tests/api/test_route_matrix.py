@@ -167,6 +167,27 @@ def _quickbooks_posting(w: World) -> str:
     return str(w.kit._commit(make))
 
 
+def _movement_posting(w: World) -> str:
+    """A failed QuickBooks posting of a fresh payout of org A (Retry only enqueues the sync:
+    no worker runs it here)."""
+    from integrations.quickbooks.mapping_helpers import declare_quickbooks_tasks
+
+    from regentra.models import QuickBooksMovementPosting
+
+    declare_quickbooks_tasks()
+    payout_id = uuid.UUID(_payout(w))
+
+    def make(s: Any) -> str:
+        row = QuickBooksMovementPosting(
+            org_id=w.kit.org.id, subject_id=payout_id, kind="payout", state="failed", details={}
+        )
+        s.add(row)
+        s.flush()
+        return str(row.id)
+
+    return str(w.kit._commit(make))
+
+
 def _payout(w: World) -> str:
     """A manual payout of org A (its page lists no contents: Stripe is not asked)."""
     from regentra.models import Payout
@@ -341,6 +362,12 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/integrations/quickbooks/postings/{posting_id}/retry"): Case(
         ADMIN, lambda w, u: Req(params={"posting_id": _quickbooks_posting(w)})
+    ),
+    ("GET", "/api/v1/integrations/quickbooks/movement-postings"): Case(
+        ADMIN, lambda w, u: Req(listed_id=_movement_posting(w))
+    ),
+    ("POST", "/api/v1/integrations/quickbooks/movement-postings/{posting_id}/retry"): Case(
+        ADMIN, lambda w, u: Req(params={"posting_id": _movement_posting(w)})
     ),
     ("GET", "/api/v1/audit-log"): Case(ADMIN, lambda w, u: Req()),
     ("POST", "/api/v1/invoices"): Case(
