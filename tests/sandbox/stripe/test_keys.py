@@ -286,3 +286,28 @@ def test_coupons_and_meters_have_their_own_permissions(stripe_sandbox: StripeSan
             }
         )
     assert "'rak_billing_meter_write'" in str(refused.value.user_message)
+
+
+def test_refunds_disputes_and_payouts_have_their_own_permissions(
+    stripe_sandbox: StripeSandbox,
+) -> None:
+    """Refunds (`rak_refund_*`), disputes (`rak_dispute_*`) and payouts (`rak_payout_*`) are
+    permissions of their own: a key with refunds write may refund and list refunds, and is
+    refused disputes and payouts, naming the permission."""
+    sk = new_key()
+    rk = restricted_key(stripe_sandbox, sk, refund="write")
+    client = stripe_sandbox.client(rk)
+    assert client.v1.refunds.list().data == []
+    with pytest.raises(stripe.InvalidRequestError):  # allowed: only the charge is missing
+        client.v1.refunds.create(params={"charge": "ch_missing"})
+    for call, permission in (
+        (lambda: client.v1.disputes.list(), "rak_dispute_read"),
+        (lambda: client.v1.payouts.list(), "rak_payout_read"),
+    ):
+        with pytest.raises(stripe.PermissionError) as refused:
+            call()
+        assert f"'{permission}'" in str(refused.value.user_message)
+    readonly = stripe_sandbox.client(restricted_key(stripe_sandbox, sk, refund="read"))
+    with pytest.raises(stripe.PermissionError) as refused:
+        readonly.v1.refunds.create(params={"charge": "ch_missing"})
+    assert "'rak_refund_write'" in str(refused.value.user_message)
