@@ -27,11 +27,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from regentra import queue
@@ -62,6 +62,7 @@ QBO_TASK = "quickbooks.sync_movement"
 DISPUTE_CLOSED = ("won", "lost", "warning_closed", "prevented")
 PAYOUT_FINAL = ("paid", "failed", "canceled")
 REFUND_FINAL = ("succeeded", "failed", "canceled")
+PAID_PAYOUT_WATCH_DAYS = 10  # a paid payout is read again this long after it arrived
 OVERLAP_S = 600  # clock skew, and objects made while the previous run was reading
 FIRST_LOOKBACK_S = 120 * 86_400  # a first run reads this far back at most
 
@@ -546,9 +547,15 @@ def _moving(session: Session, org_id: uuid.UUID) -> list[tuple[str, str]]:
             Dispute.org_id == org_id, Dispute.status.not_in(DISPUTE_CLOSED)
         )
     )
+    # A paid payout can still fail for some days after it arrives (the bank returns it).
+    recent = utcnow().date() - timedelta(days=PAID_PAYOUT_WATCH_DAYS)
     payouts = session.scalars(
         select(Payout.stripe_payout_id).where(
-            Payout.org_id == org_id, Payout.status.not_in(PAYOUT_FINAL)
+            Payout.org_id == org_id,
+            or_(
+                Payout.status.not_in(PAYOUT_FINAL),
+                and_(Payout.status == "paid", Payout.arrival_date >= recent),
+            ),
         )
     )
     return [
