@@ -6,15 +6,17 @@ Stripe balance.
 
 - refund: a RefundReceipt to the invoice's customer, paid from the clearing account, one line
   on the income item for the refund (the invoice's currency; a foreign one at the rate that
-  makes the home amount what Stripe settled). When Stripe gave its fee back (`settled_fee`
-  < 0) a Deposit into the clearing account from the fee expense account, for that fee, in the
-  same posting (recorded in `details.fee_deposit`).
+  makes the home amount what Stripe settled). A fee on the refund's balance transaction is a
+  second object of the same posting (`details.fee_deposit` / `fee_purchase`): given back by
+  Stripe (`settled_fee` < 0), a Deposit into the clearing account from the fee expense
+  account; charged (> 0), a Purchase from the clearing account to the fee expense account.
 - dispute: a Purchase paid from the clearing account to the fee vendor: the withdrawn amount
   to the dispute account, the dispute fee to the fee expense account.
 - reinstatement: a Deposit into the clearing account from the dispute account.
 - payout: a Transfer from the clearing account to the payout bank account (none when the
   clearing account is Undeposited Funds: skipped, saying so).
-- payout_return: the Transfer back, for a failed payout.
+- payout_return: the Transfer back, for a failed payout (or one canceled after its Transfer
+  was posted: Stripe returns the funds to the balance then too).
 
 Dispute and payout amounts are in the Stripe balance's currency, which must be the company's
 home currency (else the posting fails saying so).
@@ -70,6 +72,7 @@ class Subject:
     arrival_date: date | None = None
     failed_at: datetime | None = None
     created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     def day(self, at: datetime | None) -> date:
         """`at` (UTC) as a date in the org's time zone (its row's creation when unknown)."""
@@ -190,34 +193,7 @@ def _refund(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
         memo=memo,
     )
     receipt = run.make("RefundReceipt", body, row, on, earlier)
-    fee_back = -(s.settled_fee or 0)
-    deposit_id = None
-    if fee_back > 0:  # Stripe gave its fee back: less fee expense, more in the clearing account
-        home = run.home_only(s.settlement_currency, "refund's returned fee")
-        missing(run.mapping, "fee_account")
-        made = run.make(
-            "Deposit",
-            documents.deposit(
-                to_account_id=str(run.mapping.deposit),
-                lines=[
-                    AccountLine(
-                        f"Stripe fee returned with the refund of invoice {f.number}",
-                        fee_back,
-                        str(run.mapping.fee_account),
-                    )
-                ],
-                currency=home,
-                txn_date=on,
-                memo=documents.movement_memo(
-                    f"{row.kind}_fee", s.stripe_id, f"Stripe fee returned, invoice {f.number}"
-                ),
-            ),
-            row,
-            on,
-            earlier,
-            part="fee",
-        )
-        deposit_id = str(made["Id"])
+    fee = _refund_fee(run, row, on, earlier, f.number)
     return _result(
         receipt,
         "RefundReceipt",
@@ -226,17 +202,59 @@ def _refund(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
         stripe_refund=s.stripe_id,
         settled_amount=s.settled_amount,
         settlement_currency=s.settlement_currency,
-        fee_returned=fee_back or None,
-        fee_deposit=deposit_id,
+        refund_fee=s.settled_fee or None,
+        fee_deposit=fee if (s.settled_fee or 0) < 0 else None,
+        fee_purchase=fee if (s.settled_fee or 0) > 0 else None,
         exchange_rate=str(rate) if rate is not None else None,
     )
 
 
-def _paid_from_clearing(run: MoveRun) -> str:
+def _refund_fee(run: MoveRun, row: Row, on: date, earlier: bool, number: str) -> str | None:
+    """The fee on the refund's balance transaction, in or out of the clearing account: given
+    back by Stripe (< 0), a Deposit into it from the fee expense account; charged (> 0), a
+    Purchase paid from it to the fee expense account. The object's id (None: no fee)."""
+    fee = run.subject.settled_fee or 0
+    if fee == 0:
+        return None
+    home = run.home_only(run.subject.settlement_currency, "refund's Stripe fee")
+    missing(run.mapping, "fee_account", *(("vendor",) if fee > 0 else ()))
+    line = AccountLine(
+        f"Stripe fee {'returned with' if fee < 0 else 'charged for'} the refund of invoice "
+        f"{number}",
+        abs(fee),
+        str(run.mapping.fee_account),
+    )
+    memo = documents.movement_memo(
+        f"{row.kind}_fee", run.subject.stripe_id, f"Stripe fee of a refund, invoice {number}"
+    )
+    if fee < 0:
+        body = documents.deposit(
+            to_account_id=str(run.mapping.deposit),
+            lines=[line],
+            currency=home,
+            txn_date=on,
+            memo=memo,
+        )
+        entity = "Deposit"
+    else:
+        body = documents.expense(
+            payment_type=_paid_from_clearing(run, "a refund's Stripe fee"),
+            paid_from_account_id=str(run.mapping.deposit),
+            vendor_id=str(run.mapping.vendor),
+            lines=[line],
+            currency=home,
+            txn_date=on,
+            memo=memo,
+        )
+        entity = "Purchase"
+    return str(run.make(entity, body, row, on, earlier, part="fee")["Id"])
+
+
+def _paid_from_clearing(run: MoveRun, what: str = "a dispute") -> str:
     kind = documents.payment_type(str(run.clearing().get("type") or ""))
     if kind is None or run.undeposited():
         raise QuickBooksRejected(
-            "a dispute is paid out of the deposit account for Stripe payments, which must be a "
+            f"{what} is paid out of the deposit account for Stripe payments, which must be a "
             "Bank account (a clearing account such as Stripe Clearing, not Undeposited Funds): "
             "change it in the QuickBooks mapping, then Retry"
         )
@@ -328,7 +346,7 @@ UNDEPOSITED_PAYOUT = (
 
 def _transfer(run: MoveRun, row: Row, earlier: bool, *, back: bool) -> dict[str, Any] | str:
     s = run.subject
-    on = s.day(s.failed_at) if back else (s.arrival_date or s.day(None))
+    on = s.day(s.failed_at or s.updated_at) if back else (s.arrival_date or s.day(None))
     what = "failed payout's return" if back else "payout"
     skip = before_post_from(run.mapping.post_from, on, what)
     if skip:

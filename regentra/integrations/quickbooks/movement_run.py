@@ -3,7 +3,8 @@ the body of the `quickbooks.sync_movement` task.
 
 From the row it decides what is due (a refund pending, requiring action or succeeded whose
 balance transaction is known: `refund`; a dispute's withdrawal: `dispute`, and when won
-`reinstatement`; a payout not canceled: `payout`, and when it failed `payout_return`), makes
+`reinstatement`; a payout not canceled: `payout`, and when it failed `payout_return`, as
+when it was canceled after its Transfer was posted), makes
 the rows (insert-if-absent, whether or not QuickBooks is connected: without a connection or
 a mapping they wait), closes open rows that are no longer due (a refund that failed, a payout
 canceled) as skipped, then runs them in `movements.ORDER`, one short transaction per step,
@@ -82,6 +83,7 @@ def load(subject: str, subject_id: uuid.UUID) -> Subject | None:
             "tz": ZoneInfo(org.timezone if org else "UTC"),
             "status": row.status,
             "created_at": row.created_at,
+            "updated_at": row.updated_at,
         }
         if isinstance(row, Payout):
             return Subject(
@@ -142,6 +144,10 @@ def sync_movement(subject: str, subject_id: uuid.UUID) -> dict[str, str]:
     if mapping is not None and mapping.why_not == HOME_UNKNOWN and _describe_company(s.org_id):
         mapping = posting_facts.load_mapping(s.org_id)
     due = due_kinds(s)
+    if subject == "payout" and s.status == "canceled":
+        made = rows.read_all(s.org_id, subject, s.subject_id).get(K.payout.value)
+        if made is not None and made.state == "posted":  # canceled after it was posted:
+            due = [K.payout.value, K.payout_return.value]  # the funds came back to Stripe
     rows.ensure(s.org_id, s.subject_id, s.invoice_id, due, mapping.realm_id if mapping else None)
     for kind, row in rows.read_all(s.org_id, subject, s.subject_id).items():
         if kind not in due and not row.done and row.state != "failed":

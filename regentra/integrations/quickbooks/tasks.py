@@ -316,7 +316,15 @@ def _unposted_movements(org_id: uuid.UUID | None, older: timedelta = SWEEP_AFTER
             Payout,
             or_(
                 and_(Payout.status != "canceled", _no_movement(Payout.id, "payout")),
-                and_(Payout.failed_at.is_not(None), _no_movement(Payout.id, "payout_return")),
+                and_(
+                    or_(Payout.failed_at.is_not(None), Payout.status == "canceled"),
+                    exists().where(
+                        QuickBooksMovementPosting.subject_id == Payout.id,
+                        QuickBooksMovementPosting.kind == "payout",
+                        QuickBooksMovementPosting.state == PostingState.posted.value,
+                    ),
+                    _no_movement(Payout.id, "payout_return"),
+                ),
             ),
         ),
     ]

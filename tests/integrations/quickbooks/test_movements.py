@@ -76,11 +76,20 @@ def test_a_refund_is_a_refund_receipt_from_the_clearing_account(b: Books) -> Non
     assert row.details["fee_deposit"] == fee_back["Id"]
     assert movements.describe(row)["quickbooks_type"] == "RefundReceipt"  # type: ignore[index]
 
+    # A refund Stripe charged a fee for: the fee is a Purchase from the clearing account.
+    charged = refund(b, sent, 1000, settled_fee=25)
+    assert movement_run.sync_movement("refund", charged) == {"refund": "posted"}
+    purchase = next(p for p in b.objects("Purchase") if "refund" in p["PrivateNote"])
+    assert purchase["AccountRef"]["value"] == b.accounts["Stripe Clearing"]
+    assert _lines(purchase, "AccountBasedExpenseLineDetail") == [(b.accounts["Merchant Fees"], 25)]
+    assert moved(b, charged)["refund"].details["fee_purchase"] == purchase["Id"]
+    assert len(b.objects("RefundReceipt")) == 2
+
     # Again, by task and directly: nothing more.
     enqueue(b, "refund", rid)
     b.run_tasks()
     movement_run.sync_movement("refund", rid)
-    assert len(b.objects("RefundReceipt")) == 1 and len(b.objects("Deposit")) == 1
+    assert len(b.objects("RefundReceipt")) == 2 and len(b.objects("Deposit")) == 1
     assert moved(b, rid)["refund"].attempts == 1
 
 
@@ -130,10 +139,21 @@ def test_a_payout_and_its_failure(b: Books) -> None:
     assert back["ToAccountRef"]["value"] == b.accounts["Stripe Clearing"]
     assert minor(back["Amount"]) == 12345 and day(back["TxnDate"]) == failed.date()
 
-    # A canceled payout posts nothing (and its row, had one been open, is closed).
+    # A canceled payout posts nothing; one canceled after its Transfer was posted gets the
+    # Transfer back (Stripe returned the funds to the balance).
     canceled = payout(b, 500, status="canceled")
     assert movement_run.sync_movement("payout", canceled) == {}
     assert len(b.objects("Transfer")) == 2
+    late = payout(b, 800, status="pending")
+    assert movement_run.sync_movement("payout", late) == {"payout": "posted"}
+    change(b, Payout, late, status="canceled")
+    assert movement_run.sync_movement("payout", late) == {
+        "payout": "posted",
+        "payout_return": "posted",
+    }
+    returned = b.objects("Transfer")[-1]
+    assert returned["ToAccountRef"]["value"] == b.accounts["Stripe Clearing"]
+    assert minor(returned["Amount"]) == 800
 
 
 @pytest.mark.parametrize("kind", ["refund", "dispute", "payout"])
