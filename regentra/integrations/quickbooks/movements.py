@@ -10,7 +10,7 @@ posts it. A posting's `requestid` is `postings.stable_id(org, subject, kind, gen
 the same on every attempt; `generation` moves on only when Retry follows a failure.
 
 This module holds the rows' life for the pages and the API: `for_subjects`, `describe`,
-`get`, `retry`.
+`summary`, `recent_failures`, `get`, `retry`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regentra import queue
@@ -83,6 +83,37 @@ def for_subjects(
     for row in rows:
         out.setdefault(row.subject_id, {})[row.kind] = row
     return out
+
+
+def summary(session: Session, *, org_id: uuid.UUID) -> dict[str, int]:
+    """How many of the org's movement postings are in each state (zeros included)."""
+    counts = dict(
+        session.execute(
+            select(QuickBooksMovementPosting.state, func.count())
+            .where(QuickBooksMovementPosting.org_id == org_id)
+            .group_by(QuickBooksMovementPosting.state)
+        ).all()
+    )
+    return {state.value: int(counts.get(state.value, 0)) for state in PostingState}
+
+
+def recent_failures(
+    session: Session, *, org_id: uuid.UUID, limit: int = 10
+) -> list[QuickBooksMovementPosting]:
+    """The org's failed movement postings, most recently changed first."""
+    return list(
+        session.scalars(
+            select(QuickBooksMovementPosting)
+            .where(
+                QuickBooksMovementPosting.org_id == org_id,
+                QuickBooksMovementPosting.state == PostingState.failed.value,
+            )
+            .order_by(
+                QuickBooksMovementPosting.updated_at.desc(), QuickBooksMovementPosting.id.desc()
+            )
+            .limit(limit)
+        )
+    )
 
 
 def get(session: Session, *, org_id: uuid.UUID, posting_id: uuid.UUID) -> QuickBooksMovementPosting:

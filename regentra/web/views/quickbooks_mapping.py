@@ -81,6 +81,27 @@ def _failures(session: Session, org_id: uuid.UUID) -> list[dict[str, Any]]:
     ]
 
 
+def _movement_failures(session: Session, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    out = []
+    for posting in movements.recent_failures(session, org_id=org_id, limit=RECENT_FAILURES):
+        described = movements.describe(posting) or {}
+        subject = described.get("subject")
+        page = None
+        if subject == "payout":
+            page = f"/payouts/{posting.subject_id}"
+        elif posting.invoice_id is not None:
+            page = f"/invoices/{posting.invoice_id}"
+        out.append(
+            {
+                **described,
+                "kind_label": MOVEMENT_LABELS.get(posting.kind, posting.kind),
+                "page": page,
+                "error": posting.last_error or "QuickBooks refused it",
+            }
+        )
+    return out
+
+
 def card(
     session: Session,
     account: Account,
@@ -100,6 +121,8 @@ def card(
         "notes": mapping.notes(conn),
         "summary": postings.summary(session, org_id=org_id),
         "failures": _failures(session, org_id),
+        "movement_summary": movements.summary(session, org_id=org_id),
+        "movement_failures": _movement_failures(session, org_id),
         "kind_labels": KIND_LABELS,
         "error": error,
         "fields": [],

@@ -7,6 +7,7 @@ words, Retry after setting it posts; no connection or no mapping → waiting; Un
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -356,6 +357,14 @@ def test_the_pages_retry_a_movement_posting(
     b.set_connection(payout_account_id=b.accounts["Checking"])
     with PageClient(site) as page:
         page.login(b.billing.kit.admin.email)
+        card = page.get("/integrations").text
+        row = re.search(
+            rf'<tr data-posting-id="{posting.id}" data-kind="payout">(.*?)</tr>', card, re.S
+        )
+        assert row and f'href="/payouts/{pid}"' in row.group(1)
+        assert "Payout (Transfer)" in row.group(1) and "no payout bank account" in row.group(1)
+        assert f'action="/integrations/quickbooks/movement-postings/{posting.id}/retry"' in card
+        assert 'id="qbo-no-failures"' not in card
         retried = page.post(
             f"/integrations/quickbooks/movement-postings/{posting.id}/retry",
             {"next": "/integrations#quickbooks"},
