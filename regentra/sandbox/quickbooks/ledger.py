@@ -12,16 +12,17 @@ Debit-positive amounts per account:
   (`DepositLineDetail`), minus Undeposited Funds for each linked Payment.
 - Transfer: minus `FromAccountRef`, plus `ToAccountRef`.
 
-A voided transaction has zero amounts, so it counts for nothing. `CurrentBalance` is set on
-balance-sheet accounts only (QuickBooks: valid for balance-sheet accounts), asset accounts
-debit-positive, liability and equity accounts credit-positive (what is owed); income and
-expense accounts keep 0.
+A foreign-currency transaction moves a home-currency account by its amount times its
+`ExchangeRate` (rounded to the cent). A voided transaction has zero amounts, so it counts for
+nothing. `CurrentBalance` is set on balance-sheet accounts only (QuickBooks: valid for
+balance-sheet accounts), asset accounts debit-positive, liability and equity accounts
+credit-positive (what is owed); income and expense accounts keep 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from regentra.sandbox.quickbooks.state import Company
@@ -57,28 +58,36 @@ def balances(company: Company) -> dict[str, Decimal]:
         (a["Id"] for a in accounts.values() if a.get("AccountSubType") == UNDEPOSITED), None
     )
 
-    def add(account_id: str | None, amount: Decimal) -> None:
-        if account_id in out:
-            out[account_id] += amount
+    def add(account_id: str | None, amount: Decimal, txn: dict[str, Any] | None = None) -> None:
+        """`amount` of transaction `txn` into the account, in the account's currency: a
+        foreign transaction's amount times its ExchangeRate into a home-currency account."""
+        if account_id not in out:
+            return
+        currency = _ref(txn, "CurrencyRef") if txn is not None else None
+        account = accounts[account_id]
+        if currency and currency != _ref(account, "CurrencyRef") and txn is not None:
+            rate = Decimal(str(txn.get("ExchangeRate") or 1))
+            amount = (amount * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        out[account_id] += amount
 
     for inv in company.of("Invoice").values():
         add(of_type.get("Accounts Receivable"), _amount(inv.get("Balance")))
     for pay in company.of("Payment").values():
-        add(_ref(pay, "DepositToAccountRef") or undeposited, _amount(pay.get("TotalAmt")))
+        add(_ref(pay, "DepositToAccountRef") or undeposited, _amount(pay.get("TotalAmt")), pay)
     for pur in company.of("Purchase").values():
-        add(_ref(pur, "AccountRef"), -_amount(pur.get("TotalAmt")))
+        add(_ref(pur, "AccountRef"), -_amount(pur.get("TotalAmt")), pur)
         for line in _lines(pur):
             add(
                 _ref(line.get("AccountBasedExpenseLineDetail"), "AccountRef"),
                 _amount(line["Amount"]),
             )
     for refund in company.of("RefundReceipt").values():
-        add(_ref(refund, "DepositToAccountRef"), -_amount(refund.get("TotalAmt")))
+        add(_ref(refund, "DepositToAccountRef"), -_amount(refund.get("TotalAmt")), refund)
     for dep in company.of("Deposit").values():
-        add(_ref(dep, "DepositToAccountRef"), _amount(dep.get("TotalAmt")))
+        add(_ref(dep, "DepositToAccountRef"), _amount(dep.get("TotalAmt")), dep)
         for line in _lines(dep):
             source = _ref(line.get("DepositLineDetail"), "AccountRef")
-            add(source if source else undeposited, -_amount(line.get("Amount")))
+            add(source if source else undeposited, -_amount(line.get("Amount")), dep)
     for move in company.of("Transfer").values():
         add(_ref(move, "FromAccountRef"), -_amount(move.get("Amount")))
         add(_ref(move, "ToAccountRef"), _amount(move.get("Amount")))

@@ -233,10 +233,13 @@ def refund_receipt(
     customer = _customer(company, body)
     currency = _txn_currency(company, body, customer["CurrencyRef"]["value"])
     source = _account(company, body, "DepositToAccountRef", REFUND_FROM)
-    # Undeposited Funds is allowed: Intuit-connected apps default refunds to it.
-    if source["CurrencyRef"]["value"] != currency:
+    # Undeposited Funds is allowed: Intuit-connected apps default refunds to it. A foreign
+    # refund may be paid from a home-currency account, as a foreign payment may be received
+    # into one (README rules table).
+    if source["CurrencyRef"]["value"] not in (currency, company.home_currency):
         raise business(
-            f"The refund account's currency must be the refund's ({currency})",
+            f"The refund account's currency must be the refund's ({currency}) or the home "
+            f"currency ({company.home_currency})",
             "DepositToAccountRef",
         )
     _doc_number(company, "RefundReceipt", body, current)

@@ -28,12 +28,25 @@ def movement_books(
     connect_quickbooks: Connect,
     db: Any,
     run_tasks: Callable[..., list[str]],
+    *,
+    key: str | None = None,
+    currency: str = "USD",
+    multicurrency: bool = False,
     **mapping: Any,
 ) -> Books:
     """`books`, with a "Chargebacks" (Other Expense) account made in the company and mapped
     as the account for disputed amounts, and Checking as the payout bank account (unless
     `mapping` says otherwise)."""
-    b = books(stripe_app, connect_quickbooks, db, run_tasks, mapped=False)
+    b = books(
+        stripe_app,
+        connect_quickbooks,
+        db,
+        run_tasks,
+        key=key,
+        currency=currency,
+        multicurrency=multicurrency,
+        mapped=False,
+    )
     with QuickBooks(b.org_id) as qbo:
         made = qbo.create(
             "Account",

@@ -381,3 +381,32 @@ def test_the_pages_retry_a_movement_posting(
             {"next": "/integrations"},
         )
         assert flash(page.follow(done).text)[0] == "error"
+
+
+def test_a_foreign_refund_takes_out_what_stripe_settled(
+    stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., list[str]]
+) -> None:
+    """A USD invoice of a GBP company whose Stripe account settles in GBP: the refund is a
+    USD RefundReceipt from the GBP clearing account at the rate that makes its home amount
+    what Stripe settled, so the clearing account moves by exactly that."""
+    from integrations.quickbooks.test_currencies import _country_key
+
+    b = movement_books(
+        stripe_app,
+        connect_quickbooks,
+        db,
+        run_tasks,
+        key=_country_key(stripe_app, "GB"),
+        currency="GBP",
+        multicurrency=True,
+    )
+    sent = paid_invoice(b)
+    assert sent["currency"] == "USD"
+    before = balance(b, "Stripe Clearing")
+    rid = refund(b, sent, 5000, settled_amount=3937, settlement_currency="gbp")
+    assert movement_run.sync_movement("refund", rid) == {"refund": "posted"}
+    receipt = b.one("RefundReceipt")
+    assert receipt["CurrencyRef"]["value"] == "USD" and minor(receipt["TotalAmt"]) == 5000
+    assert receipt["CustomerRef"]["value"] == b.one("Invoice")["CustomerRef"]["value"]
+    assert before - balance(b, "Stripe Clearing") == 3937
+    assert moved(b, rid)["refund"].details["exchange_rate"] == "0.787400"

@@ -204,9 +204,18 @@ def test_refund_receipt_rules(qbo: QboSandbox, us: AuthClient, uk: AuthClient) -
         assert api.get("/query", params={"query": query}).json()["QueryResponse"]["RefundReceipt"]
     with qbo.http(uk) as api:
         euro = customer(api, CurrencyRef={"value": "EUR"})["Id"]
-        body = _sales(api, euro, 30, DepositToAccountRef=_account(api, "Checking"),
+        usd = created(api, "Account", {"Name": unique("USD Bank"), "AccountType": "Bank",
+                                       "CurrencyRef": {"value": "USD"}})  # fmt: skip
+        body = _sales(api, euro, 30, DepositToAccountRef={"value": usd["Id"]},
                       ExchangeRate=0.86)  # fmt: skip
         assert "currency" in fault(post(api, "RefundReceipt", body))["Detail"]
+        # From a home-currency (GBP) account: allowed, the account moves by 30 * 0.86.
+        before = float(find(api, "Account", "Checking")["CurrentBalance"])
+        home = _sales(api, euro, 30, DepositToAccountRef=_account(api, "Checking"),
+                      ExchangeRate=0.86)  # fmt: skip
+        assert created(api, "RefundReceipt", home)["CurrencyRef"]["value"] == "EUR"
+        after = float(find(api, "Account", "Checking")["CurrentBalance"])
+        assert round(before - after, 2) == 25.8
 
 
 def _balance(api: httpx.Client, name: str) -> float:
