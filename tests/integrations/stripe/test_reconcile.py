@@ -57,13 +57,22 @@ def faults(billing: Billing, **values: str) -> None:
         control.post("/_sandbox/faults", data=values).raise_for_status()
 
 
-def requests_of(stripe_app: StripeApp, key: str) -> list[dict[str, Any]]:
-    """The API requests the sandbox logged for the account of `key`, oldest first."""
+# What the run reads for refunds, disputes and payouts once the org has a paid invoice (three
+# lists an hour: `test_movement_lists_cost_three_calls_an_hour`); the tests of the invoices'
+# economy leave them out.
+MOVEMENT_LISTS = ("/v1/refunds", "/v1/disputes", "/v1/payouts")
+
+
+def requests_of(
+    stripe_app: StripeApp, key: str, *, movements: bool = False
+) -> list[dict[str, Any]]:
+    """The API requests the sandbox logged for the account of `key`, oldest first (without
+    the movement lists unless asked)."""
     with stripe_app.sandbox.control(key) as control:
         response = control.get("/_sandbox/requests", params={"limit": 10_000})
     response.raise_for_status()
     data: list[dict[str, Any]] = response.json()["data"]
-    return data
+    return [r for r in data if movements or r["path"] not in MOVEMENT_LISTS]
 
 
 def pay(billing: Billing, stripe_invoice_id: str) -> None:
@@ -594,3 +603,24 @@ def test_the_hourly_job_is_scheduled_and_fans_out_one_task_per_connected_org(
     finally:
         queue.get_huey.cache_clear()
         get_settings.cache_clear()
+
+
+def test_movement_lists_cost_three_calls_an_hour(
+    stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
+) -> None:
+    """Refunds, disputes and payouts: nothing is read for an org with no paid invoice; then
+    one page of each list a run while nothing moves."""
+    billing = connect_billing(stripe_app)
+    run_tasks()
+    with billing.kit.api() as api:
+        before = len(requests_of(stripe_app, billing.key, movements=True))
+        assert api.post("/integrations/stripe/reconcile").json()["movements_read"] == 0
+        assert len(requests_of(stripe_app, billing.key, movements=True)) == before
+        invoice = billing.sent_invoice()
+        pay(billing, invoice["stripe_invoice_id"])
+        assert api.post("/integrations/stripe/reconcile").json()["ok"]
+        before = len(requests_of(stripe_app, billing.key, movements=True))
+        report = api.post("/integrations/stripe/reconcile").json()
+    used = [r["path"] for r in requests_of(stripe_app, billing.key, movements=True)[before:]]
+    assert report["ok"] and report["movements_read"] == 0
+    assert sorted(used) == sorted(MOVEMENT_LISTS), used
