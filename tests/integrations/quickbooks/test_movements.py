@@ -410,3 +410,32 @@ def test_a_foreign_refund_takes_out_what_stripe_settled(
     assert receipt["CustomerRef"]["value"] == b.one("Invoice")["CustomerRef"]["value"]
     assert before - balance(b, "Stripe Clearing") == 3937
     assert moved(b, rid)["refund"].details["exchange_rate"] == "0.787400"
+
+
+def test_two_workers_on_one_movement_posting_record_one_object(b: Books) -> None:
+    """Two workers with the same snapshot of the row (the same generation): both create with
+    the same requestid, QuickBooks answers both with one object, one conditional UPDATE
+    wins, and only the winner audits."""
+    from regentra.integrations.quickbooks import posting_facts
+    from regentra.integrations.quickbooks.client import QuickBooks
+    from regentra.integrations.quickbooks.movement_kinds import RUNNERS, MoveRun
+
+    pid = payout(b, 6100)
+    subject = movement_run.load("payout", pid)
+    mapping = posting_facts.load_mapping(b.org_id)
+    assert subject is not None and mapping is not None
+    movement_rows.ensure(b.org_id, pid, None, ["payout"], mapping.realm_id)
+    row = movement_rows.read_all(b.org_id, "payout", pid)["payout"]
+    outcomes = []
+    with QuickBooks(b.org_id) as qbo:
+        for _ in range(2):
+            outcome = RUNNERS["payout"](MoveRun(subject, mapping, qbo), row, False)
+            assert isinstance(outcome, dict)
+            outcomes.append(
+                movement_rows.posted(row, reference="po", realm_id=mapping.realm_id, **outcome)
+            )
+    assert outcomes == [True, False]
+    assert len(b.objects("Transfer")) == 1
+    with b.db.session() as s:
+        audits = s.query(AuditEvent).filter_by(action="quickbooks.posted", subject_type="payout")
+        assert audits.count() == 1
