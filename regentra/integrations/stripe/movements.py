@@ -28,10 +28,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from regentra import queue
@@ -194,6 +195,24 @@ def _hand_to_bookkeeping(session: Session, subject: str, row_id: uuid.UUID) -> N
     queue.enqueue(session, QBO_TASK, subject, str(row_id))
 
 
+M = TypeVar("M", Refund, Dispute, Payout)
+
+
+def _claim(session: Session, row: M, again: Select[M]) -> tuple[M, bool]:
+    """Insert a new mirror row; when another sync of the same Stripe object inserted it first
+    (a concurrent delivery of another event about it), that row instead, locked. (row, new)."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        found = session.scalar(again.with_for_update())
+        if found is None:
+            raise
+        return found, False
+    return row, True
+
+
 def _regentra_refund(session: Session, org_id: uuid.UUID, obj: dict[str, Any]) -> Refund | None:
     """The refund asked for in Regentra that this Stripe refund is (its metadata names it)."""
     metadata = obj.get("metadata")
@@ -244,13 +263,17 @@ def apply_refund(
         status = RefundStatus.pending.value
     new = row is None
     if row is None:
-        row = Refund(
-            org_id=org_id,
-            invoice_id=invoice.id,
-            amount=from_stripe(amount, currency),
-            currency=currency.upper(),
+        row, new = _claim(
+            session,
+            Refund(
+                org_id=org_id,
+                invoice_id=invoice.id,
+                stripe_refund_id=refund_id,
+                amount=from_stripe(amount, currency),
+                currency=currency.upper(),
+            ),
+            select(Refund).where(Refund.org_id == org_id, Refund.stripe_refund_id == refund_id),
         )
-        session.add(row)
     before = (row.status, row.settled_amount)
     row.stripe_refund_id = refund_id
     row.stripe_charge_id = ref_id(obj.get("charge")) or row.stripe_charge_id
@@ -335,15 +358,20 @@ def apply_dispute(
         return f"ignored: dispute {dispute_id} is of no invoice of this org"
     new = row is None
     if row is None:
-        row = Dispute(
-            org_id=org_id,
-            invoice_id=invoice.id,
-            stripe_dispute_id=dispute_id,
-            amount=from_stripe(amount, currency),
-            currency=currency.upper(),
-            status=status,
+        row, new = _claim(
+            session,
+            Dispute(
+                org_id=org_id,
+                invoice_id=invoice.id,
+                stripe_dispute_id=dispute_id,
+                amount=from_stripe(amount, currency),
+                currency=currency.upper(),
+                status=status,
+            ),
+            select(Dispute).where(
+                Dispute.org_id == org_id, Dispute.stripe_dispute_id == dispute_id
+            ),
         )
-        session.add(row)
     before = (row.status, row.withdrawn, row.reinstated)
     row.stripe_charge_id = ref_id(obj.get("charge")) or row.stripe_charge_id
     row.amount = from_stripe(amount, currency)
@@ -392,14 +420,17 @@ def apply_payout(
     )
     new = row is None
     if row is None:
-        row = Payout(
-            org_id=org_id,
-            stripe_payout_id=payout_id,
-            amount=from_stripe(amount, currency),
-            currency=currency.upper(),
-            status=status,
+        row, new = _claim(
+            session,
+            Payout(
+                org_id=org_id,
+                stripe_payout_id=payout_id,
+                amount=from_stripe(amount, currency),
+                currency=currency.upper(),
+                status=status,
+            ),
+            select(Payout).where(Payout.org_id == org_id, Payout.stripe_payout_id == payout_id),
         )
-        session.add(row)
     before = (row.status, row.failed_at)
     row.amount = from_stripe(amount, currency)
     row.status = status
