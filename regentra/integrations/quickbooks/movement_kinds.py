@@ -102,15 +102,8 @@ class MoveRun:
         label), else read live."""
         if self._clearing is None:
             label = self.mapping.labels.get("deposit_account")
-            if (
-                isinstance(label, dict)
-                and label.get("type")
-                and label.get("id")
-                in (
-                    None,
-                    self.mapping.deposit,
-                )
-            ):
+            saved = isinstance(label, dict) and label.get("id") in (None, self.mapping.deposit)
+            if isinstance(label, dict) and saved and label.get("type"):
                 self._clearing = {"type": label["type"], "subtype": label.get("subtype")}
             else:
                 account = self.qbo.read("Account", str(self.mapping.deposit))
@@ -138,7 +131,8 @@ class MoveRun:
         """The object an earlier attempt made, by its memo's reference among `entity`s of
         the same TxnDate (a field Intuit documents as filterable)."""
         reference = documents.movement_reference(kind, self.subject.stripe_id)
-        statement = f"select * from {entity} where TxnDate = {documents.quoted(on.isoformat())}"  # noqa: S608
+        day = documents.quoted(on.isoformat())
+        statement = f"select * from {entity} where TxnDate = {day} maxresults 1000"  # noqa: S608
         try:
             found = self.qbo.query(statement)
         except QuickBooksRejected:
