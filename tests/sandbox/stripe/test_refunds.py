@@ -122,3 +122,35 @@ def test_an_ach_refund_is_pending_until_it_settles(
         )
     assert client.v1.refunds.retrieve(refund.id).status == "succeeded"
     assert "refund.updated" in _types(client)
+
+
+def test_a_pending_bank_refund_can_fail_and_its_money_comes_back(
+    stripe_sandbox: Any, sk: str, client: stripe.StripeClient
+) -> None:
+    """The client's bank refuses a pending (ACH) refund: `failed` with a `failure_reason`,
+    its amount back in the balance (a `refund_failure` balance transaction, the refund's
+    `failure_balance_transaction`), the charge refundable again; `refund.failed`."""
+    _, intent = _paid(stripe_sandbox, sk, client, method="ach")
+    before = _available(client)
+    refund = client.v1.refunds.create(params={"payment_intent": intent.id, "amount": 4_000})
+    assert refund.status == "pending" and _available(client) == before - 4_000
+    with stripe_sandbox.control(sk) as control:
+        failed = control.post(f"/_sandbox/refunds/{refund.id}/fail", data={})
+        assert failed.status_code == 200, failed.text
+        again = control.post(f"/_sandbox/refunds/{refund.id}/fail", data={})
+        assert again.status_code == 400 and "only a pending one" in again.text
+    refund = client.v1.refunds.retrieve(
+        refund.id, params={"expand": ["failure_balance_transaction"]}
+    )
+    assert (refund.status, refund.failure_reason) == ("failed", "declined")
+    back = refund.failure_balance_transaction
+    assert (back.type, back.amount, back.fee) == ("refund_failure", 4_000, 0)
+    assert _available(client) == before
+    charge = client.v1.charges.retrieve(intent.latest_charge.id)
+    assert charge.amount_refunded == 0 and charge.refunded is False
+    assert {"refund.failed", "refund.updated"} <= set(_types(client))
+    _, card_intent = _paid(stripe_sandbox, sk, client)
+    done = client.v1.refunds.create(params={"payment_intent": card_intent.id, "amount": 100})
+    with stripe_sandbox.control(sk) as control:
+        refused = control.post(f"/_sandbox/refunds/{done.id}/fail", data={})
+    assert refused.status_code == 400 and "succeeded" in refused.text

@@ -172,6 +172,47 @@ def _settle_pending(sandbox: Sandbox) -> None:
                 sandbox.emit(account, "refund.updated", refund, {"status": "pending"})
 
 
+FAILURE_REASONS = ("lost_or_stolen_card", "expired_or_canceled_card", "declined", "unknown")
+
+
+@router.route("POST", "/_sandbox/refunds/{id}/fail", control=True)
+def fail_refund(ctx: Ctx) -> dict[str, Any]:
+    """What the client's bank does to a refund still `pending` (an ACH one): refuse it
+    (`failure_reason`, default `declined`). Its amount comes back to the balance in a balance
+    transaction of type `refund_failure` (`failure_balance_transaction`), the charge's
+    `amount_refunded` goes down; events `refund.failed`, `refund.updated`."""
+    refund = ctx.get(KIND, ctx.path["id"])
+    reason = ctx.params.get("failure_reason", "declined")
+    if reason not in FAILURE_REASONS:
+        raise StripeError(f"failure_reason must be one of {', '.join(FAILURE_REASONS)}.")
+    if refund["status"] != "pending":
+        raise StripeError(f"Refund {refund['id']} is {refund['status']}: only a pending one fails.")
+    charge = ctx.get("charge", refund["charge"])
+    settled, currency = ledger.settled(ctx.account, charge, refund["amount"])
+    txn = ledger.record(
+        ctx.sandbox,
+        ctx.account,
+        amount=settled,
+        currency=currency,
+        type="refund_failure",
+        reporting_category="refund_failure",
+        source=refund["id"],
+        description="REFUND FAILURE",
+    )
+    previous = {"status": refund["status"]}
+    refund.update(
+        status="failed",
+        failure_reason=reason,
+        failure_balance_transaction=txn["id"],
+        pending_reason=None,
+    )
+    charge["amount_refunded"] -= refund["amount"]
+    charge["refunded"] = False
+    ctx.emit("refund.failed", refund)
+    ctx.emit("refund.updated", refund, previous)
+    return refund
+
+
 @router.route("GET", "/v1/refunds/{id}", "RefundRetrieveParams")
 def retrieve_refund(ctx: Ctx) -> dict[str, Any]:
     return ctx.get(KIND, ctx.path["id"])
