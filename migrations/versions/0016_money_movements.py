@@ -70,7 +70,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('refund', 'dispute', 'reinstatement', 'payout', 'payout_return')",
+            "kind IN ('refund', 'refund_return', 'dispute', 'reinstatement', 'payout', "
+            "'payout_return')",
             name=op.f("ck_quickbooks_movement_postings_kind_known"),
         ),
         sa.CheckConstraint(

@@ -167,6 +167,7 @@ class MovementKind(enum.StrEnum):
     """What a movement posting makes in QuickBooks, for a refund, a dispute or a payout."""
 
     refund = "refund"  # a RefundReceipt paid from the clearing account
+    refund_return = "refund_return"  # a failed refund's money back into the clearing account
     dispute = "dispute"  # the withdrawn amount and the dispute fee, out of the clearing account
     reinstatement = "reinstatement"  # a won dispute's amount back into the clearing account
     payout = "payout"  # a Transfer from the clearing account to the payout bank account
@@ -185,7 +186,8 @@ class QuickBooksMovementPosting(IdMixin, OrgScoped, TimestampMixin, Base):
             "state IN ('pending', 'posted', 'failed', 'waiting', 'skipped')", name="state_known"
         ),
         CheckConstraint(
-            "kind IN ('refund', 'dispute', 'reinstatement', 'payout', 'payout_return')",
+            "kind IN ('refund', 'refund_return', 'dispute', 'reinstatement', 'payout', "
+            "'payout_return')",
             name="kind_known",
         ),
     )

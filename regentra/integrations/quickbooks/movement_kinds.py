@@ -331,6 +331,46 @@ def _reinstatement(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | st
     )
 
 
+def _refund_return(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
+    """A refund that failed after its RefundReceipt was posted: Stripe put the money back in
+    the balance, so a Deposit into the clearing account from the income item's account
+    (the refund's revenue reduction undone), for what Stripe settled."""
+    s = run.subject
+    on = s.day(s.updated_at)
+    skip = before_post_from(run.mapping.post_from, on, "failed refund's return")
+    if skip:
+        return skip
+    missing(run.mapping, "item", "deposit")
+    currency = run.home_only(s.settlement_currency, "failed refund")
+    if run.undeposited():
+        raise QuickBooksRejected(
+            "a failed refund's money goes back to the deposit account for Stripe payments, "
+            "which cannot be Undeposited Funds: map a clearing account such as Stripe "
+            "Clearing, then Retry"
+        )
+    item = run.qbo.read("Item", str(run.mapping.item))
+    income = (item.get("IncomeAccountRef") or {}).get("value")
+    if not income:
+        raise QuickBooksRejected("the mapping's income item has no income account in QuickBooks")
+    body = documents.deposit(
+        to_account_id=str(run.mapping.deposit),
+        lines=[AccountLine(f"Refund failed: {s.of_invoice}", s.settled_amount or 0, str(income))],
+        currency=currency,
+        txn_date=on,
+        memo=documents.movement_memo(
+            row.kind, s.stripe_id, f"refund of {s.of_invoice} failed, returned by Stripe"
+        ),
+    )
+    found = run.make("Deposit", body, row, on, earlier)
+    return _result(
+        found,
+        "Deposit",
+        from_qbo(found["TotalAmt"], currency),
+        currency,
+        stripe_refund=s.stripe_id,
+    )
+
+
 UNDEPOSITED_PAYOUT = (
     "not posted: Stripe payments are deposited to Undeposited Funds, so payouts are not "
     "posted as Transfers (record the payout's deposit in QuickBooks, or map a clearing "
@@ -380,6 +420,7 @@ def _payout_return(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | st
 
 
 RUNNERS = {
+    K.refund_return.value: _refund_return,
     K.refund.value: _refund,
     K.dispute.value: _dispute,
     K.reinstatement.value: _reinstatement,

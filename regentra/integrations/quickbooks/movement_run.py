@@ -4,7 +4,8 @@ the body of the `quickbooks.sync_movement` task.
 From the row it decides what is due (a refund pending, requiring action or succeeded whose
 balance transaction is known: `refund`; a dispute's withdrawal: `dispute`, and when won
 `reinstatement`; a payout not canceled: `payout`, and when it failed `payout_return`, as
-when it was canceled after its Transfer was posted), makes
+when it was canceled after its Transfer was posted; a refund that failed after its
+RefundReceipt was posted: `refund_return`, the money back into the clearing account), makes
 the rows (insert-if-absent, whether or not QuickBooks is connected: without a connection or
 a mapping they wait), closes open rows that are no longer due (a refund that failed, a payout
 canceled) as skipped, then runs them in `movements.ORDER`, one short transaction per step,
@@ -148,6 +149,10 @@ def sync_movement(subject: str, subject_id: uuid.UUID) -> dict[str, str]:
         made = rows.read_all(s.org_id, subject, s.subject_id).get(K.payout.value)
         if made is not None and made.state == "posted":  # canceled after it was posted:
             due = [K.payout.value, K.payout_return.value]  # the funds came back to Stripe
+    if subject == "refund" and s.status == "failed":
+        made = rows.read_all(s.org_id, subject, s.subject_id).get(K.refund.value)
+        if made is not None and made.state == "posted":  # failed after it was posted:
+            due = [K.refund.value, K.refund_return.value]  # the money came back to Stripe
     rows.ensure(s.org_id, s.subject_id, s.invoice_id, due, mapping.realm_id if mapping else None)
     for kind, row in rows.read_all(s.org_id, subject, s.subject_id).items():
         if kind not in due and not row.done and row.state != "failed":

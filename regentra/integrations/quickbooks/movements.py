@@ -33,6 +33,7 @@ SUBJECTS = ("refund", "dispute", "payout")
 # return after the payout).
 ORDER = (
     MovementKind.refund,
+    MovementKind.refund_return,
     MovementKind.dispute,
     MovementKind.reinstatement,
     MovementKind.payout,
@@ -40,6 +41,7 @@ ORDER = (
 )
 SUBJECT_OF = {
     MovementKind.refund.value: "refund",
+    MovementKind.refund_return.value: "refund",
     MovementKind.dispute.value: "dispute",
     MovementKind.reinstatement.value: "dispute",
     MovementKind.payout.value: "payout",

@@ -297,10 +297,21 @@ def _unposted_movements(org_id: uuid.UUID | None, older: timedelta = SWEEP_AFTER
         (
             "refund",
             Refund,
-            and_(
-                Refund.status.in_(REFUND_COUNTED),
-                Refund.settled_amount.is_not(None),
-                _no_movement(Refund.id, "refund"),
+            or_(
+                and_(
+                    Refund.status.in_(REFUND_COUNTED),
+                    Refund.settled_amount.is_not(None),
+                    _no_movement(Refund.id, "refund"),
+                ),
+                and_(  # failed after its RefundReceipt was posted: the money came back
+                    Refund.status == "failed",
+                    exists().where(
+                        QuickBooksMovementPosting.subject_id == Refund.id,
+                        QuickBooksMovementPosting.kind == "refund",
+                        QuickBooksMovementPosting.state == PostingState.posted.value,
+                    ),
+                    _no_movement(Refund.id, "refund_return"),
+                ),
             ),
         ),
         (

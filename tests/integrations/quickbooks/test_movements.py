@@ -33,7 +33,7 @@ from integrations.quickbooks.movement_helpers import (
 )
 from integrations.quickbooks.posting_helpers import Books, day, minor, save_mapping
 from regentra.integrations.quickbooks import movement_rows, movement_run, movements, tasks
-from regentra.models import AuditEvent, Dispute, Payout
+from regentra.models import AuditEvent, Dispute, Payout, Refund
 
 
 @pytest.fixture
@@ -92,6 +92,35 @@ def test_a_refund_is_a_refund_receipt_from_the_clearing_account(b: Books) -> Non
     movement_run.sync_movement("refund", rid)
     assert len(b.objects("RefundReceipt")) == 2 and len(b.objects("Deposit")) == 1
     assert moved(b, rid)["refund"].attempts == 1
+
+
+def test_a_refund_that_fails_after_it_was_posted_comes_back_into_the_clearing_account(
+    b: Books,
+) -> None:
+    """A bank refund fails after its RefundReceipt was posted (Stripe put the money back in
+    the balance): a Deposit into the clearing account from the income item's account, once;
+    one that fails before it was posted is not posted at all."""
+    sent = paid_invoice(b)
+    before = balance(b, "Stripe Clearing")
+    rid = refund(b, sent, 4000, status="pending")
+    assert movement_run.sync_movement("refund", rid) == {"refund": "posted"}
+    assert balance(b, "Stripe Clearing") == before - 4000
+    change(b, Refund, rid, status="failed", failure_reason="declined")
+    assert movement_run.sync_movement("refund", rid) == {
+        "refund": "posted",
+        "refund_return": "posted",
+    }
+    (back,) = b.objects("Deposit")
+    assert back["DepositToAccountRef"]["value"] == b.accounts["Stripe Clearing"]
+    assert _lines(back, "DepositLineDetail") == [(b.accounts["Services"], 4000)]
+    assert back["PrivateNote"].startswith("Regentra refund_return re_")
+    assert balance(b, "Stripe Clearing") == before
+    movement_run.sync_movement("refund", rid)
+    assert len(b.objects("Deposit")) == 1
+
+    early = refund(b, sent, 1000, status="failed")
+    assert movement_run.sync_movement("refund", early) == {}
+    assert len(b.objects("RefundReceipt")) == 1 and len(b.objects("Deposit")) == 1
 
 
 def test_a_dispute_and_its_reinstatement(b: Books) -> None:

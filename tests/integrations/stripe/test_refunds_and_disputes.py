@@ -21,6 +21,7 @@ from integrations.stripe.test_webhook_events import (
     pay,
     raw_event,
     sent_invoice,
+    settle,
     sign,
     stop_deliveries,
     stored,
@@ -31,10 +32,15 @@ from regentra.integrations.stripe import handlers
 from regentra.models import Refund
 
 
-def _paid_invoice(billing: Billing, run_tasks: Callable[..., list[str]]) -> dict[str, Any]:
-    """A sent invoice paid by card on the hosted page, found paid by reconciliation."""
+def _paid_invoice(
+    billing: Billing, run_tasks: Callable[..., list[str]], method: str = "card"
+) -> dict[str, Any]:
+    """A sent invoice paid by card (or by bank, settled) on the hosted page, found paid by
+    reconciliation."""
     invoice = sent_invoice(billing, minutes=120, rate=10000)  # $200.00
-    pay(billing, invoice["stripe_invoice_id"], "card")
+    pay(billing, invoice["stripe_invoice_id"], method)
+    if method == "ach":
+        settle(billing, invoice["stripe_invoice_id"])
     with billing.kit.api() as api:
         run = api.post("/integrations/stripe/reconcile")
     assert run.status_code == 200 and run.json()["ok"], run.text
@@ -169,6 +175,29 @@ def test_refund_through_the_invoice_page(
         params={"payment_intent": _intent(billing, invoice)}
     ).data
     assert (made.amount, made.reason) == (1250, "duplicate")
+
+
+def test_a_bank_refund_that_fails_gives_the_amount_back(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    invoice = _paid_invoice(billing, run_tasks, method="ach")
+    url = f"/invoices/{invoice['id']}/refunds"
+    with billing.kit.api() as api:
+        made = api.post(url, json={"amount": 6000})
+    assert made.status_code == 201 and made.json()["status"] == "pending", made.text
+    assert invoice_state(billing, invoice["id"])["refunded"] == 6000
+    with billing.control() as ctl:
+        failed = ctl.post(f"/_sandbox/refunds/{made.json()['stripe_refund_id']}/fail", data={})
+    assert failed.status_code == 200, failed.text
+    _deliver(billing, _events(billing, "refund.failed"))
+    run_tasks()
+    state = invoice_state(billing, invoice["id"])
+    (refund,) = state["refunds"]
+    assert (refund["status"], refund["failure_reason"]) == ("failed", "declined")
+    assert state["refunded"] == 0 and state["badges"] == []
+    with billing.kit.api() as api:  # the whole amount can be refunded again
+        again = api.post(url, json={"amount": 20000})
+    assert again.status_code == 201, again.text
 
 
 def test_refund_of_an_unpaid_invoice_or_by_a_non_admin_is_refused(
