@@ -195,9 +195,12 @@ def refund_invoice(
     session: SessionDep,
     user: AdminUser,
     org: CurrentOrg,
+    response: Response,
 ) -> RefundOut:
     """Refund a paid invoice through Stripe, fully or in part. Each call is a new refund (two
-    equal partial refunds are two refunds); the answer is the refund as Stripe left it."""
+    equal partial refunds are two refunds); the answer is the refund as Stripe left it. 202
+    with status `requested` when Stripe did not answer: the refund is recorded and submitted
+    again automatically (do not ask again)."""
     made = refunding.refund(
         session,
         org=org,
@@ -207,4 +210,6 @@ def refund_invoice(
         reason=body.reason,
         note=body.note,
     )
+    if made.status == "requested":
+        response.status_code = 202
     return RefundOut.model_validate(made)

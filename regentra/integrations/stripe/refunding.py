@@ -6,9 +6,10 @@ Stripe is called), and that row's id makes the Stripe idempotency key and the re
 equal partial refunds are two rows and so two refunds. Stripe's answer is mirrored through
 `movements.apply_refund`, as a webhook or reconciliation would; Stripe's refusal (a disputed
 charge, more than is left) marks the row failed with Stripe's words and answers 4xx. A request
-Stripe did not answer (an outage) stays `requested`: reconciliation submits it again with the
-same key while Stripe keeps it (24 h), and after that finds it by its metadata or ends it as
-failed, so nothing is refunded twice.
+Stripe did not answer (an outage, a timeout) is answered as it stands, `requested` (still
+counted against what is left, so asking again cannot refund twice): reconciliation submits it
+again with the same key while Stripe keeps it (24 h), and after that finds it by its metadata
+or ends it as failed, so nothing is refunded twice.
 """
 
 from __future__ import annotations
@@ -159,7 +160,13 @@ def refund(
         },
     )
     session.commit()  # the row exists before Stripe is asked; no lock held while it answers
-    submit(session, stripe, row_id=row.id)
+    try:
+        submit(session, stripe, row_id=row.id)
+    except StripeUnavailable as exc:
+        # Recorded, not answered: it stays `requested` (counted against what is left, so it
+        # cannot be asked for twice) and reconciliation submits it again with the same key.
+        session.rollback()
+        log.warning("refund not answered by Stripe", refund_id=str(row.id), error=exc.message)
     session.refresh(row)
     return row
 
@@ -180,6 +187,11 @@ def _params(row: Refund, invoice: Invoice, intent: str) -> dict[str, Any]:
 
 
 def _fail(session: Session, row: Refund, invoice: Invoice, why: str) -> None:
+    """End a refund still `requested` (and only such: a webhook or reconciliation may have
+    mirrored Stripe's answer meanwhile) as failed, audited."""
+    session.refresh(row, with_for_update=True)
+    if row.status != RefundStatus.requested.value:
+        return
     row.status = RefundStatus.failed.value
     row.failure_reason = why[:255]
     record(
@@ -276,9 +288,10 @@ def heal_requested(org_id: uuid.UUID) -> int:
 
 def _find_or_end(session: Session, stripe: OrgStripe, row: Refund) -> None:
     invoice = session.get(Invoice, row.invoice_id)
-    assert invoice is not None
-    intent = invoice.stripe_payment_intent_id
+    assert invoice is not None and invoice.stripe_invoice_id is not None
+    intent, stripe_invoice_id = invoice.stripe_payment_intent_id, invoice.stripe_invoice_id
     session.commit()
+    intent = intent or fees.paid_intent(stripe, stripe_invoice_id)
     found = None
     if intent is not None:
         params = {"payment_intent": intent, "limit": 100, "expand": ["data.balance_transaction"]}

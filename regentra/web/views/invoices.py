@@ -571,10 +571,14 @@ def refund(
     except RegentraError as exc:
         session.rollback()
         return redirect(_back(invoice_id), error=_sentence(exc.message))
-    return redirect(
-        _back(invoice_id),
-        success=f"Refund of {format_money(made.amount, made.currency)} {made.status} in Stripe.",
-    )
+    shown = format_money(made.amount, made.currency)
+    if made.status == "requested":
+        return redirect(
+            _back(invoice_id),
+            error=f"Refund of {shown} recorded, but Stripe did not answer: Regentra submits "
+            "it again by itself within the hour. Do not refund again.",
+        )
+    return redirect(_back(invoice_id), success=f"Refund of {shown} {made.status} in Stripe.")
 
 
 @router.post("/{invoice_id}/void")

@@ -5,6 +5,7 @@ API: a task reads the object again) or by reconciliation when every event was lo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -294,3 +295,95 @@ def test_reconciliation_finds_refunds_and_disputes_when_every_event_was_lost(
     assert two["disputes"][0]["status"] == "lost"
     assert [x["text"] for x in two["badges"]] == ["dispute lost"]
     assert len(audits(billing, second["id"], "invoice.dispute")) == 1
+
+
+def _backdate(billing: Billing, refund_id: str, hours: float) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from regentra.kit.time import utcnow
+
+    with billing.kit.db.session() as s:
+        s.execute(
+            update(Refund)
+            .where(Refund.id == uuid.UUID(refund_id))
+            .values(created_at=utcnow() - timedelta(hours=hours))
+        )
+        s.commit()
+
+
+def test_a_refund_stripe_did_not_answer_is_recorded_and_submitted_once_by_reconciliation(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    invoice = _paid_invoice(billing, run_tasks)
+    intent = _intent(billing, invoice)
+    url = f"/invoices/{invoice['id']}/refunds"
+    with billing.control() as ctl:
+        assert ctl.post("/_sandbox/faults", data={"rate_500": 1}).is_success
+    try:
+        with billing.kit.api() as api:
+            lost = api.post(url, json={"amount": 4000})
+    finally:
+        with billing.control() as ctl:
+            assert ctl.post("/_sandbox/faults").is_success
+    # Recorded, not answered: 202, still counted against what is left.
+    assert lost.status_code == 202, lost.text
+    assert lost.json()["status"] == "requested" and lost.json()["stripe_refund_id"] is None
+    with billing.kit.api() as api:
+        too_much = api.post(url, json={"amount": 16001})
+    assert too_much.status_code == 422 and "$160.00 of $200.00 is left" in too_much.text
+    assert billing.stripe.v1.refunds.list(params={"payment_intent": intent}).data == []
+
+    with billing.kit.api() as api:  # too young to submit again: it may still be answered
+        assert api.post("/integrations/stripe/reconcile").json()["ok"]
+    assert billing.stripe.v1.refunds.list(params={"payment_intent": intent}).data == []
+    _backdate(billing, lost.json()["id"], hours=1)
+    with billing.kit.api() as api:
+        assert api.post("/integrations/stripe/reconcile").json()["ok"]
+        again = api.post("/integrations/stripe/reconcile").json()
+    assert again["ok"]
+    (made,) = billing.stripe.v1.refunds.list(params={"payment_intent": intent}).data
+    assert made.amount == 4000 and made.metadata["regentra_refund_id"] == lost.json()["id"]
+    (row,) = invoice_state(billing, invoice["id"])["refunds"]
+    assert (row["status"], row["stripe_refund_id"]) == ("succeeded", made.id)
+
+
+def test_an_old_unanswered_refund_is_found_by_its_metadata_or_ended(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    """After Stripe forgot the idempotency key (24 h), a refund still `requested` is never
+    sent again: the one Stripe made (our request did reach it) is found by its metadata; with
+    none, the row ends as failed."""
+    invoice = _paid_invoice(billing, run_tasks)
+    intent = _intent(billing, invoice)
+    url = f"/invoices/{invoice['id']}/refunds"
+    with billing.control() as ctl:
+        assert ctl.post("/_sandbox/faults", data={"rate_500": 1}).is_success
+    try:
+        with billing.kit.api() as api:
+            reached = api.post(url, json={"amount": 3000}).json()
+            never = api.post(url, json={"amount": 2000}).json()
+    finally:
+        with billing.control() as ctl:
+            assert ctl.post("/_sandbox/faults").is_success
+    assert reached["status"] == never["status"] == "requested"
+    # The first one did reach Stripe (its answer was lost): made with our metadata.
+    billing.stripe.v1.refunds.create(
+        params={
+            "payment_intent": intent,
+            "amount": 3000,
+            "metadata": {"regentra_refund_id": reached["id"]},
+        }
+    )
+    for row in (reached, never):
+        _backdate(billing, row["id"], hours=30)
+    with billing.kit.api() as api:
+        assert api.post("/integrations/stripe/reconcile").json()["ok"]
+    made = billing.stripe.v1.refunds.list(params={"payment_intent": intent}).data
+    assert [r.amount for r in made] == [3000]  # nothing sent again
+    rows = {r["id"]: r for r in invoice_state(billing, invoice["id"])["refunds"]}
+    assert rows[reached["id"]]["status"] == "succeeded"
+    assert rows[reached["id"]]["stripe_refund_id"] == made[0].id
+    assert rows[never["id"]]["status"] == "failed"
+    assert "no record" in rows[never["id"]]["failure_reason"]
