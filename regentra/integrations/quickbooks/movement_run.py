@@ -5,7 +5,8 @@ From the row it decides what is due (a refund pending, requiring action or succe
 balance transaction is known: `refund`; a dispute's withdrawal: `dispute`, and when won
 `reinstatement`; a payout not canceled: `payout`, and when it failed `payout_return`, as
 when it was canceled after its Transfer was posted; a refund that failed after its
-RefundReceipt was posted: `refund_return`, the money back into the clearing account), makes
+RefundReceipt was posted (or begun), or was canceled then: `refund_return`, the money back
+into the clearing account), makes
 the rows (insert-if-absent, whether or not QuickBooks is connected: without a connection or
 a mapping they wait), closes open rows that are no longer due (a refund that failed, a payout
 canceled) as skipped, then runs them in `movements.ORDER`, one short transaction per step,
@@ -55,6 +56,9 @@ from regentra.models import (
 log = structlog.get_logger(__name__)
 K = MovementKind
 NOT_CONNECTED = "waiting for QuickBooks to be connected (Settings → Integrations → QuickBooks)"
+# A refund in these states gave its money back to the Stripe balance (Stripe: a failed or a
+# canceled refund has a `failure_balance_transaction` reversing the first).
+REFUND_RETURNED = ("failed", "canceled")
 NO_LONGER_DUE = {
     "refund": "not posted: the refund did not take money out of Stripe (it is {status})",
     "dispute": "not posted: nothing was withdrawn for the dispute",
@@ -145,14 +149,18 @@ def sync_movement(subject: str, subject_id: uuid.UUID) -> dict[str, str]:
     if mapping is not None and mapping.why_not == HOME_UNKNOWN and _describe_company(s.org_id):
         mapping = posting_facts.load_mapping(s.org_id)
     due = due_kinds(s)
-    if subject == "payout" and s.status == "canceled":
-        made = rows.read_all(s.org_id, subject, s.subject_id).get(K.payout.value)
-        if made is not None and made.state == "posted":  # canceled after it was posted:
-            due = [K.payout.value, K.payout_return.value]  # the funds came back to Stripe
-    if subject == "refund" and s.status == "failed":
-        made = rows.read_all(s.org_id, subject, s.subject_id).get(K.refund.value)
-        if made is not None and made.state == "posted":  # failed after it was posted:
-            due = [K.refund.value, K.refund_return.value]  # the money came back to Stripe
+    made = rows.read_all(s.org_id, subject, s.subject_id)
+
+    def reached(kind: str) -> bool:
+        """Posted, or begun (an attempt may have made its object): it runs to its end (the
+        object adopted) even when no longer due, and its money then comes back."""
+        row = made.get(kind)
+        return row is not None and (row.state == "posted" or (not row.done and row.attempts > 0))
+
+    if subject == "payout" and s.status == "canceled" and reached(K.payout.value):
+        due = [K.payout.value, K.payout_return.value]  # Stripe returned the funds
+    if subject == "refund" and s.status in REFUND_RETURNED and reached(K.refund.value):
+        due = [K.refund.value, K.refund_return.value]  # the money came back to Stripe
     rows.ensure(s.org_id, s.subject_id, s.invoice_id, due, mapping.realm_id if mapping else None)
     for kind, row in rows.read_all(s.org_id, subject, s.subject_id).items():
         if kind not in due and not row.done and row.state != "failed":

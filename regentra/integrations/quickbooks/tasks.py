@@ -303,8 +303,8 @@ def _unposted_movements(org_id: uuid.UUID | None, older: timedelta = SWEEP_AFTER
                     Refund.settled_amount.is_not(None),
                     _no_movement(Refund.id, "refund"),
                 ),
-                and_(  # failed after its RefundReceipt was posted: the money came back
-                    Refund.status == "failed",
+                and_(  # failed or canceled after its RefundReceipt was posted: returned
+                    Refund.status.in_(movement_run.REFUND_RETURNED),
                     exists().where(
                         QuickBooksMovementPosting.subject_id == Refund.id,
                         QuickBooksMovementPosting.kind == "refund",

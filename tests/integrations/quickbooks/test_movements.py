@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from integrations.conftest import StripeApp, connect_billing
 from integrations.quickbooks.movement_helpers import (
@@ -33,7 +34,14 @@ from integrations.quickbooks.movement_helpers import (
 )
 from integrations.quickbooks.posting_helpers import Books, day, minor, save_mapping
 from regentra.integrations.quickbooks import movement_rows, movement_run, movements, tasks
-from regentra.models import AuditEvent, Dispute, Payout, Refund
+from regentra.models import (
+    AuditEvent,
+    Dispute,
+    Payout,
+    QuickBooksConnection,
+    QuickBooksMovementPosting,
+    Refund,
+)
 
 
 @pytest.fixture
@@ -121,6 +129,40 @@ def test_a_refund_that_fails_after_it_was_posted_comes_back_into_the_clearing_ac
     early = refund(b, sent, 1000, status="failed")
     assert movement_run.sync_movement("refund", early) == {}
     assert len(b.objects("RefundReceipt")) == 1 and len(b.objects("Deposit")) == 1
+
+    # Canceled after it was posted (a refund waiting for the client's action): the same.
+    canceled = refund(b, sent, 700, status="requires_action")
+    assert movement_run.sync_movement("refund", canceled) == {"refund": "posted"}
+    change(b, Refund, canceled, status="canceled")
+    assert movement_run.sync_movement("refund", canceled)["refund_return"] == "posted"
+    assert balance(b, "Stripe Clearing") == before
+
+    # Failed while an attempt at its RefundReceipt had begun (a worker died mid-way): it is no
+    # longer due, but the attempt runs to its end (adopting what QuickBooks made, else making
+    # it once), then its money comes back.
+    begun = refund(b, sent, 300, status="pending")
+    with b.db.session() as s:
+        realm = s.scalar(select(QuickBooksConnection.realm_id))
+        s.add(
+            QuickBooksMovementPosting(
+                org_id=b.org_id,
+                subject_id=begun,
+                invoice_id=uuid.UUID(sent["id"]),
+                kind="refund",
+                state="pending",
+                attempts=1,
+                realm_id=realm,
+                details={},
+            )
+        )
+        s.commit()
+    change(b, Refund, begun, status="failed")
+    assert movement_run.sync_movement("refund", begun) == {
+        "refund": "posted",
+        "refund_return": "posted",
+    }
+    assert balance(b, "Stripe Clearing") == before
+    assert len(b.objects("RefundReceipt")) == 3 and len(b.objects("Deposit")) == 3
 
 
 def test_a_dispute_and_its_reinstatement(b: Books) -> None:
