@@ -2,9 +2,9 @@
 `refunds`, `disputes` and `payouts` and handed to QuickBooks.
 
 One way in for every source. A webhook event (`charge.refunded`, `refund.*`,
-`charge.dispute.*`, `payout.*`) is stored like any other and enqueues `SYNC_TASK`, which reads
-the object again through the pinned client (payloads may be of any API version: only
-`data.object.id` is relied on) and applies it; reconciliation (`reconcile_org`, after the
+`charge.dispute.*`, `payout.*`) is stored like any other and enqueues `stripe.sync_movement`,
+which reads the object again through the pinned client (payloads may be of any API version: only
+`data.object.id` is relied on) and applies it; reconciliation (`movements_reconcile`, after the
 invoices' hourly run) reads Stripe's lists from the org's `movements_checkpoint` (events are
 kept only 30 days; the lists for ever) plus every object still moving, and applies them the
 same way. Applying is an upsert under the unique (org, Stripe id), so any number of
@@ -23,15 +23,14 @@ what is due (nothing when QuickBooks is not connected).
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,19 +52,12 @@ from regentra.models import (
     Payout,
     Refund,
     RefundStatus,
-    StripeConnection,
 )
 from regentra.orgs.errors import StripeNotConnected
 
 log = structlog.get_logger(__name__)
 
 QBO_TASK = "quickbooks.sync_movement"
-DISPUTE_CLOSED = ("won", "lost", "warning_closed", "prevented")
-PAYOUT_FINAL = ("paid", "failed", "canceled")
-REFUND_FINAL = ("succeeded", "failed", "canceled")
-PAID_PAYOUT_WATCH_DAYS = 10  # a paid payout is read again this long after it arrived
-OVERLAP_S = 600  # clock skew, and objects made while the previous run was reading
-FIRST_LOOKBACK_S = 120 * 86_400  # a first run reads this far back at most
 
 
 def _stripe_actor(source: str) -> Actor:
@@ -444,8 +436,8 @@ def apply_payout(
     session.flush()
     if not new and before == (row.status, row.failed_at):
         return f"no change: payout {payout_id} is {status}"
-    if new or before[1] != row.failed_at:
-        _hand_to_bookkeeping(session, "payout", row.id)
+    # Made, failed or canceled: the QuickBooks side decides what that calls for.
+    _hand_to_bookkeeping(session, "payout", row.id)
     return f"payout {payout_id}: {status}"
 
 
@@ -459,7 +451,7 @@ APPLY: dict[str, Callable[..., str]] = {
 # ---- reading from Stripe ----------------------------------------------------------------------
 
 
-def _retrieve(stripe: OrgStripe, subject: str, object_id: str) -> list[tuple[str, dict[str, Any]]]:
+def retrieve(stripe: OrgStripe, subject: str, object_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(subject, object) for what an event names, read again through the pinned client."""
     if subject == "charge":
         refunds = stripe.iterate(
@@ -470,14 +462,17 @@ def _retrieve(stripe: OrgStripe, subject: str, object_id: str) -> list[tuple[str
         )
         return [("refund", r) for r in refunds]
     if subject == "refund":
-        obj = stripe.call(
+        obj = stripe.find(
             lambda c: c.v1.refunds.retrieve(object_id, {"expand": ["balance_transaction"]}),
             op="refunds.retrieve",
         )
     elif subject == "dispute":
-        obj = stripe.call(lambda c: c.v1.disputes.retrieve(object_id), op="disputes.retrieve")
+        obj = stripe.find(lambda c: c.v1.disputes.retrieve(object_id), op="disputes.retrieve")
     else:
-        obj = stripe.call(lambda c: c.v1.payouts.retrieve(object_id), op="payouts.retrieve")
+        obj = stripe.find(lambda c: c.v1.payouts.retrieve(object_id), op="payouts.retrieve")
+    if obj is None:  # not (or no longer) in this Stripe account: nothing to mirror
+        log.warning("stripe movement not found", subject=subject, object_id=object_id)
+        return []
     return [(subject, obj.to_dict())]
 
 
@@ -492,6 +487,9 @@ def apply_all(
     """Apply what was read (invoices looked up first, with no transaction open) in one
     transaction; `then(session, outcomes)` runs in it last. The outcomes."""
     payments = look_up_invoices(stripe, org_id, [o for s, o in found if s != "payout"])
+    # Oldest first (lists come newest first): rows are made in Stripe's order, as pages list
+    # them by row id.
+    found = sorted(found, key=lambda pair: _int(pair[1], "created") or 0)
     with session_scope() as session:
         outcomes = [APPLY[s](session, org_id, obj, payments, source=source) for s, obj in found]
         if then is not None:
@@ -519,7 +517,7 @@ def sync(org_id: uuid.UUID, object_id: str, event_id: str, kind: str) -> str:
         finish(session, org_id=org_id, event_id=event_id, outcome=said[0], if_pending=True)
 
     try:
-        apply_all(org_id, stripe, _retrieve(stripe, kind, object_id), source="webhook", then=done)
+        apply_all(org_id, stripe, retrieve(stripe, kind, object_id), source="webhook", then=done)
     except StripeUnavailable:
         raise
     except RegentraError as exc:
@@ -530,128 +528,3 @@ def sync(org_id: uuid.UUID, object_id: str, event_id: str, kind: str) -> str:
         return failed
     bound.info("stripe movement read", outcome=said[0])
     return said[0]
-
-
-# ---- reconciliation: from Stripe's lists --------------------------------------------------
-
-
-@dataclass
-class Swept:
-    """What one org's reconciliation of refunds, disputes and payouts read and did."""
-
-    org_id: uuid.UUID
-    read: int = 0
-    changed: int = 0
-    error: str | None = None
-    outcomes: list[str] = field(default_factory=list)
-
-
-def _since(session: Session, org_id: uuid.UUID, now: int) -> int | None:
-    """Where this run's lists start: the last successful run's start minus `OVERLAP_S`; for a
-    first run, the oldest paid invoice's payment (nothing of ours is older), at most
-    `FIRST_LOOKBACK_S` back; None when the org has no paid invoice (nothing to read)."""
-    conn = session.scalar(select(StripeConnection).where(StripeConnection.org_id == org_id))
-    if conn is not None and conn.movements_checkpoint is not None:
-        return conn.movements_checkpoint - OVERLAP_S
-    first: datetime | None = session.scalar(
-        select(Invoice.paid_at)
-        .where(Invoice.org_id == org_id, Invoice.paid_at.is_not(None))
-        .order_by(Invoice.paid_at)
-        .limit(1)
-    )
-    if first is None:
-        return None
-    return max(int(first.timestamp()) - OVERLAP_S, now - FIRST_LOOKBACK_S)
-
-
-def _moving(session: Session, org_id: uuid.UUID) -> list[tuple[str, str]]:
-    """(subject, Stripe id) of what we hold as still moving: read again whatever its age."""
-    refunds = session.scalars(
-        select(Refund.stripe_refund_id).where(
-            Refund.org_id == org_id,
-            Refund.stripe_refund_id.is_not(None),
-            Refund.status.not_in(REFUND_FINAL),
-        )
-    )
-    disputes = session.scalars(
-        select(Dispute.stripe_dispute_id).where(
-            Dispute.org_id == org_id, Dispute.status.not_in(DISPUTE_CLOSED)
-        )
-    )
-    # A paid payout can still fail for some days after it arrives (the bank returns it).
-    recent = utcnow().date() - timedelta(days=PAID_PAYOUT_WATCH_DAYS)
-    payouts = session.scalars(
-        select(Payout.stripe_payout_id).where(
-            Payout.org_id == org_id,
-            or_(
-                Payout.status.not_in(PAYOUT_FINAL),
-                and_(Payout.status == "paid", Payout.arrival_date >= recent),
-            ),
-        )
-    )
-    return [
-        *(("refund", str(i)) for i in refunds),
-        *(("dispute", str(i)) for i in disputes),
-        *(("payout", str(i)) for i in payouts),
-    ]
-
-
-def _listed(stripe: OrgStripe, since: int) -> list[tuple[str, dict[str, Any]]]:
-    created = {"gte": since}
-    refunds = stripe.iterate(
-        lambda c: c.v1.refunds.list(
-            params={"created": created, "limit": 100, "expand": ["data.balance_transaction"]}
-        ),
-        op="refunds.list",
-    )
-    found: list[tuple[str, dict[str, Any]]] = [("refund", r) for r in refunds]
-    disputes = stripe.iterate(
-        lambda c: c.v1.disputes.list(params={"created": created, "limit": 100}),
-        op="disputes.list",
-    )
-    found += [("dispute", d) for d in disputes]
-    payouts = stripe.iterate(
-        lambda c: c.v1.payouts.list(params={"created": created, "limit": 100}),
-        op="payouts.list",
-    )
-    found += [("payout", p) for p in payouts]
-    return found
-
-
-def reconcile_org(org_id: uuid.UUID) -> Swept:
-    """Read the org's refunds, disputes and payouts created since its checkpoint, and those
-    still moving, and apply them; the checkpoint moves to this run's start only when all was
-    read and applied. Stripe's errors are reported, never raised."""
-    swept = Swept(org_id=org_id)
-    started = int(time.time())
-    with session_scope() as session:
-        try:
-            stripe = client.for_org(session, org_id)
-        except StripeNotConnected:
-            swept.error = "Stripe is not connected"
-            return swept
-        since = _since(session, org_id, started)
-        moving = _moving(session, org_id)
-    try:
-        found = _listed(stripe, since) if since is not None else []
-        seen = {(s, str(o.get("id"))) for s, o in found}
-        for subject, object_id in moving:
-            if (subject, object_id) not in seen:
-                found += _retrieve(stripe, subject, object_id)
-
-        def checkpoint(session: Session, outcomes: list[str]) -> None:
-            conn = session.scalar(select(StripeConnection).where(StripeConnection.org_id == org_id))
-            if conn is not None:
-                conn.movements_checkpoint = started
-
-        swept.read = len(found)
-        swept.outcomes = apply_all(org_id, stripe, found, source="reconciliation", then=checkpoint)
-    except RegentraError as exc:
-        swept.error = exc.message
-        log.warning("stripe movements not reconciled", org_id=str(org_id), error=exc.message)
-        return swept
-    swept.changed = sum(1 for o in swept.outcomes if not o.startswith(("no change", "ignored")))
-    log.info(
-        "stripe movements reconciled", org_id=str(org_id), read=swept.read, changed=swept.changed
-    )
-    return swept

@@ -19,9 +19,9 @@ from regentra.integrations.quickbooks import movements as qbo_movements
 from regentra.integrations.stripe import client, movements
 from regentra.integrations.stripe.amounts import from_stripe
 from regentra.integrations.stripe.client import OrgStripe
-from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.integrations.stripe.handlers import ref_id
 from regentra.models import Dispute, Invoice, Payout, Refund
+from regentra.orgs.errors import StripeNotConnected
 from regentra.payouts import service as payouts
 
 log = structlog.get_logger(__name__)
@@ -161,14 +161,16 @@ def detail(session: Session, *, org_id: uuid.UUID, payout_id: uuid.UUID) -> dict
     if not payout.automatic:
         shown["contents_error"] = "Stripe lists the contents of automatic payouts only."
         return shown
-    stripe = client.for_org(session, org_id)
+    try:
+        stripe = client.for_org(session, org_id)
+    except StripeNotConnected as exc:
+        shown["contents_error"] = exc.message
+        return shown
     session.commit()  # no transaction open while Stripe answers
     try:
         rows = read(stripe, payout)
-    except StripeUnavailable:
-        raise
-    except RegentraError as exc:
-        shown["contents_error"] = exc.message
+    except RegentraError as exc:  # refused, or unreachable (the page still shows the payout)
+        shown["contents_error"] = f"Stripe could not list the contents now: {exc.message}"
         return shown
     charges = [
         source
@@ -177,8 +179,6 @@ def detail(session: Session, *, org_id: uuid.UUID, payout_id: uuid.UUID) -> dict
     ]
     try:  # which invoice each payment paid, asked of Stripe once per payment ever
         payments = movements.look_up_invoices(stripe, org_id, charges)
-    except StripeUnavailable:
-        raise
     except RegentraError as exc:
         log.info("payout payments not named", org_id=str(org_id), error=exc.message)
     else:

@@ -57,7 +57,7 @@ from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import (
     connection_test,
     handlers,
-    movements,
+    movements_reconcile,
     refunding,
     settings,
 )
@@ -555,14 +555,14 @@ def reconcile_org(org_id: uuid.UUID) -> Report:
 
 
 def _with_movements(report: Report) -> Report:
-    """Then the org's refunds, disputes and payouts (`movements.reconcile_org`): what it read
-    and changed is added to the report, a failure as a warning (the next run reads again from
-    the same checkpoint)."""
+    """Then the org's refunds, disputes and payouts (`movements_reconcile.reconcile_org`):
+    what it read and changed is added to the report, a failure as a warning (the next run
+    reads again from the same checkpoint)."""
     try:
         refunding.heal_requested(report.org_id)
     except RegentraError as exc:
         report.warnings.append(f"refunds asked for in Regentra not confirmed: {exc.message}")
-    swept = movements.reconcile_org(report.org_id)
+    swept = movements_reconcile.reconcile_org(report.org_id)
     report.movements_read, report.movements_changed = swept.read, swept.changed
     if swept.error:
         report.warnings.append(f"refunds, disputes and payouts not read: {swept.error}")

@@ -117,3 +117,15 @@ def test_a_failed_payout_found_by_reconciliation_shows_why(
         (listed,) = api.get("/payouts").json()["items"]
     assert listed["status"] == "failed" and listed["failure_code"] == "account_closed"
     assert "closed" in (listed["failure_message"] or "")
+    # Stripe unreachable: the payout is still shown, with why its contents are not.
+    with billing.control() as ctl:
+        assert ctl.post("/_sandbox/faults", data={"rate_500": 1}).is_success
+    try:
+        with billing.kit.api() as api:
+            shown = api.get(f"/payouts/{listed['id']}")
+    finally:
+        with billing.control() as ctl:
+            assert ctl.post("/_sandbox/faults").is_success
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["contents"] is None and shown.json()["status"] == "failed"
+    assert "Stripe could not list the contents now" in shown.json()["contents_error"]
