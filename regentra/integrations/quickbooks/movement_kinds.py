@@ -40,10 +40,34 @@ from regentra.integrations.quickbooks.mapping import UNDEPOSITED
 from regentra.integrations.quickbooks.movement_rows import Row
 from regentra.integrations.quickbooks.posting_context import Run
 from regentra.integrations.quickbooks.posting_facts import Facts, Mapping
-from regentra.integrations.quickbooks.posting_kinds import _result, before_post_from, missing
+from regentra.integrations.quickbooks.posting_kinds import (
+    MAPPING_LABELS,
+    _result,
+    before_post_from,
+    missing,
+)
 from regentra.models import MovementKind
 
 K = MovementKind
+
+
+class NotMappedYet(Exception):
+    """A mapping field added for these postings (the payout bank account, the account for
+    disputed amounts) is not chosen yet: the posting waits for it (a mapping saved before
+    they existed must not turn every payout into a failure to retry one by one); saving the
+    mapping resumes it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def not_mapped_yet(mapping: Mapping, name: str) -> None:
+    if getattr(mapping, name) is None:
+        raise NotMappedYet(
+            f"waiting for the QuickBooks mapping's {MAPPING_LABELS[name]} (choose it on the "
+            "QuickBooks card and save)"
+        )
 
 
 @dataclass(frozen=True)
@@ -262,7 +286,8 @@ def _dispute(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
     if skip:
         return skip
     withdrawn, fee = s.withdrawn or 0, s.withdrawal_fee or 0
-    missing(run.mapping, "deposit", "dispute", "vendor", *(("fee_account",) if fee else ()))
+    missing(run.mapping, "deposit", "vendor", *(("fee_account",) if fee else ()))
+    not_mapped_yet(run.mapping, "dispute")
     currency = run.home_only(s.settlement_currency, "dispute")
     payment_type = _paid_from_clearing(run)
     lines = [
@@ -302,7 +327,8 @@ def _reinstatement(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | st
     skip = before_post_from(run.mapping.post_from, on, "dispute reinstatement")
     if skip:
         return skip
-    missing(run.mapping, "deposit", "dispute")
+    missing(run.mapping, "deposit")
+    not_mapped_yet(run.mapping, "dispute")
     currency = run.home_only(s.settlement_currency, "dispute reinstatement")
     if run.undeposited():
         raise QuickBooksRejected(
@@ -385,7 +411,8 @@ def _transfer(run: MoveRun, row: Row, earlier: bool, *, back: bool) -> dict[str,
     skip = before_post_from(run.mapping.post_from, on, what)
     if skip:
         return skip
-    missing(run.mapping, "deposit", "payout")
+    missing(run.mapping, "deposit")
+    not_mapped_yet(run.mapping, "payout")
     if run.undeposited():
         return UNDEPOSITED_PAYOUT
     currency = run.home_only(s.currency, what)

@@ -39,7 +39,12 @@ from regentra.integrations.quickbooks.errors import (
     QuickBooksUnavailable,
     ReconnectNeeded,
 )
-from regentra.integrations.quickbooks.movement_kinds import RUNNERS, MoveRun, Subject
+from regentra.integrations.quickbooks.movement_kinds import (
+    RUNNERS,
+    MoveRun,
+    NotMappedYet,
+    Subject,
+)
 from regentra.integrations.quickbooks.posting_context import NotYet
 from regentra.integrations.quickbooks.posting_facts import HOME_UNKNOWN
 from regentra.integrations.quickbooks.posting_run import _describe_company
@@ -211,6 +216,9 @@ def _step(run: MoveRun, kind: str) -> bool:
         log.warning(
             "quickbooks movement failed", kind=kind, stripe_id=s.stripe_id, error=exc.message
         )
+        return False
+    except NotMappedYet as exc:
+        rows.wait(s.org_id, s.subject_id, exc.message)
         return False
     except (QuickBooksUnavailable, NotYet) as exc:
         rows.note_error(row, str(getattr(exc, "message", exc)))

@@ -33,6 +33,7 @@ from integrations.quickbooks.movement_helpers import (
     today,
 )
 from integrations.quickbooks.posting_helpers import Books, day, minor, save_mapping
+from regentra import queue
 from regentra.integrations.quickbooks import movement_rows, movement_run, movements, tasks
 from regentra.models import (
     AuditEvent,
@@ -261,9 +262,12 @@ def test_a_crash_between_quickbooks_and_the_row_still_posts_once(
     assert row.qbo_id == crashed[0] and row.attempts == 2
 
 
-def test_missing_mapping_fields_fail_in_words_then_retry_posts(
+def test_mapping_fields_not_chosen_yet_make_postings_wait_and_saving_resumes_them(
     stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., list[str]]
 ) -> None:
+    """A mapping saved before the payout bank account and the account for disputed amounts
+    existed: payouts and disputes wait (not fail, each to be retried by hand) and are posted
+    when the mapping is saved with them (`quickbooks.resume`)."""
     b = movement_books(
         stripe_app,
         connect_quickbooks,
@@ -274,19 +278,41 @@ def test_missing_mapping_fields_fail_in_words_then_retry_posts(
     )
     sent = paid_invoice(b)
     pid, did = payout(b, 4000), dispute(b, sent)
-    assert movement_run.sync_movement("payout", pid) == {"payout": "failed"}
-    assert movement_run.sync_movement("dispute", did) == {"dispute": "failed"}
-    failed = moved(b, pid)["payout"]
-    assert failed.last_error == (
-        "the QuickBooks mapping has no payout bank account: complete it, then Retry"
+    assert movement_run.sync_movement("payout", pid) == {"payout": "waiting"}
+    assert movement_run.sync_movement("dispute", did) == {"dispute": "waiting"}
+    assert moved(b, pid)["payout"].last_error == (
+        "waiting for the QuickBooks mapping's payout bank account (choose it on the "
+        "QuickBooks card and save)"
     )
-    assert moved(b, did)["dispute"].last_error == (
-        "the QuickBooks mapping has no account for disputed amounts: complete it, then Retry"
+    assert "account for disputed amounts" in (moved(b, did)["dispute"].last_error or "")
+    assert b.objects("Transfer") == []
+
+    b.set_connection(
+        payout_account_id=b.accounts["Checking"], dispute_account_id=b.accounts["Chargebacks"]
+    )
+    with b.db.session() as s:  # what saving the mapping enqueues
+        queue.enqueue(s, "quickbooks.resume", str(b.org_id))
+        s.commit()
+    b.run_tasks()
+    assert states(b, pid) == {"payout": "posted"} and states(b, did) == {"dispute": "posted"}
+    assert len(b.objects("Transfer")) == 1
+
+
+def test_a_failed_posting_is_retried_through_the_api(
+    stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., list[str]]
+) -> None:
+    b = movement_books(stripe_app, connect_quickbooks, db, run_tasks)
+    pid, other = payout(b, 4000, currency="eur"), payout(b, 700, currency="eur")
+    assert movement_run.sync_movement("payout", pid) == {"payout": "failed"}
+    assert movement_run.sync_movement("payout", other) == {"payout": "failed"}
+    failed = moved(b, pid)["payout"]
+    assert "in EUR" in (failed.last_error or "") and "home currency is USD" in (
+        failed.last_error or ""
     )
     # Running again changes nothing (Retry first).
     assert movement_run.sync_movement("payout", pid) == {"payout": "failed"}
 
-    b.set_connection(payout_account_id=b.accounts["Checking"])
+    change(b, Payout, pid, currency="usd")  # what was wrong, put right
     api = b.billing.kit.api()
     answer = api.post(f"/integrations/quickbooks/movement-postings/{failed.id}/retry")
     assert answer.status_code == 200, answer.text
@@ -299,7 +325,7 @@ def test_missing_mapping_fields_fail_in_words_then_retry_posts(
     again = api.post(f"/integrations/quickbooks/movement-postings/{failed.id}/retry")
     assert again.status_code == 409
     listed = api.get("/integrations/quickbooks/movement-postings", params={"state": "failed"})
-    assert [item["subject_id"] for item in listed.json()["items"]] == [str(did)]
+    assert [item["subject_id"] for item in listed.json()["items"]] == [str(other)]
     with b.db.session() as s:
         audit = s.query(AuditEvent).filter_by(action="quickbooks.posting_retried").one()
     assert (audit.subject_type, str(audit.subject_id)) == ("payout", str(pid))
@@ -421,11 +447,11 @@ def test_the_pages_retry_a_movement_posting(
 ) -> None:
     from web.pages import PageClient, flash
 
-    b = movement_books(stripe_app, connect_quickbooks, db, run_tasks, payout_account_id=None)
-    pid = payout(b, 900)
+    b = movement_books(stripe_app, connect_quickbooks, db, run_tasks)
+    pid = payout(b, 900, currency="eur")
     assert movement_run.sync_movement("payout", pid) == {"payout": "failed"}
     posting = moved(b, pid)["payout"]
-    b.set_connection(payout_account_id=b.accounts["Checking"])
+    change(b, Payout, pid, currency="usd")
     with PageClient(site) as page:
         page.login(b.billing.kit.admin.email)
         card = page.get("/integrations").text
@@ -433,7 +459,7 @@ def test_the_pages_retry_a_movement_posting(
             rf'<tr data-posting-id="{posting.id}" data-kind="payout">(.*?)</tr>', card, re.S
         )
         assert row and f'href="/payouts/{pid}"' in row.group(1)
-        assert "Payout (Transfer)" in row.group(1) and "no payout bank account" in row.group(1)
+        assert "Payout (Transfer)" in row.group(1) and "in EUR" in row.group(1)
         assert f'action="/integrations/quickbooks/movement-postings/{posting.id}/retry"' in card
         assert 'id="qbo-no-failures"' not in card
         retried = page.post(
