@@ -6,15 +6,28 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
+from pydantic import Field
 
 from regentra.api.deps import AdminUser, SessionDep
+from regentra.api.quickbooks_mapping_schemas import MovementPostingOut
 from regentra.api.responses import FOUND, PARAMS, ROLE, STRIPE, errors
 from regentra.api.schemas import Page
 from regentra.integrations.stripe import payout_contents
 from regentra.payouts import service
-from regentra.payouts.schemas import PayoutDetail, PayoutOut
+from regentra.payouts.schemas import PayoutContentOut, PayoutOut
 
 router = APIRouter(prefix="/payouts", tags=["payouts"])
+
+
+class PayoutDetail(PayoutOut):
+    contents: list[PayoutContentOut] | None = Field(
+        description="What it paid out (null when Stripe cannot list it now: a manual payout, "
+        "Stripe unreachable or disconnected)"
+    )
+    contents_error: str | None = Field(description="Why the contents could not be read")
+    quickbooks: list[MovementPostingOut] = Field(
+        description="Its QuickBooks postings: the Transfer, and its return if it failed"
+    )
 
 
 @router.get("", responses=errors(ROLE, PARAMS))

@@ -25,21 +25,6 @@ class PayoutOut(BaseModel):
     failure_message: str | None
 
 
-class MovementPostingOut(BaseModel):
-    """What was posted (or is to be) to QuickBooks for a payout, refund or dispute."""
-
-    id: uuid.UUID
-    kind: str = Field(description="refund, dispute, reinstatement, payout or payout_return")
-    state: str
-    quickbooks_id: str | None
-    quickbooks_type: str | None
-    amount: int | None
-    currency: str | None
-    attempts: int
-    error: str | None
-    posted_at: IsoDatetime | None
-
-
 class PayoutContentOut(BaseModel):
     """One balance transaction the payout paid out."""
 
@@ -55,13 +40,3 @@ class PayoutContentOut(BaseModel):
     description: str | None
     invoice_id: uuid.UUID | None
     invoice_number: str | None
-
-
-class PayoutDetail(PayoutOut):
-    contents: list[PayoutContentOut] | None = Field(
-        description="What it paid out (null when Stripe cannot list it: a manual payout)"
-    )
-    contents_error: str | None = Field(description="Why the contents could not be read")
-    quickbooks: list[MovementPostingOut] = Field(
-        description="Its QuickBooks postings: the Transfer, and its return if it failed"
-    )

@@ -45,6 +45,7 @@ MOVEMENT_LABELS = {
     "reinstatement": "Dispute won (Deposit)",
     "payout": "Payout (Transfer)",
     "payout_return": "Failed payout returned (Transfer)",
+    "refund_return": "Failed refund returned (Deposit)",
 }
 RECENT_FAILURES = 10
 CREATE = "create"
