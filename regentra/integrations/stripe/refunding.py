@@ -31,6 +31,7 @@ from regentra.integrations.stripe.amounts import to_stripe
 from regentra.integrations.stripe.client import OrgStripe, idempotency_key, request_options
 from regentra.integrations.stripe.errors import StripeUnavailable
 from regentra.invoices import service as invoicing
+from regentra.kit.currencies import line_step
 from regentra.kit.money import format_money
 from regentra.kit.time import utcnow
 from regentra.models import (
@@ -84,6 +85,13 @@ def _check(session: Session, invoice: Invoice, amount: int, reason: str | None) 
         )
     if amount <= 0:
         raise Invalid("Amount must be more than zero", code="invalid_amount")
+    step = line_step(invoice.currency)
+    if amount % step:  # Stripe's three-decimal currencies take amounts ending in 0
+        raise Invalid(
+            f"Amount in {invoice.currency} must be a multiple of "
+            f"{format_money(step, invoice.currency)}",
+            code="invalid_amount",
+        )
     disputed = session.scalar(
         select(Dispute.status).where(
             Dispute.org_id == invoice.org_id, Dispute.invoice_id == invoice.id

@@ -387,3 +387,42 @@ def test_an_old_unanswered_refund_is_found_by_its_metadata_or_ended(
     assert rows[reached["id"]]["stripe_refund_id"] == made[0].id
     assert rows[never["id"]]["status"] == "failed"
     assert "no record" in rows[never["id"]]["failure_reason"]
+
+
+def test_a_three_decimal_refund_must_end_in_zero(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    """Stripe takes KWD (and the other three-decimal currencies) in amounts ending in 0: a
+    refund of 1.235 KWD is refused in words before anything is recorded or sent."""
+    from regentra.kit.time import utcnow
+    from regentra.models import Invoice
+
+    kit = billing.kit
+    client = kit.client(currency="KWD")
+
+    def make(s: Any) -> str:
+        invoice = Invoice(
+            org_id=kit.org.id,
+            client_id=client.id,
+            number="INV-KWD-1",
+            status="paid",
+            currency="KWD",
+            total=10_000,
+            amount_paid=10_000,
+            stripe_invoice_id="in_kwd_" + uuid.uuid4().hex[:8],
+            hosted_invoice_url="https://invoice.stripe.test/kwd",
+            due_date=utcnow().date(),
+            sent_at=utcnow(),
+            paid_at=utcnow(),
+        )
+        s.add(invoice)
+        s.flush()
+        return str(invoice.id)
+
+    invoice_id = kit._commit(make)
+    with kit.api() as api:
+        r = api.post(f"/invoices/{invoice_id}/refunds", json={"amount": 1235})
+    assert r.status_code == 422, r.text
+    assert "multiple of" in r.json()["error"]["message"]
+    with kit.db.session() as s:
+        assert s.scalars(select(Refund).where(Refund.org_id == kit.org.id)).all() == []
