@@ -23,6 +23,7 @@ queue, and a Stripe and a QuickBooks sandbox of the test's own.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -138,8 +139,10 @@ def _refund(month: Month, invoice: dict[str, Any], amount: int | None) -> None:
     billing.stripe.v1.refunds.create(params=params)
 
 
-def _kill_with_work(scene: Scene, worker: Worker, timeout: float = 60) -> list[str]:
-    """SIGKILL `worker` as soon as it is running a QuickBooks task; what it was running."""
+def _kill_with_work(scene: Scene, worker: Worker, month: Month, timeout: float = 120) -> None:
+    """SIGKILL `worker` as soon as it is running a QuickBooks task (watched from a thread while
+    the month goes on making work), start another in its place, and note what it was running
+    (read from its log after its death)."""
     _wait(
         lambda: any(n.startswith("regentra.tasks.quickbooks") for n in worker.in_flight()),
         "a worker posting to QuickBooks",
@@ -148,7 +151,8 @@ def _kill_with_work(scene: Scene, worker: Worker, timeout: float = 60) -> list[s
     worker.process.send_signal(signal.SIGKILL)
     worker.process.wait(timeout=30)
     scene.workers.running.remove(worker)
-    return worker.in_flight()
+    month.killed_with = worker.in_flight()
+    scene.workers.start()
 
 
 def _live_month(scene: Scene, *, webhooks: bool, kill: bool) -> Month:
@@ -162,6 +166,7 @@ def _live_month(scene: Scene, *, webhooks: bool, kill: bool) -> Month:
         _stripe(billing, "POST", "/_sandbox/faults", duplicate=0.3, drop=0.2)
     began = time.monotonic()
     month = Month(billing, realm, billing.sent_invoices(INVOICES))
+    killer = threading.Thread(target=_kill_with_work, args=(scene, first, month), daemon=True)
     month.timings["send"] = round(time.monotonic() - began, 1)
     per_day = INVOICES // PAYING_DAYS
     ach_paid: dict[int, list[str]] = {}  # day → ACH invoices to settle that day
@@ -204,14 +209,16 @@ def _live_month(scene: Scene, *, webhooks: bool, kill: bool) -> Month:
             _stripe(billing, "POST", f"/_sandbox/payouts/{latest.id}/fail")
             month.failed_payouts.append(latest.id)
         if kill and day == DAYS // 3:
-            month.killed_with = _kill_with_work(scene, first)
-            scene.workers.start()
+            killer.start()
         _stripe(billing, "POST", "/_sandbox/clock/advance", seconds=DAY)
         if webhooks:
             with billing.control() as stripe:
                 settled(stripe, timeout=60)
         else:
             _reconcile(billing)  # the hourly job, once a simulated day
+    if kill:
+        killer.join(timeout=150)
+        assert not killer.is_alive(), "no worker was ever seen posting to QuickBooks"
     # The month's last bank payments settle; the last days' card payments are not available
     # yet, so the balance is not empty.
     for sid in (sid for due in sorted(ach_paid) for sid in ach_paid[due]):
