@@ -329,32 +329,52 @@ def _reinstatement(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | st
         return skip
     missing(run.mapping, "deposit")
     not_mapped_yet(run.mapping, "dispute")
-    currency = run.home_only(s.settlement_currency, "dispute reinstatement")
+    return _back_into_clearing(
+        run,
+        row,
+        earlier,
+        on=on,
+        named="dispute reinstatement",
+        what="a won dispute's amount",
+        line=AccountLine(
+            f"Dispute won: {s.of_invoice}", s.reinstated or 0, str(run.mapping.dispute)
+        ),
+        note=f"given back by Stripe, dispute of {s.of_invoice} won",
+        stripe_dispute=s.stripe_id,
+    )
+
+
+def _back_into_clearing(
+    run: MoveRun,
+    row: Row,
+    earlier: bool,
+    *,
+    on: date,
+    named: str,
+    what: str,
+    line: AccountLine,
+    note: str,
+    **details: Any,
+) -> dict[str, Any]:
+    """Money Stripe put back in its balance: a Deposit into the clearing account (in the
+    balance's currency, the company's home one) with one line from `line`'s account. `named`:
+    the posting in words; `what`: the money in words."""
+    s = run.subject
+    currency = run.home_only(s.settlement_currency, named)
     if run.undeposited():
         raise QuickBooksRejected(
-            "a won dispute's amount is deposited to the deposit account for Stripe payments, "
-            "which cannot be Undeposited Funds: map a clearing account such as Stripe "
-            "Clearing, then Retry"
+            f"{what} goes back to the deposit account for Stripe payments, which cannot be "
+            "Undeposited Funds: map a clearing account such as Stripe Clearing, then Retry"
         )
     body = documents.deposit(
         to_account_id=str(run.mapping.deposit),
-        lines=[
-            AccountLine(f"Dispute won: {s.of_invoice}", s.reinstated or 0, str(run.mapping.dispute))
-        ],
+        lines=[line],
         currency=currency,
         txn_date=on,
-        memo=documents.movement_memo(
-            row.kind, s.stripe_id, f"given back by Stripe, dispute of {s.of_invoice} won"
-        ),
+        memo=documents.movement_memo(row.kind, s.stripe_id, note),
     )
     found = run.make("Deposit", body, row, on, earlier)
-    return _result(
-        found,
-        "Deposit",
-        from_qbo(found["TotalAmt"], currency),
-        currency,
-        stripe_dispute=s.stripe_id,
-    )
+    return _result(found, "Deposit", from_qbo(found["TotalAmt"], currency), currency, **details)
 
 
 def _refund_return(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
@@ -367,32 +387,19 @@ def _refund_return(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | st
     if skip:
         return skip
     missing(run.mapping, "item", "deposit")
-    currency = run.home_only(s.settlement_currency, "failed refund")
-    if run.undeposited():
-        raise QuickBooksRejected(
-            "a failed refund's money goes back to the deposit account for Stripe payments, "
-            "which cannot be Undeposited Funds: map a clearing account such as Stripe "
-            "Clearing, then Retry"
-        )
     item = run.qbo.read("Item", str(run.mapping.item))
     income = (item.get("IncomeAccountRef") or {}).get("value")
     if not income:
         raise QuickBooksRejected("the mapping's income item has no income account in QuickBooks")
-    body = documents.deposit(
-        to_account_id=str(run.mapping.deposit),
-        lines=[AccountLine(f"Refund failed: {s.of_invoice}", s.settled_amount or 0, str(income))],
-        currency=currency,
-        txn_date=on,
-        memo=documents.movement_memo(
-            row.kind, s.stripe_id, f"refund of {s.of_invoice} failed, returned by Stripe"
-        ),
-    )
-    found = run.make("Deposit", body, row, on, earlier)
-    return _result(
-        found,
-        "Deposit",
-        from_qbo(found["TotalAmt"], currency),
-        currency,
+    return _back_into_clearing(
+        run,
+        row,
+        earlier,
+        on=on,
+        named="failed refund",
+        what="a failed refund's money",
+        line=AccountLine(f"Refund failed: {s.of_invoice}", s.settled_amount or 0, str(income)),
+        note=f"refund of {s.of_invoice} failed, returned by Stripe",
         stripe_refund=s.stripe_id,
     )
 
