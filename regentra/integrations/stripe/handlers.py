@@ -252,6 +252,16 @@ def _stored_values(parsed: Event, event: dict[str, Any], raw: str | None) -> dic
     }
 
 
+def end_failed(org_id: uuid.UUID, event_id: str, exc: RegentraError, bound: Any) -> str:
+    """A pending event whose lookup Stripe refused (not an outage): finished with a "failed"
+    outcome in Stripe's words, logged on `bound`. The outcome."""
+    outcome = f"failed: {exc.message}"
+    with session_scope() as session:
+        finish(session, org_id=org_id, event_id=event_id, outcome=outcome, if_pending=True)
+    bound.warning("stripe event lookup failed", outcome=outcome)
+    return outcome
+
+
 def finish(
     session: Session,
     *,
@@ -701,11 +711,7 @@ def resolve_processing(
     except StripeUnavailable:
         raise
     except RegentraError as exc:
-        outcome = f"failed: {exc.message}"
-        with session_scope() as session:
-            finish(session, org_id=org_id, event_id=event_id, outcome=outcome, if_pending=True)
-        bound.warning("payment processing lookup failed", outcome=outcome)
-        return outcome
+        return end_failed(org_id, event_id, exc, bound.bind(lookup="payment processing"))
     with session_scope() as session:
         if status != "processing":
             outcome = f"no change: {payment_intent_id} is no longer processing ({status})"

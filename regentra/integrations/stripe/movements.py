@@ -42,7 +42,7 @@ from regentra.integrations.stripe import client
 from regentra.integrations.stripe.amounts import from_stripe
 from regentra.integrations.stripe.client import OrgStripe
 from regentra.integrations.stripe.errors import StripeUnavailable
-from regentra.integrations.stripe.handlers import finish, from_epoch, ref_id
+from regentra.integrations.stripe.handlers import end_failed, finish, from_epoch, ref_id
 from regentra.kit.money import format_money
 from regentra.kit.time import utcnow
 from regentra.models import (
@@ -521,10 +521,6 @@ def sync(org_id: uuid.UUID, object_id: str, event_id: str, kind: str) -> str:
     except StripeUnavailable:
         raise
     except RegentraError as exc:
-        failed = f"failed: {exc.message}"
-        with session_scope() as session:
-            finish(session, org_id=org_id, event_id=event_id, outcome=failed, if_pending=True)
-        bound.warning("stripe movement not read", outcome=failed)
-        return failed
+        return end_failed(org_id, event_id, exc, bound.bind(lookup="movement"))
     bound.info("stripe movement read", outcome=said[0])
     return said[0]
