@@ -384,12 +384,21 @@ def _update_draft(
         for name in ("description", "days_until_due", "payment_settings", "number", "discounts")
     }
     key = idempotency_key(SEND_OP, f"{invoice.id}:{sid}:update:{fingerprint(changes)}")
-    with _number_refusal(invoice):
-        return _call(
-            stripe,
-            lambda c: c.v1.invoices.update(sid, changes, request_options(key)),
-            op="invoices.update",
-        )
+    try:
+        with _number_refusal(invoice):
+            return _call(
+                stripe,
+                lambda c: c.v1.invoices.update(sid, changes, request_options(key)),
+                op="invoices.update",
+            )
+    except StripeInvalidRequest:
+        # A send of the same invoice running at once may have finalized the draft between
+        # our read and this update ("You can only update ... on draft invoices"): go on from
+        # where that one brought it, which the rest of the flow handles.
+        again = _dict(stripe.find(lambda c: c.v1.invoices.retrieve(sid), op="invoices.retrieve"))
+        if again is not None and again.get("status") != "draft":
+            return again
+        raise
 
 
 @contextmanager

@@ -460,3 +460,32 @@ def test_void_after_a_send_stopped_half_way_cleans_up_stripe(
     assert response.status_code == 200, response.text
     assert billing.stripe.v1.invoices.retrieve(sid).status == "void"
     assert all(entry.invoice_id is None for entry in entries_of(billing, draft))
+
+
+def test_a_send_that_finds_the_draft_another_send_finalized_meanwhile_goes_on_from_there(
+    stripe_app: StripeApp, in_process: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sends at once (CI caught it): one lists the Stripe draft the other made, and the
+    other finalizes it before the first one's update reaches Stripe, which refuses to update
+    anything but a draft. The first send finds the invoice open and answers sent."""
+    billing = connect_billing(stripe_app)
+    draft = billing.invoice(entries=2)
+    with pytest.raises(Crash):  # a draft in Stripe that our invoice has not noted
+        in_process(billing, draft["id"], crash_after=FIRST_SEND.index("invoices.create") + 1)
+    original = sending._call
+    raced: list[int] = []
+
+    def call(stripe: OrgStripe, fn: Any, *, op: str) -> dict[str, Any]:
+        if op == "invoices.update" and not raced:  # the other send, all the way through
+            raced.append(0)
+            with monkeypatch.context() as other:  # its own keys, as a request of its own
+                other.setattr(sending, "idempotency_key", lambda op, our_id: f"{op}:{our_id}:b")
+                raced[0] = post(billing, f"/invoices/{draft['id']}/send").status_code
+        return original(stripe, fn, op=op)
+
+    monkeypatch.setattr(sending, "_call", call)
+    in_process(billing, draft["id"])  # Stripe refused its update; it answers sent all the same
+    assert raced == [200]
+    assert_sent_once(billing, draft["id"])
+    timeline = get_invoice(billing, draft["id"])["timeline"]
+    assert [e["action"] for e in timeline].count("invoice.sent") == 1
