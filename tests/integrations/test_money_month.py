@@ -258,6 +258,25 @@ def _rows(scene: Scene, org_id: uuid.UUID) -> tuple[Counter[str], Counter[str]]:
     return invoice_rows, movement_rows
 
 
+def _open_rows(scene: Scene, org_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    """The rows not posted yet, with what they last said (for a deadline's message)."""
+    with scene.database.session() as s:
+        found = [
+            tuple(row)
+            for model in (QuickBooksPosting, QuickBooksMovementPosting)
+            for row in s.execute(
+                select(model.kind, model.state, model.attempts, model.last_error, model.updated_at)
+                .where(model.org_id == org_id, model.state != "posted")
+                .order_by(model.updated_at)
+            )
+        ]
+        s.rollback()
+    return [
+        *found,
+        ("scheduled", scene.huey.scheduled_count(), "pending", scene.huey.pending_count()),
+    ]
+
+
 def _all_posted(scene: Scene, org_id: uuid.UUID, expected_movements: int) -> bool:
     invoice_rows, movement_rows = _rows(scene, org_id)
     return (
@@ -275,7 +294,7 @@ def _settle_books(scene: Scene, month: Month, expected_movements: int) -> int:
     deadline = time.monotonic() + 120
     sweeps = 0
     while not _all_posted(scene, org_id, expected_movements):
-        assert time.monotonic() < deadline, _rows(scene, org_id)
+        assert time.monotonic() < deadline, (_rows(scene, org_id), _open_rows(scene, org_id))
         if _idle(scene):
             queue.send("quickbooks.postings_sweep", SWEEP_OLDER_THAN_S, huey=scene.huey)
             sweeps += 1

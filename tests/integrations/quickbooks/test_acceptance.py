@@ -66,9 +66,11 @@ MINUTES = 3  # acceptance 4: the whole scenario (the fixture's servers aside)
 # ---- the job queue's worker processes -------------------------------------------------------
 
 STARTED = re.compile(r"Executing (\S+): ([0-9a-f-]{36})")
+# A task's id right after its name: another line written at the same moment (a structlog
+# line carrying an `org_id=` uuid, say) may run into Huey's on the same line of the log.
 ENDED = re.compile(
-    r"([0-9a-f-]{36})\b.* executed in [\d.]+s|Task ([0-9a-f-]{36}) raised RetryTask"
-    r"|Unhandled exception in task ([0-9a-f-]{36})"
+    r"tasks\.[\w.]+: ([0-9a-f-]{36})\b.* executed in [\d.]+s"
+    r"|Task ([0-9a-f-]{36}) raised RetryTask|Unhandled exception in task ([0-9a-f-]{36})"
 )
 
 
