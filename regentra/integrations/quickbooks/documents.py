@@ -8,6 +8,7 @@ number), `PaymentRefNum` (our number) on the Payment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -312,15 +313,30 @@ def expense(
 
 
 def deposit(
-    *, to_account_id: str, lines: list[AccountLine], currency: str, txn_date: date, memo: str
+    *,
+    to_account_id: str,
+    lines: list[AccountLine],
+    currency: str,
+    txn_date: date,
+    memo: str,
+    payments: Sequence[tuple[str, int]] = (),
 ) -> dict[str, Any]:
-    """A Deposit (in the home currency) into `to_account_id`, each line from an account."""
+    """A Deposit (in the home currency) into `to_account_id`: first a line per Payment held in
+    Undeposited Funds (`payments`: its Id and whole amount), then each line from an account
+    (negative for money taken out, e.g. fees)."""
     return {
         "DepositToAccountRef": _ref(to_account_id),
         "TxnDate": txn_date.isoformat(),
         "PrivateNote": memo[:MEMO_MAX],
         "CurrencyRef": _ref(currency),
         "Line": [
+            {
+                "Amount": to_qbo(amount, currency),
+                "LinkedTxn": [{"TxnId": payment_id, "TxnType": "Payment", "TxnLineId": "0"}],
+            }
+            for payment_id, amount in payments
+        ]
+        + [
             {
                 "Amount": to_qbo(line.amount, currency),
                 "Description": line.description[:4000],

@@ -52,9 +52,10 @@ ITEM_TYPES = ("Service", "NonInventory")
 PAYOUT_TYPES = ("Bank",)
 DISPUTE_TYPES = ("Expense", "Other Expense")
 UNDEPOSITED_NOTE = (
-    "Stripe payments are deposited to Undeposited Funds: Stripe payouts will not be matched "
-    "automatically, and no payout Transfers are posted. Choose a Bank-type clearing account "
-    "such as Stripe Clearing to match them and to post each payout."
+    "Stripe payments are deposited to Undeposited Funds: each Stripe payout is posted as a "
+    "Deposit grouping the payments it paid out, less what Stripe took out (fees, refunds, "
+    "disputes) from the account the fees are paid from, which must then be a clearing account "
+    "such as Stripe Clearing (not the payout bank account)."
 )
 
 
@@ -128,8 +129,8 @@ FIELDS: tuple[MappingField, ...] = (
         PAYOUT_TYPES,
         "a Bank account",
         "Each Stripe payout is a Transfer from the deposit account for Stripe payments to this "
-        "bank account (a failed payout, the Transfer back). Not made when Stripe payments go to "
-        "Undeposited Funds. Optional: payouts fail until it is set.",
+        "bank account (a failed payout, the Transfer back); with Undeposited Funds, a Deposit "
+        "into it of the payments the payout paid out. Optional: payouts wait until it is set.",
         optional=True,
     ),
     MappingField(
@@ -387,6 +388,23 @@ def _problem(spec: MappingField, obj_id: str, company: Company) -> str | None:
 VENDOR_ID_WINDOW = 300  # seconds: one generation of the vendor create's requestid
 
 
+def _undeposited_problem(ids: dict[str, str], company: Company) -> str | None:
+    """With Undeposited Funds for Stripe payments, each payout's Deposit into the payout bank
+    account takes what Stripe kept back from the account the fees are paid from: the two
+    cannot be one account."""
+    deposit = next((a for a in company.accounts if a["id"] == ids["deposit_account"]), {})
+    if deposit.get("subtype") != UNDEPOSITED:
+        return None
+    if ids["fee_paid_from_account"] == ids.get("payout_account"):
+        return (
+            "with Undeposited Funds for Stripe payments, each payout is a Deposit into the "
+            "payout bank account that takes back from this account what Stripe kept (fees, "
+            "refunds, disputes), so it cannot be the payout bank account: choose a clearing "
+            "account such as Stripe Clearing"
+        )
+    return None
+
+
 def _vendor_request_id(
     org_id: uuid.UUID, realm_id: str, name: str, at: datetime | None = None
 ) -> str:
@@ -467,6 +485,8 @@ def save(
         for spec in FIELDS:
             if spec.name in ids and (why := _problem(spec, ids[spec.name], company)):
                 problems.append({"field": spec.name, "message": why})
+        if not problems and (why := _undeposited_problem(ids, company)):
+            problems.append({"field": "fee_paid_from_account", "message": why})
         if problems:
             raise Invalid(
                 "; ".join(f"{p['field']}: {p['message']}" for p in problems),

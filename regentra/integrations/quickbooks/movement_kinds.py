@@ -4,6 +4,14 @@ a string saying why nothing is posted. The Stripe clearing account is the mappin
 account for Stripe payments; every amount here leaves or enters it as it left or entered the
 Stripe balance.
 
+With Undeposited Funds as the deposit account for Stripe payments (payments wait there to be
+grouped into a bank deposit), the clearing account of these postings is the account the
+Stripe fees are paid from, and a payout is a Deposit into the payout bank account: one line
+per QuickBooks Payment it paid out (out of Undeposited Funds), and one line from that account
+for the rest (what Stripe took out: fees, refunds, disputes; payments Regentra did not post).
+Undeposited Funds plus that account then follow the Stripe balance, and each payout's Deposit
+matches the bank's line.
+
 - refund: a RefundReceipt to the invoice's customer, paid from the clearing account, one line
   on the income item for the refund (the invoice's currency; a foreign one at the rate that
   makes the home amount what Stripe settled). A fee on the refund's balance transaction is a
@@ -13,10 +21,11 @@ Stripe balance.
 - dispute: a Purchase paid from the clearing account to the fee vendor: the withdrawn amount
   to the dispute account, the dispute fee to the fee expense account.
 - reinstatement: a Deposit into the clearing account from the dispute account.
-- payout: a Transfer from the clearing account to the payout bank account (none when the
-  clearing account is Undeposited Funds: skipped, saying so).
-- payout_return: the Transfer back, for a failed payout (or one canceled after its Transfer
-  was posted: Stripe returns the funds to the balance then too).
+- payout: a Transfer from the clearing account to the payout bank account (with Undeposited
+  Funds: the Deposit above; a manual payout, whose contents Stripe does not list, is skipped
+  saying so).
+- payout_return: a Transfer back to the clearing account, for a failed payout (or one
+  canceled after it was posted: Stripe returns the funds to the balance then too).
 
 Dispute and payout amounts are in the Stripe balance's currency, which must be the company's
 home currency (else the posting fails saying so).
@@ -31,6 +40,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from regentra.db import session_scope
+from regentra.errors import RegentraError
 from regentra.integrations.quickbooks import documents, movements
 from regentra.integrations.quickbooks.amounts import exact_rate, from_qbo
 from regentra.integrations.quickbooks.client import QuickBooks
@@ -38,7 +51,7 @@ from regentra.integrations.quickbooks.documents import AccountLine
 from regentra.integrations.quickbooks.errors import QuickBooksRejected
 from regentra.integrations.quickbooks.mapping import UNDEPOSITED
 from regentra.integrations.quickbooks.movement_rows import Row
-from regentra.integrations.quickbooks.posting_context import Run
+from regentra.integrations.quickbooks.posting_context import NotYet, Run
 from regentra.integrations.quickbooks.posting_facts import Facts, Mapping
 from regentra.integrations.quickbooks.posting_kinds import (
     MAPPING_LABELS,
@@ -46,9 +59,18 @@ from regentra.integrations.quickbooks.posting_kinds import (
     before_post_from,
     missing,
 )
-from regentra.models import MovementKind
+from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe import payout_contents
+from regentra.integrations.stripe.errors import (
+    StripeKeyRejected,
+    StripePermissionDenied,
+    StripeUnavailable,
+)
+from regentra.models import MovementKind, Payout, PostingKind, PostingState, QuickBooksPosting
+from regentra.orgs.errors import StripeNotConnected
 
 K = MovementKind
+DEPOSIT_TO = ("Bank", "Other Current Asset")  # the account types a Deposit may go to
 
 
 class NotMappedYet(Exception):
@@ -95,6 +117,7 @@ class Subject:
     reinstated_at: datetime | None = None
     arrival_date: date | None = None
     failed_at: datetime | None = None
+    automatic: bool = True  # a payout Stripe made by its schedule (it lists its contents)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -115,30 +138,54 @@ class MoveRun:
     qbo: QuickBooks
     invoice: Facts | None = None  # the refunded invoice (refunds only)
     posted: dict[str, Row] = field(default_factory=dict)
-    _clearing: dict[str, Any] | None = None
+    _accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def realm(self) -> str:
         return self.mapping.realm_id
 
-    def clearing(self) -> dict[str, Any]:
-        """The clearing account's type and subtype: as the mapping's save read them (its
-        label), else read live."""
-        if self._clearing is None:
-            label = self.mapping.labels.get("deposit_account")
-            saved = isinstance(label, dict) and label.get("id") in (None, self.mapping.deposit)
+    def _account(self, name: str, account_id: str | None) -> dict[str, Any]:
+        """The mapped account's type and subtype: as the mapping's save read them (its
+        label `name`), else read live."""
+        key = str(account_id)
+        if key not in self._accounts:
+            label = self.mapping.labels.get(name)
+            saved = isinstance(label, dict) and label.get("id") in (None, account_id)
             if isinstance(label, dict) and saved and label.get("type"):
-                self._clearing = {"type": label["type"], "subtype": label.get("subtype")}
+                self._accounts[key] = {"type": label["type"], "subtype": label.get("subtype")}
             else:
-                account = self.qbo.read("Account", str(self.mapping.deposit))
-                self._clearing = {
+                account = self.qbo.read("Account", key)
+                self._accounts[key] = {
                     "type": account.get("AccountType"),
                     "subtype": account.get("AccountSubType"),
                 }
-        return self._clearing
+        return self._accounts[key]
 
     def undeposited(self) -> bool:
-        return self.clearing().get("subtype") == UNDEPOSITED
+        """Stripe payments are deposited to Undeposited Funds (see the module doc)."""
+        deposit = self._account("deposit_account", self.mapping.deposit)
+        return deposit.get("subtype") == UNDEPOSITED
+
+    def clearing_id(self) -> str:
+        """The account Stripe balance movements are posted through: the deposit account for
+        Stripe payments, or with Undeposited Funds the account the fees are paid from."""
+        if self.undeposited():
+            missing(self.mapping, "paid_from")
+            return str(self.mapping.paid_from)
+        return str(self.mapping.deposit)
+
+    def clearing(self) -> dict[str, Any]:
+        """The clearing account's type and subtype."""
+        if self.undeposited():
+            return self._account("fee_paid_from_account", self.mapping.paid_from)
+        return self._account("deposit_account", self.mapping.deposit)
+
+    def clearing_words(self) -> str:
+        return (
+            "the account the Stripe fees are paid from (Stripe payments going to Undeposited Funds)"
+            if self.undeposited()
+            else "the deposit account for Stripe payments"
+        )
 
     def home_only(self, currency: str | None, what: str) -> str:
         """The Stripe balance's currency, which must be the company's home currency."""
@@ -206,7 +253,7 @@ def _refund(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
         currency=currency,
         home=run.mapping.home,
         rate=rate,
-        paid_from_account_id=str(run.mapping.deposit),
+        paid_from_account_id=run.clearing_id(),
         txn_date=on,
         memo=memo,
     )
@@ -247,7 +294,7 @@ def _refund_fee(run: MoveRun, row: Row, on: date, earlier: bool, number: str) ->
     )
     if fee < 0:
         body = documents.deposit(
-            to_account_id=str(run.mapping.deposit),
+            to_account_id=_into_clearing(run, "a refund's Stripe fee given back"),
             lines=[line],
             currency=home,
             txn_date=on,
@@ -257,7 +304,7 @@ def _refund_fee(run: MoveRun, row: Row, on: date, earlier: bool, number: str) ->
     else:
         body = documents.expense(
             payment_type=_paid_from_clearing(run, "a refund's Stripe fee"),
-            paid_from_account_id=str(run.mapping.deposit),
+            paid_from_account_id=run.clearing_id(),
             vendor_id=str(run.mapping.vendor),
             lines=[line],
             currency=home,
@@ -269,14 +316,28 @@ def _refund_fee(run: MoveRun, row: Row, on: date, earlier: bool, number: str) ->
 
 
 def _paid_from_clearing(run: MoveRun, what: str = "a dispute") -> str:
+    """The Purchase's PaymentType for money paid out of the clearing account."""
     kind = documents.payment_type(str(run.clearing().get("type") or ""))
-    if kind is None or run.undeposited():
+    if kind is None or run.clearing().get("subtype") == UNDEPOSITED:
         raise QuickBooksRejected(
-            f"{what} is paid out of the deposit account for Stripe payments, which must be a "
-            "Bank account (a clearing account such as Stripe Clearing, not Undeposited Funds): "
+            f"{what} is paid out of {run.clearing_words()}, which must be a Bank or Credit "
+            "Card account (a clearing account such as Stripe Clearing, not Undeposited Funds): "
             "change it in the QuickBooks mapping, then Retry"
         )
     return kind
+
+
+def _into_clearing(run: MoveRun, what: str) -> str:
+    """The clearing account, as a Deposit's target (a Bank or Other Current Asset account,
+    not Undeposited Funds)."""
+    account = run.clearing()
+    if account.get("type") not in DEPOSIT_TO or account.get("subtype") == UNDEPOSITED:
+        raise QuickBooksRejected(
+            f"{what} goes back into {run.clearing_words()}, which must then be a Bank or Other "
+            "Current Asset account (a clearing account such as Stripe Clearing, not "
+            "Undeposited Funds): change it in the QuickBooks mapping, then Retry"
+        )
+    return run.clearing_id()
 
 
 def _dispute(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
@@ -297,7 +358,7 @@ def _dispute(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
         lines.append(AccountLine("Stripe dispute fee", fee, str(run.mapping.fee_account)))
     body = documents.expense(
         payment_type=payment_type,
-        paid_from_account_id=str(run.mapping.deposit),
+        paid_from_account_id=run.clearing_id(),
         vendor_id=str(run.mapping.vendor),
         lines=lines,
         currency=currency,
@@ -361,13 +422,8 @@ def _back_into_clearing(
     the posting in words; `what`: the money in words."""
     s = run.subject
     currency = run.home_only(s.settlement_currency, named)
-    if run.undeposited():
-        raise QuickBooksRejected(
-            f"{what} goes back to the deposit account for Stripe payments, which cannot be "
-            "Undeposited Funds: map a clearing account such as Stripe Clearing, then Retry"
-        )
     body = documents.deposit(
-        to_account_id=str(run.mapping.deposit),
+        to_account_id=_into_clearing(run, what),
         lines=[line],
         currency=currency,
         txn_date=on,
@@ -404,14 +460,17 @@ def _refund_return(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | st
     )
 
 
-UNDEPOSITED_PAYOUT = (
-    "not posted: Stripe payments are deposited to Undeposited Funds, so payouts are not "
-    "posted as Transfers (record the payout's deposit in QuickBooks, or map a clearing "
-    "account such as Stripe Clearing)"
+MANUAL_PAYOUT = (
+    "not posted: a manual payout, whose contents Stripe does not list, cannot be matched to "
+    "the payments in Undeposited Funds (record its deposit in QuickBooks by hand)"
 )
 
 
 def _transfer(run: MoveRun, row: Row, earlier: bool, *, back: bool) -> dict[str, Any] | str:
+    """A payout as a Transfer from the clearing account to the payout bank account; `back`:
+    a failed payout's return, the other way (with Undeposited Funds too: the payout's
+    Deposit took its payments out of Undeposited Funds, the funds come back to the Stripe
+    balance, which the clearing account follows)."""
     s = run.subject
     on = s.day(s.failed_at or s.updated_at) if back else (s.arrival_date or s.day(None))
     what = "failed payout's return" if back else "payout"
@@ -420,10 +479,8 @@ def _transfer(run: MoveRun, row: Row, earlier: bool, *, back: bool) -> dict[str,
         return skip
     missing(run.mapping, "deposit")
     not_mapped_yet(run.mapping, "payout")
-    if run.undeposited():
-        return UNDEPOSITED_PAYOUT
     currency = run.home_only(s.currency, what)
-    clearing, bank = str(run.mapping.deposit), str(run.mapping.payout)
+    clearing, bank = run.clearing_id(), str(run.mapping.payout)
     body = documents.transfer(
         from_account_id=bank if back else clearing,
         to_account_id=clearing if back else bank,
@@ -442,7 +499,132 @@ def _transfer(run: MoveRun, row: Row, earlier: bool, *, back: bool) -> dict[str,
     )
 
 
+def _payout_deposit(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
+    """With Undeposited Funds: the payout as a Deposit into the payout bank account of the
+    QuickBooks Payments it paid out, and one line from the clearing account for the rest
+    (see the module doc), dated the arrival date."""
+    s = run.subject
+    on = s.arrival_date or s.day(None)
+    skip = before_post_from(run.mapping.post_from, on, "payout")
+    if skip:
+        return skip
+    missing(run.mapping, "deposit", "paid_from")
+    not_mapped_yet(run.mapping, "payout")
+    currency = run.home_only(s.currency, "payout")
+    if not s.automatic:
+        return MANUAL_PAYOUT
+    bank, clearing = str(run.mapping.payout), run.clearing_id()
+    if clearing == bank:
+        raise QuickBooksRejected(
+            "the account the Stripe fees are paid from is the bank account payouts go to, so a "
+            "payout's Deposit cannot take the fees back from it: choose a clearing account "
+            "such as Stripe Clearing for the fees in the QuickBooks mapping, then Retry"
+        )
+    payments = _payments_paid_out(run, currency)
+    rest = s.amount - sum(amount for _, amount in payments)
+    lines = []
+    if rest:
+        lines.append(
+            AccountLine(
+                f"Stripe fees, refunds, disputes and other balance changes in payout {s.stripe_id}",
+                rest,
+                clearing,
+            )
+        )
+    body = documents.deposit(
+        to_account_id=bank,
+        payments=payments,
+        lines=lines,
+        currency=currency,
+        txn_date=on,
+        memo=documents.movement_memo(row.kind, s.stripe_id, "Stripe payout"),
+    )
+    found = run.make("Deposit", body, row, on, earlier)
+    return _result(
+        found,
+        "Deposit",
+        from_qbo(found["TotalAmt"], currency),
+        currency,
+        stripe_payout=s.stripe_id,
+        payments=[payment_id for payment_id, _ in payments],
+        rest=rest,
+    )
+
+
+def _payments_paid_out(run: MoveRun, currency: str) -> list[tuple[str, int]]:
+    """The QuickBooks Payments (Id, amount) of the payments the payout paid out, read from
+    Stripe's list of its balance transactions. A payment Regentra did not post (no invoice
+    of ours, or its posting skipped or in another company) is left to the rest line; one not
+    posted yet makes the payout wait for it."""
+    s = run.subject
+    found = _payout_contents(s)
+    paid = [(c.invoice_id, c.invoice_number) for c in found if c.kind == "payment" and c.invoice_id]
+    with session_scope() as session:
+        postings = {
+            p.invoice_id: p
+            for p in session.scalars(
+                select(QuickBooksPosting).where(
+                    QuickBooksPosting.org_id == s.org_id,
+                    QuickBooksPosting.kind == PostingKind.payment.value,
+                    QuickBooksPosting.invoice_id.in_({i for i, _ in paid} or {s.org_id}),
+                )
+            )
+        }
+        session.expunge_all()
+    payments: list[tuple[str, int]] = []
+    for invoice_id, number in paid:
+        posting = postings.get(invoice_id)
+        if posting is None or posting.state == PostingState.skipped.value:
+            continue
+        if posting.state == PostingState.failed.value:
+            raise QuickBooksRejected(
+                f"the payment of invoice {number} in this payout failed to post: Retry it on "
+                "the invoice first, then this payout"
+            )
+        if posting.state != PostingState.posted.value:
+            raise NotYet(f"waiting for the payment of invoice {number} to be posted")
+        if posting.realm_id != run.realm or not posting.qbo_id:
+            continue
+        if (posting.currency or "").upper() != currency or posting.amount is None:
+            raise QuickBooksRejected(
+                f"the payment of invoice {number} was posted in {posting.currency}, not "
+                f"{currency}, the payout's: deposit this payout in QuickBooks by hand"
+            )
+        payments.append((posting.qbo_id, posting.amount))
+    return payments
+
+
+def _payout_contents(s: Subject) -> list[payout_contents.Content]:
+    """The payout's contents, read from Stripe now (no transaction open meanwhile)."""
+    try:
+        with session_scope() as session:
+            stripe = stripe_client.for_org(session, s.org_id)
+            payout = session.get(Payout, s.subject_id)
+            if payout is None:
+                raise QuickBooksRejected("the payout is not in Regentra any more")
+            return payout_contents.contents(session, stripe, s.org_id, payout, strict=True)
+    except StripeNotConnected:
+        raise NotMappedYet(
+            "waiting for Stripe: it is not connected (Settings → Integrations → Stripe), so the "
+            "payments this payout paid out cannot be read"
+        ) from None
+    except (StripeKeyRejected, StripePermissionDenied) as exc:
+        raise NotMappedYet(
+            f"waiting for Stripe: it refused to list the payout's contents ({exc.message})"
+        ) from None
+    except StripeUnavailable as exc:
+        raise NotYet(f"waiting for Stripe to list the payout's contents: {exc.message}") from None
+    except QuickBooksRejected:
+        raise
+    except RegentraError as exc:
+        raise QuickBooksRejected(
+            f"Stripe refused to list the contents of payout {s.stripe_id}: {exc.message}"
+        ) from None
+
+
 def _payout(run: MoveRun, row: Row, earlier: bool) -> dict[str, Any] | str:
+    if run.undeposited():
+        return _payout_deposit(run, row, earlier)
     return _transfer(run, row, earlier, back=False)
 
 

@@ -103,6 +103,7 @@ def load(subject: str, subject_id: uuid.UUID) -> Subject | None:
                 currency=row.currency.upper(),
                 arrival_date=row.arrival_date,
                 failed_at=row.failed_at,
+                automatic=row.automatic,
             )
         invoice = session.get(Invoice, row.invoice_id)
         common: dict[str, Any] = {

@@ -166,23 +166,36 @@ def detail(session: Session, *, org_id: uuid.UUID, payout_id: uuid.UUID) -> dict
     except StripeNotConnected as exc:
         shown["contents_error"] = exc.message
         return shown
-    session.commit()  # no transaction open while Stripe answers
     try:
-        rows = read(stripe, payout)
+        found = contents(session, stripe, org_id, payout, strict=False)
     except RegentraError as exc:  # refused, or unreachable (the page still shows the payout)
         shown["contents_error"] = f"Stripe could not list the contents now: {exc.message}"
         return shown
+    shown["contents"] = [vars(c) for c in found]
+    return shown
+
+
+def contents(
+    session: Session, stripe: OrgStripe, org_id: uuid.UUID, payout: Payout, *, strict: bool
+) -> list[Content]:
+    """The payout's balance transactions read from Stripe now, each named by its invoice
+    (which invoice a payment paid is asked of Stripe once per payment ever, then kept).
+    Commits before calling Stripe. `strict`: a failure to name the payments raises (the
+    QuickBooks deposit needs them all); otherwise they are left unnamed and logged."""
+    session.commit()  # no transaction open while Stripe answers
+    rows = read(stripe, payout)
     charges = [
         source
         for row in rows
         if isinstance(source := row.get("source"), dict) and source.get("object") == "charge"
     ]
-    try:  # which invoice each payment paid, asked of Stripe once per payment ever
+    try:
         payments = movements.look_up_invoices(stripe, org_id, charges)
     except RegentraError as exc:
+        if strict:
+            raise
         log.info("payout payments not named", org_id=str(org_id), error=exc.message)
     else:
         movements.remember_payments(session, org_id, charges, payments)
         session.commit()
-    shown["contents"] = [vars(c) for c in name(session, org_id, rows)]
-    return shown
+    return name(session, org_id, rows)

@@ -166,7 +166,21 @@ def test_save_keeps_ids_and_names_audits_and_resumes(make_org, connect_quickbook
         MAPPING, json=valid_body(ids, deposit_account_id=ids["Undeposited Funds"])
     )
     assert again.status_code == 200, again.text
-    assert "will not be matched automatically" in again.json()["notes"][0]
+    assert "posted as a Deposit grouping the payments" in again.json()["notes"][0]
+    # … but then the fees cannot be paid from the payout bank account: each payout's Deposit
+    # into it takes back from that account what Stripe kept.
+    same = kit.api().put(
+        MAPPING,
+        json=valid_body(
+            ids,
+            deposit_account_id=ids["Undeposited Funds"],
+            fee_paid_from_account_id=ids["Checking"],
+            payout_account_id=ids["Checking"],
+        ),
+    )
+    assert same.status_code == 422, same.text
+    assert [f["field"] for f in same.json()["error"]["fields"]] == ["fee_paid_from_account"]
+    assert "cannot be the payout bank account" in same.json()["error"]["message"]
     # post_from defaults to today in the org's time zone.
     assert again.json()["saved"]["post_from"] == again.json()["suggested_post_from"]
     got = kit.api().get(MAPPING).json()

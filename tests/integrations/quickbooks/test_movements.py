@@ -3,7 +3,7 @@ against both sandboxes on SQLite and PostgreSQL, for a paid invoice mirrored by 
 flow: the objects (type, accounts, amounts, dates), once each even when run again or after a
 crash between QuickBooks' answer and the row's update; a mapping field missing → failed in
 words, Retry after setting it posts; no connection or no mapping → waiting; Undeposited Funds
-→ payouts skipped; the post-from date; the hourly sweep."""
+and a manual payout → skipped; the post-from date; the hourly sweep."""
 
 from __future__ import annotations
 
@@ -360,18 +360,19 @@ def test_without_a_connection_or_a_mapping_rows_wait(
     assert len(b.objects("Transfer")) == 1
 
 
-def test_undeposited_funds_skips_payouts_and_post_from_skips_older_movements(
+def test_undeposited_funds_skips_manual_payouts_and_post_from_skips_older_movements(
     stripe_app: StripeApp, connect_quickbooks: Connect, db: Any, run_tasks: Callable[..., list[str]]
 ) -> None:
+    """(Undeposited Funds with automatic payouts: test_undeposited_payouts.py.)"""
     b = movement_books(stripe_app, connect_quickbooks, db, run_tasks)
     b.set_connection(deposit_account_id=b.accounts["Undeposited Funds"])
-    pid = payout(b, 4000, status="failed", failed_at=at(today()))
+    pid = payout(b, 4000, status="failed", failed_at=at(today()), automatic=False)
     assert movement_run.sync_movement("payout", pid) == {
         "payout": "skipped",
         "payout_return": "skipped",
     }
-    assert "Undeposited Funds" in (moved(b, pid)["payout"].last_error or "")
-    assert b.objects("Transfer") == []
+    assert "manual payout" in (moved(b, pid)["payout"].last_error or "")
+    assert b.objects("Transfer") == [] and b.objects("Deposit") == []
 
     b.set_connection(
         deposit_account_id=b.accounts["Stripe Clearing"], post_from=today() - timedelta(days=5)

@@ -89,9 +89,8 @@ def test_card_maps_counts_failures_and_retries(make_org, connect_quickbooks, sit
         assert selected(text, "payout_account") == ids["Checking"]
         assert selected(text, "dispute_account") == ""
         assert '<option value="" selected>Not set</option>' in text
-        assert "no payout Transfers are posted" in text
+        assert "each Stripe payout is then posted as a Deposit grouping its payments" in text
         assert "Undeposited Funds (Other Current Asset)" in text
-        assert "payouts will not be matched automatically" in text
         dl = re.search(r'id="qbo-counts">(.*?)</dl>', text, re.S)
         assert dl  # the invoices' postings (the movements' are counted apart)
         counts = dict(
