@@ -14,6 +14,7 @@ from regentra.api import (
     payouts,
     quickbooks,
     quickbooks_postings,
+    receivables,
     tickets,
     time_entries,
     users,
@@ -34,6 +35,7 @@ for module in (
     catalog,
     invoices,
     payouts,
+    receivables,
     billing,
 ):
     v1_router.include_router(module.router)

@@ -420,6 +420,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/payouts/{payout_id}"): Case(
         ADMIN, lambda w, u: Req(params={"payout_id": _payout(w)})
     ),
+    ("GET", "/api/v1/receivables"): Case(ADMIN, lambda w, u: Req()),
     # The org's own Regentra subscription: billing is off on the test server (every org
     # active), so subscribing is refused in words (409) for A and B alike.
     ("GET", "/api/v1/billing"): Case(ADMIN, lambda w, u: Req()),

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from regentra.audit import service as audit
 from regentra.http.deps import SessionDep
+from regentra.invoices import receivables
 from regentra.models import EntryStatus
 from regentra.web import queries
 from regentra.web.auth import SignedIn
@@ -35,5 +36,6 @@ def dashboard(request: Request, session: SessionDep, account: SignedIn) -> Respo
             session, org_id=org.id, status=EntryStatus.submitted
         )
     activity = audit.list_events(session, org_id=org.id, actor_user_id=user.id, limit=10).items
-    context = {"title": "Dashboard", "counts": counts, "activity": activity}
+    money = receivables.described(session, org_id=org.id) if account.viewer.is_admin else None
+    context = {"title": "Dashboard", "counts": counts, "activity": activity, "money": money}
     return render(request, "dashboard/index.html", context)

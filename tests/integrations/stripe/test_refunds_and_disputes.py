@@ -268,11 +268,31 @@ def test_refund_and_dispute_made_in_stripe_arrive_by_webhook(
     assert actions[0] == "needs_response" and actions[-1] == "won"
 
 
+def _figures(billing: Billing) -> dict[str, int]:
+    with billing.kit.api() as api:
+        got = api.get("/receivables")
+    assert got.status_code == 200, got.text
+    (usd,) = got.json()["currencies"]
+    assert usd["currency"] == "USD"
+    return {k: v for k, v in usd.items() if k != "currency"}
+
+
 def test_reconciliation_finds_refunds_and_disputes_when_every_event_was_lost(
-    billing: Billing, run_tasks: Callable[..., list[str]]
+    billing: Billing, stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
 ) -> None:
     first = _paid_invoice(billing, run_tasks)
     second = _paid_invoice(billing, run_tasks)
+    unpaid = sent_invoice(billing, minutes=60, rate=10000)
+    before = _figures(billing)
+    assert before == {
+        "outstanding": unpaid["total"],
+        "overdue": 0,
+        "paid": 40000,
+        "refunded": 0,
+        "lost_to_disputes": 0,
+        "disputed": 0,
+        "received": 40000,
+    }
     billing.stripe.v1.refunds.create(
         params={"payment_intent": _intent(billing, first), "reason": "duplicate"}
     )
@@ -295,6 +315,22 @@ def test_reconciliation_finds_refunds_and_disputes_when_every_event_was_lost(
     assert two["disputes"][0]["status"] == "lost"
     assert [x["text"] for x in two["badges"]] == ["dispute lost"]
     assert len(audits(billing, second["id"], "invoice.dispute")) == 1
+    # Both invoices stay paid; the receivables figures show where the money went.
+    assert one["status"] == two["status"] == "paid"
+    after = _figures(billing)
+    assert after == {**before, "refunded": 20000, "lost_to_disputes": 20000, "received": 0}
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        home = page.get("/").text
+    assert 'id="receivables"' in home
+    assert 'data-figure="refunded" data-amount="20000">$200.00' in home
+    assert 'data-figure="lost_to_disputes" data-amount="20000">$200.00' in home
+    approver = billing.kit.add_user("approver")
+    with billing.kit.api(approver) as api:
+        assert api.get("/receivables").status_code == 403
+    with PageClient(stripe_app.server) as page:
+        page.login(approver.email)
+        assert 'id="receivables"' not in page.get("/").text
 
 
 def _backdate(billing: Billing, refund_id: str, hours: float) -> None:

@@ -1,0 +1,40 @@
+"""Receivables: what clients owe the org and what came in this month, refunds and lost
+disputes taken out, per currency. Admins only (the org's money)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from regentra.api.deps import AdminUser, SessionDep
+from regentra.api.responses import ROLE, errors
+from regentra.invoices import receivables
+
+router = APIRouter(prefix="/receivables", tags=["invoices"])
+
+
+class CurrencyFigures(BaseModel):
+    currency: str = Field(description="ISO 4217 code, upper case")
+    outstanding: int = Field(description="Sent and overdue invoices: still due (minor units)")
+    overdue: int = Field(description="Of which past the due date")
+    paid: int = Field(description="Invoices paid this month (the org's time zone)")
+    refunded: int = Field(description="Refunded this month (pending or succeeded refunds)")
+    lost_to_disputes: int = Field(description="Disputes lost this month")
+    disputed: int = Field(description="Open disputes: the amount at stake now")
+    received: int = Field(description="paid minus refunded minus lost_to_disputes")
+
+
+class Receivables(BaseModel):
+    month_start: date = Field(description="The first day of this month in the org's time zone")
+    currencies: list[CurrencyFigures] = Field(
+        description="One entry per currency with money in it, the most outstanding first"
+    )
+
+
+@router.get("", responses=errors(ROLE))
+def get_receivables(session: SessionDep, user: AdminUser) -> Receivables:
+    """The org's receivables figures: a paid invoice that was refunded, or whose dispute was
+    lost, stays paid; the money shows here."""
+    return Receivables.model_validate(receivables.described(session, org_id=user.org_id))

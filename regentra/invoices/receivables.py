@@ -1,0 +1,111 @@
+"""The org's money figures, per currency: what clients owe, and what came in this month once
+refunds and lost disputes are taken out. A paid invoice stays paid when it is refunded or a
+dispute is lost (its status is the Stripe invoice's); these figures are where that money shows.
+
+"This month" is the calendar month in the org's time zone: payments by their paid date,
+refunds by the day they were made (pending, requiring action or succeeded: the money is
+leaving), lost disputes by the day the dispute was last updated (when it was lost), open
+disputes whatever their age (money at stake now).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from regentra.invoices.transitions import org_today
+from regentra.models import REFUND_COUNTED, Dispute, Invoice, InvoiceStatus, Org, Refund
+
+OPEN_DISPUTES = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
+
+
+@dataclass
+class Figures:
+    """One currency's figures, in its minor units."""
+
+    currency: str
+    outstanding: int = 0  # sent and overdue invoices: what is still due
+    overdue: int = 0  # of which past the due date
+    paid: int = 0  # paid this month
+    refunded: int = 0  # refunded this month
+    lost_to_disputes: int = 0  # disputes lost this month
+    disputed: int = 0  # open disputes: at stake now
+
+    @property
+    def received(self) -> int:
+        """Paid this month less refunds and lost disputes this month."""
+        return self.paid - self.refunded - self.lost_to_disputes
+
+
+def month_start(org: Org, today: date | None = None) -> datetime:
+    """The first instant of the org's current month, as an aware datetime."""
+    day = (today or org_today(org)).replace(day=1)
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(org.timezone))
+
+
+def figures(session: Session, *, org: Org, today: date | None = None) -> list[Figures]:
+    """The org's figures, one per currency it has money in, the most outstanding first."""
+    since = month_start(org, today).astimezone(UTC)
+    by: dict[str, Figures] = {}
+
+    def add(currency: str, name: str, amount: int | None) -> None:
+        row = by.setdefault(currency.upper(), Figures(currency.upper()))
+        setattr(row, name, getattr(row, name) + int(amount or 0))
+
+    due = func.coalesce(Invoice.amount_due, Invoice.total)
+    unpaid = (InvoiceStatus.sent.value, InvoiceStatus.overdue.value)
+    for currency, status, amount in session.execute(
+        select(Invoice.currency, Invoice.status, func.sum(due))
+        .where(Invoice.org_id == org.id, Invoice.status.in_(unpaid))
+        .group_by(Invoice.currency, Invoice.status)
+    ):
+        add(currency, "outstanding", amount)
+        if status == InvoiceStatus.overdue.value:
+            add(currency, "overdue", amount)
+    for currency, amount in session.execute(
+        select(Invoice.currency, func.sum(func.coalesce(Invoice.amount_paid, Invoice.total)))
+        .where(
+            Invoice.org_id == org.id,
+            Invoice.status == InvoiceStatus.paid.value,
+            Invoice.paid_at >= since,
+        )
+        .group_by(Invoice.currency)
+    ):
+        add(currency, "paid", amount)
+    for currency, amount in session.execute(
+        select(Refund.currency, func.sum(Refund.amount))
+        .where(
+            Refund.org_id == org.id,
+            Refund.status.in_(REFUND_COUNTED),
+            func.coalesce(Refund.refunded_at, Refund.created_at) >= since,
+        )
+        .group_by(Refund.currency)
+    ):
+        add(currency, "refunded", amount)
+    for currency, status, amount in session.execute(
+        select(Dispute.currency, Dispute.status, func.sum(Dispute.amount))
+        .where(
+            Dispute.org_id == org.id,
+            (Dispute.status.in_(OPEN_DISPUTES))
+            | ((Dispute.status == "lost") & (Dispute.updated_at >= since)),
+        )
+        .group_by(Dispute.currency, Dispute.status)
+    ):
+        add(currency, "lost_to_disputes" if status == "lost" else "disputed", amount)
+    return sorted(by.values(), key=lambda f: (-f.outstanding, -f.paid, f.currency))
+
+
+def described(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
+    """The figures as the API and the dashboard show them."""
+    org = session.get(Org, org_id)
+    assert org is not None
+    return {
+        "month_start": month_start(org).date(),
+        "currencies": [{**asdict(f), "received": f.received} for f in figures(session, org=org)],
+    }
