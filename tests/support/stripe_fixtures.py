@@ -26,6 +26,15 @@ def app_sandbox() -> Iterator[StripeSandbox]:
     stop_sandbox(sandbox)
 
 
+@pytest.fixture(scope="module")
+def clock_sandbox() -> Iterator[StripeSandbox]:
+    """A Stripe sandbox of the test module's own (rate limit off), for tests that move its
+    clock (daily payouts, subscription periods) without moving everyone else's."""
+    sandbox = start_sandbox("--rate-limit", "0")
+    yield sandbox
+    stop_sandbox(sandbox)
+
+
 @pytest.fixture
 def stripe_app(
     db: Database, site: Site, app_sandbox: StripeSandbox, monkeypatch: pytest.MonkeyPatch

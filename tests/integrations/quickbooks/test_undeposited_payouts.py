@@ -8,12 +8,12 @@ module's own (its clock moves, its daily payouts are real) and the QuickBooks sa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from conftest import Database, Site
-from sandbox.stripe.conftest import StripeSandbox, start_sandbox, stop_sandbox
+from sandbox.stripe.conftest import StripeSandbox
 from sqlalchemy import update
 
 from integrations.conftest import StripeApp, use_stripe
@@ -31,14 +31,6 @@ from regentra.integrations.quickbooks import movement_kinds, movement_run
 from regentra.models import Payout, QuickBooksPosting
 
 DAY = 86_400
-
-
-@pytest.fixture(scope="module")
-def clock_sandbox() -> Iterator[StripeSandbox]:
-    """A sandbox of this module's own: the tests move its clock."""
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ by invoice, and a failed payout shows as failed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from conftest import Database, Site
-from sandbox.stripe.conftest import StripeSandbox, start_sandbox, stop_sandbox
+from sandbox.stripe.conftest import StripeSandbox
 from web.pages import PageClient
 
 from integrations.conftest import Billing, StripeApp, connect_billing, use_stripe
@@ -18,14 +18,6 @@ from integrations.stripe.test_webhook_events import stop_deliveries
 from regentra.integrations.stripe import handlers
 
 DAY = 86_400
-
-
-@pytest.fixture(scope="module")
-def clock_sandbox() -> Iterator[StripeSandbox]:
-    """A sandbox of this module's own: the tests move its clock."""
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
 
 
 @pytest.fixture

@@ -12,17 +12,10 @@ import httpx
 import pytest
 import stripe
 
-from tests.sandbox.stripe.conftest import StripeSandbox, new_key, start_sandbox, stop_sandbox
+from tests.sandbox.stripe.conftest import StripeSandbox, new_key, stop_sandbox
 
 DAY = 86400
 PLAN_FEE, SEAT = 9900, 500
-
-
-@pytest.fixture(scope="module")
-def clock_sandbox() -> Iterator[StripeSandbox]:
-    sandbox = start_sandbox("--rate-limit", "0")
-    yield sandbox
-    stop_sandbox(sandbox)
 
 
 class Account:
