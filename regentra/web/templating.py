@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader
+from sqlalchemy.exc import SQLAlchemyError
 
+from regentra.db import session_scope
 from regentra.kit.money import amount_for, format_money, to_decimal
 from regentra.kit.time import as_utc
-from regentra.web.auth import Viewer, login_url
+from regentra.web.auth import Viewer, account_for, login_url
 from regentra.web.security import (
     SESSION_COOKIE,
     Flash,
@@ -129,10 +131,27 @@ _TITLES = {
 }
 
 
+def _look_up_viewer(request: Request) -> None:
+    """Who is signed in, for an error page no view dependency ran for (an unknown path, a
+    refused CSRF token): so the page keeps the menu. Not for 5xx (the database may be the
+    trouble); a failed look-up only leaves the menu out."""
+    if getattr(request.state, "viewer", None) is not None:
+        return
+    if read_cookie(request, SESSION_COOKIE) is None:
+        return
+    try:
+        with session_scope() as session:
+            account_for(request, session)
+    except SQLAlchemyError:
+        return
+
+
 def render_error(request: Request, status: int, message: str) -> Response:
     """The page for an error outside /api/: sign-in redirect for 401, else the layout."""
     if status == 401:
         return RedirectResponse(login_url(request), status_code=303)
+    if status < 500:
+        _look_up_viewer(request)
     title = _TITLES.get(status, "Something went wrong" if status >= 500 else "Error")
     context = {
         "title": title,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -72,3 +73,59 @@ class PageClient:
         # new token from a page, as a browser following the redirect would.
         self.get("/")
         return response
+
+
+class _Tables(HTMLParser):
+    """Each table's header cells (its <thead> rows) and first body row, as (tag, classes)
+    per column (a colspan repeats its cell)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict[str, Any]] = []
+        self._stack: list[dict[str, Any]] = []
+        self._section = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "table":
+            self._stack.append({"id": found.get("id") or "", "head": [], "body": None})
+        elif not self._stack:
+            return
+        elif tag in ("thead", "tbody", "tfoot"):
+            self._section = tag
+        elif tag == "tr" and self._section == "tbody" and self._stack[-1]["body"] is None:
+            self._stack[-1]["body"] = []
+            self._section = "first-row"
+        elif tag in ("th", "td"):
+            cell = (tag, set((found.get("class") or "").split()))
+            span = int(found.get("colspan") or 1)
+            if self._section == "thead":
+                self._stack[-1]["head"].extend([cell] * span)
+            elif self._section == "first-row":
+                self._stack[-1]["body"].extend([cell] * span)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr" and self._section == "first-row":
+            self._section = "tbody-rest"
+        elif tag == "table" and self._stack:
+            self.tables.append(self._stack.pop())
+
+
+def misaligned_headers(html: str) -> list[str]:
+    """Columns whose header is not aligned as its numbers are: a `.num` cell (right-aligned)
+    under a header without `num`, or the other way round (tables without a <thead> have no
+    headers to align). Empty when all agree."""
+    parser = _Tables()
+    parser.feed(html)
+    problems = []
+    for table in parser.tables:
+        for index, (head, cell) in enumerate(zip(table["head"], table["body"] or [], strict=False)):
+            if ("num" in head[1]) != ("num" in cell[1]):
+                problems.append(f"table {table['id'] or '(no id)'} column {index + 1}")
+    return problems
+
+
+def tables_in(html: str) -> int:
+    parser = _Tables()
+    parser.feed(html)
+    return len(parser.tables)

@@ -17,7 +17,7 @@ import pytest
 from conftest import Database, free_port
 from sandbox.stripe.conftest import start_sandbox, stop_sandbox
 from sqlalchemy import select
-from web.pages import PageClient
+from web.pages import PageClient, misaligned_headers
 
 from integrations.conftest import Billing, StripeApp, connect_billing, use_stripe
 from integrations.platform.conftest import WEBHOOK, Platform, billing_of, row_of, subscribe
@@ -75,6 +75,7 @@ def test_a_new_org_is_in_trial_and_sending_stops_when_it_ends(
         shown = page.get("/billing")
         html = shown.text
         assert 'data-status="trial_over"' in html and 'id="subscribe-starter"' in html
+        assert 'data-plan="starter"' in html and misaligned_headers(html) == []  # the plans
         # Subscribe answers with a redirect to Checkout: the page's policy lets the form go.
         policy = shown.headers["content-security-policy"]
         assert f"form-action 'self' {platform.app.sandbox.url};" in policy
@@ -118,6 +119,7 @@ def test_subscribing_through_checkout_makes_the_org_active(
         # From the platform account: the card on file and the first (paid) invoice.
         assert 'id="billing-card">visa •••• 4242<' in html
         assert 'data-status="paid"' in html and f'href="{platform.app.sandbox.url}/' in html
+        assert misaligned_headers(html) == []  # the invoices' amounts
     body = billing_of(kit)
     assert body["payment_method"] == "visa •••• 4242" and body["stripe_error"] is None
     (first,) = body["invoices"]
