@@ -22,7 +22,7 @@ from regentra.invoices import service as invoices
 from regentra.invoices import transitions
 from regentra.invoices.schemas import InvoiceCreate
 from regentra.models import Client, Invoice, InvoiceLine, Org, Ticket, TimeEntry, User
-from web.pages import PageClient, flash, form_error
+from web.pages import PageClient, flash, form_error, misaligned_headers
 
 _ROW = re.compile(r'<tr data-invoice-id="([^"]+)" data-status="(\w+)">')
 _LINE = re.compile(r'data-line-id="([^"]+)" data-kind="(\w+)" data-amount="(\d+)"')
@@ -428,6 +428,8 @@ def test_send_then_void_releasing_the_entries(stripe_app: StripeApp) -> None:
         assert url and url.group(1).startswith(billing.sandbox.url + "/i/")
         hosted = httpx.get(html.unescape(url.group(1)))
         assert hosted.status_code == 200 and "$240.00" in hosted.text
+        assert 'id="open-payment-link"' in detail
+        assert misaligned_headers(detail) == []
 
         r = page.post(f"{path}/void", {"release_entries": "yes"})
         detail = page.follow(r).text
@@ -435,6 +437,9 @@ def test_send_then_void_releasing_the_entries(stripe_app: StripeApp) -> None:
         assert kind == "success" and "voided; its time entries can be invoiced again" in message
         assert 'data-status="void"' in detail and "2 time entries released" in detail
         assert 'data-action="void"' not in detail
+        # Voided: no payment link offered any more (the hosted page can no longer be paid).
+        assert 'id="payment-link-panel"' not in detail and 'id="open-payment-link"' not in detail
+        assert html.unescape(url.group(1)) not in html.unescape(detail)
         r = page.post(f"{path}/void", {"release_entries": "no"})
         kind, message = flash(page.follow(r).text) or ("", "")
         assert kind == "error" and "already void" in message
