@@ -13,7 +13,7 @@ import re
 import uuid
 
 import pytest
-from integrations.conftest import StripeApp, assert_no_secret
+from integrations.conftest import StripeApp, assert_no_secret, connect_billing
 from playwright.sync_api import Page, expect
 from sandbox.stripe.conftest import new_key
 from sandbox.stripe.receiver import wait_until
@@ -102,13 +102,13 @@ def test_admin_connects_without_javascript(stripe_server: StripeApp) -> None:
         assert f"sk_test_\u2026{sk[-4:]}" in r.text  # the secret key was kept
         assert_no_secret(r.text, sk, secret)
 
-        # A new webhook URL.
-        r = page.follow(page.post("/integrations/stripe/webhook-token/rotate"))
+        # A new webhook URL (once the box saying yes is ticked).
+        r = page.follow(page.post("/integrations/stripe/webhook-token/rotate", {"confirm": "yes"}))
         new_url = html.unescape(_WEBHOOK_URL.search(r.text).group(1))  # type: ignore[union-attr]
         assert new_url != url
 
         # Disconnect.
-        r = page.follow(page.post("/integrations/stripe/disconnect"))
+        r = page.follow(page.post("/integrations/stripe/disconnect", {"confirm": "yes"}))
         assert 'data-mode="none"' in r.text and 'id="stripe-secret-key-hint"' not in r.text
     assert_no_secret(stripe_server.server.log(), sk, secret)
 
@@ -187,3 +187,78 @@ def test_page_shows_webhook_and_catalog_status(stripe_app: StripeApp) -> None:
         page.login(kit.admin.email)
         text = page.get("/integrations").text
         assert "no webhook signing secret is saved" in text
+
+
+_SETUP = re.compile(r'<details class="setup" id="stripe-setup"( open)?>')
+
+
+def _setup_open(text: str) -> bool:
+    found = _SETUP.search(text)
+    assert found, "the card has its setup steps"
+    return found.group(1) is not None
+
+
+def _webhook_url(text: str) -> str:
+    return html.unescape(_WEBHOOK_URL.search(text).group(1))  # type: ignore[union-attr]
+
+
+def test_connected_card_folds_the_setup_and_asks_before_rotating_or_disconnecting(
+    stripe_app: StripeApp,
+) -> None:
+    billing = connect_billing(stripe_app)
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        text = page.get("/integrations").text
+        # Connected (keys and signing secret): the four steps fold away, one click to reopen.
+        assert not _setup_open(text) and "done: keys and signing secret saved" in text
+        # The status block: a list of five facts, each a name and its value.
+        block = text[text.index('<dl class="status-list" id="stripe-status">') :]
+        block = block[: block.index("</dl>")]
+        names = re.findall(r"<dt>([^<]+)</dt>", block)
+        assert names == [
+            "Last connection test",
+            "Last webhook received",
+            "Last webhook rejected",
+            "Last reconciliation",
+            "Service Catalog",
+        ]
+        for field in ("stripe-rotate-confirm", "stripe-disconnect-confirm"):
+            assert re.search(rf'id="{field}" required>', text), field
+        url = _webhook_url(text)
+
+        # Without the box ticked (a browser would not send the form): asked again, nothing done.
+        r = page.post("/integrations/stripe/webhook-token/rotate")
+        assert r.status_code == 422
+        assert '<details class="danger-zone" id="stripe-more" open>' in r.text
+        assert "Tick the box to confirm making a new webhook URL." in r.text
+        assert _webhook_url(r.text) == url
+        r = page.post("/integrations/stripe/webhook-token/rotate", {"confirm": "yes"})
+        kind, message = flash(page.follow(r).text) or ("", "")
+        assert kind == "success" and "New webhook URL made" in message
+        assert _webhook_url(page.get("/integrations").text) != url
+
+        r = page.post("/integrations/stripe/disconnect", {"confirm": ""})
+        assert r.status_code == 422
+        assert "Tick the box to confirm disconnecting Stripe." in r.text
+        assert 'data-mode="test"' in page.get("/integrations").text  # still connected
+        r = page.post("/integrations/stripe/disconnect", {"confirm": "yes"})
+        text = page.follow(r).text
+        assert 'data-mode="none"' in text
+        assert _setup_open(text)  # not connected: the steps are open again
+        assert 'id="stripe-disconnect-confirm"' not in text  # nothing left to disconnect
+
+
+def test_keys_without_a_signing_secret_keep_the_steps_open(stripe_app: StripeApp) -> None:
+    kit = stripe_app.make_org()
+    with kit.api() as api:
+        key = new_key()
+        saved = api.put(
+            "/integrations/stripe",
+            json={"publishable_key": "pk_test_" + key[8:], "secret_key": key},
+        )
+        assert saved.status_code == 200, saved.text
+    with PageClient(stripe_app.server) as page:
+        page.login(kit.admin.email)
+        text = page.get("/integrations").text
+    assert 'data-mode="test"' in text  # the keys are saved
+    assert _setup_open(text)  # steps 3 and 4 (the webhook) are still to do

@@ -4,7 +4,8 @@ card is `web/views/quickbooks_card.py`, its routes `web/views/quickbooks.py`).
 Plain forms that work without JavaScript: Save and Test Connection are two buttons of one
 form (Test Connection posts to its own action and shows the result inline); the webhook URL
 is selectable text. JavaScript only improves: Copy button, Test Connection without a reload.
-Secret fields are never filled in: only their hint is shown.
+Secret fields are never filled in: only their hint is shown. Making a new webhook URL and
+disconnecting each ask for a ticked "Yes, ..." box, checked here too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from regentra.integrations.stripe.connection_test import TestResult
 from regentra.integrations.stripe.payment_methods import LABELS, StripePaymentMethods
 from regentra.integrations.stripe.settings import StripeKeys, StripeTestKeys
 from regentra.web.auth import Account, AdminPage
-from regentra.web.forms import FormDep, failure, text
+from regentra.web.forms import FormDep, checkbox, failure, text
 from regentra.web.templating import redirect, render
 from regentra.web.views import quickbooks_card, quickbooks_mapping
 
@@ -62,6 +63,7 @@ def _page(
     error: str | None = None,
     test: TestResult | None = None,
     quickbooks_error: str | None = None,
+    danger_error: str | None = None,
     status: int = 200,
 ) -> Response:
     state = settings.status(session, org_id=account.org.id)
@@ -79,6 +81,7 @@ def _page(
         "catalog_last_sync_at": _when(state["catalog"]["last_sync_at"]),
         "test": test,
         "error": error,
+        "danger_error": danger_error,
         "method_labels": LABELS,
         "quickbooks": quickbooks_card.card(session, org_id=account.org.id, error=quickbooks_error),
         "quickbooks_mapping": quickbooks_mapping.card(session, account),
@@ -164,8 +167,24 @@ def save_payment_methods(
     return redirect("/integrations", success="Payment methods saved.")
 
 
+def _unconfirmed(
+    request: Request, session: SessionDep, account: Account, form: FormDep, what: str
+) -> Response | None:
+    """The page again, asking for the tick, when a form's "Yes, ..." box was left unticked
+    (browsers refuse to send it so; this is for everything else)."""
+    if checkbox(form, "confirm"):
+        return None
+    return _page(
+        request, session, account, danger_error=f"Tick the box to confirm {what}.", status=422
+    )
+
+
 @router.post("/stripe/webhook-token/rotate")
-def rotate_webhook_url(session: SessionDep, account: AdminPage) -> Response:
+def rotate_webhook_url(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    if refused := _unconfirmed(request, session, account, form, "making a new webhook URL"):
+        return refused
     settings.rotate_webhook_token(session, org_id=account.org.id, actor=Actor.of(account.user))
     return redirect(
         "/integrations",
@@ -174,7 +193,11 @@ def rotate_webhook_url(session: SessionDep, account: AdminPage) -> Response:
 
 
 @router.post("/stripe/disconnect")
-def disconnect_stripe(session: SessionDep, account: AdminPage) -> Response:
+def disconnect_stripe(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    if refused := _unconfirmed(request, session, account, form, "disconnecting Stripe"):
+        return refused
     settings.disconnect(session, org_id=account.org.id, actor=Actor.of(account.user))
     return redirect("/integrations", success="Stripe disconnected; its keys were deleted.")
 
