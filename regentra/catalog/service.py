@@ -170,6 +170,15 @@ def create_manual(
     return item
 
 
+def check_editable(item: CatalogItem) -> None:
+    """409 for an item synced from Stripe: it changes in Stripe, not here."""
+    if item.source == CatalogSource.stripe.value:
+        raise ManagedByStripe(
+            "this item comes from Stripe: change it in the Stripe Dashboard, then use "
+            "Sync from Stripe on the Catalog page"
+        )
+
+
 def update(
     session: Session,
     *,
@@ -180,11 +189,8 @@ def update(
 ) -> CatalogItem:
     item = items.get(session, org_id=org_id, id=item_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
-    if item.source == CatalogSource.stripe.value and changes:
-        raise ManagedByStripe(
-            "this item comes from Stripe: change it in the Stripe Dashboard, then use "
-            "Sync from Stripe on the Catalog page"
-        )
+    if changes:
+        check_editable(item)
     for field in ("name", "active"):
         if field in changes and changes[field] is None:
             raise Invalid(f"{field} cannot be null")

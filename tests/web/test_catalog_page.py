@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
+
+from sqlalchemy import select
 
 from regentra.catalog import service as catalog
 from regentra.catalog.schemas import StripeItem
-from regentra.models import CatalogSync
+from regentra.models import AuditEvent, CatalogSync
 from web.pages import PageClient, flash, form_error
 
 
@@ -78,3 +82,77 @@ def test_progress_while_syncing_and_roles(make_org: Any, site: Any) -> None:
         assert 'id="catalog-form"' not in html and 'id="sync-from-stripe"' not in html
         assert page.post("/catalog", {"name": "Sneaky"}).status_code == 403
         assert page.post("/catalog/sync").status_code == 403
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        html = page.get("/catalog").text
+        # The admin's Sync button is there but disabled while the sync runs.
+        assert re.search(r'id="sync-from-stripe" disabled>', html)
+
+
+def test_admin_edits_a_manual_item_not_a_stripe_one(make_org: Any, site: Any) -> None:
+    kit = make_org()
+    _stripe_items(kit, 2)
+    tech = kit.add_user("technician")
+    with kit.api() as api:
+        made = api.post(
+            "/catalog",
+            json={"name": "Onsite visit", "unit_amount": 15000, "currency": "USD"},
+        )
+        assert made.status_code == 201, made.text
+        item_id = made.json()["id"]
+        stripe_id = next(
+            i["id"]
+            for i in api.get("/catalog").json()["items"]
+            if i["source"] == "stripe" and i["active"]
+        )
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        html = page.get("/catalog").text
+        assert f'href="/catalog/{item_id}/edit"' in html
+        assert f'data-item-id="{stripe_id}"' in html  # listed, but managed in Stripe:
+        assert f'href="/catalog/{stripe_id}/edit"' not in html
+
+        form = page.get(f"/catalog/{item_id}/edit")
+        assert form.status_code == 200
+        assert 'value="Onsite visit"' in form.text and 'value="150.00"' in form.text
+
+        bad = {"name": "Onsite visit", "unit_amount": "1.234", "currency": "USD"}
+        r = page.post(f"/catalog/{item_id}/edit", bad)
+        assert r.status_code == 422 and "more decimals" in (form_error(r.text) or "")
+        assert 'value="1.234"' in r.text  # what was typed stays
+        r = page.post(f"/catalog/{item_id}/edit", {**bad, "name": "  "})
+        assert r.status_code == 422
+
+        good = {
+            "name": "Onsite visit (half day)",
+            "description": "Up to four hours on site",
+            "unit_amount": "480.00",
+            "currency": "USD",
+        }
+        r = page.post(f"/catalog/{item_id}/edit", good)
+        assert r.status_code == 303, form_error(r.text)
+        html = page.follow(r).text
+        assert flash(html) == ("success", "Catalog item Onsite visit (half day) saved.")
+        assert "Up to four hours on site" in html and "$480.00" in html
+
+        # A Stripe item: neither the form nor a post changes it.
+        assert page.get(f"/catalog/{stripe_id}/edit").status_code == 409
+        r = page.post(f"/catalog/{stripe_id}/edit", good)
+        assert r.status_code == 409 and "Stripe Dashboard" in r.text
+        assert page.get(f"/catalog/{uuid.uuid4()}/edit").status_code == 404
+    with PageClient(site) as page:
+        page.login(tech.email)
+        assert page.get(f"/catalog/{item_id}/edit").status_code == 403
+        assert page.post(f"/catalog/{item_id}/edit", {"name": "Sneaky"}).status_code == 403
+    with kit.api() as api:
+        items = {i["id"]: i for i in api.get("/catalog").json()["items"]}
+    assert (items[item_id]["name"], items[item_id]["unit_amount"]) == (good["name"], 48000)
+    assert items[item_id]["description"] == good["description"]
+    assert items[stripe_id]["name"].startswith("Managed seat")
+    with kit.db.session() as s:
+        audit = s.scalars(
+            select(AuditEvent).where(
+                AuditEvent.org_id == kit.org.id, AuditEvent.action == "catalog_item.updated"
+            )
+        ).one()
+    assert audit.details["changed"] == ["description", "name", "unit_amount"]

@@ -1,4 +1,5 @@
-"""PSA → Catalog: everyone browses and searches; admins sync from Stripe and add items."""
+"""PSA → Catalog: everyone browses and searches; admins sync from Stripe, add items and edit
+the manual ones (Stripe's change in Stripe)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from regentra.catalog.lines import fixed_line_problem
 from regentra.catalog.schemas import CatalogItemCreate, CatalogItemUpdate
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
-from regentra.models import SyncStatus
+from regentra.models import CatalogItem, SyncStatus
 from regentra.web.auth import Account, AdminPage, SignedIn
 from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text
-from regentra.web.templating import redirect, render
+from regentra.web.templating import major_units, redirect, render
 
 router = APIRouter(prefix="/catalog")
 
@@ -150,3 +151,62 @@ def set_active(
         return redirect("/catalog", error=exc.message[:1].upper() + exc.message[1:] + ".")
     word = "activated" if active else "deactivated"
     return redirect("/catalog", success=f"Catalog item {item.name} {word}.")
+
+
+_EDITABLE = ("name", "description", "unit_amount", "currency")
+
+
+def _manual_item(session: Session, account: Account, item_id: uuid.UUID) -> CatalogItem:
+    item = service.items.get(session, org_id=account.org.id, id=item_id)
+    service.check_editable(item)  # says so before anything is typed
+    return item
+
+
+def _edit_page(
+    request: Request,
+    item: CatalogItem,
+    values: dict[str, str],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = {"title": f"Edit {item.name}", "item": item, "values": values, "error": error}
+    return render(request, "catalog/edit.html", context, status=status)
+
+
+@router.get("/{item_id}/edit")
+def edit_item_page(
+    request: Request, item_id: uuid.UUID, session: SessionDep, account: AdminPage
+) -> Response:
+    item = _manual_item(session, account, item_id)
+    currency = item.currency or account.org.default_currency
+    values = {
+        "name": item.name,
+        "description": item.description or "",
+        "unit_amount": major_units(item.unit_amount, currency),
+        "currency": currency,
+    }
+    return _edit_page(request, item, values)
+
+
+@router.post("/{item_id}/edit")
+def edit_item(
+    request: Request, item_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    item = _manual_item(session, account, item_id)
+    try:
+        fields = _fields(form, item.currency or account.org.default_currency)
+        data = CatalogItemUpdate(**{name: fields[name] for name in _EDITABLE})
+        service.update(
+            session,
+            org_id=account.org.id,
+            item_id=item_id,
+            data=data,
+            actor=Actor.of(account.user),
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        values = {name: text(form, name) for name in _EDITABLE}
+        return _edit_page(request, item, values, error=message, status=status)
+    return redirect("/catalog", success=f"Catalog item {item.name} saved.")
