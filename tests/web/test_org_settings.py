@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
 
+from regentra.kit.time import time_zones
 from regentra.models import AuditEvent, Org
 from web.pages import PageClient, form_error
 
@@ -20,6 +22,13 @@ def test_admin_changes_settings_and_self_approval_follows(make_org: Any, site: A
         page.login(kit.admin.email)
         form = page.get("/settings")
         assert form.status_code == 200 and 'id="org-self-approval"' in form.text
+        # The time zone is chosen from the IANA zones, grouped by region, the org's selected.
+        assert '<select id="org-timezone" name="timezone" required' in form.text
+        offered = re.findall(r'<option value="([^"]+)"', form.text)
+        assert sorted(offered) == list(time_zones())  # each zone once, nothing else
+        assert '<optgroup label="Europe">' in form.text
+        assert f'<option value="{kit.org.timezone}" selected>' in form.text
+        assert 'value="America/New_York">America/New York</option>' in form.text
         good = {
             "name": "Renamed MSP",
             "timezone": "Europe/Berlin",
@@ -35,7 +44,10 @@ def test_admin_changes_settings_and_self_approval_follows(make_org: Any, site: A
             assert s.get(Org, kit.org.id).name == kit.org.name  # type: ignore[union-attr]
         r = page.post("/settings", good)
         assert r.status_code == 303
-        assert "Renamed MSP" in page.follow(r).text
+        saved = page.follow(r).text
+        assert "Renamed MSP" in saved
+        assert '<option value="Europe/Berlin" selected>' in saved
+        assert saved.count(" selected>") == 1  # one zone chosen
     with kit.db.session() as s:
         org = s.get(Org, kit.org.id)
         assert org is not None

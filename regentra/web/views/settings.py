@@ -1,6 +1,9 @@
-"""Organization settings (admins): name, time zone, currency, default rate, self-approval."""
+"""Organization settings (admins): name, time zone (chosen from the IANA zones; the service
+checks it again), currency, default rate, self-approval."""
 
 from __future__ import annotations
+
+from functools import cache
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -29,6 +32,18 @@ def _values(org: Org) -> dict[str, str]:
     }
 
 
+@cache
+def _zone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The IANA zones by region ("America", "Europe", ...), for the time zone list; the
+    names without a region (UTC, GMT, EST5EDT, ...) last, as "Other"."""
+    groups: dict[str, list[str]] = {}
+    for zone in time_zones():
+        region = zone.split("/", 1)[0] if "/" in zone else "Other"
+        groups.setdefault(region, []).append(zone)
+    order = sorted(groups, key=lambda region: (region == "Other", region))
+    return tuple((region, tuple(groups[region])) for region in order)
+
+
 def _page(
     request: Request, values: dict[str, str], *, error: str | None = None, status: int = 200
 ) -> Response:
@@ -36,6 +51,7 @@ def _page(
         "title": "Organization",
         "values": values,
         "timezones": time_zones(),
+        "timezone_groups": _zone_groups(),
         "error": error,
     }
     return render(request, "settings/org.html", context, status=status)
