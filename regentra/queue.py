@@ -56,6 +56,7 @@ TASK_MODULES = (
     "regentra.integrations.quickbooks.tasks",
     "regentra.integrations.platform.tasks",
     "regentra.invoices.tasks",
+    "regentra.invoice_runs.tasks",
 )
 
 

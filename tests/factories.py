@@ -90,6 +90,7 @@ class OrgKit:
         minutes: int = 60,
         status: str = "draft",
         approver: User | None = None,
+        work_date: date | None = None,
     ) -> TimeEntry:
         ticket = ticket or self.ticket()
 
@@ -99,7 +100,10 @@ class OrgKit:
             tech = s.get(User, technician.id)
             assert tech is not None
             data = TimeEntryCreate(
-                ticket_id=ticket.id, work_date=date.today(), minutes=minutes, description="work"
+                ticket_id=ticket.id,
+                work_date=work_date or date.today(),
+                minutes=minutes,
+                description="work",
             )
             entry = entries_service.create(s, org=org, user=tech, data=data)
             if status in ("submitted", "approved", "rejected"):

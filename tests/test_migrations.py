@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import pytest
@@ -612,3 +613,73 @@ def test_0016_upgrades_a_database_holding_paid_invoices(
         )
         assert conn.execute(sa.text("SELECT amount FROM refunds")).scalar() == 2000
         _assert_models_match(conn)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0017_upgrades_a_database_holding_approved_time(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0017 (invoice runs) over a 0016 database with an org and a client: a run
+    and its item for that client can be recorded, and a second item for the same client in
+    the same run is refused."""
+    url = _old_database(backend, request, tmp_path, "0016")
+    ids = _ids(backend, "org", "client", "run", "item", "again")
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
+            "orgs",
+            id=ids["org"],
+            name="Old MSP",
+            slug="old-msp",
+            timezone="UTC",
+            default_currency="USD",
+            default_hourly_rate=10000,
+            allow_self_approval=False,
+            default_days_until_due=30,
+            next_invoice_number=1,
+        )
+        _insert(
+            conn,
+            backend,
+            "clients",
+            id=ids["client"],
+            org_id=ids["org"],
+            name="Client",
+            billing_email="ap@client.example",
+            currency="USD",
+            hourly_rate=12000,
+            compliance_enabled=False,
+        )
+
+    upgrade(url)
+
+    item = {
+        "org_id": ids["org"],
+        "run_id": ids["run"],
+        "position": 1,
+        "client_id": ids["client"],
+        "client_name": "Client",
+        "currency": "USD",
+        "entries": 2,
+        "minutes": 90,
+        "amount": 18000,
+        "included": True,
+        "state": "listed",
+    }
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(
+            conn,
+            backend,
+            "invoice_runs",
+            id=ids["run"],
+            org_id=ids["org"],
+            period_start=date(2026, 11, 1),
+            period_end=date(2026, 11, 30),
+            status="review",
+        )
+        _insert(conn, backend, "invoice_run_items", id=ids["item"], **item)
+        assert conn.execute(sa.text("SELECT amount FROM invoice_run_items")).scalar() == 18000
+        _assert_models_match(conn)
+    with _engine(url) as engine, pytest.raises(IntegrityError), engine.begin() as conn:
+        _insert(conn, backend, "invoice_run_items", id=ids["again"], **item)

@@ -12,6 +12,7 @@ from regentra.models.invoice import (
     InvoiceStatus,
     LineKind,
 )
+from regentra.models.invoice_run import InvoiceRun, InvoiceRunItem, RunItemState, RunStatus
 from regentra.models.login_throttle import LoginThrottle
 from regentra.models.money_movement import (
     REFUND_COUNTED,
@@ -64,6 +65,8 @@ __all__ = [
     "EntryStatus",
     "Invoice",
     "InvoiceLine",
+    "InvoiceRun",
+    "InvoiceRunItem",
     "InvoiceStatus",
     "LineKind",
     "LoginThrottle",
@@ -85,6 +88,8 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "Role",
+    "RunItemState",
+    "RunStatus",
     "SecretPurpose",
     "StripeConnection",
     "StripeEvent",

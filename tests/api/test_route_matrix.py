@@ -208,6 +208,27 @@ def _payout(w: World) -> str:
     return str(w.kit._commit(make))
 
 
+def _run(w: World) -> str:
+    """An invoice run of org A, its drafts made (none: it lists no client), so sending it is
+    refused in words (nothing to send)."""
+    from datetime import date
+
+    from regentra.models import InvoiceRun
+
+    def make(s: Any) -> str:
+        row = InvoiceRun(
+            org_id=w.kit.org.id,
+            period_start=date(2026, 10, 1),
+            period_end=date(2026, 10, 31),
+            status="generated",
+        )
+        s.add(row)
+        s.flush()
+        return str(row.id)
+
+    return str(w.kit._commit(make))
+
+
 def _member(w: World, *, active: bool = True) -> Req:
     """A fresh technician of org A to act on (deactivated first when asked)."""
     from regentra.audit.service import Actor
@@ -421,6 +442,20 @@ CASES: dict[tuple[str, str], Case] = {
         ADMIN, lambda w, u: Req(params={"payout_id": _payout(w)})
     ),
     ("GET", "/api/v1/receivables"): Case(ADMIN, lambda w, u: Req()),
+    # Invoice runs: org A has no approved time, so a new run is refused in words (409).
+    ("POST", "/api/v1/invoice-runs"): Case(
+        ADMIN, lambda w, u: Req(json={"period": "2026-10"}), 409, other_org=409
+    ),
+    ("GET", "/api/v1/invoice-runs"): Case(ADMIN, lambda w, u: Req(listed_id=_run(w))),
+    ("GET", "/api/v1/invoice-runs/{run_id}"): Case(
+        ADMIN, lambda w, u: Req(params={"run_id": _run(w)})
+    ),
+    ("POST", "/api/v1/invoice-runs/{run_id}/generate"): Case(
+        ADMIN, lambda w, u: Req(params={"run_id": _run(w)}, json={})
+    ),
+    ("POST", "/api/v1/invoice-runs/{run_id}/send"): Case(
+        ADMIN, lambda w, u: Req(params={"run_id": _run(w)}), 409
+    ),
     # The org's own Regentra subscription: billing is off on the test server (every org
     # active), so subscribing is refused in words (409) for A and B alike.
     ("GET", "/api/v1/billing"): Case(ADMIN, lambda w, u: Req()),

@@ -1,0 +1,1 @@
+"""Month-end invoice runs (`service`), sent by a background job (`tasks`)."""

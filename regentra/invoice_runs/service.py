@@ -1,0 +1,433 @@
+"""Month-end invoice runs (see `regentra.models.invoice_run`).
+
+A run for a period lists every client with approved, billable, uninvoiced time in it (its
+entries, hours and amount, as generating would bill them); **generate** makes one draft per
+ticked client with `invoices.service.generate` (so an entry is billed once however runs and
+single invoices race: a client whose time was billed meanwhile is marked "nothing left");
+**send** queues the drafts and a background job (`tasks.send_run`) sends them one by one with
+`integrations.stripe.sending.send`, each item keeping its result. Sending is idempotent per
+invoice, so a run can be left and resumed, a failed item retried, and sending twice sends
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from regentra import queue
+from regentra.audit.service import Actor, record
+from regentra.errors import Conflict, Invalid, NotFound, RegentraError
+from regentra.invoices import service as invoices
+from regentra.invoices.errors import NothingToInvoice
+from regentra.invoices.schemas import InvoiceCreate
+from regentra.invoices.transitions import org_today
+from regentra.kit.ids import new_id
+from regentra.kit.money import amount_for
+from regentra.kit.pagination import Page, paginate
+from regentra.kit.time import utcnow
+from regentra.models import (
+    Client,
+    EntryStatus,
+    Invoice,
+    InvoiceRun,
+    InvoiceRunItem,
+    InvoiceStatus,
+    Org,
+    RunItemState,
+    RunStatus,
+    TimeEntry,
+    User,
+)
+
+log = structlog.get_logger(__name__)
+
+SEND_TASK = "invoice_runs.send"
+MAX_CLIENTS = 5000  # clients one run lists
+
+S = RunItemState
+
+
+class NothingToRun(Conflict):
+    """No client has approved, billable, uninvoiced time in the period."""
+
+    code = "nothing_to_invoice"
+
+
+class RunBusy(Conflict):
+    """The run is in a state that does not allow this (e.g. generating while it sends)."""
+
+    code = "run_busy"
+
+
+def last_month(org: Org) -> tuple[date, date]:
+    """The org's previous calendar month (its time zone)."""
+    first = org_today(org).replace(day=1)
+    end = first - timedelta(days=1)
+    return end.replace(day=1), end
+
+
+def month(period: str) -> tuple[date, date]:
+    """'2026-11' → (2026-11-01, 2026-11-30); anything else is refused in words."""
+    try:
+        year, number = (int(part) for part in period.split("-"))
+        start = date(year, number, 1)
+    except ValueError:
+        raise Invalid(f"period must be a month as YYYY-MM, e.g. 2026-11, not '{period}'") from None
+    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start, following - timedelta(days=1)
+
+
+# ---- making a run ----------------------------------------------------------------------------
+
+
+def create(
+    session: Session, *, org: Org, user: User, period_start: date, period_end: date
+) -> InvoiceRun:
+    """A run listing every client with approved, billable, uninvoiced time in the period."""
+    if period_start > period_end:
+        raise Invalid("period_start must not be after period_end")
+    if period_end > org_today(org):
+        raise Invalid("The period cannot end in the future: bill a period that is over")
+    rows = session.execute(
+        select(
+            Client.id,
+            Client.name,
+            Client.currency,
+            TimeEntry.minutes,
+            TimeEntry.hourly_rate,
+        )
+        .join(Client, (Client.id == TimeEntry.client_id) & (Client.org_id == org.id))
+        .where(
+            TimeEntry.org_id == org.id,
+            TimeEntry.status == EntryStatus.approved.value,
+            TimeEntry.billable.is_(True),
+            TimeEntry.invoice_id.is_(None),
+            TimeEntry.currency == Client.currency,
+            TimeEntry.work_date >= period_start,
+            TimeEntry.work_date <= period_end,
+        )
+    )
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    for client_id, name, currency, minutes, rate in rows:
+        item = found.setdefault(
+            client_id, {"name": name, "currency": currency, "entries": 0, "minutes": 0, "amount": 0}
+        )
+        item["entries"] += 1
+        item["minutes"] += minutes
+        item["amount"] += amount_for(rate, minutes, currency)
+    if not found:
+        raise NothingToRun(
+            f"No client has approved, billable, uninvoiced time from {period_start} to "
+            f"{period_end}: approve time first, or choose another period"
+        )
+    if len(found) > MAX_CLIENTS:
+        raise Invalid(f"A run lists at most {MAX_CLIENTS} clients: choose a shorter period")
+    run = InvoiceRun(
+        id=new_id(),
+        org_id=org.id,
+        period_start=period_start,
+        period_end=period_end,
+        status=RunStatus.review.value,
+        created_by_id=user.id,
+    )
+    session.add(run)
+    session.flush()
+    ordered = sorted(found.items(), key=lambda kv: (kv[1]["name"].lower(), str(kv[0])))
+    for position, (client_id, item) in enumerate(ordered, start=1):
+        session.add(
+            InvoiceRunItem(
+                id=new_id(),
+                org_id=org.id,
+                run_id=run.id,
+                position=position,
+                client_id=client_id,
+                client_name=item["name"],
+                currency=item["currency"],
+                entries=item["entries"],
+                minutes=item["minutes"],
+                amount=item["amount"],
+            )
+        )
+    session.flush()
+    record(
+        session,
+        org_id=org.id,
+        actor=Actor.of(user),
+        action="invoice_run.created",
+        subject_type="invoice_run",
+        subject_id=run.id,
+        details={
+            "period_start": period_start.isoformat(),
+            "period_end": period_end.isoformat(),
+            "clients": len(found),
+        },
+    )
+    return run
+
+
+def get(
+    session: Session, *, org_id: uuid.UUID, run_id: uuid.UUID, lock: bool = False
+) -> InvoiceRun:
+    stmt = select(InvoiceRun).where(InvoiceRun.org_id == org_id, InvoiceRun.id == run_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    run = session.scalars(stmt).one_or_none()
+    if run is None:
+        raise NotFound("invoice run not found")
+    return run
+
+
+def items_of(session: Session, run: InvoiceRun) -> list[InvoiceRunItem]:
+    return list(
+        session.scalars(
+            select(InvoiceRunItem)
+            .where(InvoiceRunItem.org_id == run.org_id, InvoiceRunItem.run_id == run.id)
+            .order_by(InvoiceRunItem.position)
+        )
+    )
+
+
+def list_runs(
+    session: Session, *, org_id: uuid.UUID, limit: int | None = None, cursor: str | None = None
+) -> Page[InvoiceRun]:
+    stmt = select(InvoiceRun).where(InvoiceRun.org_id == org_id)
+    return paginate(session, stmt, InvoiceRun.id, limit=limit, cursor=cursor)
+
+
+# ---- generating ------------------------------------------------------------------------------
+
+
+def generate(
+    session: Session,
+    *,
+    org: Org,
+    user: User,
+    run_id: uuid.UUID,
+    client_ids: list[uuid.UUID] | None = None,
+    progress: Callable[[InvoiceRunItem], None] | None = None,
+) -> InvoiceRun:
+    """One draft per ticked client (`client_ids`: the ticked ones; default every listed
+    client), each in its own savepoint: a client whose time was billed meanwhile is marked
+    "nothing left", one that fails keeps its reason; the others go on. Running it again makes
+    only the drafts still missing."""
+    run = get(session, org_id=org.id, run_id=run_id, lock=True)
+    if run.status not in (RunStatus.review.value, RunStatus.generated.value):
+        raise RunBusy(f"This run is {run.status}: its drafts were already made and sent")
+    items = items_of(session, run)
+    if client_ids is not None:
+        unknown = set(client_ids) - {i.client_id for i in items}
+        if unknown:
+            raise Invalid(
+                f"{len(unknown)} of the clients given are not in this run (it lists the clients "
+                "with approved, uninvoiced time in its period)"
+            )
+        ticked = set(client_ids)
+        for item in items:
+            if item.state in (S.listed.value, S.excluded.value):
+                item.included = item.client_id in ticked
+                item.state = S.listed.value if item.included else S.excluded.value
+    data = {"period_start": run.period_start, "period_end": run.period_end}
+    made = 0
+    for item in items:
+        if item.state != S.listed.value:
+            continue
+        try:
+            with session.begin_nested():
+                invoice = invoices.generate(
+                    session,
+                    org=org,
+                    user=user,
+                    data=InvoiceCreate(client_id=item.client_id, **data),
+                )
+        except NothingToInvoice:
+            item.state, item.error = S.nothing.value, "nothing left to bill: billed meanwhile"
+        except RegentraError as exc:
+            item.state, item.error = S.failed.value, exc.message
+        else:
+            item.state, item.invoice_id, item.error = S.draft.value, invoice.id, None
+            made += 1
+        if progress is not None:
+            progress(item)
+    run.status = RunStatus.generated.value
+    session.flush()
+    record(
+        session,
+        org_id=org.id,
+        actor=Actor.of(user),
+        action="invoice_run.generated",
+        subject_type="invoice_run",
+        subject_id=run.id,
+        details={"drafts": made},
+    )
+    return run
+
+
+# ---- sending ---------------------------------------------------------------------------------
+
+
+def request_send(session: Session, *, org: Org, user: User, run_id: uuid.UUID) -> InvoiceRun:
+    """Queue the run's drafts (and the ones that failed to send) and enqueue the send job.
+    Asking again while it sends enqueues the job again (a job that died is resumed); an
+    invoice is never sent twice (`sending.send` finds what an earlier attempt did)."""
+    run = get(session, org_id=org.id, run_id=run_id, lock=True)
+    if run.status == RunStatus.review.value:
+        raise RunBusy("Generate the drafts first, review them, then send")
+    queued = session.execute(
+        update(InvoiceRunItem)
+        .where(
+            InvoiceRunItem.org_id == org.id,
+            InvoiceRunItem.run_id == run.id,
+            InvoiceRunItem.invoice_id.is_not(None),
+            InvoiceRunItem.state.in_((S.draft.value, S.failed.value)),
+        )
+        .values(state=S.sending.value, error=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    pending = session.scalar(
+        select(InvoiceRunItem.id)
+        .where(
+            InvoiceRunItem.org_id == org.id,
+            InvoiceRunItem.run_id == run.id,
+            InvoiceRunItem.state == S.sending.value,
+        )
+        .limit(1)
+    )
+    if pending is None:
+        raise Conflict("Nothing to send: every draft of this run is sent", code="nothing_to_send")
+    run.status = RunStatus.sending.value
+    run.send_requested_by_id, run.send_requested_at, run.finished_at = user.id, utcnow(), None
+    queue.enqueue(session, SEND_TASK, str(run.id))
+    record(
+        session,
+        org_id=org.id,
+        actor=Actor.of(user),
+        action="invoice_run.send_requested",
+        subject_type="invoice_run",
+        subject_id=run.id,
+        details={"queued": int(getattr(queued, "rowcount", 0) or 0)},
+    )
+    session.flush()
+    session.expire_all()
+    return get(session, org_id=org.id, run_id=run.id)
+
+
+@dataclass(frozen=True)
+class Sent:
+    item: InvoiceRunItem
+    ok: bool
+
+
+def send_next(session_factory: Callable[[], Any], run_id: uuid.UUID) -> Sent | None:
+    """Send the run's next queued draft in a unit of work of its own; None when none is left
+    (then the run is done). `session_factory`: `db.session_scope`."""
+    from regentra.integrations.stripe import sending
+
+    with session_factory() as session:
+        run = session.get(InvoiceRun, run_id)
+        if run is None:
+            return None
+        item = session.scalars(
+            select(InvoiceRunItem)
+            .where(
+                InvoiceRunItem.org_id == run.org_id,
+                InvoiceRunItem.run_id == run.id,
+                InvoiceRunItem.state == S.sending.value,
+            )
+            .order_by(InvoiceRunItem.position)
+            .limit(1)
+        ).one_or_none()
+        if item is None:
+            if run.status == RunStatus.sending.value:
+                run.status, run.finished_at = RunStatus.done.value, utcnow()
+            return None
+        user = session.get(User, run.send_requested_by_id) if run.send_requested_by_id else None
+        invoice = session.get(Invoice, item.invoice_id) if item.invoice_id else None
+        item_id, org_id = item.id, run.org_id
+    error: str | None = None
+    if user is None or not user.is_active:
+        error = "the admin who asked to send is no longer active: send the run again"
+    elif invoice is None:
+        error = "its draft was deleted"
+    elif invoice.status == InvoiceStatus.void.value:
+        error = f"invoice {invoice.number} is void"
+    elif invoice.status == InvoiceStatus.draft.value:  # else sent meanwhile (on its page)
+        try:
+            with session_factory() as session:
+                org, sender = session.get(Org, org_id), session.get(User, user.id)
+                assert org is not None and sender is not None
+                sending.send(session, org=org, user=sender, invoice_id=invoice.id)
+        except RegentraError as exc:
+            error = exc.message
+    with session_factory() as session:
+        item = session.get(InvoiceRunItem, item_id)
+        assert item is not None
+        if item.state == S.sending.value:
+            item.state = S.failed.value if error else S.sent.value
+            item.error = error
+        if error:
+            log.info("invoice run item not sent", run_id=str(run_id), error=error)
+        session.flush()
+        session.expunge(item)
+    return Sent(item, error is None)
+
+
+def progress(items: list[InvoiceRunItem]) -> dict[str, Any]:
+    """Counts by state, and how far sending is (sent or failed, of what was queued)."""
+    counts = Counter(i.state for i in items)
+    to_send = sum(counts[s] for s in (S.sending.value, S.sent.value, S.failed.value))
+    done = counts[S.sent.value] + counts[S.failed.value]
+    return {"counts": dict(counts), "to_send": to_send, "done": done}
+
+
+def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
+    """A run with its items, totals and progress, as the API and the page show it."""
+    items = items_of(session, run)
+    numbers = dict(
+        session.execute(
+            select(Invoice.id, Invoice.number).where(
+                Invoice.org_id == run.org_id,
+                Invoice.id.in_({i.invoice_id for i in items if i.invoice_id} or {run.id}),
+            )
+        ).all()
+    )
+    totals: Counter[str] = Counter()
+    for i in items:
+        if i.included:
+            totals[i.currency] += i.amount
+    return {
+        "id": run.id,
+        "period_start": run.period_start,
+        "period_end": run.period_end,
+        "status": run.status,
+        "created_at": run.created_at,
+        "send_requested_at": run.send_requested_at,
+        "finished_at": run.finished_at,
+        "totals": [{"currency": c, "amount": a} for c, a in sorted(totals.items())],
+        "minutes": sum(i.minutes for i in items if i.included),
+        "progress": progress(items),
+        "items": [
+            {
+                "client_id": i.client_id,
+                "client_name": i.client_name,
+                "currency": i.currency,
+                "entries": i.entries,
+                "minutes": i.minutes,
+                "amount": i.amount,
+                "included": i.included,
+                "state": i.state,
+                "invoice_id": i.invoice_id,
+                "invoice_number": numbers.get(i.invoice_id) if i.invoice_id else None,
+                "error": i.error,
+            }
+            for i in items
+        ],
+    }

@@ -1,0 +1,169 @@
+"""Month-end invoice runs through the API, in-process against the Stripe sandbox: a run for last
+month lists the clients with approved, uninvoiced time in it (hours, amounts, totals), makes a
+draft per ticked client, sends them in the background with a result per invoice; sending twice
+sends nothing twice, a client billed meanwhile has nothing left, a Stripe outage fails items
+with Stripe's words and sending again retries only those."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from integrations.conftest import Billing, StripeApp, connect_billing
+from integrations.stripe.test_sending import assert_sent_once, error
+from regentra.invoice_runs import service
+
+RUNS = "/invoice-runs"
+
+
+def _last_month() -> date:
+    return date.today().replace(day=1) - timedelta(days=3)
+
+
+@pytest.fixture
+def billing(stripe_app: StripeApp, run_tasks: Callable[..., list[str]]) -> Billing:
+    made = connect_billing(stripe_app)
+    run_tasks()  # the first Save's catalog sync
+    return made
+
+
+def _client_with_time(billing: Billing, name: str, *minutes: int, **kw: Any) -> Any:
+    kit = billing.kit
+    client = kit.client(name=name, hourly_rate=12000)
+    ticket = kit.ticket(client)
+    tech, approver = kit.add_user("technician"), kit.add_user("approver")
+    for m in minutes:
+        kit.entry(tech, ticket=ticket, minutes=m, status="approved", approver=approver, **kw)
+    return client
+
+
+def _post(billing: Billing, path: str, **kw: Any) -> Any:
+    with billing.kit.api() as api:
+        return api.post(path, **kw)
+
+
+def _get(billing: Billing, run_id: str) -> dict[str, Any]:
+    with billing.kit.api() as api:
+        got = api.get(f"{RUNS}/{run_id}")
+    assert got.status_code == 200, got.text
+    body: dict[str, Any] = got.json()
+    return body
+
+
+def test_a_run_for_last_month_drafts_and_sends_the_ticked_clients(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    last = _last_month()
+    acme = _client_with_time(billing, "Acme", 90, 30, work_date=last)
+    beta = _client_with_time(billing, "Beta", 60, work_date=last)
+    _client_with_time(billing, "Gamma", 45, work_date=last)
+    _client_with_time(billing, "Now Ltd", 60)  # this month: not in last month's run
+    made = _post(billing, RUNS, json={})
+    assert made.status_code == 201, made.text
+    run = made.json()
+    assert (run["status"], run["period_start"]) == ("review", last.replace(day=1).isoformat())
+    listed = [(i["client_name"], i["entries"], i["minutes"], i["amount"]) for i in run["items"]]
+    assert listed == [("Acme", 2, 120, 24000), ("Beta", 1, 60, 12000), ("Gamma", 1, 45, 9000)]
+    assert run["totals"] == [{"currency": "USD", "amount": 45000}] and run["minutes"] == 225
+
+    # Untick Gamma; generate: one draft each for Acme and Beta.
+    ticked = {"client_ids": [str(acme.id), str(beta.id)]}
+    generated = _post(billing, f"{RUNS}/{run['id']}/generate", json=ticked)
+    assert generated.status_code == 200, generated.text
+    run = generated.json()
+    assert [(i["client_name"], i["state"]) for i in run["items"]] == [
+        ("Acme", "draft"),
+        ("Beta", "draft"),
+        ("Gamma", "excluded"),
+    ]
+    assert run["status"] == "generated" and run["totals"][0]["amount"] == 36000
+    drafts = [i for i in run["items"] if i["invoice_id"]]
+    assert all(i["invoice_number"] for i in drafts)
+
+    sending = _post(billing, f"{RUNS}/{run['id']}/send")
+    assert sending.status_code == 202, sending.text
+    assert sending.json()["status"] == "sending"
+    assert sending.json()["progress"] == {
+        "counts": {"sending": 2, "excluded": 1},
+        "to_send": 2,
+        "done": 0,
+    }
+    assert run_tasks().count(service.SEND_TASK) == 1
+    run = _get(billing, run["id"])
+    assert run["status"] == "done" and run["finished_at"]
+    assert run["progress"]["done"] == 2 and run["progress"]["counts"]["sent"] == 2
+    for item in drafts:
+        assert_sent_once(billing, item["invoice_id"])
+
+    # Twice: nothing is sent twice, and the drafts are not made again.
+    again = _post(billing, f"{RUNS}/{run['id']}/send")
+    assert again.status_code == 409 and error(again)["code"] == "nothing_to_send"
+    regenerate = _post(billing, f"{RUNS}/{run['id']}/generate", json={})
+    assert regenerate.status_code == 409 and error(regenerate)["code"] == "run_busy"
+    # Gamma's time is still there for another run.
+    second = _post(billing, RUNS, json={"period": last.strftime("%Y-%m")})
+    assert [i["client_name"] for i in second.json()["items"]] == ["Gamma"]
+    with billing.kit.api() as api:
+        listed_runs = api.get(RUNS).json()["items"]
+    assert [r["id"] for r in listed_runs] == [second.json()["id"], run["id"]]
+
+
+def test_a_client_billed_meanwhile_has_nothing_left_and_stripe_failures_are_retried(
+    billing: Billing, run_tasks: Callable[..., list[str]]
+) -> None:
+    last = _last_month()
+    acme = _client_with_time(billing, "Acme", 60, work_date=last)
+    _client_with_time(billing, "Beta", 60, work_date=last)
+    run = _post(billing, RUNS, json={"period": last.strftime("%Y-%m")}).json()
+    # Acme is billed on its own before the run generates: every entry is billed once.
+    single = _post(billing, "/invoices", json={"client_id": str(acme.id)})
+    assert single.status_code == 201, single.text
+    run = _post(billing, f"{RUNS}/{run['id']}/generate").json()
+    assert [(i["client_name"], i["state"]) for i in run["items"]] == [
+        ("Acme", "nothing"),
+        ("Beta", "draft"),
+    ]
+    assert "billed meanwhile" in run["items"][0]["error"]
+
+    # Stripe fails while the job sends: the item fails with Stripe's words, the run is done.
+    assert _post(billing, f"{RUNS}/{run['id']}/send").status_code == 202
+    with billing.control() as control:
+        assert control.post("/_sandbox/faults", data={"rate_500": "1"}).status_code == 200
+        try:
+            run_tasks()
+        finally:
+            assert control.post("/_sandbox/faults").status_code == 200
+    run = _get(billing, run["id"])
+    (beta,) = [i for i in run["items"] if i["client_name"] == "Beta"]
+    assert run["status"] == "done" and beta["state"] == "failed"
+    assert "Stripe" in beta["error"]
+    # Sending again retries the failed one only; it is sent once.
+    assert _post(billing, f"{RUNS}/{run['id']}/send").status_code == 202
+    run_tasks()
+    run = _get(billing, run["id"])
+    (beta,) = [i for i in run["items"] if i["client_name"] == "Beta"]
+    assert beta["state"] == "sent" and beta["error"] is None
+    assert_sent_once(billing, beta["invoice_id"])
+
+
+def test_bad_periods_and_empty_runs_are_refused_in_words(billing: Billing) -> None:
+    for body, words in (
+        ({"period": "2026-13"}, "YYYY-MM"),
+        ({"period": "november"}, "YYYY-MM"),
+        ({"period_start": "2026-11-30", "period_end": "2026-11-01"}, "after"),
+        ({"period_start": "2026-11-01"}, "both"),
+        ({"period": "2999-01"}, "future"),
+    ):
+        refused = _post(billing, RUNS, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert words in refused.text, (body, refused.text)
+    empty = _post(billing, RUNS, json={"period": "2020-01"})
+    assert empty.status_code == 409 and error(empty)["code"] == "nothing_to_invoice"
+    assert "approve time first" in error(empty)["message"]
+    with billing.kit.api() as api:
+        assert api.get(f"{RUNS}/00000000-0000-0000-0000-000000000000").status_code == 404
+        unsent = api.post(f"{RUNS}/00000000-0000-0000-0000-000000000000/send")
+        assert unsent.status_code == 404
