@@ -140,9 +140,11 @@ PAGES = [
     "/settings",
     "/tokens",
     "/payouts",
+    "/invoice-runs",
 ]
 ADMIN_ONLY = {
     "/payouts",
+    "/invoice-runs",
     "/audit",
     "/users",
     "/clients/{client}",

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from web.pages import PageClient, misaligned_headers
 
 from integrations.conftest import Billing, StripeApp, connect_billing
 from integrations.stripe.test_sending import assert_sent_once, error
@@ -167,3 +168,39 @@ def test_bad_periods_and_empty_runs_are_refused_in_words(billing: Billing) -> No
         assert api.get(f"{RUNS}/00000000-0000-0000-0000-000000000000").status_code == 404
         unsent = api.post(f"{RUNS}/00000000-0000-0000-0000-000000000000/send")
         assert unsent.status_code == 404
+
+
+def test_the_run_pages_take_an_admin_from_the_month_to_every_invoice_sent(
+    billing: Billing, stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
+) -> None:
+    last = _last_month()
+    acme = _client_with_time(billing, "Acme", 90, work_date=last)
+    beta = _client_with_time(billing, "Beta", 30, work_date=last)
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        assert 'href="/invoice-runs"' in page.get("/invoices").text  # Invoices → New run
+        listing = page.get("/invoice-runs").text
+        assert f'value="{last.strftime("%Y-%m")}"' in listing  # last month by default
+        bad = page.post("/invoice-runs", {"period": "13/2026"})
+        assert bad.status_code == 422 and "YYYY-MM" in bad.text
+        assert 'aria-invalid="true"' in bad.text
+        review = page.follow(page.post("/invoice-runs", {"period": last.strftime("%Y-%m")}))
+        assert review.status_code == 200
+        assert f'value="{acme.id}"' in review.text and f'value="{beta.id}"' in review.text
+        assert 'data-total="USD">$240.00' in review.text  # 1.5 h + 0.5 h at $120, ticked
+        run_url = str(review.url.path)
+        made = page.follow(page.post(f"{run_url}/generate", {"client_id": [str(acme.id)]}))
+        assert "1 draft made" in made.text
+        assert 'data-state="draft"' in made.text and 'data-state="excluded"' in made.text
+        sending = page.follow(page.post(f"{run_url}/send"))
+        assert 'http-equiv="refresh"' in sending.text  # the bar moves by itself
+        assert '<progress id="send-progress" max="1" value="0">' in sending.text
+        run_tasks()
+        done = page.get(run_url).text
+        assert '<progress id="send-progress" max="1" value="1">' in done
+        assert 'http-equiv="refresh"' not in done and 'data-state="sent"' in done
+        assert 'id="send-all"' not in done  # nothing left to send
+        assert misaligned_headers(done) == []
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.add_user("approver").email)
+        assert page.get("/invoice-runs").status_code == 403
