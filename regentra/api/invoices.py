@@ -77,11 +77,20 @@ def list_invoices(
     user: ApproverUser,
     status: InvoiceStatus | None = None,
     client_id: uuid.UUID | None = None,
+    payment_failed: bool = False,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[InvoiceOut]:
+    """The org's invoices, newest first; `payment_failed=true`: only sent or overdue ones
+    whose last payment attempt failed (`payment_failure` says why)."""
     page = service.list_invoices(
-        session, org_id=user.org_id, status=status, client_id=client_id, limit=limit, cursor=cursor
+        session,
+        org_id=user.org_id,
+        status=status,
+        client_id=client_id,
+        payment_failed=payment_failed,
+        limit=limit,
+        cursor=cursor,
     )
     return Page[InvoiceOut].model_validate(page)
 

@@ -85,9 +85,12 @@ def list_invoices(
     org_id: uuid.UUID,
     status: str | None = None,
     client_id: uuid.UUID | None = None,
+    payment_failed: bool = False,
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Page[Invoice]:
+    """The org's invoices, newest first; `payment_failed`: only open ones whose client's last
+    payment failed (`payment_failure` noted, cleared when paid)."""
     stmt = invoices.select(org_id)
     if status is not None:
         if status not in {s.value for s in InvoiceStatus}:
@@ -95,7 +98,19 @@ def list_invoices(
         stmt = stmt.where(Invoice.status == status)
     if client_id is not None:
         stmt = stmt.where(Invoice.client_id == client_id)
+    if payment_failed:
+        stmt = stmt.where(*_PAYMENT_FAILED)
     return paginate(session, stmt, Invoice.id, limit=limit, cursor=cursor)
+
+
+# An open invoice whose last payment attempt failed (the reason is shown until it is paid).
+_PAYMENT_FAILED = (Invoice.status.in_(OPEN), Invoice.payment_failure.is_not(None))
+
+
+def count_payment_failed(session: Session, *, org_id: uuid.UUID) -> int:
+    """How many of the org's open invoices have a failed last payment."""
+    stmt = invoices.select(org_id).where(*_PAYMENT_FAILED)
+    return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
 def timeline(session: Session, *, invoice: Invoice) -> list[AuditEvent]:

@@ -470,6 +470,7 @@ def test_dashboard_counts_and_placeholders(make_org: Any, site: Any) -> None:
         assert 'id="count-awaiting" data-count="1"' in home
         assert 'id="count-open-tickets" data-count="2"' in home
         assert "time_entry.created" in home
+        assert 'id="count-payment-failed"' not in home  # admins only
         body = page.get("/invoices").text
         assert 'id="invoice-filters"' in body  # a real page now
         assert "lorem" not in body.lower()
@@ -479,6 +480,11 @@ def test_dashboard_counts_and_placeholders(make_org: Any, site: Any) -> None:
         home = page.get("/").text
         assert 'id="count-submitted" data-count="1"' in home
         assert 'id="count-awaiting"' not in home
+        assert 'id="count-payment-failed"' not in home
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        home = page.get("/").text
+        assert 'id="count-payment-failed" data-count="0"' in home
 
 
 def test_no_secret_looking_values_in_html(make_org: Any, site: Any) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from regentra.audit import service as audit
 from regentra.http.deps import SessionDep
 from regentra.invoices import receivables
+from regentra.invoices import service as invoicing
 from regentra.models import EntryStatus
 from regentra.web import queries
 from regentra.web.auth import SignedIn
@@ -36,6 +37,15 @@ def dashboard(request: Request, session: SessionDep, account: SignedIn) -> Respo
             session, org_id=org.id, status=EntryStatus.submitted
         )
     activity = audit.list_events(session, org_id=org.id, actor_user_id=user.id, limit=10).items
-    money = receivables.described(session, org_id=org.id) if account.viewer.is_admin else None
-    context = {"title": "Dashboard", "counts": counts, "activity": activity, "money": money}
+    money = failed = None
+    if account.viewer.is_admin:
+        money = receivables.described(session, org_id=org.id)
+        failed = invoicing.count_payment_failed(session, org_id=org.id)
+    context = {
+        "title": "Dashboard",
+        "counts": counts,
+        "activity": activity,
+        "money": money,
+        "payment_failed": failed,
+    }
     return render(request, "dashboard/index.html", context)

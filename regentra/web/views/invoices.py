@@ -104,6 +104,7 @@ def invoices_page(
     account: ApproverPage,
     status: str = "",
     client_id: str = "",
+    payment_failed: str = "",
     cursor: str | None = None,
 ) -> Response:
     org_id = account.org.id
@@ -111,6 +112,7 @@ def invoices_page(
     code = 200
     chosen: uuid.UUID | None = None
     status = status if status in STATUSES else ""
+    failed = payment_failed == "1"  # the dashboard's "Payments failed" card links here
     try:
         chosen = optional_id(client_id, "client")
         page = service.list_invoices(
@@ -118,6 +120,7 @@ def invoices_page(
             org_id=org_id,
             status=status or None,
             client_id=chosen,
+            payment_failed=failed,
             limit=50,
             cursor=cursor,
         )
@@ -125,7 +128,11 @@ def invoices_page(
     except RegentraError as exc:
         error, code, found, more = exc.message, exc.status, [], None
     names = {c.id: c for c in all_clients(session, org_id=org_id)}
-    filters = {"status": status, "client_id": str(chosen) if chosen else ""}
+    filters = {
+        "status": status,
+        "client_id": str(chosen) if chosen else "",
+        "payment_failed": "1" if failed else "",
+    }
     next_url = None
     if more:
         next_url = "/invoices?" + urlencode({**filters, "cursor": more})

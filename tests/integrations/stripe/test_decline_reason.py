@@ -5,6 +5,7 @@ later payment clears it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from web.pages import PageClient
@@ -41,6 +42,28 @@ def _pages(billing: Billing, stripe_app: StripeApp, invoice_id: str) -> tuple[st
         return page.get(f"/invoices/{invoice_id}").text, page.get("/invoices").text
 
 
+def _failed_count(billing: Billing, stripe_app: StripeApp) -> tuple[int, str]:
+    """The admin dashboard's count of invoices with a failed payment, and the list its card
+    links to (`/invoices?payment_failed=1`)."""
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        home = page.get("/").text
+        card = re.search(
+            r'href="(/invoices\?payment_failed=1)" id="count-payment-failed" data-count="(\d+)"',
+            home,
+        )
+        assert card, "no failed-payments card on the admin dashboard"
+        listing = page.get(card.group(1))
+        assert listing.status_code == 200
+        return int(card.group(2)), listing.text
+
+
+def _row(listing: str, invoice_id: str) -> str:
+    """The list's row of one invoice ("" when it is not listed)."""
+    found = re.search(rf'<tr data-invoice-id="{invoice_id}".*?</tr>', listing, re.S)
+    return found.group(0) if found else ""
+
+
 def test_a_declined_card_shows_stripes_reason_on_the_invoice_and_the_list(
     stripe_app: StripeApp, run_tasks: Callable[..., list[str]]
 ) -> None:
@@ -74,7 +97,17 @@ def test_a_declined_card_shows_stripes_reason_on_the_invoice_and_the_list(
     assert [i["payment_failure"] for i in listed if i["id"] == invoice["id"]] == [DECLINED]
     detail, listing = _pages(billing, stripe_app, invoice["id"])
     assert 'id="payment-failure"' in detail and DECLINED in detail
-    assert f"payment failed: {DECLINED}" in listing
+    assert 'data-badge="payment-failed"' in detail
+    row = _row(listing, invoice["id"])
+    assert 'data-badge="payment-failed">payment failed</span>' in row and DECLINED in row
+    # The dashboard counts it, and its card lists just the open invoices with a failure.
+    other = sent_invoice(billing)  # sent, never declined: not counted, not listed
+    count, failed_list = _failed_count(billing, stripe_app)
+    assert count == 1
+    assert _row(failed_list, invoice["id"]) and not _row(failed_list, other["id"])
+    with billing.kit.api() as api:
+        only = api.get("/invoices", params={"payment_failed": "true"}).json()["items"]
+    assert [i["id"] for i in only] == [invoice["id"]]
 
     # The client then pays with a good card: the reason goes.
     pay(billing, sid, "card")
@@ -84,3 +117,7 @@ def test_a_declined_card_shows_stripes_reason_on_the_invoice_and_the_list(
     assert state["payment_failure"] is None and state["payment_failed_at"] is None
     detail, listing = _pages(billing, stripe_app, invoice["id"])
     assert 'id="payment-failure"' not in detail and DECLINED not in listing
+    assert 'data-badge="payment-failed"' not in detail + listing
+    count, failed_list = _failed_count(billing, stripe_app)
+    assert count == 0 and not _row(failed_list, invoice["id"])
+    assert 'id="no-invoices"' in failed_list
