@@ -401,6 +401,87 @@ def reconcile(
         raise typer.Exit(1)
 
 
+@app.command("invoice-run")
+def invoice_run(
+    as_user: Annotated[
+        str, typer.Option("--as", help="The admin the run acts as (their email); their org's run.")
+    ],
+    period: Annotated[
+        str | None, typer.Option(help="The month to bill, YYYY-MM (default: last month).")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="Send the drafts too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """The month-end invoice run: a draft per client with approved, uninvoiced time in the
+    month (every entry billed once), then with --send each sent through Stripe, with a
+    progress bar. Exits 1 when an invoice could not be made or sent (its reason is printed;
+    running it again for the same month makes and sends only what is missing)."""
+    from regentra.db import session_scope
+    from regentra.errors import RegentraError
+    from regentra.invoice_runs import service as runs
+    from regentra.models import Org
+
+    _settings_or_exit()
+    try:
+        with session_scope() as session:
+            user = _admin(session, as_user)
+            org = session.get(Org, user.org_id)
+            assert org is not None
+            start, end = runs.month(period) if period else runs.last_month(org)
+            run = runs.create(session, org=org, user=user, period_start=start, period_end=end)
+            run_id, count = run.id, len(runs.items_of(session, run))
+        with session_scope() as session, Progress(console=err, transient=True) as progress:
+            bar = progress.add_task(f"drafts for {start:%B %Y}", total=count)
+            user, org = _admin(session, as_user), session.get(Org, user.org_id)
+            assert org is not None
+            runs.generate(
+                session,
+                org=org,
+                user=user,
+                run_id=run_id,
+                progress=lambda _item: progress.advance(bar),
+            )
+        if send:
+            with session_scope() as session:
+                user, org = _admin(session, as_user), session.get(Org, user.org_id)
+                assert org is not None
+                queued = runs.request_send(
+                    session, org=org, user=user, run_id=run_id, enqueue=False
+                )
+                to_send = runs.progress(runs.items_of(session, queued))["to_send"]
+            with Progress(console=err, transient=True) as progress:
+                bar = progress.add_task("sending through Stripe", total=to_send)
+                while runs.send_next(session_scope, run_id) is not None:
+                    progress.advance(bar)
+        with session_scope() as session:
+            shown = runs.describe(session, runs.get(session, org_id=org.id, run_id=run_id))
+    except RegentraError as exc:
+        raise _fail(exc.message) from None
+    if as_json:
+        typer.echo(json.dumps(shown, default=str))
+    else:
+        typer.echo(f"invoice run {shown['id']}: {shown['period_start']} to {shown['period_end']}")
+        for item in shown["items"]:
+            number = item["invoice_number"] or "-"
+            reason = f"  {item['error']}" if item["error"] else ""
+            typer.echo(f"  {item['client_name']:<30} {number:<12} {item['state']}{reason}")
+    if any(item["state"] == "failed" for item in shown["items"]):
+        raise typer.Exit(1)
+
+
+def _admin(session: Session, email: str) -> User:
+    """The active admin with this email (the CLI acts as them), or exit saying why."""
+    from regentra.models import Role
+    from regentra.orgs import service
+
+    user = service.find_user_by_email(session, email)
+    if user is None or not user.is_active:
+        raise _fail(f"no active user with email {email}")
+    if user.role != Role.admin.value:
+        raise _fail(f"{email} is not an admin: invoice runs are for admins")
+    return user
+
+
 @platform_app.command("setup")
 def platform_setup() -> None:
     """Make the platform's products, prices and webhook endpoint in its Stripe account (only

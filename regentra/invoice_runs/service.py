@@ -274,8 +274,11 @@ def generate(
 # ---- sending ---------------------------------------------------------------------------------
 
 
-def request_send(session: Session, *, org: Org, user: User, run_id: uuid.UUID) -> InvoiceRun:
-    """Queue the run's drafts (and the ones that failed to send) and enqueue the send job.
+def request_send(
+    session: Session, *, org: Org, user: User, run_id: uuid.UUID, enqueue: bool = True
+) -> InvoiceRun:
+    """Queue the run's drafts (and the ones that failed to send) and enqueue the send job
+    (`enqueue=False`: the caller sends them itself with `send_next`, as the CLI does).
     Asking again while it sends enqueues the job again (a job that died is resumed); an
     invoice is never sent twice (`sending.send` finds what an earlier attempt did)."""
     run = get(session, org_id=org.id, run_id=run_id, lock=True)
@@ -305,7 +308,8 @@ def request_send(session: Session, *, org: Org, user: User, run_id: uuid.UUID) -
         raise Conflict("Nothing to send: every draft of this run is sent", code="nothing_to_send")
     run.status = RunStatus.sending.value
     run.send_requested_by_id, run.send_requested_at, run.finished_at = user.id, utcnow(), None
-    queue.enqueue(session, SEND_TASK, str(run.id))
+    if enqueue:
+        queue.enqueue(session, SEND_TASK, str(run.id))
     record(
         session,
         org_id=org.id,

@@ -11,10 +11,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 from web.pages import PageClient, misaligned_headers
 
 from integrations.conftest import Billing, StripeApp, connect_billing
 from integrations.stripe.test_sending import assert_sent_once, error
+from regentra import cli
 from regentra.invoice_runs import service
 
 RUNS = "/invoice-runs"
@@ -204,3 +206,27 @@ def test_the_run_pages_take_an_admin_from_the_month_to_every_invoice_sent(
     with PageClient(stripe_app.server) as page:
         page.login(billing.kit.add_user("approver").email)
         assert page.get("/invoice-runs").status_code == 403
+
+
+def test_the_cli_runs_a_month_and_sends_it_with_a_progress_bar(billing: Billing) -> None:
+    last = _last_month()
+    _client_with_time(billing, "Acme", 60, work_date=last)
+    _client_with_time(billing, "Beta", 30, work_date=last)
+    runner = CliRunner()
+    admin = billing.kit.admin.email
+    period = last.strftime("%Y-%m")
+    done = runner.invoke(cli.app, ["invoice-run", "--as", admin, "--period", period, "--send"])
+    assert done.exit_code == 0, done.output
+    lines = [line.split() for line in done.output.splitlines() if line.startswith("  ")]
+    assert [(line[0], line[-1]) for line in lines] == [("Acme", "sent"), ("Beta", "sent")]
+    with billing.kit.api() as api:
+        sent = api.get("/invoices", params={"status": "sent"}).json()["items"]
+    assert sorted(i["number"] for i in sent) == sorted(line[1] for line in lines)
+    # Again for the same month: nothing is left to bill, said in words.
+    again = runner.invoke(cli.app, ["invoice-run", "--as", admin, "--period", period])
+    assert again.exit_code == 1 and "approve time first" in again.output
+    technician = billing.kit.add_user("technician")
+    refused = runner.invoke(cli.app, ["invoice-run", "--as", technician.email])
+    assert refused.exit_code == 1 and "not an admin" in refused.output
+    garbled = runner.invoke(cli.app, ["invoice-run", "--as", admin, "--period", "nov"])
+    assert garbled.exit_code == 1 and "YYYY-MM" in garbled.output
