@@ -26,7 +26,7 @@ from regentra.api.responses import (
 )
 from regentra.api.schemas import Page
 from regentra.clients.service import clients
-from regentra.integrations.stripe import refunding, sending
+from regentra.integrations.stripe import refunding, resending, sending
 from regentra.invoices import after_payment, service
 from regentra.invoices.schemas import (
     InvoiceCreate,
@@ -177,6 +177,17 @@ def send_invoice(
     invoice_id: uuid.UUID, session: SessionDep, user: AdminUser, org: CurrentOrg
 ) -> InvoiceWithQuickBooks:
     return _full(session, sending.send(session, org=org, user=user, invoice_id=invoice_id))
+
+
+@router.post("/{invoice_id}/resend", responses=errors(*CHANGE, NOT_CONNECTED, STRIPE))
+def resend_invoice(
+    invoice_id: uuid.UUID, session: SessionDep, user: AdminUser, org: CurrentOrg
+) -> InvoiceWithQuickBooks:
+    """Email a sent or overdue invoice to the client again through Stripe (each call is a new
+    email; audited as `invoice.resent`). 409 `not_open` for drafts, paid and void invoices;
+    409 `stripe_invoice_closed` when Stripe already has it paid, void or uncollectible."""
+    invoice = resending.resend(session, org=org, user=user, invoice_id=invoice_id)
+    return _full(session, invoice)
 
 
 @router.post("/{invoice_id}/void", responses=errors(*CHANGE, BODY, NOT_CONNECTED, STRIPE))

@@ -66,3 +66,9 @@ class InvoiceCurrencyNotCharged(Conflict):
     limited client currencies to Stripe's)."""
 
     code = "currency_not_supported_by_stripe"
+
+
+class InvoiceNotOpen(Conflict):
+    """Only a sent or overdue invoice can be sent to the client again."""
+
+    code = "not_open"

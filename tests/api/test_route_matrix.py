@@ -429,6 +429,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/invoices/{invoice_id}/send"): Case(
         ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w, "void")}), 409
     ),
+    # Only a sent or overdue invoice is sent again: a draft is refused in words (409) before
+    # anything reaches Stripe.
+    ("POST", "/api/v1/invoices/{invoice_id}/resend"): Case(
+        ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w)}), 409
+    ),
     ("POST", "/api/v1/invoices/{invoice_id}/void"): Case(
         ADMIN,
         lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"release_entries": True}),

@@ -1,5 +1,6 @@
 """PSA → Invoices: the list, generating a draft from approved time (with a preview), the
-invoice page (lines, draft editing, status timeline, payment link), Send, Void and Delete.
+invoice page (lines, draft editing, status timeline, payment link), Send, Resend, Void and
+Delete.
 
 Admins do everything; approvers read; technicians get 403 (the API's rules). Every action is
 a POST form with CSRF that redirects and flashes the outcome; input errors re-render the page
@@ -27,7 +28,7 @@ from regentra.catalog.lines import fixed_price_items
 from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
-from regentra.integrations.stripe import refunding, sending
+from regentra.integrations.stripe import refunding, resending, sending
 from regentra.integrations.stripe import settings as stripe_settings
 from regentra.invoices import after_payment, service, transitions
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
@@ -306,6 +307,9 @@ def _describe(event: AuditEvent, currency: str) -> str:
         return "Bank payment processing"
     if action == "invoice.overdue":
         return f"Overdue: it was due {d.get('due_date') or 'earlier'}"
+    if action == "invoice.resent":
+        to = f" to {d['billing_email']}" if d.get("billing_email") else ""
+        return f"Sent again{to} through Stripe"
     if action == "invoice.voided":
         released = int(d.get("released_entries") or 0)
         if released:
@@ -540,6 +544,23 @@ def send(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage) -> Resp
     return redirect(
         _back(invoice_id),
         success=f"Invoice {invoice.number} sent through Stripe{due}. "
+        + _who_was_told(session, account.org.id),
+    )
+
+
+@router.post("/{invoice_id}/resend")
+def resend(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage) -> Response:
+    service.get(session, org_id=account.org.id, invoice_id=invoice_id)  # 404 for others' ids
+    try:
+        invoice = resending.resend(
+            session, org=account.org, user=account.user, invoice_id=invoice_id
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    return redirect(
+        _back(invoice_id),
+        success=f"Invoice {invoice.number} sent again through Stripe. "
         + _who_was_told(session, account.org.id),
     )
 
