@@ -7,6 +7,7 @@ before Stripe is asked; so is an invoice Stripe already has as paid."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from web.pages import PageClient, flash
@@ -24,6 +25,9 @@ from integrations.stripe.test_webhook_events import (
     stop_deliveries,
     webhook_url,
 )
+from regentra.invoices import transitions
+
+DAY = timedelta(days=1)
 
 
 def _requests(billing: Billing) -> list[dict[str, Any]]:
@@ -72,13 +76,24 @@ def test_each_resend_emails_again_with_its_own_key_and_is_audited(
     assert len(set(keys)) == 3 and first["idempotency_key"] == keys[0]
     assert all(k.startswith(f"regentra:invoice-resend:{invoice['id']}:{sid}:") for k in keys[1:])
 
+    # Past its due date (the overdue sweep moved it): still open, so it is sent again too.
+    due = date.fromisoformat(invoice["due_date"])
+    moved = billing.kit._commit(
+        lambda s: transitions.mark_overdue(s, now=datetime.combine(due, time(12), UTC) + DAY)
+    )
+    assert moved == 1 and invoice_state(billing, invoice["id"])["status"] == "overdue"
+    r = _resend(billing, invoice["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "overdue"
+    assert len(_sends(billing, sid)) == 4 and len(events_of(billing, sid, "invoice.sent")) == 4
+
     entries = audits(billing, invoice["id"], "invoice.resent")
-    assert len(entries) == 2
+    assert len(entries) == 3
     admin = billing.kit.admin
     assert {e.actor_user_id for e in entries} == {admin.id}
     assert all(e.details["stripe_invoice_id"] == sid for e in entries)
     state = invoice_state(billing, invoice["id"])
-    assert state["status"] == "sent" and state["sent_at"] == invoice["sent_at"]
+    assert state["status"] == "overdue" and state["sent_at"] == invoice["sent_at"]
 
 
 def test_drafts_paid_and_void_invoices_are_refused_in_words(stripe_app: StripeApp) -> None:
