@@ -451,8 +451,7 @@ def invoice_run(
                 to_send = runs.progress(runs.items_of(session, queued))["to_send"]
             with Progress(console=err, transient=True) as progress:
                 bar = progress.add_task("sending through Stripe", total=to_send)
-                while runs.send_next(session_scope, run_id) is not None:
-                    progress.advance(bar)
+                runs.send_all(session_scope, run_id, on_sent=lambda _ok: progress.advance(bar))
         with session_scope() as session:
             shown = runs.describe(session, runs.get(session, org_id=org.id, run_id=run_id))
     except RegentraError as exc:

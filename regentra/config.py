@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # discovery URL's origin (the local sandbox serves both).
     qbo_api_base: str = ""
     qbo_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Drafts an invoice run's send job sends at once (the org's Stripe pacing bounds the rate;
+    # a few in flight keep it busy while each send waits on Stripe's answers).
+    invoice_run_send_workers: int = Field(default=4, ge=1, le=16)
     # Requests per second per company (realm), shared by every process: Intuit allows 10
     # (and 500 a minute). 0 turns the throttle off.
     qbo_max_rps: float = Field(default=8.0, ge=0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from regentra import queue
 from regentra.audit.service import Actor, record
+from regentra.config import get_settings
 from regentra.errors import Conflict, Invalid, NotFound, RegentraError
 from regentra.invoices import service as invoices
 from regentra.invoices.errors import NothingToInvoice
@@ -278,7 +279,7 @@ def request_send(
     session: Session, *, org: Org, user: User, run_id: uuid.UUID, enqueue: bool = True
 ) -> InvoiceRun:
     """Queue the run's drafts (and the ones that failed to send) and enqueue the send job
-    (`enqueue=False`: the caller sends them itself with `send_next`, as the CLI does).
+    (`enqueue=False`: the caller sends them itself with `send_all`, as the CLI does).
     Asking again while it sends enqueues the job again (a job that died is resumed); an
     invoice is never sent twice (`sending.send` finds what an earlier attempt did)."""
     run = get(session, org_id=org.id, run_id=run_id, lock=True)
@@ -324,38 +325,67 @@ def request_send(
     return get(session, org_id=org.id, run_id=run.id)
 
 
-@dataclass(frozen=True)
-class Sent:
-    item: InvoiceRunItem
-    ok: bool
-
-
-def send_next(session_factory: Callable[[], Any], run_id: uuid.UUID) -> Sent | None:
-    """Send the run's next queued draft in a unit of work of its own; None when none is left
-    (then the run is done). `session_factory`: `db.session_scope`."""
-    from regentra.integrations.stripe import sending
-
+def send_all(
+    session_factory: Callable[[], Any],
+    run_id: uuid.UUID,
+    *,
+    workers: int | None = None,
+    on_sent: Callable[[bool], None] | None = None,
+) -> int:
+    """Send the run's queued drafts, `workers` at a time (default: the setting
+    `invoice_run_send_workers`; each in units of work of its own,
+    its item keeping its result), then mark the run done; how many were sent. Safe to run
+    twice at once or again after a crash: `sending.send` sends each invoice once.
+    `session_factory`: `db.session_scope`; `on_sent(ok)` after each."""
     with session_factory() as session:
         run = session.get(InvoiceRun, run_id)
         if run is None:
-            return None
-        item = session.scalars(
-            select(InvoiceRunItem)
-            .where(
-                InvoiceRunItem.org_id == run.org_id,
-                InvoiceRunItem.run_id == run.id,
-                InvoiceRunItem.state == S.sending.value,
+            return 0
+        queued = list(
+            session.scalars(
+                select(InvoiceRunItem.id)
+                .where(
+                    InvoiceRunItem.org_id == run.org_id,
+                    InvoiceRunItem.run_id == run.id,
+                    InvoiceRunItem.state == S.sending.value,
+                )
+                .order_by(InvoiceRunItem.position)
             )
-            .order_by(InvoiceRunItem.position)
+        )
+
+    def one(item_id: uuid.UUID) -> bool:
+        ok = _send_item(session_factory, item_id)
+        if on_sent is not None:
+            on_sent(ok)
+        return ok
+
+    workers = workers or get_settings().invoice_run_send_workers
+    with ThreadPoolExecutor(workers, thread_name_prefix="invoice-run") as pool:
+        sent = sum(pool.map(one, queued))
+    with session_factory() as session:
+        run = session.get(InvoiceRun, run_id)
+        left = session.scalar(
+            select(InvoiceRunItem.id)
+            .where(InvoiceRunItem.run_id == run_id, InvoiceRunItem.state == S.sending.value)
             .limit(1)
-        ).one_or_none()
-        if item is None:
-            if run.status == RunStatus.sending.value:
-                run.status, run.finished_at = RunStatus.done.value, utcnow()
-            return None
+        )
+        if run is not None and run.status == RunStatus.sending.value and left is None:
+            run.status, run.finished_at = RunStatus.done.value, utcnow()
+    return sent
+
+
+def _send_item(session_factory: Callable[[], Any], item_id: uuid.UUID) -> bool:
+    """Send one queued draft through Stripe and record its result; True when sent."""
+    from regentra.integrations.stripe import sending
+
+    with session_factory() as session:
+        item = session.get(InvoiceRunItem, item_id)
+        run = session.get(InvoiceRun, item.run_id) if item is not None else None
+        if item is None or run is None or item.state != S.sending.value:
+            return False  # another job got there
         user = session.get(User, run.send_requested_by_id) if run.send_requested_by_id else None
         invoice = session.get(Invoice, item.invoice_id) if item.invoice_id else None
-        item_id, org_id = item.id, run.org_id
+        org_id = run.org_id
     error: str | None = None
     if user is None or not user.is_active:
         error = "the admin who asked to send is no longer active: send the run again"
@@ -372,16 +402,17 @@ def send_next(session_factory: Callable[[], Any], run_id: uuid.UUID) -> Sent | N
         except RegentraError as exc:
             error = exc.message
     with session_factory() as session:
-        item = session.get(InvoiceRunItem, item_id)
-        assert item is not None
-        if item.state == S.sending.value:
-            item.state = S.failed.value if error else S.sent.value
-            item.error = error
-        if error:
-            log.info("invoice run item not sent", run_id=str(run_id), error=error)
-        session.flush()
-        session.expunge(item)
-    return Sent(item, error is None)
+        session.execute(
+            update(InvoiceRunItem)
+            .where(InvoiceRunItem.id == item_id, InvoiceRunItem.state == S.sending.value)
+            .values(
+                state=S.failed.value if error else S.sent.value, error=error, updated_at=utcnow()
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if error:
+        log.info("invoice run item not sent", item_id=str(item_id), error=error)
+    return error is None
 
 
 def progress(items: list[InvoiceRunItem]) -> dict[str, Any]:

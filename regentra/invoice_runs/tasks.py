@@ -11,9 +11,6 @@ from regentra.queue import task
 
 @task(service.SEND_TASK)
 def send_run(run_id: str) -> int:
-    """Send the run's queued drafts one by one (each item keeps its result); how many were
-    sent. Safe to run twice at once or again after a crash: each invoice is sent once."""
-    sent = 0
-    while (done := service.send_next(session_scope, uuid.UUID(run_id))) is not None:
-        sent += done.ok
-    return sent
+    """Send the run's queued drafts (`service.send_all`); how many were sent. Safe to run
+    twice at once or again after a crash: each invoice is sent once."""
+    return service.send_all(session_scope, uuid.UUID(run_id))

@@ -6,6 +6,7 @@ with Stripe's words and sending again retries only those."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from web.pages import PageClient, misaligned_headers
 from integrations.conftest import Billing, StripeApp, connect_billing
 from integrations.stripe.test_sending import assert_sent_once, error
 from regentra import cli
+from regentra.config import get_settings
 from regentra.invoice_runs import service
 
 RUNS = "/invoice-runs"
@@ -27,7 +29,13 @@ def _last_month() -> date:
 
 
 @pytest.fixture
-def billing(stripe_app: StripeApp, run_tasks: Callable[..., list[str]]) -> Billing:
+def billing(
+    stripe_app: StripeApp, run_tasks: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
+) -> Billing:
+    # In-process, the app shares the test's one database connection: the send job sends one
+    # draft at a time here (several at once: the e2e test below, on a real server).
+    monkeypatch.setenv("REGENTRA_INVOICE_RUN_SEND_WORKERS", "1")
+    get_settings.cache_clear()
     made = connect_billing(stripe_app)
     run_tasks()  # the first Save's catalog sync
     return made
@@ -230,3 +238,24 @@ def test_the_cli_runs_a_month_and_sends_it_with_a_progress_bar(billing: Billing)
     assert refused.exit_code == 1 and "not an admin" in refused.output
     garbled = runner.invoke(cli.app, ["invoice-run", "--as", admin, "--period", "nov"])
     assert garbled.exit_code == 1 and "YYYY-MM" in garbled.output
+
+
+@pytest.mark.e2e
+def test_a_real_server_sends_a_run_several_drafts_at_once(stripe_server: StripeApp) -> None:
+    """`regentra serve` with its in-process queue: the send job sends 4 drafts at a time
+    (the default), each once, and the run ends done."""
+    billing = connect_billing(stripe_server)
+    last = _last_month()
+    for n in range(6):
+        _client_with_time(billing, f"Client {n}", 30 + n, work_date=last)
+    run = _post(billing, RUNS, json={"period": last.strftime("%Y-%m")}).json()
+    run = _post(billing, f"{RUNS}/{run['id']}/generate").json()
+    assert [i["state"] for i in run["items"]] == ["draft"] * 6
+    assert _post(billing, f"{RUNS}/{run['id']}/send").status_code == 202
+    deadline = time.monotonic() + 60
+    while (run := _get(billing, run["id"]))["status"] != "done":
+        assert time.monotonic() < deadline, run["progress"]
+        time.sleep(0.2)
+    assert run["progress"] == {"counts": {"sent": 6}, "to_send": 6, "done": 6}
+    for item in run["items"]:
+        assert_sent_once(billing, item["invoice_id"])
