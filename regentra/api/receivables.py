@@ -3,6 +3,7 @@ disputes taken out, per currency. Admins only (the org's money)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from fastapi import APIRouter
@@ -24,12 +25,27 @@ class CurrencyFigures(BaseModel):
     lost_to_disputes: int = Field(description="Disputes lost this month")
     disputed: int = Field(description="Open disputes: the amount at stake now")
     received: int = Field(description="paid minus refunded minus lost_to_disputes")
+    unbilled: int = Field(description="Approved, billable time not invoiced yet")
+    aging: dict[str, int] = Field(
+        description="Overdue amounts by days past due: 1-30, 31-60, 61-90, 90+"
+    )
+
+
+class UnbilledClient(BaseModel):
+    client_id: uuid.UUID
+    name: str
+    currency: str
+    minutes: int
+    amount: int = Field(description="Approved, billable, uninvoiced time's value (minor units)")
 
 
 class Receivables(BaseModel):
     month_start: date = Field(description="The first day of this month in the org's time zone")
     currencies: list[CurrencyFigures] = Field(
         description="One entry per currency with money in it, the most outstanding first"
+    )
+    unbilled_clients: list[UnbilledClient] = Field(
+        description="The ten clients with the most unbilled time (an invoice run bills it)"
     )
 
 

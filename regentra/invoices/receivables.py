@@ -11,7 +11,7 @@ disputes whatever their age (money at stake now).
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,8 +20,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regentra.invoices.transitions import org_today
-from regentra.models import REFUND_COUNTED, Dispute, Invoice, InvoiceStatus, Org, Refund
+from regentra.kit.money import amount_for
+from regentra.models import (
+    REFUND_COUNTED,
+    Client,
+    Dispute,
+    EntryStatus,
+    Invoice,
+    InvoiceStatus,
+    Org,
+    Refund,
+    TimeEntry,
+)
 
+AGING = ("1-30", "31-60", "61-90", "90+")
 OPEN_DISPUTES = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
 
 
@@ -36,6 +48,9 @@ class Figures:
     refunded: int = 0  # refunded this month
     lost_to_disputes: int = 0  # disputes lost this month
     disputed: int = 0  # open disputes: at stake now
+    unbilled: int = 0  # approved, billable time not invoiced yet
+    # Overdue by days past the due date: "1-30", "31-60", "61-90", "90+".
+    aging: dict[str, int] = field(default_factory=lambda: dict.fromkeys(AGING, 0))
 
     @property
     def received(self) -> int:
@@ -58,16 +73,22 @@ def figures(session: Session, *, org: Org, today: date | None = None) -> list[Fi
         row = by.setdefault(currency.upper(), Figures(currency.upper()))
         setattr(row, name, getattr(row, name) + int(amount or 0))
 
+    day = today or org_today(org)
     due = func.coalesce(Invoice.amount_due, Invoice.total)
     unpaid = (InvoiceStatus.sent.value, InvoiceStatus.overdue.value)
-    for currency, status, amount in session.execute(
-        select(Invoice.currency, Invoice.status, func.sum(due))
+    for currency, due_date, amount in session.execute(
+        select(Invoice.currency, Invoice.due_date, func.sum(due))
         .where(Invoice.org_id == org.id, Invoice.status.in_(unpaid))
-        .group_by(Invoice.currency, Invoice.status)
+        .group_by(Invoice.currency, Invoice.due_date)
     ):
         add(currency, "outstanding", amount)
-        if status == InvoiceStatus.overdue.value:
+        if due_date is not None and due_date < day:
             add(currency, "overdue", amount)
+            bucket = _bucket((day - due_date).days)
+            row = by[currency.upper()]
+            row.aging[bucket] += int(amount or 0)
+    for currency, amount in _unbilled(session, org.id).items():
+        add(currency, "unbilled", amount)
     for currency, amount in session.execute(
         select(Invoice.currency, func.sum(func.coalesce(Invoice.amount_paid, Invoice.total)))
         .where(
@@ -101,6 +122,59 @@ def figures(session: Session, *, org: Org, today: date | None = None) -> list[Fi
     return sorted(by.values(), key=lambda f: (-f.outstanding, -f.paid, f.currency))
 
 
+def _bucket(days: int) -> str:
+    return "1-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
+
+
+def _unbilled_rows(session: Session, org_id: uuid.UUID) -> Any:
+    """Approved, billable, uninvoiced entries in their client's currency, grouped by what
+    sets their amount (so the amounts are exact, `amount_for` per entry, without reading
+    every entry)."""
+    return session.execute(
+        select(
+            Client.id,
+            Client.name,
+            TimeEntry.currency,
+            TimeEntry.minutes,
+            TimeEntry.hourly_rate,
+            func.count(),
+        )
+        .join(Client, (Client.id == TimeEntry.client_id) & (Client.org_id == org_id))
+        .where(
+            TimeEntry.org_id == org_id,
+            TimeEntry.status == EntryStatus.approved.value,
+            TimeEntry.billable.is_(True),
+            TimeEntry.invoice_id.is_(None),
+            TimeEntry.currency == Client.currency,
+        )
+        .group_by(
+            Client.id, Client.name, TimeEntry.currency, TimeEntry.minutes, TimeEntry.hourly_rate
+        )
+    )
+
+
+def _unbilled(session: Session, org_id: uuid.UUID) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for _id, _name, currency, minutes, rate, count in _unbilled_rows(session, org_id):
+        totals[currency] = totals.get(currency, 0) + amount_for(rate, minutes, currency) * count
+    return totals
+
+
+def unbilled_clients(
+    session: Session, *, org_id: uuid.UUID, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The clients with the most approved, uninvoiced time value (an invoice run bills it)."""
+    by: dict[uuid.UUID, dict[str, Any]] = {}
+    for client_id, name, currency, minutes, rate, count in _unbilled_rows(session, org_id):
+        row = by.setdefault(
+            client_id,
+            {"client_id": client_id, "name": name, "currency": currency, "minutes": 0, "amount": 0},
+        )
+        row["minutes"] += minutes * count
+        row["amount"] += amount_for(rate, minutes, currency) * count
+    return sorted(by.values(), key=lambda r: (-r["amount"], r["name"]))[:limit]
+
+
 def described(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
     """The figures as the API and the dashboard show them."""
     org = session.get(Org, org_id)
@@ -108,4 +182,5 @@ def described(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
     return {
         "month_start": month_start(org).date(),
         "currencies": [{**asdict(f), "received": f.received} for f in figures(session, org=org)],
+        "unbilled_clients": unbilled_clients(session, org_id=org_id),
     }

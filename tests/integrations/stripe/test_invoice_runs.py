@@ -7,11 +7,13 @@ with Stripe's words and sending again retries only those."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 from web.pages import PageClient, misaligned_headers
 
@@ -20,6 +22,7 @@ from integrations.stripe.test_sending import assert_sent_once, error
 from regentra import cli
 from regentra.config import get_settings
 from regentra.invoice_runs import service
+from regentra.models import Invoice
 
 RUNS = "/invoice-runs"
 
@@ -259,3 +262,38 @@ def test_a_real_server_sends_a_run_several_drafts_at_once(stripe_server: StripeA
     assert run["progress"] == {"counts": {"sent": 6}, "to_send": 6, "done": 6}
     for item in run["items"]:
         assert_sent_once(billing, item["invoice_id"])
+
+
+def test_the_dashboard_shows_unbilled_time_and_overdue_invoices_by_age(
+    billing: Billing, stripe_app: StripeApp
+) -> None:
+    acme = _client_with_time(billing, "Acme", 90, 30, work_date=_last_month())
+    late = billing.sent_invoice(minutes=60, rate=12000)
+    with billing.kit.db.session() as s:  # due 45 days ago
+        s.execute(
+            update(Invoice)
+            .where(Invoice.id == uuid.UUID(late["id"]))
+            .values(due_date=date.today() - timedelta(days=45))
+        )
+        s.commit()
+    with billing.kit.api() as api:
+        money = api.get("/receivables").json()
+    (usd,) = money["currencies"]
+    assert (usd["unbilled"], usd["outstanding"], usd["overdue"]) == (24000, 12000, 12000)
+    assert usd["aging"] == {"1-30": 0, "31-60": 12000, "61-90": 0, "90+": 0}
+    assert money["unbilled_clients"] == [
+        {"client_id": str(acme.id), "name": "Acme", "currency": "USD", "minutes": 120,
+         "amount": 24000}
+    ]  # fmt: skip
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        home = page.get("/").text
+    assert 'data-figure="unbilled" data-amount="24000">$240.00' in home
+    assert 'data-bucket="31-60" data-amount="12000">31-60: $120.00' in home
+    assert f'data-client-id="{acme.id}"' in home and 'id="bill-unbilled"' in home
+    # A run bills it: nothing is left unbilled.
+    run = _post(billing, RUNS, json={"period": _last_month().strftime("%Y-%m")}).json()
+    _post(billing, f"{RUNS}/{run['id']}/generate")
+    with billing.kit.api() as api:
+        money = api.get("/receivables").json()
+    assert money["currencies"][0]["unbilled"] == 0 and money["unbilled_clients"] == []

@@ -292,6 +292,8 @@ def test_reconciliation_finds_refunds_and_disputes_when_every_event_was_lost(
         "lost_to_disputes": 0,
         "disputed": 0,
         "received": 40000,
+        "unbilled": 0,
+        "aging": {"1-30": 0, "31-60": 0, "61-90": 0, "90+": 0},
     }
     billing.stripe.v1.refunds.create(
         params={"payment_intent": _intent(billing, first), "reason": "duplicate"}
