@@ -40,10 +40,17 @@ def spawn_healthy(
     raise SystemExit(f"{name} did not become healthy:\n{log_path.read_text()}")
 
 
-def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
-    """Start `regentra sandbox stripe`; returns the process and its base URL."""
+def start_sandbox(*, limited: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `regentra sandbox stripe` (with Stripe's rate limits when `limited`, else none);
+    returns the process and its base URL."""
     port = free_port()
-    command = ["sandbox", "stripe", "--port", str(port), "--rate-limit", "0"]
+    command = [
+        "sandbox",
+        "stripe",
+        "--port",
+        str(port),
+        *(() if limited else ("--rate-limit", "0")),
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "regentra", *command],
         cwd=ROOT,
