@@ -25,25 +25,11 @@ import uuid
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
-from sandbox import start_sandbox
+from sandbox import requests_of, start_sandbox
 
 GOAL = 1.3
 BENCH_PASSWORD = "bench-password-long"  # noqa: S105 (a throwaway admin of a temp database)
-
-
-def requests_of(url: str, key: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        url + "/_sandbox/requests",
-        params={"limit": 10000},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60,
-    )
-    response.raise_for_status()
-    found: list[dict[str, Any]] = response.json()["data"]
-    return found
 
 
 def prepare(key: str, clients: int, entries: int) -> tuple[uuid.UUID, uuid.UUID]:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,3 +67,16 @@ def start_sandbox(*, limited: bool = False) -> tuple[subprocess.Popen[bytes], st
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("sandbox did not start")
+
+
+def requests_of(url: str, key: str) -> list[dict[str, Any]]:
+    """The Stripe sandbox's request log for the account of `key` (at most 10,000)."""
+    response = httpx.get(
+        url + "/_sandbox/requests",
+        params={"limit": 10000},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    found: list[dict[str, Any]] = response.json()["data"]
+    return found

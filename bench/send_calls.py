@@ -22,27 +22,13 @@ import tempfile
 import uuid
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import httpx
 import stripe
-from sandbox import start_sandbox
+from sandbox import requests_of, start_sandbox
 
 MAX_EXTRA_CALLS = 5
 PER_TICKET = 4
 BENCH_PASSWORD = "bench-password-long"  # noqa: S105 (a throwaway admin of a temp database)
-
-
-def requests_of(url: str, key: str) -> list[dict[str, Any]]:
-    response = httpx.get(
-        url + "/_sandbox/requests",
-        params={"limit": 10000},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    found: list[dict[str, Any]] = response.json()["data"]
-    return found
 
 
 def prepare(key: str) -> tuple[uuid.UUID, uuid.UUID]:

@@ -32,12 +32,9 @@ from regentra.invoices.errors import NothingToInvoice
 from regentra.invoices.schemas import InvoiceCreate
 from regentra.invoices.transitions import org_today
 from regentra.kit.ids import new_id
-from regentra.kit.money import amount_for
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
-    Client,
-    EntryStatus,
     Invoice,
     InvoiceRun,
     InvoiceRunItem,
@@ -45,7 +42,6 @@ from regentra.models import (
     Org,
     RunItemState,
     RunStatus,
-    TimeEntry,
     User,
 )
 
@@ -98,33 +94,9 @@ def create(
         raise Invalid("period_start must not be after period_end")
     if period_end > org_today(org):
         raise Invalid("The period cannot end in the future: bill a period that is over")
-    rows = session.execute(
-        select(
-            Client.id,
-            Client.name,
-            Client.currency,
-            TimeEntry.minutes,
-            TimeEntry.hourly_rate,
-        )
-        .join(Client, (Client.id == TimeEntry.client_id) & (Client.org_id == org.id))
-        .where(
-            TimeEntry.org_id == org.id,
-            TimeEntry.status == EntryStatus.approved.value,
-            TimeEntry.billable.is_(True),
-            TimeEntry.invoice_id.is_(None),
-            TimeEntry.currency == Client.currency,
-            TimeEntry.work_date >= period_start,
-            TimeEntry.work_date <= period_end,
-        )
+    found = invoices.unbilled(
+        session, org_id=org.id, period_start=period_start, period_end=period_end
     )
-    found: dict[uuid.UUID, dict[str, Any]] = {}
-    for client_id, name, currency, minutes, rate in rows:
-        item = found.setdefault(
-            client_id, {"name": name, "currency": currency, "entries": 0, "minutes": 0, "amount": 0}
-        )
-        item["entries"] += 1
-        item["minutes"] += minutes
-        item["amount"] += amount_for(rate, minutes, currency)
     if not found:
         raise NothingToRun(
             f"No client has approved, billable, uninvoiced time from {period_start} to "
@@ -142,20 +114,19 @@ def create(
     )
     session.add(run)
     session.flush()
-    ordered = sorted(found.items(), key=lambda kv: (kv[1]["name"].lower(), str(kv[0])))
-    for position, (client_id, item) in enumerate(ordered, start=1):
+    for position, item in enumerate(found, start=1):
         session.add(
             InvoiceRunItem(
                 id=new_id(),
                 org_id=org.id,
                 run_id=run.id,
                 position=position,
-                client_id=client_id,
-                client_name=item["name"],
-                currency=item["currency"],
-                entries=item["entries"],
-                minutes=item["minutes"],
-                amount=item["amount"],
+                client_id=item.client_id,
+                client_name=item.name,
+                currency=item.currency,
+                entries=item.entries,
+                minutes=item.minutes,
+                amount=item.amount,
             )
         )
     session.flush()

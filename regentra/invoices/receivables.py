@@ -19,20 +19,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from regentra.invoices import service as invoices
 from regentra.invoices.transitions import org_today
-from regentra.kit.money import amount_for
-from regentra.models import (
-    REFUND_COUNTED,
-    Client,
-    Dispute,
-    EntryStatus,
-    Invoice,
-    InvoiceStatus,
-    Org,
-    Refund,
-    TimeEntry,
-)
+from regentra.models import REFUND_COUNTED, Dispute, Invoice, InvoiceStatus, Org, Refund
 
+UNBILLED_CLIENTS = 10  # the clients with the most unbilled time the dashboard lists
 AGING = ("1-30", "31-60", "61-90", "90+")
 OPEN_DISPUTES = ("warning_needs_response", "warning_under_review", "needs_response", "under_review")
 
@@ -64,8 +55,15 @@ def month_start(org: Org, today: date | None = None) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(org.timezone))
 
 
-def figures(session: Session, *, org: Org, today: date | None = None) -> list[Figures]:
-    """The org's figures, one per currency it has money in, the most outstanding first."""
+def figures(
+    session: Session,
+    *,
+    org: Org,
+    today: date | None = None,
+    unbilled: list[invoices.Unbilled] | None = None,
+) -> list[Figures]:
+    """The org's figures, one per currency it has money in, the most outstanding first
+    (`unbilled`: `invoices.unbilled` of the org, when the caller has read it already)."""
     since = month_start(org, today).astimezone(UTC)
     by: dict[str, Figures] = {}
 
@@ -87,8 +85,10 @@ def figures(session: Session, *, org: Org, today: date | None = None) -> list[Fi
             bucket = _bucket((day - due_date).days)
             row = by[currency.upper()]
             row.aging[bucket] += int(amount or 0)
-    for currency, amount in _unbilled(session, org.id).items():
-        add(currency, "unbilled", amount)
+    if unbilled is None:
+        unbilled = invoices.unbilled(session, org_id=org.id)
+    for client in unbilled:
+        add(client.currency, "unbilled", client.amount)
     for currency, amount in session.execute(
         select(Invoice.currency, func.sum(func.coalesce(Invoice.amount_paid, Invoice.total)))
         .where(
@@ -126,61 +126,26 @@ def _bucket(days: int) -> str:
     return "1-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
 
 
-def _unbilled_rows(session: Session, org_id: uuid.UUID) -> Any:
-    """Approved, billable, uninvoiced entries in their client's currency, grouped by what
-    sets their amount (so the amounts are exact, `amount_for` per entry, without reading
-    every entry)."""
-    return session.execute(
-        select(
-            Client.id,
-            Client.name,
-            TimeEntry.currency,
-            TimeEntry.minutes,
-            TimeEntry.hourly_rate,
-            func.count(),
-        )
-        .join(Client, (Client.id == TimeEntry.client_id) & (Client.org_id == org_id))
-        .where(
-            TimeEntry.org_id == org_id,
-            TimeEntry.status == EntryStatus.approved.value,
-            TimeEntry.billable.is_(True),
-            TimeEntry.invoice_id.is_(None),
-            TimeEntry.currency == Client.currency,
-        )
-        .group_by(
-            Client.id, Client.name, TimeEntry.currency, TimeEntry.minutes, TimeEntry.hourly_rate
-        )
-    )
-
-
-def _unbilled(session: Session, org_id: uuid.UUID) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for _id, _name, currency, minutes, rate, count in _unbilled_rows(session, org_id):
-        totals[currency] = totals.get(currency, 0) + amount_for(rate, minutes, currency) * count
-    return totals
-
-
-def unbilled_clients(
-    session: Session, *, org_id: uuid.UUID, limit: int = 10
-) -> list[dict[str, Any]]:
-    """The clients with the most approved, uninvoiced time value (an invoice run bills it)."""
-    by: dict[uuid.UUID, dict[str, Any]] = {}
-    for client_id, name, currency, minutes, rate, count in _unbilled_rows(session, org_id):
-        row = by.setdefault(
-            client_id,
-            {"client_id": client_id, "name": name, "currency": currency, "minutes": 0, "amount": 0},
-        )
-        row["minutes"] += minutes * count
-        row["amount"] += amount_for(rate, minutes, currency) * count
-    return sorted(by.values(), key=lambda r: (-r["amount"], r["name"]))[:limit]
-
-
 def described(session: Session, *, org_id: uuid.UUID) -> dict[str, Any]:
     """The figures as the API and the dashboard show them."""
     org = session.get(Org, org_id)
     assert org is not None
+    unbilled = invoices.unbilled(session, org_id=org_id)
+    most = sorted(unbilled, key=lambda u: (-u.amount, u.name))[:UNBILLED_CLIENTS]
     return {
         "month_start": month_start(org).date(),
-        "currencies": [{**asdict(f), "received": f.received} for f in figures(session, org=org)],
-        "unbilled_clients": unbilled_clients(session, org_id=org_id),
+        "currencies": [
+            {**asdict(f), "received": f.received}
+            for f in figures(session, org=org, unbilled=unbilled)
+        ],
+        "unbilled_clients": [
+            {
+                "client_id": u.client_id,
+                "name": u.name,
+                "currency": u.currency,
+                "minutes": u.minutes,
+                "amount": u.amount,
+            }
+            for u in most
+        ],
     }

@@ -147,21 +147,75 @@ def _eligible(
     entry_ids: list[uuid.UUID] | None,
 ) -> list[Any]:
     """WHERE clauses for a client's approved, billable, uninvoiced entries."""
+    where = _billable(org_id, period_start=period_start, period_end=period_end)
+    where += [TimeEntry.client_id == client.id, TimeEntry.currency == client.currency]
+    if entry_ids is not None:
+        where.append(TimeEntry.id.in_(entry_ids))
+    return where
+
+
+def _billable(
+    org_id: uuid.UUID, *, period_start: date | None = None, period_end: date | None = None
+) -> list[Any]:
+    """WHERE clauses for the org's approved, billable, uninvoiced entries (of the period)."""
     where: list[Any] = [
         TimeEntry.org_id == org_id,
-        TimeEntry.client_id == client.id,
         TimeEntry.status == EntryStatus.approved.value,
         TimeEntry.billable.is_(True),
         TimeEntry.invoice_id.is_(None),
-        TimeEntry.currency == client.currency,
     ]
     if period_start is not None:
         where.append(TimeEntry.work_date >= period_start)
     if period_end is not None:
         where.append(TimeEntry.work_date <= period_end)
-    if entry_ids is not None:
-        where.append(TimeEntry.id.in_(entry_ids))
     return where
+
+
+@dataclass
+class Unbilled:
+    """A client's approved, billable, uninvoiced time: what generating would bill it."""
+
+    client_id: uuid.UUID
+    name: str
+    currency: str
+    entries: int = 0
+    minutes: int = 0
+    amount: int = 0  # minor units, `amount_for` per entry
+
+
+def unbilled(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    period_start: date | None = None,
+    period_end: date | None = None,
+) -> list[Unbilled]:
+    """Every client's unbilled time (of the period), in its currency, by client name. Read
+    grouped by minutes and rate, so the amounts are exact per entry without reading every
+    entry."""
+    rows = session.execute(
+        select(
+            Client.id,
+            Client.name,
+            Client.currency,
+            TimeEntry.minutes,
+            TimeEntry.hourly_rate,
+            func.count(),
+        )
+        .join(Client, (Client.id == TimeEntry.client_id) & (Client.org_id == org_id))
+        .where(
+            *_billable(org_id, period_start=period_start, period_end=period_end),
+            TimeEntry.currency == Client.currency,
+        )
+        .group_by(Client.id, Client.name, Client.currency, TimeEntry.minutes, TimeEntry.hourly_rate)
+    )
+    by: dict[uuid.UUID, Unbilled] = {}
+    for client_id, name, currency, minutes, rate, count in rows:
+        found = by.setdefault(client_id, Unbilled(client_id, name, currency))
+        found.entries += count
+        found.minutes += minutes * count
+        found.amount += amount_for(rate, minutes, currency) * count
+    return sorted(by.values(), key=lambda u: (u.name.lower(), str(u.client_id)))
 
 
 def _line_rows_stmt(org_id: uuid.UUID, where: list[Any]) -> Any:
