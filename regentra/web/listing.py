@@ -35,6 +35,8 @@ from regentra.kit.time import as_utc
 Direction = Literal["asc", "desc"]
 FilterKind = Literal["id", "date", "choice", "text", "flag"]
 
+Expr = ColumnElement[Any] | InstrumentedAttribute[Any]
+
 STALE_CURSOR = "This page link is out of date: start again from the first page."
 
 
@@ -44,7 +46,7 @@ class SortColumn:
 
     key: str
     label: str
-    expr: ColumnElement[Any]
+    expr: Expr
     first_dir: Direction = "asc"  # the direction of a first click on the header
     nullable: bool = False  # empty values sort last in either direction
 
@@ -157,7 +159,7 @@ def _read_filter(spec: Filter, raw: str) -> Any:
         try:
             return uuid.UUID(raw)
         except ValueError as exc:
-            raise Invalid(f"{spec.label} filter: choose one from the list.") from exc
+            raise Invalid(f"Choose a {spec.label.lower()} from the list.") from exc
     if spec.kind == "date":
         try:
             day = date.fromisoformat(raw)
@@ -217,7 +219,7 @@ def parse(spec: ListSpec, query: Mapping[str, str]) -> Listing:
             continue
         try:
             values[item.name] = _read_filter(item, typed)
-            raw[item.name] = typed
+            raw[item.name] = ("1" if values[item.name] else "") if item.kind == "flag" else typed
         except Invalid as exc:
             error = error or exc.message
             raw[item.name] = ""
@@ -289,7 +291,7 @@ def decode_cursor(listing: Listing, cursor: str) -> tuple[Any, uuid.UUID]:
 
 
 def _after(
-    expr: ColumnElement[Any],
+    expr: Expr,
     id_column: InstrumentedAttribute[uuid.UUID],
     direction: Direction,
     value: Any,

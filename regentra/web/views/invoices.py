@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -49,7 +48,6 @@ from regentra.web.forms import (
     FormDep,
     failure,
     optional_date,
-    optional_id,
     parse_amount,
     parse_id,
     text,
@@ -58,18 +56,6 @@ from regentra.web.templating import redirect, render
 from regentra.web.views import quickbooks_mapping
 
 router = APIRouter(prefix="/invoices")
-
-# The status filter, in the order an invoice's life goes.
-STATUSES = tuple(
-    s.value
-    for s in (
-        InvoiceStatus.draft,
-        InvoiceStatus.sent,
-        InvoiceStatus.overdue,
-        InvoiceStatus.paid,
-        InvoiceStatus.void,
-    )
-)
 
 
 def _sentence(message: str) -> str:
@@ -93,64 +79,6 @@ def _whole(raw: str, label: str, low: int, high: int) -> int:
 
 def _terms(raw: str) -> int | None:
     return _whole(raw, "Payment terms", 0, MAX_DAYS_UNTIL_DUE) if raw.strip() else None
-
-
-# ---- the list --------------------------------------------------------------------------------
-
-
-@router.get("")
-def invoices_page(
-    request: Request,
-    session: SessionDep,
-    account: ApproverPage,
-    status: str = "",
-    client_id: str = "",
-    payment_failed: str = "",
-    cursor: str | None = None,
-) -> Response:
-    org_id = account.org.id
-    error = None
-    code = 200
-    chosen: uuid.UUID | None = None
-    status = status if status in STATUSES else ""
-    failed = payment_failed == "1"  # the dashboard's "Payments failed" card links here
-    try:
-        chosen = optional_id(client_id, "client")
-        page = service.list_invoices(
-            session,
-            org_id=org_id,
-            status=status or None,
-            client_id=chosen,
-            payment_failed=failed,
-            limit=50,
-            cursor=cursor,
-        )
-        found, more = page.items, page.next_cursor
-    except RegentraError as exc:
-        error, code, found, more = exc.message, exc.status, [], None
-    names = {c.id: c for c in all_clients(session, org_id=org_id)}
-    filters = {
-        "status": status,
-        "client_id": str(chosen) if chosen else "",
-        "payment_failed": "1" if failed else "",
-    }
-    next_url = None
-    if more:
-        next_url = "/invoices?" + urlencode({**filters, "cursor": more})
-    context = {
-        "title": "Invoices",
-        "invoices": found,
-        "badges": after_payment.badges_for(
-            session, org_id=org_id, invoices=[(i.id, i.currency) for i in found]
-        ),
-        "clients": names,
-        "statuses": STATUSES,
-        "filters": filters,
-        "next_url": next_url,
-        "paged": bool(cursor),
-        "error": error,
-    }
-    return render(request, "invoices/list.html", context, status=code)
 
 
 # ---- generating ------------------------------------------------------------------------------
