@@ -377,11 +377,37 @@ def _payable(invoice: dict[str, Any]) -> None:
         raise StripeError("This invoice has been voided and can no longer be paid.")
 
 
+# What names a payment to make: meaningless when the invoice was paid outside Stripe.
+CHARGE_PARAMS = ("payment_method", "source", "mandate")
+
+
+def _check_out_of_band(ctx: Ctx, invoice: dict[str, Any]) -> None:
+    """`paid_out_of_band=true` marks an open (or uncollectible) invoice paid with no charge.
+    A draft is refused rather than finalized (Stripe's transitions table lists `pay` only
+    from open and uncollectible, and its staff answer "finalize it, then change its status
+    to paid"), and so is a payment to make named with it (docs silent: the strict
+    reading)."""
+    for name in CHARGE_PARAMS:
+        if ctx.params.get(name):
+            raise StripeError(
+                f"You cannot pass `{name}` when marking an invoice paid out of band: no "
+                "payment is made.",
+                param=name,
+            )
+    if invoice["status"] == "draft":
+        raise StripeError(
+            "You can only pass in open or uncollectible invoices. This invoice is a draft: "
+            "finalize it first."
+        )
+
+
 @router.route("POST", "/v1/invoices/{id}/pay", "InvoicePayParams")
 def pay_invoice(ctx: Ctx) -> dict[str, Any]:
     sandbox, account = ctx.sandbox, ctx.account
     invoice = ctx.get("invoice", ctx.path["id"])
     _payable(invoice)
+    if ctx.params.get("paid_out_of_band"):
+        _check_out_of_band(ctx, invoice)
     if invoice["status"] == "draft":
         finalize(sandbox, account, invoice, ctx.base_url)
         if invoice["status"] == "paid":
