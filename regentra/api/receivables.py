@@ -29,6 +29,10 @@ class CurrencyFigures(BaseModel):
     aging: dict[str, int] = Field(
         description="Overdue amounts by days past due: 1-30, 31-60, 61-90, 90+"
     )
+    paid_by_month: dict[str, int] = Field(
+        description="Paid per month (YYYY-MM, the org's time zone), the last twelve months, "
+        "oldest first; this month's equals `paid`"
+    )
 
 
 class UnbilledClient(BaseModel):
@@ -41,6 +45,7 @@ class UnbilledClient(BaseModel):
 
 class Receivables(BaseModel):
     month_start: date = Field(description="The first day of this month in the org's time zone")
+    months: list[str] = Field(description="The twelve months of `paid_by_month`, oldest first")
     currencies: list[CurrencyFigures] = Field(
         description="One entry per currency with money in it, the most outstanding first"
     )

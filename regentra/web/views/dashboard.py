@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import APIRouter, Request, Response
 
 from regentra.audit import service as audit
@@ -41,8 +43,11 @@ def dashboard(request: Request, session: SessionDep, account: SignedIn) -> Respo
     if account.viewer.is_admin:
         money = receivables.described(session, org_id=org.id)
         failed = invoicing.count_payment_failed(session, org_id=org.id)
+    months = [] if money is None else money["months"]
     context = {
         "title": "Dashboard",
+        # "Jan 2026": the chart's labels and its table's
+        "chart_months": [date.fromisoformat(m + "-01").strftime("%b %Y") for m in months],
         "counts": counts,
         "activity": activity,
         "money": money,
