@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -121,14 +121,22 @@ def seed(session: Session) -> None:
     ]
     today = datetime.now(ZoneInfo(org.timezone)).date()
 
-    def log(tech: User, ticket_idx: int, days_ago: int, minutes: int, text: str) -> TimeEntry:
+    def log(
+        tech: User,
+        ticket_idx: int,
+        days_ago: int,
+        minutes: int,
+        text: str,
+        *,
+        on: date | None = None,
+    ) -> TimeEntry:
         return entries.create(
             session,
             org=org,
             user=tech,
             data=TimeEntryCreate(
                 ticket_id=t[ticket_idx].id,
-                work_date=today - timedelta(days=days_ago),
+                work_date=on or today - timedelta(days=days_ago),
                 minutes=minutes,
                 description=text,
             ),
@@ -154,6 +162,18 @@ def seed(session: Session) -> None:
         (jordan, 4, 5, 240, "Installed two access points"),
     ):
         e = log(tech, idx, ago, mins, text)
+        entries.submit(session, user=tech, entry_id=e.id)
+        entries.approve(session, org=org, user=approver, entry_id=e.id)
+    # Last month's approved time, for every client: what a month-end invoice run bills
+    # (Invoices → New run; its period is last month by default).
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    for tech, idx, day, mins, text in (
+        (taylor, 0, 6, 60, "Replaced the front desk UPS batteries"),
+        (jordan, 2, 12, 90, "Monthly backup review with the office manager"),
+        (taylor, 3, 19, 45, "Conditional access policy for partners"),
+        (jordan, 4, 21, 120, "Label printer drivers on the warehouse PCs"),
+    ):
+        e = log(tech, idx, 0, mins, text, on=last_month.replace(day=day))
         entries.submit(session, user=tech, entry_id=e.id)
         entries.approve(session, org=org, user=approver, entry_id=e.id)
     # Rejected

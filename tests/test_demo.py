@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import ROOT, free_port
+from support.demo_process import running_demo
 from web.pages import PageClient
 
 DEMO_FILES = ("demo.db", "demo-stripe.json", "demo-quickbooks.json")
@@ -21,42 +22,9 @@ pytestmark = [pytest.mark.e2e]
 
 
 def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
-    port, stripe_port, quickbooks_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGENTRA_")}
-    env["REGENTRA_VAR_DIR"] = str(tmp_path / "var")
-    log = tmp_path / "demo.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "regentra",
-                "demo",
-                "--port",
-                str(port),
-                "--stripe-port",
-                str(stripe_port),
-                "--quickbooks-port",
-                str(quickbooks_port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        printed = log.read_text()
+    with running_demo(tmp_path) as demo:
+        base, sandbox, quickbooks = demo.base, demo.stripe, demo.quickbooks
+        printed = demo.printed
         assert "sk_test_" not in printed and "whsec_" not in printed
         assert f"{base}/login" in printed
         logins = re.findall(r"^\s+(admin|approver|technician)\s+(\S+@\S+)\s+(\S+)$", printed, re.M)
@@ -86,14 +54,12 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
             assert "/api/webhooks/stripe/" in integrations
             assert "sk_test_" not in integrations.replace("sk_test_…", "")
         # The local Stripe sandbox runs beside it.
-        sandbox = f"http://127.0.0.1:{stripe_port}"
         assert sandbox in printed
         account = httpx.get(
             sandbox + "/v1/account", headers={"Authorization": "Bearer sk_test_demo1234567890"}
         )
         assert account.status_code == 200 and account.json()["object"] == "account"
         # So does the QuickBooks Online sandbox, with its seeded companies' books.
-        quickbooks = f"http://127.0.0.1:{quickbooks_port}"
         assert quickbooks in printed
         books = httpx.get(quickbooks + "/")
         assert books.status_code == 200 and "/company/" in books.text, books.text
@@ -153,9 +119,6 @@ def test_demo_serves_and_printed_logins_work(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, billing
                 time.sleep(0.3)
             assert "Starter plan" in billing
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
     db = tmp_path / "var" / "demo.db"
     assert db.exists()
     kept = tmp_path / "var" / "demo-platform-webhook-secret"

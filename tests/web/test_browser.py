@@ -12,10 +12,10 @@ from web.pages import PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page: Page, base: str, email: str) -> None:
+def sign_in(page: Page, base: str, email: str, password: str = PASSWORD) -> None:
     page.goto(base + "/login")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.locator("#sign-in").click()
     expect(page.locator("#account-name")).to_be_visible()
 
