@@ -20,9 +20,10 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -233,6 +234,26 @@ def parse(spec: ListSpec, query: Mapping[str, str]) -> Listing:
 
 def _direction(value: str) -> Direction:
     return "asc" if value == "asc" else "desc"
+
+
+def day_bounds(listing: Listing, tz: str) -> tuple[datetime | None, datetime | None]:
+    """The date_from/date_to filters as instants in the org's time zone: [start of the first
+    day, start of the day after the last)."""
+    since, until = listing.value("date_from"), listing.value("date_to")
+    start = datetime.combine(since, time.min, tzinfo=ZoneInfo(tz)) if since else None
+    end = (
+        datetime.combine(until + timedelta(days=1), time.min, tzinfo=ZoneInfo(tz))
+        if until
+        else None
+    )
+    return start, end
+
+
+def contains(expr: Expr, text: str) -> ColumnElement[bool]:
+    """`expr` contains `text`, ignoring case, the same on SQLite and PostgreSQL (lower() on
+    both sides; %, _ and backslash in `text` match themselves)."""
+    literal = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(expr).like(f"%{literal}%", escape="\\")
 
 
 # ---- cursors -----------------------------------------------------------------------------

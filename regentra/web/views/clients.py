@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
+from sqlalchemy import Select, func, or_
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
@@ -15,6 +16,7 @@ from regentra.clients.schemas import ClientCreate, ClientUpdate
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.models import Client
+from regentra.web import listing
 from regentra.web.auth import Account, AdminPage, SignedIn
 from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text
 from regentra.web.templating import major_units, redirect, render
@@ -33,6 +35,34 @@ def _fields(form: FormDep, default_currency: str) -> dict[str, Any]:
     }
 
 
+SPEC = listing.ListSpec(
+    path="/clients",
+    columns=(
+        listing.SortColumn("name", "Name", func.lower(Client.name)),
+        listing.SortColumn("email", "Billing email", func.lower(Client.billing_email)),
+        listing.SortColumn("currency", "Currency", Client.currency),
+        listing.SortColumn("rate", "Hourly rate", Client.hourly_rate, "desc", nullable=True),
+        listing.SortColumn("created", "Added", Client.created_at, first_dir="desc"),
+    ),
+    default_sort="created",
+    filters=(
+        listing.Filter("q", "Name or email", "text"),
+        listing.Filter("currency", "Currency", "text", max_length=3),
+    ),
+)
+
+
+def _filtered(view: listing.Listing, org_id: uuid.UUID) -> Select[Any]:
+    stmt = service.clients.select(org_id)
+    if q := view.value("q"):
+        stmt = stmt.where(
+            or_(listing.contains(Client.name, q), listing.contains(Client.billing_email, q))
+        )
+    if currency := view.value("currency"):
+        stmt = stmt.where(Client.currency == currency.upper())
+    return stmt
+
+
 def _list_page(
     request: Request,
     session: Session,
@@ -42,9 +72,29 @@ def _list_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
+    org_id = account.org.id
+    view = listing.parse(SPEC, request.query_params)
+    found: list[Client] = []
+    more: str | None = None
+    count = 0
+    if view.error is None:
+        stmt = _filtered(view, org_id)
+        try:
+            result = listing.page(session, stmt, view, Client.id, limit=50)
+            found, more = result.items, result.next_cursor
+            count = listing.count(session, stmt)
+        except RegentraError as exc:
+            view.error = exc.message
+    if view.error and status == 200:
+        status = view.status
     context = {
         "title": "Clients",
-        "clients": service.all_clients(session, org_id=account.org.id),
+        "clients": found,
+        "next_cursor": more,
+        "count": count,
+        "currencies": sorted({c.currency for c in service.all_clients(session, org_id=org_id)}),
+        "list": view,
+        "filters": view.raw,
         "org": account.org,
         "values": values or {"currency": account.org.default_currency},
         "error": error,

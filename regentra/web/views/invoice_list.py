@@ -7,9 +7,7 @@ Approvers and admins read it; technicians get 403 (the API's rules).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Select, func, select
@@ -64,20 +62,17 @@ SPEC = listing.ListSpec(
 )
 
 
-def start_of(day: date, tz: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz))
-
-
 def _filtered(view: listing.Listing, org_id: uuid.UUID, tz: str) -> Select[Any]:
     stmt = service.invoices.select(org_id)
     if status := view.value("status"):
         stmt = stmt.where(Invoice.status == status)
     if client_id := view.value("client_id"):
         stmt = stmt.where(Invoice.client_id == client_id)
-    if day_from := view.value("date_from"):
-        stmt = stmt.where(Invoice.created_at >= start_of(day_from, tz))
-    if day_to := view.value("date_to"):
-        stmt = stmt.where(Invoice.created_at < start_of(day_to + timedelta(days=1), tz))
+    since, until = listing.day_bounds(view, tz)
+    if since:
+        stmt = stmt.where(Invoice.created_at >= since)
+    if until:
+        stmt = stmt.where(Invoice.created_at < until)
     if view.value("payment_failed"):  # the dashboard's "Payments failed" card links here
         stmt = stmt.where(Invoice.status.in_(service.OPEN), Invoice.payment_failure.is_not(None))
     return stmt

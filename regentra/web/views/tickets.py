@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
@@ -16,12 +17,12 @@ from regentra.catalog import service as catalog
 from regentra.clients.service import all_clients, clients
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
-from regentra.models import Org, Role, Ticket
+from regentra.models import Client, Org, Role, Ticket
 from regentra.tickets import service
 from regentra.tickets.schemas import TicketCreate, TicketUpdate
 from regentra.time_entries import service as time_service
 from regentra.time_entries.schemas import TimeEntryCreate
-from regentra.web import queries
+from regentra.web import listing, queries
 from regentra.web.auth import Account, SignedIn
 from regentra.web.forms import (
     FormDep,
@@ -43,16 +44,49 @@ def org_today(org: Org) -> str:
     return datetime.now(ZoneInfo(org.timezone)).date().isoformat()
 
 
+_CLIENT_NAME = (
+    select(func.lower(Client.name))
+    .where(Client.id == Ticket.client_id, Client.org_id == Ticket.org_id)
+    .scalar_subquery()
+)
+
+SPEC = listing.ListSpec(
+    path="/tickets",
+    columns=(
+        listing.SortColumn("title", "Title", func.lower(Ticket.title)),
+        listing.SortColumn("client", "Client", _CLIENT_NAME),
+        listing.SortColumn("status", "Status", Ticket.status),
+        listing.SortColumn("opened", "Opened", Ticket.created_at, first_dir="desc"),
+    ),
+    default_sort="opened",
+    filters=(
+        listing.Filter(
+            "status", "Status", "choice", choices=("open", "closed", "all"), default="open"
+        ),
+        listing.Filter("client", "Client", "id"),
+        listing.Filter("date_from", "Opened from", "date"),
+        listing.Filter("date_to", "Opened to", "date"),
+    ),
+)
+
+
 @router.get("")
-def list_tickets(
-    request: Request,
-    session: SessionDep,
-    account: SignedIn,
-    status: str = "open",
-    client: str = "",
-    cursor: str | None = None,
-) -> Response:
-    return _list_page(request, session, account, status=status, client=client, cursor=cursor)
+def list_tickets(request: Request, session: SessionDep, account: SignedIn) -> Response:
+    return _list_page(request, session, account)
+
+
+def _filtered(view: listing.Listing, org: Org) -> Select[Any]:
+    stmt = service.tickets.select(org.id)
+    if (status := view.value("status")) in ("open", "closed"):
+        stmt = stmt.where(Ticket.status == status)
+    if client_id := view.value("client"):
+        stmt = stmt.where(Ticket.client_id == client_id)
+    since, until = listing.day_bounds(view, org.timezone)
+    if since:
+        stmt = stmt.where(Ticket.created_at >= since)
+    if until:
+        stmt = stmt.where(Ticket.created_at < until)
+    return stmt
 
 
 def _list_page(
@@ -60,30 +94,34 @@ def _list_page(
     session: Session,
     account: Account,
     *,
-    status: str = "open",
-    client: str = "",
-    cursor: str | None = None,
     values: dict[str, str] | None = None,
     error: str | None = None,
     code: int = 200,
 ) -> Response:
     org_id = account.org.id
-    client_id = optional_id(client, "client")
-    page = service.list_tickets(
-        session,
-        org_id=org_id,
-        client_id=client_id,
-        status=status if status in ("open", "closed") else None,
-        limit=50,
-        cursor=cursor,
-    )
+    view = listing.parse(SPEC, request.query_params)
+    found: list[Ticket] = []
+    more: str | None = None
+    count = 0
+    if view.error is None:
+        stmt = _filtered(view, account.org)
+        try:
+            result = listing.page(session, stmt, view, Ticket.id, limit=50)
+            found, more = result.items, result.next_cursor
+            count = listing.count(session, stmt)
+        except RegentraError as exc:
+            view.error = exc.message
+    if view.error and code == 200:
+        code = view.status
     context = {
         "title": "Tickets",
-        "tickets": page.items,
-        "next_cursor": page.next_cursor,
+        "tickets": found,
+        "next_cursor": more,
+        "count": count,
         "clients": all_clients(session, org_id=org_id),
         "names": queries.names_for(session, org_id=org_id),
-        "filters": {"status": status, "client": client},
+        "list": view,
+        "filters": view.raw,
         "values": values or {},
         "error": error,
     }
