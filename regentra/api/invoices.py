@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Literal
 
 from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from regentra.api.deps import AdminUser, ApproverUser, CurrentOrg, SessionDep
@@ -26,7 +28,7 @@ from regentra.api.responses import (
 )
 from regentra.api.schemas import Page
 from regentra.clients.service import clients
-from regentra.integrations.stripe import refunding, resending, sending
+from regentra.integrations.stripe import recording, refunding, resending, sending
 from regentra.invoices import after_payment, service
 from regentra.invoices.schemas import (
     InvoiceCreate,
@@ -187,6 +189,52 @@ def resend_invoice(
     email; audited as `invoice.resent`). 409 `not_open` for drafts, paid and void invoices;
     409 `stripe_invoice_closed` when Stripe already has it paid, void or uncollectible."""
     invoice = resending.resend(session, org=org, user=user, invoice_id=invoice_id)
+    return _full(session, invoice)
+
+
+class PaymentOutsideStripe(BaseModel):
+    """A payment received outside Stripe: how, its reference (a cheque number), and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["cheque", "wire", "other"] = Field(
+        description="How the client paid: `cheque`, `wire` or `other`."
+    )
+    reference: str | None = Field(
+        default=None,
+        max_length=recording.MAX_REFERENCE,
+        description="The cheque number or the wire's reference (at most 100 characters).",
+    )
+    received_on: date | None = Field(
+        default=None,
+        description="When it was received (not in the future; default: today, in the org's "
+        "time zone). The invoice's paid date, and the QuickBooks Payment's.",
+    )
+
+
+@router.post("/{invoice_id}/record-payment", responses=errors(*CHANGE, BODY, NOT_CONNECTED, STRIPE))
+def record_payment(
+    invoice_id: uuid.UUID,
+    body: PaymentOutsideStripe,
+    session: SessionDep,
+    user: AdminUser,
+    org: CurrentOrg,
+) -> InvoiceWithQuickBooks:
+    """Record a payment received outside Stripe (cheque, wire) on a sent or overdue invoice:
+    the Stripe invoice is marked paid out of band (no charge, no fee), the invoice becomes
+    paid (audited with who, the method, reference and amount), and QuickBooks, when
+    connected, gets a Payment to the mapping's account for payments outside Stripe. Recorded
+    once: a repeat is 409 `not_open`, as are drafts, paid and void invoices; 409
+    `stripe_invoice_closed` when Stripe already has it paid or void."""
+    invoice = recording.record_payment(
+        session,
+        org=org,
+        user=user,
+        invoice_id=invoice_id,
+        method=body.method,
+        reference=body.reference,
+        received_on=body.received_on,
+    )
     return _full(session, invoice)
 
 

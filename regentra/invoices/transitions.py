@@ -137,6 +137,8 @@ PAID_BY = {
     "webhook": "payment received (Stripe webhook)",
     "reconciliation": "payment found by reconciliation",
     "send": "paid in Stripe when it was sent (a credit balance covered it)",
+    # A person recorded a cheque or a wire (`integrations/stripe/recording.py`).
+    "outside_stripe": "payment received outside Stripe",
 }
 
 
@@ -198,9 +200,15 @@ def mark_paid(
     amount_paid: int | None,
     source: str,
     stripe_event_id: str | None = None,
+    actor: Actor | None = None,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Paid | None:
     """sent|overdue → paid for our invoice with this Stripe id in this org. None when there
-    is no such invoice or it was not open (already paid: a duplicate, a race, or void)."""
+    is no such invoice or it was not open (already paid: a duplicate, a race, or void).
+    `actor`, `message`, `details`: who the audit entry names (default Stripe, by `source`),
+    its words (default `PAID_BY[source]`) and what else it keeps (a payment recorded by
+    hand: its method and reference)."""
     if source not in PAID_BY:
         raise ValueError(f"unknown payment source {source!r}")
     session.flush()  # what the session holds first: the UPDATE below bypasses it
@@ -223,17 +231,20 @@ def mark_paid(
     record(
         session,
         org_id=org_id,
-        actor=Actor(type=ActorType.stripe, label=f"Stripe ({source})"),
+        actor=actor or Actor(type=ActorType.stripe, label=f"Stripe ({source})"),
         action="invoice.paid",
         subject_type="invoice",
         subject_id=paid.id,
-        details=paid_details(
-            message=PAID_BY[source],
-            number=paid.number,
-            amount_paid=paid.amount_paid,
-            stripe_invoice_id=stripe_invoice_id,
-            stripe_event_id=stripe_event_id or None,
-        ),
+        details={
+            **paid_details(
+                message=message or PAID_BY[source],
+                number=paid.number,
+                amount_paid=paid.amount_paid,
+                stripe_invoice_id=stripe_invoice_id,
+                stripe_event_id=stripe_event_id or None,
+            ),
+            **(details or {}),
+        },
     )
     hand_to_bookkeeping(
         session,

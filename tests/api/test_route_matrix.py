@@ -434,6 +434,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/invoices/{invoice_id}/resend"): Case(
         ADMIN, lambda w, u: Req(params={"invoice_id": _invoice(w)}), 409
     ),
+    # A payment outside Stripe is recorded on a sent or overdue invoice: a draft is refused in
+    # words (409) before anything reaches Stripe.
+    ("POST", "/api/v1/invoices/{invoice_id}/record-payment"): Case(
+        ADMIN,
+        lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"method": "cheque"}),
+        409,
+    ),
     ("POST", "/api/v1/invoices/{invoice_id}/void"): Case(
         ADMIN,
         lambda w, u: Req(params={"invoice_id": _invoice(w)}, json={"release_entries": True}),

@@ -27,7 +27,7 @@ from regentra.catalog.lines import fixed_price_items
 from regentra.clients.service import all_clients, clients
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
-from regentra.integrations.stripe import refunding, resending, sending
+from regentra.integrations.stripe import recording, refunding, resending, sending
 from regentra.integrations.stripe import settings as stripe_settings
 from regentra.invoices import after_payment, service, transitions
 from regentra.invoices.schemas import InvoiceCreate, InvoiceUpdate, LineCreate
@@ -229,6 +229,11 @@ def _describe(event: AuditEvent, currency: str) -> str:
     if action == "invoice.sent":
         due = f", due {d['due_date']}" if d.get("due_date") else ""
         return f"Sent through Stripe for {money('total')}{due}"
+    if action in ("invoice.paid", "invoice.payment_recorded") and d.get("method"):
+        how = recording.describe(d["method"], d.get("reference"))
+        by = f" by {d['recorded_by']}" if d.get("recorded_by") else ""
+        on = f", received {d['received_on']}" if d.get("received_on") else ""
+        return f"Payment recorded outside Stripe ({how}){by}: {money('amount_paid')}{on}"
     if action == "invoice.paid":
         return f"Paid {money('amount_paid')}: {d.get('message', 'payment received')}"
     if action == "invoice.payment_processing":
@@ -291,6 +296,11 @@ def _invoice_page(
         "editable": editable,
         "stuck": stuck,
         "can_void": admin and invoice.status in transitions.VOIDABLE,
+        "can_record_payment": admin
+        and invoice.status in service.OPEN
+        and invoice.stripe_invoice_id is not None,
+        "payment_methods": recording.METHODS,
+        "today": transitions.org_today(account.org).isoformat(),
         "poll": invoice.status in service.OPEN or (draft and stuck),
         "catalog_items": _catalog_items(session, org_id, invoice.currency) if editable else [],
         "stripe_connected": catalog.stripe_connected(session, org_id=org_id) if admin else True,
@@ -490,6 +500,33 @@ def resend(invoice_id: uuid.UUID, session: SessionDep, account: AdminPage) -> Re
         _back(invoice_id),
         success=f"Invoice {invoice.number} sent again through Stripe. "
         + _who_was_told(session, account.org.id),
+    )
+
+
+@router.post("/{invoice_id}/record-payment")
+def record_payment(
+    invoice_id: uuid.UUID, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    service.get(session, org_id=account.org.id, invoice_id=invoice_id)  # 404 for others' ids
+    try:
+        invoice = recording.record_payment(
+            session,
+            org=account.org,
+            user=account.user,
+            invoice_id=invoice_id,
+            method=text(form, "method"),
+            reference=text(form, "reference") or None,
+            received_on=optional_date(text(form, "received_on"), "Date received"),
+        )
+    except RegentraError as exc:
+        session.rollback()
+        return redirect(_back(invoice_id), error=_sentence(exc.message))
+    how = recording.describe(text(form, "method"), text(form, "reference") or None)
+    paid = invoice.amount_paid if invoice.amount_paid is not None else invoice.total
+    return redirect(
+        _back(invoice_id),
+        success=f"Payment of {format_money(paid, invoice.currency)} ({how}) recorded: invoice "
+        f"{invoice.number} is paid, in Stripe too.",
     )
 
 
