@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from regentra.clients.service import all_clients
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.models import EntryStatus, TimeEntry
 from regentra.time_entries import service
 from regentra.time_entries.schemas import TimeEntryUpdate
-from regentra.web import queries
+from regentra.web import queries, time_listing
 from regentra.web.auth import Account, SignedIn
 from regentra.web.forms import (
     FormDep,
@@ -38,44 +39,39 @@ def _list_page(
     session: Session,
     account: Account,
     *,
-    status: str = "",
-    cursor: str | None = None,
     error: str | None = None,
     code: int = 200,
 ) -> Response:
-    user = account.user
-    page = service.list_entries(
-        session,
-        user=user,
-        technician_id=user.id,
-        status=status if status in STATUSES else None,
-        limit=50,
-        cursor=cursor,
+    # Sort, filters, pages and totals: web/time_listing.py (a form post re-renders the list
+    # as it first shows).
+    found = time_listing.my_time(
+        session, account, request.query_params if request.method == "GET" else {}
     )
+    page = found.page
+    if found.error and code == 200:
+        code = 422
     context = {
         "title": "My time",
         "entries": page.items,
         "next_cursor": page.next_cursor,
+        "list": found.view,
+        "filters": found.view.raw,
+        "totals": found.totals,
+        "clients": all_clients(session, org_id=account.org.id),
         "names": queries.names_for(
             session, org_id=account.org.id, ticket_ids=[e.ticket_id for e in page.items]
         ),
         "editable": EDITABLE,
         "statuses": STATUSES,
-        "status": status,
+        "status": found.status,
         "error": error,
     }
     return render(request, "time/list.html", context, status=code)
 
 
 @router.get("")
-def my_time(
-    request: Request,
-    session: SessionDep,
-    account: SignedIn,
-    status: str = "",
-    cursor: str | None = None,
-) -> Response:
-    return _list_page(request, session, account, status=status, cursor=cursor)
+def my_time(request: Request, session: SessionDep, account: SignedIn) -> Response:
+    return _list_page(request, session, account)
 
 
 @router.post("/submit-drafts")
