@@ -30,11 +30,10 @@ from regentra.web.security import (
 
 
 def format_duration(minutes: int) -> str:
-    """90 → "1h 30m", 45 → "45m", 120 → "2h"."""
+    """Minutes as hours:minutes, the way people type them: 75 → "1:15", 45 → "0:45",
+    120 → "2:00", 2250 → "37:30" (a week's total). `forms.parse_duration` reads it back."""
     hours, rest = divmod(int(minutes), 60)
-    if hours and rest:
-        return f"{hours}h {rest}m"
-    return f"{hours}h" if hours else f"{rest}m"
+    return f"{hours}:{rest:02d}"
 
 
 def format_local(value: datetime | None, tz: str = "UTC") -> str:

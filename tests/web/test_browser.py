@@ -43,7 +43,7 @@ def test_log_submit_and_approve_time(live_server: Any, make_org: Any, page: Page
     page.get_by_label("Duration").fill("90")
     page.get_by_label("Description").fill("Replaced the fuser unit")
     page.locator("#log-time").click()
-    expect(page.locator("#flash")).to_contain_text("Logged 1h 30m")
+    expect(page.locator("#flash")).to_contain_text("Logged 1:30")
 
     # My time shows the draft; the technician submits it.
     page.locator('nav a[href="/time"]').click()
@@ -51,7 +51,7 @@ def test_log_submit_and_approve_time(live_server: Any, make_org: Any, page: Page
     expect(row).to_have_count(1)
     expect(row).to_have_attribute("data-status", "draft")
     expect(row.locator(".badge")).to_have_text("draft")
-    expect(row).to_contain_text("1h 30m")
+    expect(row).to_contain_text("1:30")
     expect(row).to_contain_text("Replaced the fuser unit")
     entry_id = row.get_attribute("data-entry-id")
     row.locator('[data-action="submit"]').click()
@@ -64,7 +64,7 @@ def test_log_submit_and_approve_time(live_server: Any, make_org: Any, page: Page
     sign_in(page, base, approver.email)
     page.locator('nav a[href="/approvals"]').click()
     pending = page.locator(f'#pending-entries tr[data-entry-id="{entry_id}"]')
-    expect(pending).to_contain_text("1h 30m")
+    expect(pending).to_contain_text("1:30")
     pending.locator('[data-action="approve"]').click()
     expect(page.locator("#flash")).to_have_text("Entry approved.")
     expect(page.locator(f'#pending-entries tr[data-entry-id="{entry_id}"]')).to_have_count(0)

@@ -37,7 +37,7 @@ def test_generate_send_pay_by_card_and_see_paid(stripe_server: StripeApp, page: 
     page.locator("#show-preview").click()
     expect(page.locator("#preview-lines tbody tr")).to_have_count(2)
     expect(page.locator("#preview-lines")).to_contain_text("Backup server rebuild")
-    expect(page.locator("#preview-lines")).to_contain_text("1h 30m")
+    expect(page.locator("#preview-lines")).to_contain_text("1:30")
     expect(page.locator("#preview-total")).to_have_text("$240.00")
     page.locator("#create-invoice").click()
     expect(page.locator("#flash")).to_contain_text("created with 2 lines, $240.00 in all")

@@ -65,7 +65,15 @@ def test_durations_refused_with_a_clear_message(typed: str, message: str) -> Non
 
 
 def test_format_duration() -> None:
-    assert [format_duration(m) for m in (5, 60, 90, 1440)] == ["5m", "1h", "1h 30m", "24h"]
+    assert [format_duration(m) for m in (5, 60, 90, 1440, 2250)] == [
+        "0:05",
+        "1:00",
+        "1:30",
+        "24:00",
+        "37:30",
+    ]
+    for minutes in (1, 45, 75, 1440):  # what is shown reads back as what was entered
+        assert parse_duration(format_duration(minutes)) == minutes
 
 
 def test_amounts() -> None:

@@ -106,7 +106,7 @@ def test_preview_then_create_a_draft(make_org: Any, site: Any) -> None:
             assert f'data-entry-id="{entry.id}"' in preview
         assert "2024-01-15" in preview and date.today().isoformat() in preview
         assert html.escape(w.ticket.title) in preview and w.tech.name in preview
-        assert "1h 30m" in preview and "$120.00/h" in preview
+        assert ">1:30<" in preview and "$120.00/h" in preview
         assert "$180.00" in preview and "$120.00" in preview and "$300.00" in preview
         assert 'id="create-invoice"' in preview
 

@@ -26,7 +26,7 @@ from regentra.web.forms import (
     parse_duration,
     text,
 )
-from regentra.web.templating import major_units, redirect, render
+from regentra.web.templating import format_duration, major_units, redirect, render
 
 router = APIRouter(prefix="/time")
 
@@ -147,7 +147,7 @@ def edit_page(
     names = queries.names_for(session, org_id=account.org.id, ticket_ids=[entry.ticket_id])
     values = {
         "work_date": entry.work_date.isoformat(),
-        "duration": str(entry.minutes),
+        "duration": format_duration(entry.minutes),
         "description": entry.description,
         "billable": "on" if entry.billable else "",
         "hourly_rate": major_units(entry.hourly_rate, entry.currency),
