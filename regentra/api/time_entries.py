@@ -92,6 +92,13 @@ def submit_entry(entry_id: uuid.UUID, session: SessionDep, user: CurrentUser) ->
     return TimeEntryOut.model_validate(service.submit(session, user=user, entry_id=entry_id))
 
 
+@router.post("/{entry_id}/recall", responses=errors(ROLE, FOUND, PARAMS, CONFLICT))
+def recall_entry(entry_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> TimeEntryOut:
+    """Take a submitted entry back to draft, before an approver decides (its technician or
+    an admin)."""
+    return TimeEntryOut.model_validate(service.recall(session, user=user, entry_id=entry_id))
+
+
 @router.post("/{entry_id}/approve", responses=errors(ROLE, FOUND, PARAMS, CONFLICT))
 def approve_entry(
     entry_id: uuid.UUID, session: SessionDep, user: ApproverUser, org: CurrentOrg

@@ -21,7 +21,7 @@ class EntryInvoiced(Conflict):
 
 
 class IllegalTransition(Conflict):
-    """The entry's status does not allow this step (submit, approve, reject, un-approve)."""
+    """The entry's status does not allow this step (submit, recall, approve, reject, un-approve)."""
 
     code = "illegal_transition"
 

@@ -1,7 +1,8 @@
 """Time entries and their approval workflow.
 
-draft → submitted → approved | rejected; rejected entries are edited and resubmitted; an
-approved entry can be un-approved until an invoice bills it, after which it never changes.
+draft → submitted → approved | rejected; rejected entries are edited and resubmitted; a
+submitted entry can be recalled to draft by its technician until it is decided; an approved
+entry can be un-approved until an invoice bills it, after which it never changes.
 Every transition is one conditional UPDATE, so a race or a double click applies it once.
 """
 
@@ -140,6 +141,7 @@ def _catalog_rate(session: Session, *, org: Org, item_id: uuid.UUID, currency: s
 
 PAST = {
     "submit": "submitted",
+    "recall": "recalled",
     "approve": "approved",
     "reject": "rejected",
     "un-approve": "un-approved",
@@ -295,6 +297,23 @@ def submit(session: Session, *, user: User, entry_id: uuid.UUID) -> TimeEntry:
         action="time_entry.submitted",
         verb="submit",
         values={"submitted_at": utcnow()},
+    )
+
+
+def recall(session: Session, *, user: User, entry_id: uuid.UUID) -> TimeEntry:
+    """Take a submitted entry back to draft (to correct it) before an approver decides."""
+    entry = get(session, user=user, entry_id=entry_id)
+    if entry.technician_id != user.id and not user.has_role(Role.admin):
+        raise Forbidden("only the technician who logged this entry (or an admin) can recall it")
+    return _transition(
+        session,
+        user=user,
+        entry=entry,
+        from_states=(EntryStatus.submitted,),
+        to=EntryStatus.draft,
+        action="time_entry.recalled",
+        verb="recall",
+        values={"submitted_at": None},
     )
 
 

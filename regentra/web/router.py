@@ -24,6 +24,7 @@ from regentra.web.views import (
     settings,
     tickets,
     time,
+    timesheet,
     tokens,
     users,
 )
@@ -35,6 +36,7 @@ for module in (
     dashboard,
     clients,
     tickets,
+    timesheet,  # before time: /time/week/submit is not /time/{entry_id}/submit
     time,
     approvals,
     invoice_runs,

@@ -134,7 +134,7 @@ async def verify_csrf(request: Request) -> None:
 
 @dataclass(frozen=True)
 class Flash:
-    kind: str  # "success" or "error"
+    kind: str  # "success", "warning" (done in part: says what was not) or "error"
     text: str
 
 
@@ -158,7 +158,7 @@ def read_flash(request: Request) -> Flash | None:
         data = json.loads(base64.urlsafe_b64decode(payload.encode()))
     except (binascii.Error, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("k") not in ("success", "error"):
+    if not isinstance(data, dict) or data.get("k") not in ("success", "warning", "error"):
         return None
     return Flash(kind=str(data["k"]), text=str(data.get("t", "")))
 

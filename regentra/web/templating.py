@@ -108,10 +108,20 @@ def render(
     return response
 
 
-def redirect(url: str, *, success: str | None = None, error: str | None = None) -> Response:
+def redirect(
+    url: str,
+    *,
+    success: str | None = None,
+    error: str | None = None,
+    warning: str | None = None,
+) -> Response:
+    """A 303 to `url` with a flash message: `warning` is for work done in part (what was
+    done and what was not, and why), not an error."""
     response = RedirectResponse(url, status_code=303)
     if error:
         set_flash(response, Flash("error", error))
+    elif warning:
+        set_flash(response, Flash("warning", warning))
     elif success:
         set_flash(response, Flash("success", success))
     return response

@@ -311,6 +311,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/api/v1/time-entries/{entry_id}/submit"): Case(
         ALL, lambda w, u: Req(params={"entry_id": w.entry(u).id})
     ),
+    ("POST", "/api/v1/time-entries/{entry_id}/recall"): Case(
+        ALL, lambda w, u: Req(params={"entry_id": w.entry(u, "submitted").id})
+    ),
     ("POST", "/api/v1/time-entries/{entry_id}/approve"): Case(
         APPROVE, lambda w, u: Req(params={"entry_id": _foreign_entry(w, u, "submitted").id})
     ),

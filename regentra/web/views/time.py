@@ -1,4 +1,5 @@
-"""My time: the signed-in user's own entries, submitting them, and editing drafts."""
+"""My time: the signed-in user's own entries, submitting and recalling them, and editing
+drafts. The week view (the technician's main one) is in `timesheet`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.models import EntryStatus, TimeEntry
 from regentra.time_entries import service
+from regentra.time_entries.progress import progress_of
 from regentra.time_entries.schemas import TimeEntryUpdate
 from regentra.web import queries, time_listing
 from regentra.web.auth import Account, SignedIn
@@ -27,6 +29,7 @@ from regentra.web.forms import (
     text,
 )
 from regentra.web.templating import format_duration, major_units, redirect, render
+from regentra.web.views import timesheet
 
 router = APIRouter(prefix="/time")
 
@@ -61,6 +64,7 @@ def _list_page(
         "names": queries.names_for(
             session, org_id=account.org.id, ticket_ids=[e.ticket_id for e in page.items]
         ),
+        "progress": progress_of(session, org_id=account.org.id, entries=page.items),
         "editable": EDITABLE,
         "statuses": STATUSES,
         "status": found.status,
@@ -102,7 +106,7 @@ def submit_drafts(request: Request, session: SessionDep, account: SignedIn) -> R
     message = f"Submitted {submitted} {'entry' if submitted == 1 else 'entries'} for approval."
     if failed:
         message += f" {len(failed)} could not be submitted: {'; '.join(failed[:5])}"
-        return redirect("/time", error=message)
+        return redirect("/time", warning=message)
     return redirect("/time", success=message)
 
 
@@ -116,6 +120,27 @@ def submit(
         session.rollback()
         return _list_page(request, session, account, error=exc.message, code=exc.status)
     return redirect("/time", success="Entry submitted for approval.")
+
+
+@router.post("/{entry_id}/recall")
+def recall(
+    request: Request, entry_id: uuid.UUID, session: SessionDep, account: SignedIn, form: FormDep
+) -> Response:
+    """Back to draft before an approver decides; from the week grid (its `week` field) or
+    the list, and back there."""
+    week = text(form, "week")
+    start = timesheet.parse_week(week, account.org) if week else None
+    try:
+        service.recall(session, user=account.user, entry_id=entry_id)
+    except RegentraError as exc:
+        session.rollback()
+        if start is not None:
+            return timesheet.week_page(
+                request, session, account, start, error=exc.message, code=exc.status
+            )
+        return _list_page(request, session, account, error=exc.message, code=exc.status)
+    done = "Entry recalled: it is a draft again; edit it and submit it when ready."
+    return redirect(timesheet.week_url(start) if start else "/time", success=done)
 
 
 def _edit_page(
