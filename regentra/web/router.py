@@ -21,10 +21,10 @@ from regentra.web.views import (
     payouts,
     quickbooks,
     quickbooks_mapping,
+    search,
     settings,
     tickets,
     time,
-    timesheet,
     tokens,
     users,
 )
@@ -36,7 +36,6 @@ for module in (
     dashboard,
     clients,
     tickets,
-    timesheet,  # before time: /time/week/submit is not /time/{entry_id}/submit
     time,
     approvals,
     invoice_runs,
@@ -52,5 +51,6 @@ for module in (
     quickbooks_mapping,
     tokens,
     billing,
+    search,
 ):
     web_router.include_router(module.router)
