@@ -1,5 +1,8 @@
-"""Approvals: submitted time of the org, approved one by one or in bulk, rejected with a
-reason; recently approved entries can be un-approved until they are invoiced."""
+"""Approvals: submitted time of the org grouped by technician and week with totals,
+approved one by one, a week at a time or in bulk (a partial bulk result is reported as
+such), rejected with a reason; an approver's own entries are shown but not actionable
+unless the org allows self-approval. Recently approved entries can be un-approved until
+they are invoiced."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy.orm import Session
 from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
 from regentra.time_entries import service
+from regentra.time_entries.week import by_technician_and_week
 from regentra.web import queries
 from regentra.web.auth import Account, ApproverPage
 from regentra.web.forms import FormDep, parse_id, text, texts
@@ -37,14 +41,22 @@ def _page(
     approved = service.list_entries(session, user=user, status="approved", limit=RECENT).items
     recent = [e for e in approved if e.invoice_id is None]
     ticket_ids = [e.ticket_id for e in pending.items + recent]
+    names = queries.names_for(
+        session, org_id=account.org.id, ticket_ids=ticket_ids, with_users=True
+    )
+    groups = by_technician_and_week(list(pending.items))
+    groups.sort(key=lambda g: (names.user(g.technician_id).casefold(), str(g.technician_id)))
     context = {
         "title": "Approvals",
         "pending": pending.items,
+        "groups": groups,
+        # Entries this approver may act on (their own only when the org allows it).
+        "selectable": any(
+            e.technician_id != user.id or account.org.allow_self_approval for e in pending.items
+        ),
         "more_pending": pending.next_cursor is not None,
         "recent": recent,
-        "names": queries.names_for(
-            session, org_id=account.org.id, ticket_ids=ticket_ids, with_users=True
-        ),
+        "names": names,
         "self_approval": account.org.allow_self_approval,
         "me": user.id,
         "reject_id": reject_id,
@@ -73,13 +85,20 @@ def bulk_approve(
     except RegentraError as exc:
         return _page(request, session, account, error=exc.message, code=exc.status)
     result = service.bulk_approve(session, org=account.org, user=account.user, entry_ids=ids)
-    done = len(result.approved)
-    message = f"Approved {done} {'entry' if done == 1 else 'entries'}."
-    if result.failed:
-        reasons = "; ".join(sorted({exc.message for _, exc in result.failed}))
-        message += f" {len(result.failed)} could not be approved: {reasons}"
-        return redirect("/approvals", error=message)
-    return redirect("/approvals", success=message)
+    done, failed = len(result.approved), len(result.failed)
+    if not failed:
+        return redirect(
+            "/approvals", success=f"Approved {done} {'entry' if done == 1 else 'entries'}."
+        )
+    reasons = "; ".join(sorted({exc.message for _, exc in result.failed}))
+    if not done:
+        noun = "entry" if failed == 1 else "entries"
+        return redirect(
+            "/approvals", error=f"None of the {failed} {noun} could be approved: {reasons}"
+        )
+    # Done in part: what was approved stays approved, and the rest is said, with why.
+    message = f"Approved {done} of {done + failed}; {failed} could not be: {reasons}"
+    return redirect("/approvals", warning=message)
 
 
 @router.post("/{entry_id}/approve")
