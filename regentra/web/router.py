@@ -25,6 +25,7 @@ from regentra.web.views import (
     settings,
     tickets,
     time,
+    timesheet,
     tokens,
     users,
 )
@@ -36,6 +37,7 @@ for module in (
     dashboard,
     clients,
     tickets,
+    timesheet,  # before time: /time/week/submit is not /time/{entry_id}/submit
     time,
     approvals,
     invoice_runs,
