@@ -9,7 +9,7 @@ from typing import Any
 from regentra.invoices import service as invoices
 from regentra.invoices.schemas import InvoiceCreate
 from regentra.models import Org, User
-from tests.web.pages import PageClient
+from web.pages import PageClient
 
 
 def _draft(kit: Any, client_id: Any) -> Any:

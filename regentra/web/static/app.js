@@ -40,4 +40,43 @@
       }
     });
   });
+
+  // After a form error (the `form_error` macro, web/forms.py FormMessage): the input it is
+  // about is marked aria-invalid, linked to the message (aria-describedby) and focused; the
+  // input is the one named data-field in the form after the message (else the one whose
+  // label reads data-label). A message about no one field takes the focus itself.
+  var problem = document.getElementById("form-error");
+  if (problem) {
+    var after = function (el) {
+      return problem.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
+    };
+    var usable = function (el) {
+      var form = el.form || el.closest("form");
+      return el.type !== "hidden" && !el.disabled &&
+        !(form && (form.getAttribute("method") || "get").toLowerCase() === "get");
+    };
+    var pick = function (list) {
+      list = Array.prototype.filter.call(list, usable);
+      return list.filter(after)[0] || list[0] || null;
+    };
+    var field = problem.getAttribute("data-field");
+    var label = problem.getAttribute("data-label");
+    var input = field ? pick(document.getElementsByName(field)) : null;
+    if (!input && label) {
+      var wanted = label.toLowerCase();
+      input = pick(Array.prototype.filter.call(document.querySelectorAll("label[for]"), function (l) {
+        return l.textContent.trim().toLowerCase().indexOf(wanted) === 0;
+      }).map(function (l) { return document.getElementById(l.getAttribute("for")); })
+        .filter(Boolean));
+    }
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      var described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+      if (described.indexOf("form-error") < 0) { described.unshift("form-error"); }
+      input.setAttribute("aria-describedby", described.join(" "));
+      input.focus();
+    } else {
+      problem.focus();
+    }
+  }
 })();
