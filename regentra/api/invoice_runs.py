@@ -54,6 +54,11 @@ class RunProgress(BaseModel):
     counts: dict[str, int] = Field(description="Clients by state")
     to_send: int = Field(description="Drafts queued, sent or failed to send")
     done: int = Field(description="Of which sent or failed")
+    refused: int = Field(
+        default=0,
+        description="Of the failed, how many were refused because the org's Regentra "
+        "subscription does not allow sending (canceled, or the trial is over)",
+    )
 
 
 class RunItemOut(BaseModel):
@@ -70,6 +75,11 @@ class RunItemOut(BaseModel):
     invoice_id: uuid.UUID | None
     invoice_number: str | None
     error: str | None = Field(description="Why generating or sending failed")
+    refused: bool = Field(
+        default=False,
+        description="Sending was refused because the org's Regentra subscription does not "
+        "allow it (canceled, or the trial is over): `error` says why and what to do",
+    )
 
 
 class RunOut(BaseModel):
@@ -83,6 +93,11 @@ class RunOut(BaseModel):
     totals: list[RunTotal] = Field(description="The ticked clients' amounts, per currency")
     minutes: int = Field(description="The ticked clients' time")
     progress: RunProgress
+    send_refused: str | None = Field(
+        default=None,
+        description="Why sending invoices is refused right now (the org's Regentra "
+        "subscription is canceled, or its trial is over), else null",
+    )
     items: list[RunItemOut]
 
 

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 
 from regentra import queue
 from regentra.audit.service import Actor, record
+from regentra.billing import service as billing
+from regentra.billing.errors import SubscriptionRequired
 from regentra.config import get_settings
 from regentra.errors import Conflict, Invalid, NotFound, RegentraError
 from regentra.invoices import service as invoices
@@ -49,6 +51,10 @@ log = structlog.get_logger(__name__)
 
 SEND_TASK = "invoice_runs.send"
 MAX_CLIENTS = 5000  # clients one run lists
+# An item whose sending was refused (the org's Regentra subscription does not allow sending:
+# canceled, or the trial is over) says so first, then why: `failed` with a reason that no
+# retry fixes until the subscription does.
+REFUSED = "Refused: "
 
 S = RunItemState
 
@@ -370,6 +376,8 @@ def _send_item(session_factory: Callable[[], Any], item_id: uuid.UUID) -> bool:
                 org, sender = session.get(Org, org_id), session.get(User, user.id)
                 assert org is not None and sender is not None
                 sending.send(session, org=org, user=sender, invoice_id=invoice.id)
+        except SubscriptionRequired as exc:
+            error = REFUSED + exc.message
         except RegentraError as exc:
             error = exc.message
     with session_factory() as session:
@@ -386,12 +394,23 @@ def _send_item(session_factory: Callable[[], Any], item_id: uuid.UUID) -> bool:
     return error is None
 
 
+def refused(item: InvoiceRunItem) -> bool:
+    """Whether sending the item was refused for the org's Regentra subscription."""
+    return item.state == S.failed.value and (item.error or "").startswith(REFUSED)
+
+
 def progress(items: list[InvoiceRunItem]) -> dict[str, Any]:
-    """Counts by state, and how far sending is (sent or failed, of what was queued)."""
+    """Counts by state, and how far sending is (sent or failed, of what was queued); of the
+    failed, how many were refused for the org's Regentra subscription."""
     counts = Counter(i.state for i in items)
     to_send = sum(counts[s] for s in (S.sending.value, S.sent.value, S.failed.value))
     done = counts[S.sent.value] + counts[S.failed.value]
-    return {"counts": dict(counts), "to_send": to_send, "done": done}
+    return {
+        "counts": dict(counts),
+        "to_send": to_send,
+        "done": done,
+        "refused": sum(1 for i in items if refused(i)),
+    }
 
 
 def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
@@ -409,6 +428,8 @@ def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
     for i in items:
         if i.included:
             totals[i.currency] += i.amount
+    org = session.get(Org, run.org_id)
+    allowed = billing.state(session, org) if org is not None else None
     return {
         "id": run.id,
         "period_start": run.period_start,
@@ -420,6 +441,7 @@ def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
         "totals": [{"currency": c, "amount": a} for c, a in sorted(totals.items())],
         "minutes": sum(i.minutes for i in items if i.included),
         "progress": progress(items),
+        "send_refused": allowed.reason if allowed is not None and not allowed.can_send else None,
         "items": [
             {
                 "client_id": i.client_id,
@@ -433,6 +455,7 @@ def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
                 "invoice_id": i.invoice_id,
                 "invoice_number": numbers.get(i.invoice_id) if i.invoice_id else None,
                 "error": i.error,
+                "refused": refused(i),
             }
             for i in items
         ],

@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 from web.pages import PageClient, misaligned_headers
 
 from integrations.conftest import Billing, StripeApp, connect_billing
+from integrations.platform.conftest import Platform
+from integrations.stripe.conftest import cancel_platform_subscription
 from integrations.stripe.test_sending import assert_sent_once, error
 from regentra import cli
 from regentra.config import get_settings
@@ -104,6 +106,7 @@ def test_a_run_for_last_month_drafts_and_sends_the_ticked_clients(
         "counts": {"sending": 2, "excluded": 1},
         "to_send": 2,
         "done": 0,
+        "refused": 0,
     }
     assert run_tasks().count(service.SEND_TASK) == 1
     run = _get(billing, run["id"])
@@ -243,6 +246,48 @@ def test_the_cli_runs_a_month_and_sends_it_with_a_progress_bar(billing: Billing)
     assert garbled.exit_code == 1 and "YYYY-MM" in garbled.output
 
 
+def test_send_all_reports_each_invoice_refused_for_a_canceled_subscription(
+    regentra_billing: Platform,
+    billing: Billing,
+    stripe_app: StripeApp,
+    run_tasks: Callable[..., list[str]],
+) -> None:
+    last = _last_month()
+    _client_with_time(billing, "Acme", 60, work_date=last)
+    _client_with_time(billing, "Beta", 30, work_date=last)
+    run = _post(billing, RUNS, json={"period": last.strftime("%Y-%m")}).json()
+    run = _post(billing, f"{RUNS}/{run['id']}/generate").json()
+    assert run["send_refused"] is None
+    cancel_platform_subscription(regentra_billing, billing)
+    with billing.control() as control:
+        before = len(control.get("/_sandbox/requests", params={"limit": 100}).json()["data"])
+
+    assert _post(billing, f"{RUNS}/{run['id']}/send").status_code == 202
+    assert run_tasks().count(service.SEND_TASK) == 1
+    run = _get(billing, run["id"])
+    assert run["status"] == "done"
+    assert run["progress"] == {"counts": {"failed": 2}, "to_send": 2, "done": 2, "refused": 2}
+    assert "subscription is canceled" in run["send_refused"]
+    for item in run["items"]:
+        assert item["state"] == "failed" and item["refused"] is True, item
+        assert item["error"].startswith("Refused: your Regentra subscription is canceled")
+        assert "Settings → Billing" in item["error"]
+        assert item["invoice_number"]
+    with billing.control() as control:  # the org's Stripe account was not asked
+        after = len(control.get("/_sandbox/requests", params={"limit": 100}).json()["data"])
+    assert after == before
+    with billing.kit.api() as api:
+        drafts = api.get("/invoices", params={"status": "draft"}).json()["items"]
+    assert len(drafts) == 2  # still drafts, to send once the subscription is back
+
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        html = page.get(f"{RUNS}/{run['id']}").text
+    assert 'id="send-refused"' in html and 'href="/billing"' in html
+    assert html.count('data-status="refused"') == 2 and "2 refused" in html
+    assert html.count("Refused: your Regentra subscription is canceled") == 2
+
+
 @pytest.mark.e2e
 def test_a_real_server_sends_a_run_several_drafts_at_once(stripe_server: StripeApp) -> None:
     """`regentra serve` with its in-process queue: the send job sends 4 drafts at a time
@@ -259,7 +304,7 @@ def test_a_real_server_sends_a_run_several_drafts_at_once(stripe_server: StripeA
     while (run := _get(billing, run["id"]))["status"] != "done":
         assert time.monotonic() < deadline, run["progress"]
         time.sleep(0.2)
-    assert run["progress"] == {"counts": {"sent": 6}, "to_send": 6, "done": 6}
+    assert run["progress"] == {"counts": {"sent": 6}, "to_send": 6, "done": 6, "refused": 0}
     for item in run["items"]:
         assert_sent_once(billing, item["invoice_id"])
 
