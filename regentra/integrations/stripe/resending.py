@@ -8,7 +8,9 @@ replay that send's saved answer for the 24 h Stripe keeps keys, and email nobody
 is made once per resend, so the SDK's own network retries of that request stay idempotent.
 
 Only sent and overdue invoices are resent (a draft is sent, not resent; a paid or void one
-has nothing to pay), refused in words (409) before Stripe is asked. The Stripe invoice is
+has nothing to pay), and only while the org's Regentra subscription allows sending invoices
+(`billing.require_can_send`, as for a first send: not when it is canceled or the trial is
+over), refused in words (409) before Stripe is asked. The Stripe invoice is
 read first: paid, void or uncollectible in Stripe meanwhile is refused too, so a client is
 never emailed an invoice that cannot or need not be paid.
 """
@@ -22,6 +24,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor, record
+from regentra.billing import service as billing
 from regentra.clients.service import clients
 from regentra.integrations.stripe import client as stripe_client
 from regentra.integrations.stripe.client import idempotency_key, request_options
@@ -68,10 +71,12 @@ def _closed_in_stripe(invoice: Invoice, sid: str, status: str) -> StripeInvoiceC
 def resend(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> Invoice:
     """Email a sent or overdue invoice to the client again through Stripe, with a new
     idempotency key each time, and audit it ("invoice.resent"). 409 `not_open` for drafts,
-    paid and void invoices; 409 `stripe_invoice_closed` when Stripe has it paid, void or
-    uncollectible; 409 `stripe_not_connected` without Stripe."""
+    paid and void invoices; 409 `subscription_required` when the org's Regentra subscription
+    is canceled (or its trial is over), as for a first send; 409 `stripe_invoice_closed` when
+    Stripe has it paid, void or uncollectible; 409 `stripe_not_connected` without Stripe."""
     invoice = service.get(session, org_id=org.id, invoice_id=invoice_id)
     sid = _check_resendable(invoice)
+    billing.require_can_send(session, org)  # the org's own Regentra subscription, as `send`
     stripe = stripe_client.for_org(session, org.id)
     client = clients.get(session, org_id=org.id, id=invoice.client_id)
     email = client.billing_email

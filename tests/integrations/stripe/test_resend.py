@@ -13,6 +13,8 @@ from typing import Any
 from web.pages import PageClient, flash
 
 from integrations.conftest import Billing, StripeApp, connect_billing
+from integrations.platform.conftest import Platform
+from integrations.stripe.conftest import cancel_platform_subscription
 from integrations.stripe.test_webhook_events import (
     audits,
     body_of,
@@ -180,3 +182,29 @@ def test_the_invoice_page_offers_resend_to_admins_of_open_invoices(
         assert page.post(f"{path}/resend").status_code == 403
     assert len(audits(billing, invoice["id"], "invoice.resent")) == 1
     assert len(events_of(billing, invoice["stripe_invoice_id"], "invoice.sent")) == 2
+
+
+def test_a_canceled_regentra_subscription_refuses_resending_as_it_refuses_sending(
+    regentra_billing: Platform, stripe_app: StripeApp
+) -> None:
+    billing = connect_billing(stripe_app)
+    invoice = sent_invoice(billing)
+    sid = invoice["stripe_invoice_id"]
+    assert _resend(billing, invoice["id"]).status_code == 200  # in its trial: allowed
+    cancel_platform_subscription(regentra_billing, billing)
+
+    r = _resend(billing, invoice["id"])
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "subscription_required", error
+    assert "your Regentra subscription is canceled" in error["message"]
+    assert "Settings → Billing" in error["message"]
+    assert len(_sends(billing, sid)) == 2  # the first send and the resend before: no more
+    assert len(audits(billing, invoice["id"], "invoice.resent")) == 1
+    # The page says the same in words.
+    with PageClient(stripe_app.server) as page:
+        page.login(billing.kit.admin.email)
+        r = page.post(f"/invoices/{invoice['id']}/resend")
+        kind, message = flash(page.follow(r).text) or ("", "")
+    assert kind == "error" and "Your Regentra subscription is canceled" in message, message
+    assert len(_sends(billing, sid)) == 2
