@@ -1,6 +1,31 @@
 // Small conveniences only: every page works without this file.
 (function () {
   "use strict";
+  // Phones show each table row as a card (app.css): each cell gets its column's name from
+  // the header row, unless the template gave it one (data-label).
+  document.querySelectorAll("table.table").forEach(function (table) {
+    var head = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+    if (!head) { return; }
+    var names = [];
+    Array.prototype.forEach.call(head.cells, function (cell) {
+      for (var i = 0; i < cell.colSpan; i++) { names.push(cell.textContent.trim()); }
+    });
+    var rows = [];
+    Array.prototype.forEach.call(table.tBodies, function (body) {
+      rows = rows.concat(Array.prototype.slice.call(body.rows));
+    });
+    if (table.tFoot) { rows = rows.concat(Array.prototype.slice.call(table.tFoot.rows)); }
+    rows.forEach(function (row) {
+      var column = 0;
+      Array.prototype.forEach.call(row.cells, function (cell) {
+        if (cell.tagName === "TD" && !cell.hasAttribute("data-label") && names[column]) {
+          cell.setAttribute("data-label", names[column]);
+        }
+        column += cell.colSpan;
+      });
+    });
+  });
+
   document.querySelectorAll("[data-select-all]").forEach(function (toggle) {
     var name = toggle.getAttribute("data-select-all");
     var boxes = document.querySelectorAll('input[type="checkbox"][name="' + name + '"]');
