@@ -10,8 +10,10 @@ invoice page offers it to admins of open invoices."""
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
@@ -339,3 +341,40 @@ def test_the_invoice_page_records_a_payment_for_admins_of_open_invoices(
         )
     assert len(audits(billing, invoice["id"], "invoice.paid")) == 1
     assert billing.stripe.v1.invoices.retrieve(invoice["stripe_invoice_id"]).status == "paid"
+
+
+@pytest.mark.e2e
+def test_a_double_click_on_a_real_server_records_the_payment_once(
+    stripe_server: StripeApp,
+) -> None:
+    """Two submits at once to `regentra serve`, whose webhook gets Stripe's `invoice.paid`
+    meanwhile: one records the payment, the other is refused, Stripe is asked with one key."""
+    billing = connect_billing(stripe_server)
+    sent = sent_invoice(billing)
+    sid = sent["stripe_invoice_id"]
+    barrier = threading.Barrier(2)
+
+    def submit(_: int) -> int:
+        with billing.kit.api() as api:
+            barrier.wait(timeout=30)
+            r = api.post(
+                f"/invoices/{sent['id']}/record-payment",
+                json={"method": "cheque", "reference": "5"},
+            )
+        assert r.status_code in (200, 409), r.text
+        return r.status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(submit, range(2)))
+    assert codes == [200, 409]
+    keys = {p["idempotency_key"] for p in _pays(billing, sid)}
+    assert keys == {KEY.format(id=sent["id"], sid=sid)}
+    assert invoice_state(billing, sent["id"])["status"] == "paid"
+    recorded = [
+        e
+        for action in ("invoice.paid", "invoice.payment_recorded")
+        for e in audits(billing, sent["id"], action)
+        if e.details.get("method")
+    ]
+    assert len(recorded) == 1 and recorded[0].details["reference"] == "5"
+    assert len(audits(billing, sent["id"], "invoice.paid")) == 1
