@@ -235,9 +235,9 @@ def optional_id(raw: str | None, label: str, field: str | None = None) -> uuid.U
     return parse_id(raw, label, field) if raw and raw.strip() else None
 
 
-def failure(exc: RegentraError | ValidationError) -> tuple[FormMessage, int]:
-    """The message to show next to the form, in people's words and knowing its field, and
-    the status to answer with."""
+def failure(exc: RegentraError | ValidationError) -> tuple[str, int]:
+    """The message to show next to the form, in people's words and knowing its field (a
+    `FormMessage`, typed as the str it is), and the status to answer with."""
     if isinstance(exc, ValidationError):
         errors = list(exc.errors())
         code, fallback, _ = describe_validation(RequestValidationError(errors))
