@@ -90,6 +90,22 @@ def _duration(minutes: int) -> str:
     return f"{hours}h" if hours else f"{rest}m"
 
 
+def actor_name(event: AuditEvent, people: dict[uuid.UUID, str]) -> str:
+    """Who acted, as a name: the user's display name (`people`: the org's, by id), else the
+    system actor's ("Regentra", "Stripe", "QuickBooks")."""
+    if event.actor_user_id is not None:
+        name = people.get(event.actor_user_id)
+        if name:
+            return name
+        return event.actor_label or "a former user"
+    return SYSTEM_ACTORS.get(event.actor_type, event.actor_label or event.actor_type)
+
+
+def people_of(session: Session, org_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    """The org's users' display names by id."""
+    return {u.id: u.display_name for u in session.scalars(users.select(org_id)).all()}
+
+
 @dataclass(frozen=True)
 class Subject:
     label: str
@@ -129,7 +145,7 @@ class Presenter:
                     want(key.removesuffix("_id"), value)
         me = cls(org)
         org_id = org.id
-        me.users = {u.id: u.display_name for u in session.scalars(users.select(org_id)).all()}
+        me.users = people_of(session, org_id)
 
         def fetch(repo: Any, model: Any, kind: str) -> dict[uuid.UUID, Any]:
             ids = wanted.get(kind)
@@ -156,12 +172,7 @@ class Presenter:
     # ---- who ----
 
     def who(self, event: AuditEvent) -> str:
-        if event.actor_user_id is not None:
-            name = self.users.get(event.actor_user_id)
-            if name:
-                return name
-            return event.actor_label or "a former user"
-        return SYSTEM_ACTORS.get(event.actor_type, event.actor_label or event.actor_type)
+        return actor_name(event, self.users)
 
     # ---- what ----
 

@@ -43,6 +43,7 @@ from regentra.models import (
 )
 from regentra.models.invoice import MAX_DAYS_UNTIL_DUE, MAX_LINE_QUANTITY
 from regentra.time_entries.service import entries
+from regentra.web import audit_words
 from regentra.web.auth import Account, AdminPage, ApproverPage
 from regentra.web.forms import (
     FormDep,
@@ -255,8 +256,14 @@ def _describe(event: AuditEvent, currency: str) -> str:
 
 
 def _timeline(session: Session, invoice: Invoice) -> list[Step]:
+    people = audit_words.people_of(session, invoice.org_id)  # names, not emails
     return [
-        Step(e.created_at, e.actor_label or e.actor_type, e.action, _describe(e, invoice.currency))
+        Step(
+            e.created_at,
+            audit_words.actor_name(e, people),
+            e.action,
+            _describe(e, invoice.currency),
+        )
         for e in service.timeline(session, invoice=invoice)
     ]
 
