@@ -49,6 +49,22 @@ PAGES = [
     "integrations",
     "billing",
 ]
+OTHER_PAGES = [
+    "time list",
+    "tickets",
+    "ticket",
+    "clients",
+    "client",
+    "invoice runs",
+    "new invoice",
+    "payouts",
+    "catalog",
+    "search",
+    "audit",
+    "settings",
+    "users",
+    "tokens",
+]
 LONG = "Northwind Traders International Holdings (Europe) Ltd"
 
 
@@ -165,25 +181,30 @@ def org(billed_server: StripeApp, chromium: Browser) -> Org:
     context.close()
     paths = {
         "dashboard": "/",
-        "time": _time_page(base, storage, chromium),
+        "time": "/time/week",
         "approvals": "/approvals",
         "invoices": "/invoices",
         "invoice": f"/invoices/{invoice_id}",
         "invoice-run": f"/invoice-runs/{run['id']}",
         "integrations": "/integrations",
         "billing": "/billing",
+        # The other pages, checked for fit only.
+        "time list": "/time",
+        "tickets": "/tickets",
+        "ticket": f"/tickets/{ticket.id}",
+        "clients": "/clients",
+        "client": f"/clients/{clients[0].id}",
+        "invoice runs": "/invoice-runs",
+        "new invoice": "/invoices/new",
+        "payouts": "/payouts",
+        "catalog": "/catalog",
+        "search": "/search?q=Northwind",
+        "audit": "/audit",
+        "settings": "/settings",
+        "users": "/users",
+        "tokens": "/tokens",
     }
     return Org(base, billing, paths, storage)
-
-
-def _time_page(base: str, storage: dict[str, Any], chromium: Browser) -> str:
-    """The weekly timesheet when the app has it, else the time list."""
-    context = chromium.new_context(storage_state=storage)
-    try:
-        response = context.request.get(base + "/time/week")
-        return "/time/week" if response.status == 200 else "/time"
-    finally:
-        context.close()
 
 
 @pytest.fixture
@@ -259,6 +280,17 @@ def test_each_key_page_fits_a_phone_and_axe_finds_nothing_serious(
     assert not serious, f"{name} at 390 px: axe found\n" + "\n".join(serious)
 
 
+@pytest.mark.parametrize("name", OTHER_PAGES)
+def test_every_other_page_fits_a_phone(name: str, open_page: Any) -> None:
+    page = open_page(name, PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{name} scrolls sideways: scrollWidth {width}"
+    outside = page.evaluate(OUTSIDE, PHONE["width"])
+    assert not outside, f"{name}: elements outside [0, 390]:\n" + "\n".join(outside[:30])
+    serious = _serious(page)
+    assert not serious, f"{name} at 390 px: axe found\n" + "\n".join(serious)
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_axe_finds_nothing_serious_on_each_key_page_at_desktop_width(
     name: str, open_page: Any
@@ -268,6 +300,20 @@ def test_axe_finds_nothing_serious_on_each_key_page_at_desktop_width(
     assert not page.locator("#menu-toggle").is_visible()
     serious = _serious(page)
     assert not serious, f"{name} at 1280 px: axe found\n" + "\n".join(serious)
+
+
+def test_the_sign_in_page_fits_a_phone(org: Org, chromium: Browser) -> None:
+    context = chromium.new_context(viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto(org.base + "/login")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert page.evaluate(OUTSIDE, PHONE["width"]) == []
+        assert page.locator("#menu-toggle").count() == 0  # no menu before signing in
+        serious = _serious(page)
+        assert not serious, "sign-in page: axe found\n" + "\n".join(serious)
+    finally:
+        context.close()
 
 
 def test_the_checks_catch_a_page_that_does_not_fit(open_page: Any) -> None:
