@@ -305,7 +305,8 @@ def _invoice_page(
         "can_void": admin and invoice.status in transitions.VOIDABLE,
         "can_record_payment": admin
         and invoice.status in service.OPEN
-        and invoice.stripe_invoice_id is not None,
+        and invoice.stripe_invoice_id is not None
+        and invoice.payment_processing_at is None,  # Stripe refuses while a payment settles
         "payment_methods": recording.METHODS,
         "today": transitions.org_today(account.org).isoformat(),
         "poll": invoice.status in service.OPEN or (draft and stuck),

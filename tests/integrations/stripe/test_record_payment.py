@@ -163,9 +163,21 @@ def test_a_cheque_marks_it_paid_in_stripe_here_and_in_quickbooks_with_no_fee(b: 
     assert b.invoice_row(sent["id"]).paid_at == row.paid_at
 
 
-def test_refusals_in_words_before_stripe_is_asked(b: Books) -> None:
+def test_refusals_in_words_before_stripe_is_asked(b: Books, stripe_app: StripeApp) -> None:
     billing = b.billing
     draft = billing.invoice()
+    # A bank payment processing (Stripe refuses to mark it paid then): noted by the webhook
+    # and the task that finds its invoice.
+    processing = sent_invoice(billing)
+    pay(billing, processing["stripe_invoice_id"], "ach")
+    with billing.control() as ctl:
+        started = ctl.get("/v1/events", params={"type": "payment_intent.processing"})
+    for event in started.json()["data"]:
+        raw = body_of(event)
+        r = deliver(billing.kit, webhook_url(billing), raw, sign(raw, billing.webhook_secret))
+        assert r.status_code == 200, r.text
+    b.run_tasks()
+    assert invoice_state(billing, processing["id"])["payment_processing_at"] is not None
     paid = sent_invoice(billing)
     voided = sent_invoice(billing)
     pay(billing, paid["stripe_invoice_id"], "card")
@@ -181,6 +193,7 @@ def test_refusals_in_words_before_stripe_is_asked(b: Books) -> None:
         (draft["id"], "is a draft: send it first"),
         (paid["id"], "is already paid"),
         (voided["id"], "is void"),
+        (processing["id"], "has a bank payment processing in Stripe: wait until it settles"),
     ):
         r = _record(billing, invoice_id, method="wire")
         assert r.status_code == 409, r.text
@@ -206,6 +219,12 @@ def test_refusals_in_words_before_stripe_is_asked(b: Books) -> None:
             r = api.post(f"/invoices/{open_one['id']}/record-payment", json={"method": "wire"})
         assert r.status_code == 403, r.text
     assert len(_requests(billing)) == before  # Stripe was not asked
+    with PageClient(stripe_app.server) as page:  # nor offered on the page while it settles
+        page.login(billing.kit.admin.email)
+        detail = page.get(f"/invoices/{processing['id']}").text
+        assert 'id="payment-processing"' in detail
+        assert 'data-action="record-payment"' not in detail
+        assert 'data-action="record-payment"' in page.get(f"/invoices/{open_one['id']}").text
     assert audits(billing, open_one["id"], "invoice.paid") == []
     assert invoice_state(billing, open_one["id"])["status"] == "sent"
 
