@@ -22,7 +22,7 @@ from regentra.sandbox.stripe import contract, forms, permissions
 from regentra.sandbox.stripe.errors import StripeError
 from regentra.sandbox.stripe.limits import REASON_HEADER, RateLimiter, rate_limited
 from regentra.sandbox.stripe.routing import Ctx, Route, Router
-from regentra.sandbox.stripe.state import API_VERSION, Sandbox, random_token
+from regentra.sandbox.stripe.state import API_VERSION, Sandbox, random_token, served
 
 KEY_PATTERN = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{10,}$")
 
@@ -159,7 +159,7 @@ class Api:
                     status = 200
                     if isinstance(result, Response):
                         return result
-                    body = result
+                    body = served(result)
                     if params.get("expand") and isinstance(body, dict):
                         body = sandbox.expand(account, body, params["expand"])
                         permissions.check_expanded(key, account, body, params["expand"])

@@ -57,6 +57,35 @@ NOUNS = {"invoiceitem": "invoiceitem", "checkout.session": "checkout.session"}
 Listener = Callable[["Account", dict[str, Any]], None]
 
 
+# An invoice as Stripe answers it embeds "the total count of line items and the first handful
+# of those items" (docs.stripe.com/api/invoices/invoice_lines); the rest are read from
+# GET /v1/invoices/{id}/lines, whose default page is 10: the handful the sandbox embeds.
+EMBEDDED_LINES = 10
+
+
+def served(obj: Any) -> Any:
+    """`obj` as an API answer or an event carries it: an invoice (or a list of invoices) with
+    its first `EMBEDDED_LINES` lines, `has_more` and `total_count`. The stored object keeps
+    every line; this returns a shallow copy when it cuts any."""
+    if not isinstance(obj, dict):
+        return obj
+    kind = obj.get("object")
+    if kind == "invoice":
+        lines = obj.get("lines")
+        if isinstance(lines, dict) and isinstance(lines.get("data"), list):
+            data = lines["data"]
+            cut = {**lines, "total_count": len(data), "has_more": len(data) > EMBEDDED_LINES}
+            cut["data"] = data[:EMBEDDED_LINES]
+            return {**obj, "lines": cut}
+    elif (
+        kind == "list"
+        and isinstance(obj.get("data"), list)
+        and any(isinstance(o, dict) and o.get("object") == "invoice" for o in obj["data"])
+    ):
+        return {**obj, "data": [served(o) for o in obj["data"]]}
+    return obj
+
+
 def random_token(n: int = 24) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
 
@@ -221,7 +250,7 @@ class Sandbox:
         obj: dict[str, Any],
         previous_attributes: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        data: dict[str, Any] = {"object": copy.deepcopy(served(obj))}
         if previous_attributes:
             data["previous_attributes"] = previous_attributes
         event = self.add(

@@ -289,3 +289,30 @@ def test_remove_lines_deletes_or_unassigns(client: stripe.StripeClient) -> None:
     assert exc.value.http_status == 404
     unassigned = client.v1.invoice_items.retrieve(two.parent.invoice_item_details.invoice_item)
     assert unassigned.invoice is None and unassigned.amount == 200  # pending again
+
+
+def test_an_invoice_embeds_its_first_ten_lines_and_lists_them_all(
+    client: stripe.StripeClient,
+) -> None:
+    customer = _customer(client).id
+    invoice = _draft(client, customer).id
+    added = client.v1.invoices.add_lines(
+        invoice, {"lines": [{"amount": 100 + i, "description": f"line {i}"} for i in range(12)]}
+    )
+    for answer in (added, client.v1.invoices.retrieve(invoice)):
+        assert [line.amount for line in answer.lines.data] == [100 + i for i in range(10)]
+        assert answer.lines.has_more is True and answer.lines["total_count"] == 12
+        assert answer.total == sum(100 + i for i in range(12))  # the invoice is all of them
+    listed = client.v1.invoices.list({"customer": customer}).data
+    assert len(listed[0].lines.data) == 10 and listed[0].lines.has_more is True
+    # The lines endpoint pages through every line.
+    every = client.v1.invoices.line_items.list(invoice, {"limit": 100})
+    assert [line.amount for line in every.data] == [100 + i for i in range(12)]
+    assert every.has_more is False
+    # Events carry the invoice as the API answers it.
+    finalized = client.v1.invoices.finalize_invoice(invoice)
+    assert len(finalized.lines.data) == 10
+    (event,) = client.v1.events.list({"type": "invoice.finalized"}).data
+    assert event.data.object["id"] == invoice
+    assert len(event.data.object["lines"]["data"]) == 10
+    assert event.data.object["lines"]["total_count"] == 12
