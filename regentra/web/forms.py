@@ -65,13 +65,15 @@ FIELD_WORDS = {
     "ticket_id": "Ticket",
     "catalog_item_id": "Catalog item",
     "entry_ids": "Time entries",
-    "date_from": "From",
-    "date_to": "To",
+    "date_from": "From date",
+    "date_to": "To date",
     "received_on": "Date received",
     "display_name": "Name",
 }
 INPUTS = {"minutes": "duration"}
 _LEADING_FIELD = re.compile(r"^([a-z]+(?:_[a-z]+)+)\b")
+# A known field's name inside a message ("must not be after period_end").
+_KNOWN_FIELD = re.compile(r"\b(?:" + "|".join(sorted(FIELD_WORDS, key=len, reverse=True)) + r")\b")
 
 
 def say_field(name: str) -> str:
@@ -92,10 +94,15 @@ def _in_words(message: str) -> tuple[str, str | None]:
     future") in people's words, and the field."""
     match = _LEADING_FIELD.match(message.strip())
     if not match:
-        return sentence(message), None
+        return sentence(_KNOWN_FIELD.sub(_lower_words, message)), None
     name = match.group(1)
-    rest = message.strip()[match.end() :]
+    rest = _KNOWN_FIELD.sub(_lower_words, message.strip()[match.end() :])
     return sentence(say_field(name) + rest), name
+
+
+def _lower_words(match: re.Match[str]) -> str:
+    words = FIELD_WORDS[match.group(0)]
+    return words[:1].lower() + words[1:]
 
 
 def _pydantic_message(error: dict[str, Any]) -> tuple[str, str | None]:

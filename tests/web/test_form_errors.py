@@ -32,6 +32,11 @@ def test_failure_says_fields_as_people_do() -> None:
     message, status = failure(Invalid("work_date cannot be in the future"))
     assert (message, status) == ("Work date cannot be in the future.", 422)
     assert isinstance(message, FormMessage) and message.field == "work_date"
+    message, _ = failure(Invalid("period_start must not be after period_end"))
+    assert message == "Period start must not be after period end."
+    assert message.field == "period_start"
+    message, _ = failure(Invalid("date_from must not be after date_to"))
+    assert message == "From date must not be after to date."
     try:
         ClientCreate(name="", billing_email="a@b.example", hourly_rate=-1)
     except ValidationError as exc:
