@@ -211,8 +211,10 @@ def org(billed_server: StripeApp, chromium: Browser) -> Org:
 def open_page(org: Org, chromium: Browser) -> Iterator[Any]:
     contexts: list[Any] = []
 
-    def open_(name: str, viewport: dict[str, int]) -> Page:
-        context = chromium.new_context(viewport=viewport, storage_state=org.storage)
+    def open_(name: str, viewport: dict[str, int], *, script: bool = True) -> Page:
+        context = chromium.new_context(
+            viewport=viewport, storage_state=org.storage, java_script_enabled=script
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
@@ -316,12 +318,29 @@ def test_the_sign_in_page_fits_a_phone(org: Org, chromium: Browser) -> None:
         context.close()
 
 
-def test_the_checks_catch_a_page_that_does_not_fit(open_page: Any) -> None:
-    """The overflow check can fail: a row widened past the phone's screen is reported."""
+def test_tables_stack_into_named_rows_and_the_check_catches_one_too_wide(
+    open_page: Any,
+) -> None:
+    """At 390 px the invoices table is a card per invoice, each value beside its column's
+    name and the total in view; the overflow check reports a row widened past the screen."""
     page = open_page("invoices", PHONE)
+    row = page.locator("#invoices tbody tr").first
+    total = row.locator("td.num")
+    assert total.get_attribute("data-label") == "Total"
+    box, row_box = total.bounding_box(), row.bounding_box()
+    assert box and row_box and box["width"] > row_box["width"] * 0.9  # a line of its own
+    assert page.locator("#invoices thead").bounding_box()["height"] <= 1  # type: ignore[index]
     assert page.evaluate(OUTSIDE, PHONE["width"]) == []
-    page.evaluate(
-        """() => { const td = document.querySelector('#invoices td.num');
-                   td.style.whiteSpace = 'nowrap'; td.style.minWidth = '600px'; }"""
-    )
+    total.evaluate("td => { td.style.whiteSpace = 'nowrap'; td.style.minWidth = '600px'; }")
     assert any("td.num" in line for line in page.evaluate(OUTSIDE, PHONE["width"]))
+
+
+def test_without_javascript_the_menu_still_opens_and_the_page_fits(open_page: Any) -> None:
+    page = open_page("invoice", PHONE, script=False)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate(OUTSIDE, PHONE["width"]) == []
+    nav = page.locator("nav.nav")
+    assert not nav.is_visible()
+    page.locator("#menu-toggle").click()
+    assert nav.get_by_role("link", name="Billing").is_visible()
+    assert page.locator("#sign-out").is_visible()
