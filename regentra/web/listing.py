@@ -25,7 +25,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, TypeDecorator, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from regentra.errors import Invalid
@@ -249,6 +249,23 @@ def day_bounds(listing: Listing, tz: str) -> tuple[datetime | None, datetime | N
     return start, end
 
 
+def lower(expr: Expr) -> ColumnElement[str]:
+    """`expr` in lower case, for sorting text the same way on SQLite and PostgreSQL (typed
+    as text, so a page link's value is checked as one)."""
+    return func.lower(expr, type_=String())
+
+
+def python_type(expr: Expr) -> type:
+    """The Python type of the values `expr` gives (object when the type cannot say)."""
+    kind = expr.type
+    if isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    try:
+        return kind.python_type
+    except NotImplementedError:
+        return object
+
+
 def contains(expr: Expr, text: str) -> ColumnElement[bool]:
     """`expr` contains `text`, ignoring case, the same on SQLite and PostgreSQL (lower() on
     both sides; %, _ and backslash in `text` match themselves)."""
@@ -306,7 +323,17 @@ def decode_cursor(listing: Listing, cursor: str) -> tuple[Any, uuid.UUID]:
         sort, direction, (tag, value), last_id = json.loads(raw)
         if sort != listing.sort or direction != listing.dir:
             raise Invalid(STALE_CURSOR)
-        return _decode_value(tag, value), uuid.UUID(hex=last_id)
+        decoded = _decode_value(tag, value)
+        column = listing.spec.column(listing.sort)
+        if decoded is not None and column is not None:
+            # A tampered cursor whose value is not of the column's type (an int for a date)
+            # would reach the database as a type error: refuse it here, in words.
+            expected = python_type(column.expr)
+            if not isinstance(decoded, expected) or (
+                expected is date and isinstance(decoded, datetime)
+            ):
+                raise Invalid(STALE_CURSOR)
+        return decoded, uuid.UUID(hex=last_id)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise Invalid(STALE_CURSOR) from exc
 

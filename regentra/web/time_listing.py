@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regentra.errors import RegentraError
@@ -19,12 +19,12 @@ from regentra.web.auth import Account
 STATUSES = tuple(s.value for s in EntryStatus)
 
 _TICKET = (
-    select(func.lower(Ticket.title))
+    select(listing.lower(Ticket.title))
     .where(Ticket.id == TimeEntry.ticket_id, Ticket.org_id == TimeEntry.org_id)
     .scalar_subquery()
 )
 _CLIENT = (
-    select(func.lower(Client.name))
+    select(listing.lower(Client.name))
     .where(Client.id == TimeEntry.client_id, Client.org_id == TimeEntry.org_id)
     .scalar_subquery()
 )

@@ -5,6 +5,8 @@ words (a notice, or a 422), never a 500."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -110,6 +112,13 @@ def test_my_time_sorts_filters_pages_and_totals_everything(make_org: Any, site: 
         r = page.get("/time?status=lost")
         assert r.status_code == 200 and "is not one of" in r.text
         assert page.get("/time?cursor=%%%").status_code == 422
+        # A tampered link (a number where a date belongs, text for a duration): words too.
+        for forged in (["date", "desc", ["i", 5]], ["duration", "asc", ["s", "x"]]):
+            body = json.dumps([*forged, made[0].id.hex]).encode()
+            cursor = base64.urlsafe_b64encode(body).decode().rstrip("=")
+            sort, direction = forged[0], forged[1]
+            r = page.get("/time", params={"sort": sort, "dir": direction, "cursor": cursor})
+            assert r.status_code == 422 and listing.STALE_CURSOR in r.text
         # A page link of another order is stale, in words.
         older = _next(page.get("/time").text)
         assert older

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from regentra.audit import service
 from regentra.errors import RegentraError
@@ -26,7 +26,7 @@ SPEC = listing.ListSpec(
     path="/audit",
     columns=(
         listing.SortColumn("when", "When", AuditEvent.created_at, first_dir="desc"),
-        listing.SortColumn("actor", "Who", func.lower(AuditEvent.actor_label)),
+        listing.SortColumn("actor", "Who", listing.lower(AuditEvent.actor_label)),
         listing.SortColumn("action", "Action", AuditEvent.action),
         listing.SortColumn("subject", "Subject", AuditEvent.subject_type),
     ),

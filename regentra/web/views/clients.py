@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import Select, func, or_
+from sqlalchemy import Select, or_
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
@@ -38,8 +38,8 @@ def _fields(form: FormDep, default_currency: str) -> dict[str, Any]:
 SPEC = listing.ListSpec(
     path="/clients",
     columns=(
-        listing.SortColumn("name", "Name", func.lower(Client.name)),
-        listing.SortColumn("email", "Billing email", func.lower(Client.billing_email)),
+        listing.SortColumn("name", "Name", listing.lower(Client.name)),
+        listing.SortColumn("email", "Billing email", listing.lower(Client.billing_email)),
         listing.SortColumn("currency", "Currency", Client.currency),
         listing.SortColumn("rate", "Hourly rate", Client.hourly_rate, "desc", nullable=True),
         listing.SortColumn("created", "Added", Client.created_at, first_dir="desc"),

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from regentra.clients.service import all_clients
 from regentra.errors import RegentraError
@@ -36,7 +36,7 @@ STATUSES = tuple(
 )
 
 _CLIENT_NAME = (
-    select(func.lower(Client.name))
+    select(listing.lower(Client.name))
     .where(Client.id == Invoice.client_id, Client.org_id == Invoice.org_id)
     .scalar_subquery()
 )

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
@@ -45,7 +45,7 @@ def org_today(org: Org) -> str:
 
 
 _CLIENT_NAME = (
-    select(func.lower(Client.name))
+    select(listing.lower(Client.name))
     .where(Client.id == Ticket.client_id, Client.org_id == Ticket.org_id)
     .scalar_subquery()
 )
@@ -53,7 +53,7 @@ _CLIENT_NAME = (
 SPEC = listing.ListSpec(
     path="/tickets",
     columns=(
-        listing.SortColumn("title", "Title", func.lower(Ticket.title)),
+        listing.SortColumn("title", "Title", listing.lower(Ticket.title)),
         listing.SortColumn("client", "Client", _CLIENT_NAME),
         listing.SortColumn("status", "Status", Ticket.status),
         listing.SortColumn("opened", "Opened", Ticket.created_at, first_dir="desc"),
