@@ -94,6 +94,14 @@ def test_pages_name_the_invalid_field(make_org: Any, site: Any) -> None:
         )
         assert r.status_code == 422 and _field(r.text) == "name"
         assert form_error(r.text) == "Name is required."
+        page.get("/invoices/new")
+        for period, field in (
+            ({"period_start": "soon", "period_end": ""}, "period_start"),
+            ({"period_start": "2024-02-01", "period_end": "2024-01-01"}, "period_start"),
+        ):
+            r = page.post("/invoices", {"client_id": str(ticket.client_id), **period})
+            assert r.status_code == 422 and _field(r.text) == field, form_error(r.text)
+            assert "_" not in (form_error(r.text) or "_")
     with PageClient(site) as page:
         page.login(tech.email)
         page.get("/tickets")

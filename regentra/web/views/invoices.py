@@ -47,6 +47,7 @@ from regentra.web import audit_words
 from regentra.web.auth import Account, AdminPage, ApproverPage
 from regentra.web.forms import (
     FormDep,
+    FormMessage,
     failure,
     optional_date,
     parse_amount,
@@ -61,6 +62,8 @@ router = APIRouter(prefix="/invoices")
 
 def _sentence(message: str) -> str:
     """A service message as a sentence: capital first letter, closing full stop."""
+    if isinstance(message, FormMessage) and message:  # already one, knowing its field
+        return message
     message = message.strip()
     if not message:
         return "Something went wrong; try again."
