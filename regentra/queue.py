@@ -381,6 +381,10 @@ class Pacer:
         elif isinstance(storage, SqliteStorage):
             self._filename = storage.filename
             self._local = threading.local()
+            # This process's threads take turns here, so only other processes contend for the
+            # file's write lock: SQLite's busy handler sleeps in steps of up to 100 ms, a
+            # thread waiting here wakes as soon as the one before it commits.
+            self._turn = threading.Lock()
             self._sqlite().execute(
                 "CREATE TABLE IF NOT EXISTS regentra_pace (key TEXT PRIMARY KEY, tat REAL NOT NULL)"
             )
@@ -404,6 +408,10 @@ class Pacer:
                 args=[round(interval * 1e6) for _, interval in paced],
             )
             return max(0.0, int(wait_us) / 1e6)
+        with self._turn:
+            return self._reserve_sqlite(paced)
+
+    def _reserve_sqlite(self, paced: list[tuple[str, float]]) -> float:
         conn = self._sqlite()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -442,6 +450,9 @@ class Pacer:
             assert self._filename is not None
             conn = sqlite3.connect(self._filename, timeout=30, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=30000")
+            # As Huey's own connections to this file (its default, fsync off): a slot lost to
+            # a power cut only lets one call through early, which Stripe's 429 back-off covers.
+            conn.execute("PRAGMA synchronous=OFF")
             self._local.conn = conn
         return conn
 

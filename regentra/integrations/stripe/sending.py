@@ -49,6 +49,7 @@ from regentra.integrations.stripe.client import (
     OrgStripe,
     fingerprint,
     idempotency_key,
+    post,
     request_options,
 )
 from regentra.integrations.stripe.customers import ensure_customer
@@ -83,11 +84,7 @@ VOID_OP = "invoice-void"
 # ---- small helpers ----------------------------------------------------------------------------
 
 
-def _dict(obj: Any) -> dict[str, Any] | None:
-    if obj is None:
-        return None
-    found: dict[str, Any] = obj.to_dict()
-    return found
+_dict = stripe_client.as_dict
 
 
 def _fresh(
@@ -248,10 +245,11 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         _check_total(current, sid=sid, stripe_total=stripe_total, total=total)
         found = _call(
             stripe,
-            lambda c: c.v1.invoices.finalize_invoice(
-                sid,
+            lambda c: post(
+                c,
+                f"/v1/invoices/{sid}/finalize",
                 {"auto_advance": False},
-                request_options(idempotency_key(SEND_OP, f"{current.id}:{sid}:finalize")),
+                idempotency_key(SEND_OP, f"{current.id}:{sid}:finalize"),
             ),
             op="invoices.finalize_invoice",
         )
@@ -262,8 +260,11 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     if status == "open":
         found = _call(
             stripe,
-            lambda c: c.v1.invoices.send_invoice(
-                sid, None, request_options(idempotency_key(SEND_OP, f"{current.id}:{sid}:send"))
+            lambda c: post(
+                c,
+                f"/v1/invoices/{sid}/send",
+                None,
+                idempotency_key(SEND_OP, f"{current.id}:{sid}:send"),
             ),
             op="invoices.send_invoice",
         )
@@ -358,7 +359,7 @@ def _stripe_invoice(
         with _number_refusal(invoice):
             found = _call(
                 stripe,
-                lambda c: c.v1.invoices.create(params, request_options(key)),
+                lambda c: post(c, "/v1/invoices", params, key),
                 op="invoices.create",
             )
     _note(session, stripe, invoice=invoice, sid=str(found["id"]), replaces=replaces)
@@ -509,7 +510,7 @@ def _add_items(
 def _add_lines(stripe: OrgStripe, sid: str, params: dict[str, Any], key: str) -> dict[str, Any]:
     return _call(
         stripe,
-        lambda c: c.v1.invoices.add_lines(sid, params, request_options(key)),
+        lambda c: post(c, f"/v1/invoices/{sid}/add_lines", params, key),
         op="invoices.add_lines",
     )
 
