@@ -32,6 +32,7 @@ from regentra.errors import Invalid
 from regentra.kit.money import amount_for
 from regentra.kit.pagination import DEFAULT_LIMIT, Page, check_limit
 from regentra.kit.time import as_utc
+from regentra.web.forms import FormMessage
 
 Direction = Literal["asc", "desc"]
 FilterKind = Literal["id", "date", "choice", "text", "flag"]
@@ -221,13 +222,14 @@ def parse(spec: ListSpec, query: Mapping[str, str]) -> Listing:
         try:
             values[item.name] = _read_filter(item, typed)
             raw[item.name] = ("1" if values[item.name] else "") if item.kind == "flag" else typed
-        except Invalid as exc:
-            error = error or exc.message
+        except Invalid as exc:  # the form's field: app.js focuses it
+            error = error or FormMessage(exc.message, item.name, item.label)
             raw[item.name] = ""
             values[item.name] = None
     date_from, date_to = values.get("date_from"), values.get("date_to")
     if isinstance(date_from, date) and isinstance(date_to, date) and date_from > date_to:
-        error = error or "The From date must not be after the To date."
+        said = "The From date must not be after the To date."
+        error = error or FormMessage(said, "date_from", "From")
     cursor = (query.get("cursor") or "").strip() or None
     return Listing(spec, sort, chosen, raw, values, cursor, notices, error)
 

@@ -107,6 +107,10 @@ def test_pages_name_the_invalid_field(make_org: Any, site: Any) -> None:
         page.get("/tickets")
         r = page.post("/tickets", {"client_id": "", "title": "Printer"})
         assert r.status_code == 422 and _field(r.text) == "client_id"
+        r = page.get("/tickets?client=nobody")  # the list's filter form
+        assert r.status_code == 422 and _field(r.text) == "client"
+        r = page.get("/time?date_from=2024-02-02&date_to=2024-01-01")
+        assert r.status_code == 422 and _field(r.text) == "date_from"
 
 
 @pytest.mark.browser
@@ -136,3 +140,11 @@ def test_focus_moves_to_the_first_invalid_field(
     expect(duration).to_have_attribute("aria-invalid", "true")
     expect(duration).to_have_attribute("aria-describedby", "form-error duration-help")
     expect(page.locator("#work-date")).not_to_have_attribute("aria-invalid", "true")
+
+    # A list's filter that cannot be read: its input in the filter form, not the header's.
+    page.goto(f"{live_server.url}/invoices?date_from=someday")
+    expect(page.locator("#form-error")).to_contain_text("Created from must be a date")
+    date_from = page.locator("#filter-from")
+    expect(date_from).to_be_focused()
+    expect(date_from).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#search-q")).not_to_have_attribute("aria-invalid", "true")

@@ -76,13 +76,16 @@
       return problem.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING;
     };
     var usable = function (el) {
+      return el.type !== "hidden" && !el.disabled && !el.closest("#search-form");
+    };
+    var posted = function (el) {  // a form that was sent (POST) before a filter form (GET)
       var form = el.form || el.closest("form");
-      return el.type !== "hidden" && !el.disabled &&
-        !(form && (form.getAttribute("method") || "get").toLowerCase() === "get");
+      return !(form && (form.getAttribute("method") || "get").toLowerCase() === "get");
     };
     var pick = function (list) {
       list = Array.prototype.filter.call(list, usable);
-      return list.filter(after)[0] || list[0] || null;
+      var pool = list.filter(posted).length ? list.filter(posted) : list;
+      return pool.filter(after)[0] || pool[0] || null;
     };
     var field = problem.getAttribute("data-field");
     var label = problem.getAttribute("data-label");
