@@ -26,6 +26,7 @@ from regentra.models.catalog_item import CatalogItem
 from regentra.orgs.service import users
 from regentra.tickets.service import tickets
 from regentra.time_entries.service import entries
+from regentra.web.templating import format_duration
 
 SYSTEM_ACTORS = {"system": "Regentra", "stripe": "Stripe", "quickbooks": "QuickBooks"}
 
@@ -84,10 +85,7 @@ def say(key: str) -> str:
 
 
 def _duration(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if hours and rest:
-        return f"{hours}h {rest}m"
-    return f"{hours}h" if hours else f"{rest}m"
+    return format_duration(minutes)  # as every page shows durations (1:15)
 
 
 def actor_name(event: AuditEvent, people: dict[uuid.UUID, str]) -> str:
