@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from babel.core import Locale
 from babel.numbers import format_currency, get_currency_precision, list_currencies
@@ -77,7 +78,10 @@ def to_decimal(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-precision(currency))
 
 
+@lru_cache(maxsize=8192)
 def format_money(amount_minor: int, currency: str, locale: str | Locale = "en_US") -> str:
+    """`amount_minor` written for people ("$1,250.00"). Cached: Babel's formatting is slow next
+    to the rest of a page or a Stripe line, and the same amounts (rates, totals) recur."""
     return str(format_currency(to_decimal(amount_minor, currency), currency, locale=locale))
 
 
