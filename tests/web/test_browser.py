@@ -46,7 +46,8 @@ def test_log_submit_and_approve_time(live_server: Any, make_org: Any, page: Page
     expect(page.locator("#flash")).to_contain_text("Logged 1:30")
 
     # My time shows the draft; the technician submits it.
-    page.locator('nav a[href="/time"]').click()
+    page.locator('nav a[href="/time/week"]').click()
+    page.locator("#all-entries").click()
     row = page.locator("#my-entries tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_have_attribute("data-status", "draft")

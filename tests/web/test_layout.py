@@ -45,6 +45,26 @@ def test_not_found_keeps_the_menu_when_signed_in(make_org: Any, site: Any) -> No
         assert 'href="/integrations"' not in r.text  # the technician's menu
 
 
+def test_the_menus_time_leads_to_the_week_and_is_current_on_every_time_page(
+    make_org: Any, site: Any
+) -> None:
+    kit = make_org()
+    tech = kit.add_user("technician")
+    entry = kit.entry(tech, ticket=kit.ticket())
+    week = '<a href="/time/week" class="nav-link active" aria-current="page">Time</a>'
+    elsewhere = '<a href="/time/week" class="nav-link active">Time</a>'
+    with PageClient(site) as page:
+        page.login(tech.email)
+        assert week in page.get("/time/week").text
+        assert week in page.get("/time/week?week=2026-01-05").text
+        for path in ("/time", f"/time/{entry.id}/edit"):
+            r = page.get(path)
+            assert r.status_code == 200, path
+            assert elsewhere in r.text, path
+        tickets = page.get("/tickets").text
+        assert '<a href="/time/week" class="nav-link">Time</a>' in tickets
+        assert 'href="/time" class="nav-link' not in tickets
+
 def test_every_page_links_the_favicon_the_app_serves(make_org: Any, site: Any) -> None:
     kit = make_org()
     with PageClient(site) as page:
