@@ -65,6 +65,7 @@ def test_the_menus_time_leads_to_the_week_and_is_current_on_every_time_page(
         assert '<a href="/time/week" class="nav-link">Time</a>' in tickets
         assert 'href="/time" class="nav-link' not in tickets
 
+
 def test_every_page_links_the_favicon_the_app_serves(make_org: Any, site: Any) -> None:
     kit = make_org()
     with PageClient(site) as page:
