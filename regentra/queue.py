@@ -327,21 +327,53 @@ def stop_in_process(running: Consumer, *, timeout: float = 5.0) -> None:
 
 # ---- pacing (cross-process throttle) ----------------------------------------------------------
 
+# Reserve the earliest slot at or after now that is at least each key's gap (ARGV[i], in
+# microseconds) away from every slot already reserved for that key: the keys' reserved slots
+# are sorted sets of times (score = member = µs on the Redis clock). See `Pacer`.
 _PACE_LUA = """\
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local slot = now
+local taken, candidates = {}, {now}
 for i, key in ipairs(KEYS) do
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat > slot then slot = tat end
+  local gap = tonumber(ARGV[i])
+  taken[i] = redis.call('ZRANGEBYSCORE', key, '(' .. string.format('%.0f', now - gap), '+inf')
+  for j, v in ipairs(taken[i]) do
+    taken[i][j] = tonumber(v)
+    table.insert(candidates, taken[i][j] + gap)
+  end
 end
+table.sort(candidates)
+local slot = candidates[#candidates]
+for _, c in ipairs(candidates) do
+  local free = c >= now
+  for i = 1, #KEYS do
+    if not free then break end
+    local gap = tonumber(ARGV[i])
+    for _, r in ipairs(taken[i]) do
+      if c > r - gap and c < r + gap then free = false break end
+    end
+  end
+  if free then slot = c break end
+end
+local member = string.format('%.0f', slot)
 for i, key in ipairs(KEYS) do
-  local new_tat = slot + tonumber(ARGV[i])
-  redis.call('SET', key, string.format('%.0f', new_tat),
-             'PX', math.floor((new_tat - now) / 1000) + 60000)
+  redis.call('ZADD', key, slot, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. string.format('%.0f', now - 60000000))
+  redis.call('PEXPIRE', key, math.floor((slot - now) / 1000) + 60000)
 end
 return string.format('%.0f', slot - now)
 """
+
+
+def earliest_slot(now: float, taken: Sequence[tuple[float, Sequence[float]]]) -> float:
+    """The earliest time at or after `now` at least `gap` away from every time reserved for
+    each key, `taken` being (gap, reserved times) per key (the Lua script's rule)."""
+    candidates = sorted({now, *(r + gap for gap, times in taken for r in times)})
+    for c in candidates:
+        # (less a tenth of a microsecond: r + gap - r is not always gap in floating point)
+        if c >= now and all(abs(c - r) >= gap - 1e-7 for gap, times in taken for r in times):
+            return c
+    return candidates[-1]  # not reached: the latest candidate clears every reserved time
 
 
 class Pacer:
@@ -351,27 +383,28 @@ class Pacer:
     Why this design: Stripe limits requests per account over a sliding second, and Regentra
     runs many `serve` and `worker` processes. Process memory cannot hold the count, and a
     fixed one-second window lets twice the rate through across a window boundary. So each
-    call reserves the next free slot of a per-key schedule (GCRA, "virtual scheduling": the
-    key stores its theoretical arrival time `tat`; a call's slot is max(now, tat) and moves
-    `tat` on by 1/rate) and sleeps until its slot. Any one-second window then holds at most
-    rate + 1 calls, bursts are smoothed rather than refused, and a lone call never waits.
+    key keeps the times reserved for its calls, every two of them at least 1/rate apart, and
+    a call reserves the earliest such time at or after now and sleeps until it. Any one-second
+    window then holds at most rate + 1 calls, bursts are smoothed rather than refused, and a
+    lone call never waits.
 
     A call may need several schedules at once (Stripe limits an account and, besides, each
-    endpoint of it): `reserve_all` gives it the latest of their next slots and moves every one
-    of them on from that slot, atomically, so each key still sees at most its rate. A call
-    held back by one key holds back the others' later calls too (their schedules are kept in
-    slot order): stricter than needed, never looser.
+    endpoint of it): `reserve_all` gives it the earliest time that every one of its keys
+    allows, atomically. A call held back by one endpoint does not hold back the account's
+    calls to other endpoints: they take the account's free times before it. (Keeping the
+    schedules in slot order instead, a virtual-scheduling GCRA, let one busy endpoint idle the
+    whole account: a month-end run of four senders went at under half the account's rate.)
 
     The schedule lives where the queue lives, because every process that can run a task
-    already shares that storage: a Lua script on the Redis server (atomic, on the Redis clock)
-    when the queue is Redis, otherwise a row in the SQLite queue file updated under
-    `BEGIN IMMEDIATE` (on this host's clock, the only host that can share that file). No
-    table in the application database, so no migration.
+    already shares that storage: a Lua script on the Redis server (atomic, on the Redis clock,
+    sorted sets) when the queue is Redis, otherwise rows in the SQLite queue file written
+    under `BEGIN IMMEDIATE` (on this host's clock, the only host that can share that file).
+    No table in the application database, so no migration.
     """
 
     def __init__(self, huey: Huey) -> None:
         storage = huey.storage
-        self._prefix = f"{huey.name}.pace."
+        self._prefix = f"{huey.name}.pace-slots."
         self._redis: Any = None
         self._script: Any = None
         self._filename: str | None = None
@@ -385,8 +418,14 @@ class Pacer:
             # file's write lock: SQLite's busy handler sleeps in steps of up to 100 ms, a
             # thread waiting here wakes as soon as the one before it commits.
             self._turn = threading.Lock()
-            self._sqlite().execute(
-                "CREATE TABLE IF NOT EXISTS regentra_pace (key TEXT PRIMARY KEY, tat REAL NOT NULL)"
+            conn = self._sqlite()
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS regentra_pace_slots "
+                "(key TEXT NOT NULL, at REAL NOT NULL)"
+            )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS regentra_pace_slots_key_at "
+                "ON regentra_pace_slots (key, at)"
             )
         else:
             raise ConfigError(f"cannot pace calls on queue storage {type(storage).__name__}")
@@ -396,16 +435,16 @@ class Pacer:
         return self.reserve_all([(key, rate)])
 
     def reserve_all(self, limits: Sequence[tuple[str, float]]) -> float:
-        """Reserve one slot that every `(key, rate)` allows, in one round-trip: the latest of
-        the keys' next free slots, after which each key's schedule moves on from that slot.
-        Returns seconds to wait before using it. Rates <= 0 do not limit."""
+        """Reserve the earliest time every `(key, rate)` allows (at least 1/rate from each of
+        that key's reserved times), in one round-trip. Returns seconds to wait before using it.
+        Rates <= 0 do not limit."""
         paced = [(key, 1.0 / rate) for key, rate in limits if rate > 0]
         if not paced:
             return 0.0
         if self._script is not None:
             wait_us = self._script(
                 keys=[self._prefix + key for key, _ in paced],
-                args=[round(interval * 1e6) for _, interval in paced],
+                args=[round(gap * 1e6) for _, gap in paced],
             )
             return max(0.0, int(wait_us) / 1e6)
         with self._turn:
@@ -416,17 +455,26 @@ class Pacer:
         conn.execute("BEGIN IMMEDIATE")
         try:
             now = time.time()  # read under the write lock: slots are handed out in order
-            slot = now
-            for key, _ in paced:
-                row = conn.execute("SELECT tat FROM regentra_pace WHERE key = ?", (key,)).fetchone()
-                slot = max(slot, row[0] if row else 0.0)
+            taken = [
+                (
+                    gap,
+                    [
+                        at
+                        for (at,) in conn.execute(
+                            "SELECT at FROM regentra_pace_slots WHERE key = ? AND at > ?",
+                            (key, now - gap),
+                        )
+                    ],
+                )
+                for key, gap in paced
+            ]
+            slot = earliest_slot(now, taken)
             conn.executemany(
-                "INSERT INTO regentra_pace (key, tat) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET tat = excluded.tat",
-                [(key, slot + interval) for key, interval in paced],
+                "INSERT INTO regentra_pace_slots (key, at) VALUES (?, ?)",
+                [(key, slot) for key, _ in paced],
             )
             if random.random() < 0.01:  # noqa: S311 (housekeeping, not crypto)
-                conn.execute("DELETE FROM regentra_pace WHERE tat < ?", (now - 3600,))
+                conn.execute("DELETE FROM regentra_pace_slots WHERE at < ?", (now - 60,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

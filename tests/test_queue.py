@@ -426,10 +426,39 @@ def test_pacer_reserves_a_slot_every_key_allows(huey: Any) -> None:
     # The account's pace holds back a call to any of its endpoints.
     assert reserve(c, slow, ":GET /v1/x", fast) == 0
     assert reserve(c, slow, ":GET /v1/y", fast) > 95
-    # A call held back by an endpoint moved the account's schedule on to its slot.
-    assert reserve(a, fast, ":GET /v1/z", fast) > 95
+    # A call held back by an endpoint does not hold back the account's calls to others.
+    assert reserve(a, fast, ":GET /v1/z", fast) < 1
     # Rates of 0 do not limit.
     assert pacer.reserve_all([(a, 0), (a + ":GET /v1/x", 0)]) == 0
+
+
+def test_pacer_fills_an_accounts_free_times_around_a_held_back_call(huey: Any) -> None:
+    """An account of one call per 10 s whose endpoint X allows one per 100 s: the second call to
+    X waits 100 s, and calls to other endpoints take the account's times before it, every two
+    of the account's calls still 10 s apart (the held-back call's slot included)."""
+    pacer = queue.pacer(huey)
+    account = f"acct-{uuid.uuid4().hex}"
+
+    def reserve(endpoint: str, endpoint_rate: float = 1000.0) -> float:
+        return pacer.reserve_all([(account, 0.1), (account + endpoint, endpoint_rate)])
+
+    began = time.monotonic()
+    assert reserve(":X", 0.01) == 0
+    assert 99 < reserve(":X", 0.01) <= 100
+    waits = [reserve(":Y") for _ in range(10)]
+    drift = time.monotonic() - began  # the machine's time between the reservations
+    # 10, 20, ... 90 s: before the held-back call at 100 s; then 110 s, after it.
+    expected = [10.0 * n for n in range(1, 10)] + [110.0]
+    assert all(e - drift - 0.01 <= w <= e + 0.01 for w, e in zip(waits, expected, strict=True))
+
+
+def test_earliest_slot_is_the_first_time_every_key_allows() -> None:
+    # Key 1: gap 10, reserved 0 and 100. Key 2: gap 1, reserved 10.
+    taken = [(10.0, [0.0, 100.0]), (1.0, [10.0])]
+    assert queue.earliest_slot(0.0, taken) == 11.0  # 10 is key 2's; 11 is 10+ from 0 and 100
+    assert queue.earliest_slot(50.0, taken) == 50.0
+    assert queue.earliest_slot(95.0, taken) == 110.0
+    assert queue.earliest_slot(0.0, []) == 0.0
 
 
 @pytest.mark.e2e

@@ -208,11 +208,14 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     invoice = service.get(session, org_id=org.id, invoice_id=invoice_id)
     billing.require_can_send(session, org)  # the org's own Regentra subscription
     _check_sendable(session, invoice)
-    _plan(service.lines_of(session, invoice), invoice)  # too long for Stripe: refused here
+    lines = service.lines_of(session, invoice)
     stripe = stripe_client.for_org(session, org.id)
     customer = clients.get(session, org_id=org.id, id=invoice.client_id)
     methods = payment_methods.offered_for_org(session, org_id=org.id)
-    session.commit()  # hold no database lock while Stripe answers
+    # Hold no database lock while Stripe answers, nor while the lines are written for it (on
+    # SQLite every transaction holds the one write lock: four senders queued behind it).
+    session.commit()
+    _plan(lines, invoice)  # too long for Stripe: refused here, before any Stripe call
 
     customer_id = ensure_customer(session, stripe, org=org, client=customer)
     found, fresh = _stripe_invoice(
@@ -228,9 +231,10 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         if current.status == InvoiceStatus.void.value:
             raise InvoiceVoid(f"invoice {current.number} was voided while it was being sent")
         return current  # another request finished sending it
-    planned = _plan(service.lines_of(session, current), current)
+    lines = service.lines_of(session, current)
     total = current.total
     session.commit()
+    planned = _plan(lines, current)
 
     if found["status"] == "draft":
         totals.check_draft(current, sid=sid, found=found, total=total)
