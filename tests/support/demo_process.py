@@ -1,9 +1,13 @@
 """`regentra demo` as a process (what `make demo` runs), for the tests that use the demo as a
-user would: its own var/ folder, free ports, its output in a log file."""
+user would: its own var/ folder, free ports, its output in a log file.
+
+Also used outside pytest by `scripts/screenshots`, so it imports nothing from the tests'
+conftest (which configures the test process as it loads): only the standard library and httpx."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:  # as tests/conftest.py's (which this module cannot import)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass
