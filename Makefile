@@ -9,7 +9,7 @@ endif
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps lint format test test-fast demo serve worker clean
+.PHONY: setup system-deps lint format test test-fast demo screenshots serve worker clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -50,6 +50,10 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/regentra demo
+
+# docs/screenshots/ for the README, from the demo (its own ports and var dir) in Chromium.
+screenshots: setup system-deps
+	$(BIN)/python scripts/screenshots --out docs/screenshots
 
 serve: setup
 	$(BIN)/regentra db upgrade
