@@ -48,6 +48,7 @@ class RunGenerate(BaseModel):
 class RunTotal(BaseModel):
     currency: str
     amount: int = Field(description="Minor units")
+    minutes: int = Field(description="The ticked clients' time billed in this currency")
 
 
 class RunProgress(BaseModel):

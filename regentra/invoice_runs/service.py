@@ -425,9 +425,11 @@ def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
         ).all()
     )
     totals: Counter[str] = Counter()
+    minutes: Counter[str] = Counter()
     for i in items:
         if i.included:
             totals[i.currency] += i.amount
+            minutes[i.currency] += i.minutes
     org = session.get(Org, run.org_id)
     allowed = billing.state(session, org) if org is not None else None
     return {
@@ -438,7 +440,9 @@ def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
         "created_at": run.created_at,
         "send_requested_at": run.send_requested_at,
         "finished_at": run.finished_at,
-        "totals": [{"currency": c, "amount": a} for c, a in sorted(totals.items())],
+        "totals": [
+            {"currency": c, "amount": a, "minutes": minutes[c]} for c, a in sorted(totals.items())
+        ],
         "minutes": sum(i.minutes for i in items if i.included),
         "progress": progress(items),
         "send_refused": allowed.reason if allowed is not None and not allowed.can_send else None,

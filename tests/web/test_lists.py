@@ -140,6 +140,9 @@ def test_invoices_sort_by_total_and_total_per_currency(make_org: Any, site: Any)
             re.findall(r'data-totals-currency="(\w+)">.*?data-total>([^<]+)<', html, re.S)
         )
         assert totals == {"EUR": "€120.00", "USD": "$540.00"}
+        # Each row names its currency; the count is of every invoice, not of one currency's.
+        labels = re.findall(r'data-totals-currency="\w+">\s*<th scope="row"[^>]*>([^<]+)<', html)
+        assert sorted(labels) == ["Total in EUR (3 invoices in 2 currencies)", "Total in USD"]
         by_total = page.get("/invoices?sort=total&dir=desc").text
         assert re.findall(r'data-invoice-id="([^"]+)"', by_total)[0] == str(drafts[1].id)
         assert 'aria-sort="descending"' in by_total

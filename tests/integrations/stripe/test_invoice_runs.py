@@ -83,7 +83,10 @@ def test_a_run_for_last_month_drafts_and_sends_the_ticked_clients(
     assert (run["status"], run["period_start"]) == ("review", last.replace(day=1).isoformat())
     listed = [(i["client_name"], i["entries"], i["minutes"], i["amount"]) for i in run["items"]]
     assert listed == [("Acme", 2, 120, 24000), ("Beta", 1, 60, 12000), ("Gamma", 1, 45, 9000)]
-    assert run["totals"] == [{"currency": "USD", "amount": 45000}] and run["minutes"] == 225
+    assert (
+        run["totals"] == [{"currency": "USD", "amount": 45000, "minutes": 225}]
+        and run["minutes"] == 225
+    )
 
     # Untick Gamma; generate: one draft each for Acme and Beta.
     ticked = {"client_ids": [str(acme.id), str(beta.id)]}
