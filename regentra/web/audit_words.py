@@ -99,6 +99,15 @@ def actor_name(event: AuditEvent, people: dict[uuid.UUID, str]) -> str:
     return SYSTEM_ACTORS.get(event.actor_type, event.actor_label or event.actor_type)
 
 
+def action_words(action: str) -> str:
+    """An audit action code as people read it: "invoice_run.send_requested" → "Invoice run:
+    send requested", "quickbooks.posted" → "QuickBooks: posted" (the code stays on the row's
+    data-action, and in the log's filter values)."""
+    kind, _, verb = action.partition(".")
+    noun = SYSTEM_ACTORS.get(kind) or kind.replace("_", " ").capitalize()
+    return f"{noun}: {verb.replace('_', ' ').replace('.', ' ')}" if verb else noun
+
+
 def people_of(session: Session, org_id: uuid.UUID) -> dict[uuid.UUID, str]:
     """The org's users' display names by id."""
     return {u.id: u.display_name for u in session.scalars(users.select(org_id)).all()}
@@ -171,6 +180,10 @@ class Presenter:
 
     def who(self, event: AuditEvent) -> str:
         return actor_name(event, self.users)
+
+    @staticmethod
+    def action(code: str) -> str:
+        return action_words(code)
 
     # ---- what ----
 

@@ -224,6 +224,11 @@ def test_audit_log_in_peoples_words(make_org: Any, site: Any) -> None:
         assert boss.display_name in row and boss.email not in row
         assert f'<a href="/invoices/{invoice.id}">Invoice {invoice.number}</a>' in row
         assert "$180.00" in row and "18000" not in row  # 1.5 h at 120.00, not cents
+        assert "<td>Invoice: created</td>" in row and "<code>" not in row  # the action in words
+        # The dashboard's recent activity says the same, with the subject's name and link.
+        home = page.get("/").text.split('id="activity"')[1].split("</table>")[0]
+        assert "Invoice: created" in home and "invoice.created</" not in home
+        assert f'<a href="/invoices/{invoice.id}">Invoice {invoice.number}</a>' in home
         client_row = re.search(r'(?s)data-action="client.created">(.*?)</tr>', html)
         assert (
             client_row

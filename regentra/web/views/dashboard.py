@@ -12,6 +12,7 @@ from regentra.invoices import receivables
 from regentra.invoices import service as invoicing
 from regentra.models import EntryStatus
 from regentra.web import queries
+from regentra.web.audit_words import Presenter
 from regentra.web.auth import SignedIn
 from regentra.web.templating import render
 
@@ -39,6 +40,7 @@ def dashboard(request: Request, session: SessionDep, account: SignedIn) -> Respo
             session, org_id=org.id, status=EntryStatus.submitted
         )
     activity = audit.list_events(session, org_id=org.id, actor_user_id=user.id, limit=10).items
+    words = Presenter.load(session, org, activity)  # the subjects' names, in one look-up each
     money = failed = None
     if account.viewer.is_admin:
         money = receivables.described(session, org_id=org.id)
@@ -50,6 +52,7 @@ def dashboard(request: Request, session: SessionDep, account: SignedIn) -> Respo
         "chart_months": [date.fromisoformat(m + "-01").strftime("%b %Y") for m in months],
         "counts": counts,
         "activity": activity,
+        "words": words,
         "money": money,
         "payment_failed": failed,
     }

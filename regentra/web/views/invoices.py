@@ -254,8 +254,12 @@ def _describe(event: AuditEvent, currency: str) -> str:
         return "Voided; its time entries stay with it"
     # Anything else (Stripe's payment_succeeded / payment_failed, reconciliation warnings)
     # carries its own words in `message`.
-    said = str(d.get("message") or action.removeprefix("invoice.").replace("_", " "))
-    return said[:1].upper() + said[1:]
+    if d.get("message"):
+        said = str(d["message"])
+        return said[:1].upper() + said[1:]
+    if action.startswith("invoice."):
+        return action.removeprefix("invoice.").replace("_", " ").capitalize()
+    return audit_words.action_words(action)  # e.g. "QuickBooks: posted"
 
 
 def _timeline(session: Session, invoice: Invoice) -> list[Step]:
