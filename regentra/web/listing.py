@@ -32,6 +32,7 @@ from regentra.errors import Invalid
 from regentra.kit.money import amount_for
 from regentra.kit.pagination import DEFAULT_LIMIT, Page, check_limit
 from regentra.kit.time import as_utc
+from regentra.models import Client
 from regentra.web.forms import FormMessage
 
 Direction = Literal["asc", "desc"]
@@ -255,6 +256,16 @@ def lower(expr: Expr) -> ColumnElement[str]:
     """`expr` in lower case, for sorting text the same way on SQLite and PostgreSQL (typed
     as text, so a page link's value is checked as one)."""
     return func.lower(expr, type_=String())
+
+
+def client_name(model: Any) -> ColumnElement[str]:
+    """The lower-cased name of the client of `model`'s row (a model with `client_id` and
+    `org_id`), to sort a list by client."""
+    return (
+        select(lower(Client.name))
+        .where(Client.id == model.client_id, Client.org_id == model.org_id)
+        .scalar_subquery()
+    )
 
 
 def python_type(expr: Expr) -> type:

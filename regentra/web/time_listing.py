@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from regentra.errors import RegentraError
 from regentra.kit.pagination import Page
-from regentra.models import Client, EntryStatus, Ticket, TimeEntry
+from regentra.models import EntryStatus, Ticket, TimeEntry
 from regentra.time_entries.service import entries
 from regentra.web import listing
 from regentra.web.auth import Account
@@ -23,11 +23,7 @@ _TICKET = (
     .where(Ticket.id == TimeEntry.ticket_id, Ticket.org_id == TimeEntry.org_id)
     .scalar_subquery()
 )
-_CLIENT = (
-    select(listing.lower(Client.name))
-    .where(Client.id == TimeEntry.client_id, Client.org_id == TimeEntry.org_id)
-    .scalar_subquery()
-)
+_CLIENT = listing.client_name(TimeEntry)
 
 SPEC = listing.ListSpec(
     path="/time",

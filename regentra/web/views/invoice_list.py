@@ -10,13 +10,13 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from regentra.clients.service import all_clients
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.invoices import after_payment, service
-from regentra.models import Client, Invoice, InvoiceStatus
+from regentra.models import Invoice, InvoiceStatus
 from regentra.web import listing
 from regentra.web.auth import ApproverPage
 from regentra.web.templating import render
@@ -35,11 +35,7 @@ STATUSES = tuple(
     )
 )
 
-_CLIENT_NAME = (
-    select(listing.lower(Client.name))
-    .where(Client.id == Invoice.client_id, Client.org_id == Invoice.org_id)
-    .scalar_subquery()
-)
+_CLIENT_NAME = listing.client_name(Invoice)
 
 SPEC = listing.ListSpec(
     path="/invoices",

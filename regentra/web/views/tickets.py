@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from regentra.audit.service import Actor
@@ -17,7 +17,7 @@ from regentra.catalog import service as catalog
 from regentra.clients.service import all_clients, clients
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
-from regentra.models import Client, Org, Role, Ticket
+from regentra.models import Org, Role, Ticket
 from regentra.tickets import service
 from regentra.tickets.schemas import TicketCreate, TicketUpdate
 from regentra.time_entries import service as time_service
@@ -44,11 +44,7 @@ def org_today(org: Org) -> str:
     return datetime.now(ZoneInfo(org.timezone)).date().isoformat()
 
 
-_CLIENT_NAME = (
-    select(listing.lower(Client.name))
-    .where(Client.id == Ticket.client_id, Client.org_id == Ticket.org_id)
-    .scalar_subquery()
-)
+_CLIENT_NAME = listing.client_name(Ticket)
 
 SPEC = listing.ListSpec(
     path="/tickets",
