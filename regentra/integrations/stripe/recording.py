@@ -231,6 +231,15 @@ def _after_a_race(
     (a double submit: 409, recorded once), or Stripe's own `invoice.paid` for this payment was
     handled first; then the payment is still recorded as received outside Stripe, dated as
     received."""
+    # Two of these at once (a double submit after Stripe's webhook won): the invoice's row
+    # lock makes the second wait for the first's commit, then see its record and refuse
+    # (PostgreSQL; on SQLite the one write lock already keeps the two apart).
+    session.execute(
+        select(Invoice.id)
+        .where(Invoice.org_id == org.id, Invoice.id == invoice.id)
+        .with_for_update()
+    )
+    session.refresh(invoice)
     if invoice.status != InvoiceStatus.paid.value:
         raise InvoiceNotOpen(f"invoice {invoice.number} is {invoice.status}: nothing is owed on it")
     if _recorded_before(session, invoice):
