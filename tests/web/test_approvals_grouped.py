@@ -4,6 +4,7 @@ but not actionable; a partial bulk approval reported as partial, not as an error
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -61,23 +62,28 @@ def test_pending_time_grouped_by_technician_and_week_with_totals(make_org: Any, 
     mine = kit.entry(approver, ticket=ticket, minutes=90, status="submitted", work_date=this_monday)
     with PageClient(site) as page:
         page.login(approver.email)
-        text = page.get("/approvals").text
+        text = page.get("/approvals?sort=technician").text
     names = {alice.id: alice.name, bob.id: bob.name, approver.id: approver.name}
+    # By technician: technicians by name, each one's newest week first.
     expected = sorted(
-        [
-            (str(alice.id), last_monday.isoformat(), 30, "false"),
-            (str(alice.id), this_monday.isoformat(), 120, "false"),
-            (str(bob.id), this_monday.isoformat(), 60, "false"),
-            (str(approver.id), this_monday.isoformat(), 90, "true"),
-        ],
-        key=lambda g: (names[next(k for k in names if str(k) == g[0])].casefold(), g[0], g[1]),
+        sorted(
+            [
+                (str(alice.id), last_monday.isoformat(), 30, "false"),
+                (str(alice.id), this_monday.isoformat(), 120, "false"),
+                (str(bob.id), this_monday.isoformat(), 60, "false"),
+                (str(approver.id), this_monday.isoformat(), 90, "true"),
+            ],
+            key=lambda g: g[1],
+            reverse=True,
+        ),
+        key=lambda g: (names[next(k for k in names if str(k) == g[0])].casefold(), g[0]),
     )
     assert groups_in(text) == expected
     assert misaligned_headers(text) == []
-    # A group: its heading, its entries by date, its totals (hours and amounts).
+    # A group: its heading, its entries by date (newest first), its totals (hours, amounts).
     alice_week = group_html(text, alice.id, this_monday)
     assert f"{alice.name} · week of {this_monday.strftime('%-d %b %Y')}" in alice_week
-    assert alice_week.index(str(a1.id)) < alice_week.index(str(a2.id))
+    assert alice_week.index(str(a2.id)) < alice_week.index(str(a1.id))
     assert str(a_old.id) not in alice_week and str(b1.id) not in alice_week
     assert "2 entries · 2:00 · $240.00" in alice_week
     assert 'data-minutes="120"><strong>2:00</strong>' in alice_week
@@ -154,3 +160,161 @@ def test_own_entries_are_actionable_when_the_org_allows_self_approval(
         r = page.post(f"/approvals/{mine.id}/approve")
         assert r.status_code == 303
     assert status_of(kit, mine) == "approved"
+
+
+_ENTRY = re.compile(r'data-entry-id="([^"]+)"')
+
+
+def pending_ids(page_html: str) -> list[str]:
+    """The entries waiting for approval, in page order (not the recently approved)."""
+    return _ENTRY.findall(page_html.split("<h2>Recently approved</h2>")[0])
+
+
+def recent_ids(page_html: str) -> list[str]:
+    return _ENTRY.findall(page_html.split("<h2>Recently approved</h2>")[1])
+
+
+def test_filters_and_orders_keep_the_grouping(make_org: Any, site: Any) -> None:
+    kit = make_org()
+    alice = kit.add_user("technician", email=f"aaaaaa-{uuid.uuid4().hex[:6]}@f.example.com")
+    zed = kit.add_user("technician", email=f"zzzzzz-{uuid.uuid4().hex[:6]}@f.example.com")
+    approver = kit.add_user("approver")
+    acme = kit.client(name="Acme", hourly_rate=6000)
+    zenith = kit.client(name="Zenith", hourly_rate=12000)
+    at_acme, at_zenith = kit.ticket(acme), kit.ticket(zenith)
+    w0 = week_start(org_today(kit.org)) - timedelta(days=14)  # the newest week
+    w1, w2 = w0 - timedelta(days=7), w0 - timedelta(days=14)
+
+    def submitted(who: Any, ticket: Any, day: Any, minutes: int = 60) -> str:
+        made = kit.entry(who, ticket=ticket, minutes=minutes, status="submitted", work_date=day)
+        return str(made.id)
+
+    e1 = submitted(alice, at_acme, w2)
+    e2 = submitted(alice, at_zenith, w0 + timedelta(days=2))
+    e3 = submitted(zed, at_acme, w1 + timedelta(days=1), minutes=30)
+    e4 = submitted(zed, at_zenith, w0)
+    e5 = submitted(alice, at_acme, w0 + timedelta(days=1))  # alice's newest week: two clients
+    done = str(kit.entry(alice, ticket=at_acme, status="approved", work_date=w1).id)
+
+    with PageClient(site) as page:
+        page.login(approver.email)
+        # Newest first by default: newest week first (technicians by name within a week),
+        # each group's entries newest first.
+        html = page.get("/approvals").text
+        assert [(g[0], g[1]) for g in groups_in(html)] == [
+            (str(alice.id), w0.isoformat()),
+            (str(zed.id), w0.isoformat()),
+            (str(zed.id), w1.isoformat()),
+            (str(alice.id), w2.isoformat()),
+        ]
+        assert pending_ids(html) == [e2, e5, e4, e3, e1]
+        assert 'aria-sort="descending">Date<' in html and 'aria-sort="ascending"' not in html
+        assert '<option value="newest" selected>Newest first</option>' in html
+        assert 'id="pending-totals" data-count="5" data-minutes="270"' in html
+        assert recent_ids(html) == [done]
+        assert misaligned_headers(html) == []
+
+        # Oldest first: groups and entries the other way round.
+        html = page.get("/approvals?sort=oldest").text
+        assert pending_ids(html) == [e1, e3, e5, e2, e4]  # a week: technicians by name
+        assert 'aria-sort="ascending">Date<' in html
+        assert '<option value="oldest" selected>Oldest first</option>' in html
+        # By client: groups by their first client's name, then newest week; inside a group
+        # by client (Acme's e5 before Zenith's e2 in alice's newest week).
+        html = page.get("/approvals?sort=client").text
+        assert pending_ids(html) == [e5, e2, e3, e1, e4]
+        assert 'aria-sort="ascending">Ticket and client<' in html
+        # By technician: technicians by name, each one's newest week first.
+        html = page.get("/approvals?sort=technician").text
+        assert pending_ids(html) == [e2, e5, e1, e4, e3]
+
+        # Each filter, shown selected in the form, applied to both sections.
+        html = page.get(f"/approvals?client={acme.id}").text
+        assert pending_ids(html) == [e5, e3, e1] and recent_ids(html) == [done]
+        assert f'<option value="{acme.id}" selected>Acme</option>' in html
+        assert "3 entries waiting that match the filters · 2:30 · <span" in html
+        assert 'data-total-currency="USD">$150.00<' in html  # 2.5 h at 60.00
+        html = page.get(f"/approvals?client={zenith.id}").text
+        assert pending_ids(html) == [e2, e4] and recent_ids(html) == []
+        html = page.get(f"/approvals?technician={zed.id}").text
+        assert pending_ids(html) == [e4, e3] and recent_ids(html) == []
+        assert f'<option value="{zed.id}" selected>{zed.name}</option>' in html
+        week = {"date_from": w1.isoformat(), "date_to": (w1 + timedelta(days=6)).isoformat()}
+        html = page.get("/approvals", params=week).text
+        assert pending_ids(html) == [e3] and recent_ids(html) == [done]
+        assert f'name="date_from" type="date" value="{w1.isoformat()}"' in html
+        # Together, and in another order: the form keeps both.
+        both = {"client": str(acme.id), "technician": str(alice.id), "sort": "oldest"}
+        html = page.get("/approvals", params=both).text
+        assert pending_ids(html) == [e1, e5]
+        assert '<option value="oldest" selected>' in html and 'id="reset-filters"' in html
+        html = page.get("/approvals", params={"date_from": (w0 + timedelta(days=3)).isoformat()})
+        assert html.status_code == 200 and pending_ids(html.text) == []
+        assert "Nothing waiting for approval matches the filters." in html.text
+
+
+def test_bad_approval_filters_are_a_422_in_words(make_org: Any, site: Any) -> None:
+    kit = make_org()
+    tech = kit.add_user("technician")
+    approver = kit.add_user("approver")
+    kit.entry(tech, status="submitted")
+    stranger = make_org()  # another org's client and technician are not in the lists
+    elsewhere, outsider = stranger.client(), stranger.add_user("technician")
+    today = org_today(kit.org)
+    backwards = {"date_from": today.isoformat(), "date_to": str(today - timedelta(days=1))}
+    not_a_date = "must be a date like 2024-05-31."
+    with PageClient(site) as page:
+        page.login(approver.email)
+        assert len(pending_ids(page.get("/approvals").text)) == 1
+        cases = [
+            ({"client": "nope"}, "Choose a client from the list.", "client"),
+            ({"client": str(elsewhere.id)}, "Choose a client from the list.", "client"),
+            ({"client": str(uuid.uuid4())}, "Choose a client from the list.", "client"),
+            ({"technician": str(outsider.id)}, "Choose a technician from the list.", "technician"),
+            ({"technician": "bob"}, "Choose a technician from the list.", "technician"),
+            ({"date_from": "yesterday"}, f"Worked from {not_a_date}", "date_from"),
+            ({"date_to": "2024-02-30"}, f"Worked to {not_a_date}", "date_to"),
+            (backwards, "The From date must not be after the To date.", "date_from"),
+        ]
+        for params, words, field in cases:
+            r = page.get("/approvals", params=params)
+            assert r.status_code == 422, (params, r.status_code)
+            assert form_error(r.text) == words, params
+            assert f'data-field="{field}"' in r.text
+            assert pending_ids(r.text) == [] and recent_ids(r.text) == []
+            assert "Fix the filter above" in r.text
+        # An order it does not know: the default order, with a notice (not an error).
+        r = page.get("/approvals?sort=amount&dir=up")
+        assert r.status_code == 200 and "cannot be sorted by" in r.text
+        assert len(pending_ids(r.text)) == 1
+
+
+def test_bulk_approve_with_filters_approves_what_is_shown(make_org: Any, site: Any) -> None:
+    kit = make_org()
+    alice, bob = kit.add_user("technician"), kit.add_user("technician")
+    approver = kit.add_user("approver")
+    ticket = kit.ticket()
+    alices = [kit.entry(alice, ticket=ticket, status="submitted") for _ in range(2)]
+    bobs = [kit.entry(bob, ticket=ticket, status="submitted") for _ in range(2)]
+    with PageClient(site) as page:
+        page.login(approver.email)
+        html = page.get(f"/approvals?technician={bob.id}&sort=oldest").text
+        action = re.search(r'<form method="post" action="([^"]+)" id="bulk-approve"', html)
+        assert action
+        url = action.group(1).replace("&amp;", "&")
+        assert url == f"/approvals/bulk-approve?technician={bob.id}&sort=oldest&dir=asc"
+        shown = re.findall(r'name="ids" value="([^"]+)" form="bulk-approve"', html)
+        assert sorted(shown) == sorted(str(e.id) for e in bobs)
+        r = page.post(url, {"ids": shown})
+        assert r.status_code == 303
+        assert r.headers["location"] == f"/approvals?technician={bob.id}&sort=oldest&dir=asc"
+        back = page.follow(r).text
+        assert flash(back) == ("success", "Approved 2 entries.")
+        assert pending_ids(back) == [] and sorted(recent_ids(back)) == sorted(shown)
+        assert f'<option value="{bob.id}" selected>' in back
+        # An error re-renders the same filtered view.
+        r = page.post(url, {})
+        assert r.status_code == 422 and "Select at least one entry" in (form_error(r.text) or "")
+        assert f'<option value="{bob.id}" selected>' in r.text
+    assert [status_of(kit, e) for e in bobs] == ["approved"] * 2
+    assert [status_of(kit, e) for e in alices] == ["submitted"] * 2
