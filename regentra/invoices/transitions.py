@@ -83,11 +83,6 @@ def note_stripe_invoice(session: Session, *, invoice: Invoice, stripe_invoice_id
     _note_on_draft(session, invoice, stripe_invoice_id=stripe_invoice_id)
 
 
-def note_amount_due(session: Session, *, invoice: Invoice, amount_due: int) -> None:
-    """Remember what Stripe asks the client to pay (read after finalizing), on a draft."""
-    _note_on_draft(session, invoice, amount_due=amount_due)
-
-
 def mark_sent(
     session: Session,
     *,
@@ -96,7 +91,12 @@ def mark_sent(
     stripe_invoice_id: str,
     hosted_invoice_url: str | None,
     due_date: date | None,
+    amount_due: int | None = None,
 ) -> Invoice:
+    """Draft → sent (once: a concurrent send that finished first is the same outcome),
+    audited and handed to bookkeeping; `amount_due` is what Stripe asks the client to pay,
+    read after finalizing, written in the same UPDATE."""
+    due = {} if amount_due is None else {"amount_due": amount_due}
     moved = _transition(
         session,
         org_id=invoice.org_id,
@@ -108,6 +108,7 @@ def mark_sent(
             "hosted_invoice_url": hosted_invoice_url,
             "due_date": due_date,
             "sent_at": utcnow(),
+            **due,
         },
     )
     if moved is None:

@@ -100,6 +100,12 @@ def post(c: Any, path: str, params: dict[str, Any] | None = None, key: str | Non
     return c.raw_request("post", path, **(params or {}), **options)
 
 
+def get(c: Any, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET `path` through the SDK's raw request, for an answer read with `as_dict` (see
+    `post`)."""
+    return c.raw_request("get", path, **(params or {}))
+
+
 def as_dict(answer: Any) -> dict[str, Any] | None:
     """An SDK answer as a dict: a raw request's JSON, or a StripeObject's `to_dict()`."""
     if answer is None:
@@ -289,6 +295,24 @@ class OrgStripe:
             if not page.has_more or not page.data:
                 return
             page = self.call(next_page_of(page), op=op)
+
+    def pages(self, path: str, params: dict[str, Any], *, op: str) -> Iterator[dict[str, Any]]:
+        """Every object of the list at GET `path` (`/v1/customers`), across pages by
+        `starting_after`, as the JSON Stripe sent: `iterate` without the SDK's objects, for
+        the lists a send reads every time."""
+
+        def page_after(after: str | None) -> Callable[[Any], Any]:
+            query = params if after is None else {**params, "starting_after": after}
+            return lambda c: get(c, path, query)
+
+        after: str | None = None
+        while True:
+            page = as_dict(self.call(page_after(after), op=op)) or {}
+            data = page.get("data") or []
+            yield from data
+            if not page.get("has_more") or not data:
+                return
+            after = str(data[-1]["id"])
 
     def retrieve_account(self) -> dict[str, Any]:
         """GET /v1/account as a dict."""

@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from regentra.integrations.stripe.client import (
     OrgStripe,
+    as_dict,
     fingerprint,
+    get,
     idempotency_key,
-    request_options,
+    post,
 )
 from regentra.models import Client, Org
 
@@ -25,18 +27,14 @@ log = structlog.get_logger(__name__)
 CUSTOMER_OP = "customer"
 
 
-def _as_dict(obj: Any) -> dict[str, Any] | None:
-    return None if obj is None else dict(obj.to_dict())
-
-
 def ensure_customer(session: Session, stripe: OrgStripe, *, org: Org, client: Client) -> str:
     """The client's Customer id in the org's Stripe account (found or made, and stored)."""
     wanted = {"name": client.name, "email": client.billing_email}
     replaces = None
     if client.stripe_customer_id:
         stored = client.stripe_customer_id
-        found = _as_dict(
-            stripe.find(lambda c: c.v1.customers.retrieve(stored), op="customers.retrieve")
+        found = as_dict(
+            stripe.find(lambda c: get(c, f"/v1/customers/{stored}"), op="customers.retrieve")
         )
         if found is not None and not found.get("deleted"):
             _update_customer(stripe, found, wanted, client=client)
@@ -50,9 +48,8 @@ def ensure_customer(session: Session, stripe: OrgStripe, *, org: Org, client: Cl
         )
         replaces = stored
     customer_id = None
-    for listed in stripe.iterate(
-        lambda c: c.v1.customers.list({"email": client.billing_email, "limit": 100}),
-        op="customers.list",
+    for listed in stripe.pages(
+        "/v1/customers", {"email": client.billing_email, "limit": 100}, op="customers.list"
     ):
         ours = (listed.get("metadata") or {}).get("regentra_client_id") == str(client.id)
         if ours and not listed.get("deleted"):
@@ -67,10 +64,10 @@ def ensure_customer(session: Session, stripe: OrgStripe, *, org: Org, client: Cl
         key = idempotency_key(
             CUSTOMER_OP, f"{client.id}:{fingerprint({**params, 'replaces': replaces})}"
         )
-        created = stripe.call(
-            lambda c: c.v1.customers.create(params, request_options(key)),
-            op="customers.create",
-        ).to_dict()
+        created = as_dict(
+            stripe.call(lambda c: post(c, "/v1/customers", params, key), op="customers.create")
+        )
+        assert created is not None
         customer_id = str(created["id"])
     client.stripe_customer_id = customer_id
     session.commit()
@@ -94,6 +91,5 @@ def _update_customer(
         "customer-update", f"{customer_id}:{fingerprint({'changes': changes, 'of': version})}"
     )
     stripe.call(
-        lambda c: c.v1.customers.update(customer_id, changes, request_options(key)),
-        op="customers.update",
+        lambda c: post(c, f"/v1/customers/{customer_id}", changes, key), op="customers.update"
     )

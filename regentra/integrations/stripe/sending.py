@@ -173,7 +173,7 @@ def _invoice_params(invoice: Invoice, *, customer_id: str, methods: list[str]) -
 # ---- send -------------------------------------------------------------------------------------
 
 
-def _check_sendable(session: Session, invoice: Invoice) -> None:
+def _check_sendable(invoice: Invoice, lines: list[InvoiceLine]) -> None:
     status = invoice.status
     if status != InvoiceStatus.draft.value:
         if status == InvoiceStatus.void.value:
@@ -189,7 +189,7 @@ def _check_sendable(session: Session, invoice: Invoice) -> None:
             "in (see docs.stripe.com/currencies): change the client's currency, then void this "
             "invoice and generate a new one."
         )
-    if not service.lines_of(session, invoice):
+    if not lines:
         raise InvoiceEmpty(f"invoice {invoice.number} has no lines: add a line before sending it")
     if invoice.total <= 0:
         raise InvoiceZeroTotal(
@@ -207,8 +207,8 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     attempt made (see the module's docstring)."""
     invoice = service.get(session, org_id=org.id, invoice_id=invoice_id)
     billing.require_can_send(session, org)  # the org's own Regentra subscription
-    _check_sendable(session, invoice)
     lines = service.lines_of(session, invoice)
+    _check_sendable(invoice, lines)
     stripe = stripe_client.for_org(session, org.id)
     customer = clients.get(session, org_id=org.id, id=invoice.client_id)
     methods = payment_methods.offered_for_org(session, org_id=org.id)
@@ -277,7 +277,6 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
             f"the Stripe invoice {sid} of invoice {current.number} is {status} in Stripe, so it "
             "cannot be sent: void this invoice, then generate a new one to bill this time"
         )
-    transitions.note_amount_due(session, invoice=current, amount_due=amount_due)
     sent = transitions.mark_sent(
         session,
         invoice=current,
@@ -285,6 +284,7 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         stripe_invoice_id=sid,
         hosted_invoice_url=found.get("hosted_invoice_url"),
         due_date=_due_date(found.get("due_date"), org),
+        amount_due=amount_due,
     )
     if sent.status == InvoiceStatus.void.value:
         raise InvoiceVoid(f"invoice {sent.number} was voided while it was being sent")
@@ -344,8 +344,9 @@ def _stripe_invoice(
     params = _invoice_params(invoice, customer_id=customer_id, methods=methods)
     # A crash between Stripe's answer and our commit leaves a draft we never noted: find it.
     found = None
-    for listed in stripe.iterate(
-        lambda c: c.v1.invoices.list({"customer": customer_id, "status": "draft", "limit": 100}),
+    for listed in stripe.pages(
+        "/v1/invoices",
+        {"customer": customer_id, "status": "draft", "limit": 100},
         op="invoices.list",
     ):
         if (listed.get("metadata") or {}).get("regentra_invoice_id") == str(invoice.id):
@@ -483,9 +484,8 @@ def _add_items(
     present: set[str] = set()
     stripe_total = 0
     if not fresh:
-        for item in stripe.iterate(
-            lambda c: c.v1.invoice_items.list({"invoice": sid, "limit": 100}),
-            op="invoice_items.list",
+        for item in stripe.pages(
+            "/v1/invoiceitems", {"invoice": sid, "limit": 100}, op="invoice_items.list"
         ):
             stripe_total += from_stripe(int(item.get("amount") or 0), invoice.currency)
             key = stripe_lines.key_of(item.get("metadata"))
