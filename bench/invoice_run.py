@@ -194,8 +194,10 @@ def main() -> int:
     proc, url = start_sandbox(limited=True)  # Stripe's limits, live mode's for sk_live_
     os.environ["REGENTRA_STRIPE_API_BASE"] = url
     from regentra.config import get_settings
+    from regentra.log_setup import configure as configure_logging
 
     settings = get_settings()
+    configure_logging(env=settings.env, level=settings.log_level)  # as `regentra worker`
     account_rate, endpoint_rate = settings.stripe_max_rps_live, settings.stripe_max_rps_per_endpoint
     try:
         key = f"sk_live_{uuid.uuid4().hex}"
