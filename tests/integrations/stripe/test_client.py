@@ -124,6 +124,19 @@ def test_iterate_yields_every_object_across_pages(on_sandbox: StripeSandbox) -> 
     assert [r["method"] for r in pages].count("GET") == 3  # 100 + 100 + 50
 
 
+def test_pages_yields_every_object_across_pages_as_json(on_sandbox: StripeSandbox) -> None:
+    """`pages`, the raw-JSON list a send reads: every object once, by `starting_after`,
+    with the query kept on every page."""
+    key = new_key()
+    seeded = seed_products(on_sandbox, key, 250)
+    items = list(org_stripe(key).pages("/v1/products", {"limit": 100}, op="products.list"))
+    assert not any(isinstance(item, stripe.StripeObject) for item in items)
+    assert len(items) == 250 and {item["id"] for item in items} == seeded
+    pages = [r for r in requests_log(on_sandbox, key) if r["path"] == "/v1/products"]
+    assert [r["method"] for r in pages] == ["GET"] * 3  # 100 + 100 + 50
+    assert list(org_stripe(key).pages("/v1/customers", {"limit": 100}, op="c.list")) == []
+
+
 def test_retrieve_account(on_sandbox: StripeSandbox) -> None:
     account = org_stripe().retrieve_account()
     assert account["id"].startswith("acct_") and account["object"] == "account"
