@@ -133,7 +133,7 @@ def test_pages_yields_every_object_across_pages_as_json(on_sandbox: StripeSandbo
     assert not any(isinstance(item, stripe.StripeObject) for item in items)
     assert len(items) == 250 and {item["id"] for item in items} == seeded
     pages = [r for r in requests_log(on_sandbox, key) if r["path"] == "/v1/products"]
-    assert [r["method"] for r in pages] == ["GET"] * 3  # 100 + 100 + 50
+    assert [r["method"] for r in pages].count("GET") == 3  # 100 + 100 + 50
     assert list(org_stripe(key).pages("/v1/customers", {"limit": 100}, op="c.list")) == []
 
 
