@@ -24,9 +24,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from regentra import queue
+from regentra.agreements import billing as agreement_billing
 from regentra.audit.service import Actor, record
 from regentra.billing import service as billing
 from regentra.billing.errors import SubscriptionRequired
+from regentra.clients.service import clients
 from regentra.config import get_settings
 from regentra.errors import Conflict, Invalid, NotFound, RegentraError
 from regentra.invoices import service as invoices
@@ -100,13 +102,18 @@ def create(
         raise Invalid("period_start must not be after period_end")
     if period_end > org_today(org):
         raise Invalid("The period cannot end in the future: bill a period that is over")
-    found = invoices.unbilled(
-        session, org_id=org.id, period_start=period_start, period_end=period_end
+    found = _with_agreements(
+        session,
+        org,
+        invoices.unbilled(session, org_id=org.id, period_start=period_start, period_end=period_end),
+        period_start=period_start,
+        period_end=period_end,
     )
     if not found:
         raise NothingToRun(
             f"No client has approved, billable, uninvoiced time from {period_start} to "
-            f"{period_end}: approve time first, or choose another period"
+            f"{period_end}, nor an agreement period to bill: approve time first, or choose "
+            "another period"
         )
     if len(found) > MAX_CLIENTS:
         raise Invalid(f"A run lists at most {MAX_CLIENTS} clients: choose a shorter period")
@@ -150,6 +157,52 @@ def create(
         },
     )
     return run
+
+
+def _with_agreements(
+    session: Session,
+    org: Org,
+    found: list[invoices.Unbilled],
+    *,
+    period_start: date,
+    period_end: date,
+) -> list[invoices.Unbilled]:
+    """`found` (each client's unbilled time of the period) as generating will bill it under
+    the clients' agreements: time less what included hours cover, plus every agreement period
+    the run bills; clients with only an agreement to bill join the list."""
+    by = {u.client_id: u for u in found}
+    for client_id in agreement_billing.clients_with_agreements(session, org_id=org.id):
+        client = clients.get(session, org_id=org.id, id=client_id)
+        item = by.get(client_id)
+        if item is not None:  # its time, covered by included hours where they apply
+            lines = invoices.preview(
+                session,
+                org=org,
+                client_id=client_id,
+                period_start=period_start,
+                period_end=period_end,
+            ).lines
+            billed = agreement_billing.cover_all(
+                session,
+                org_id=org.id,
+                client_id=client_id,
+                entries=[(x.work_date, x.minutes, x.hourly_rate) for x in lines],
+                currency=client.currency,
+            )
+            item.amount = sum(b.amount for b in billed)
+        charges = agreement_billing.due_charges(
+            session,
+            org_id=org.id,
+            client_id=client_id,
+            currency=client.currency,
+            through=period_end,
+        )
+        if not charges:
+            continue
+        if item is None:
+            item = by[client_id] = invoices.Unbilled(client_id, client.name, client.currency)
+        item.amount += sum(c.total for c in charges)
+    return sorted(by.values(), key=lambda u: (u.name.lower(), str(u.client_id)))
 
 
 def get(
@@ -225,6 +278,7 @@ def generate(
                     org=org,
                     user=user,
                     data=InvoiceCreate(client_id=item.client_id, **data),
+                    agreements_through=run.period_end,
                 )
         except NothingToInvoice:
             item.state, item.error = S.nothing.value, "nothing left to bill: billed meanwhile"

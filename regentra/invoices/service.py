@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from regentra.agreements import billing as agreement_billing
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog
 from regentra.catalog.errors import ItemCurrency, ItemInactive, ItemUnpriced, UnknownItem
@@ -33,7 +34,9 @@ from regentra.kit.money import amount_for, format_money, line_amount, maximum_ch
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
+    AgreementBillingRecord,
     AuditEvent,
+    CatalogItem,
     Client,
     EntryStatus,
     Invoice,
@@ -306,10 +309,20 @@ def _take_number(session: Session, org_id: uuid.UUID) -> str:
     return NUMBER_FORMAT.format(taken - 1)
 
 
-def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> Invoice:
+def generate(
+    session: Session,
+    *,
+    org: Org,
+    user: User,
+    data: InvoiceCreate,
+    agreements_through: date | None = None,
+) -> Invoice:
     """A draft holding the client's approved, billable, uninvoiced entries of the period (or
-    exactly `entry_ids`). The entries are claimed with one conditional UPDATE, so two
-    generations racing for one client can never bill an entry twice."""
+    exactly `entry_ids`), their minutes covered by the client's agreements' included hours
+    (`agreements.billing`); with `agreements_through` (a run's last day), also every
+    agreement period a run ending then bills. The entries are claimed with one conditional
+    UPDATE, and each agreement period written once (unique), so two generations racing for
+    one client can never bill an entry or a period twice."""
     client = _client(session, org, data.client_id)
     number = _take_number(session, org.id)
     invoice = Invoice(
@@ -351,7 +364,18 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
             f"{client.name}: each must be approved, billable, not yet invoiced, this client's "
             f"and in {client.currency}",
         )
-    if claimed == 0:
+    charges = (
+        agreement_billing.due_charges(
+            session,
+            org_id=org.id,
+            client_id=client.id,
+            currency=client.currency,
+            through=agreements_through,
+        )
+        if agreements_through is not None
+        else []
+    )
+    if claimed == 0 and not charges:
         raise NothingToInvoice(
             f"{client.name} has no approved, billable, uninvoiced time"
             + (" in that period" if data.period_start or data.period_end else "")
@@ -371,14 +395,20 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
     rows = session.execute(rows_stmt)
     lines_stmt = insert(InvoiceLine)
     connection = session.connection()
-    total = 0
-    position = 0
+    total = _bill_agreements(session, invoice, charges)
+    position = sum(len(c.lines) for c in charges)
+    coverage = agreement_billing.Coverage(session, org_id=org.id, client_id=client.id)
     for batch in rows.partitions():
         values: list[dict[str, Any]] = []
         for line in _preview_lines(batch, invoice.currency):
             position += 1
-            check_maximum(line.amount, invoice.currency, f"Line {position}'s amount")
-            total += line.amount
+            covered = None
+            amount, rate = line.amount, line.hourly_rate
+            if coverage:
+                covered = coverage.cover(line.work_date, line.minutes, rate, invoice.currency)
+                amount, rate = covered.amount, covered.rate
+            check_maximum(amount, invoice.currency, f"Line {position}'s amount")
+            total += amount
             check_maximum(total, invoice.currency, "The invoice's total")
             values.append(
                 {
@@ -396,8 +426,10 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
                     "technician_name": line.technician_name,
                     "minutes": line.minutes,
                     "quantity": 1,
-                    "unit_amount": line.hourly_rate,
-                    "amount": line.amount,
+                    "unit_amount": rate,
+                    "amount": amount,
+                    "agreement_id": covered.agreement_id if covered else None,
+                    "covered_minutes": covered.covered_minutes or None if covered else None,
                 }
             )
         connection.execute(lines_stmt, values)
@@ -413,6 +445,49 @@ def generate(session: Session, *, org: Org, user: User, data: InvoiceCreate) -> 
         details={"number": number, "lines": position, "total": total},
     )
     return invoice
+
+
+def _bill_agreements(
+    session: Session, invoice: Invoice, charges: list[agreement_billing.Charge]
+) -> int:
+    """Write the charges' lines first on the draft, and each period as billed by it (the
+    unique period row refuses a second billing); their total."""
+    total = 0
+    position = 0
+    for found in charges:
+        for line in found.lines:
+            position += 1
+            check_maximum(line.amount, invoice.currency, f"Line {position}'s amount")
+            total += line.amount
+            session.add(
+                InvoiceLine(
+                    id=new_id(),
+                    org_id=invoice.org_id,
+                    invoice_id=invoice.id,
+                    position=position,
+                    kind=LineKind.agreement.value,
+                    description=line.description,
+                    catalog_item_id=line.catalog_item_id,
+                    quantity=line.quantity,
+                    unit_amount=line.unit_amount,
+                    amount=line.amount,
+                    agreement_id=line.agreement_id,
+                )
+            )
+        session.add(
+            AgreementBillingRecord(
+                id=new_id(),
+                org_id=invoice.org_id,
+                agreement_id=found.agreement.id,
+                period_start=found.start,
+                period_end=found.end,
+                invoice_id=invoice.id,
+                amount=found.total,
+            )
+        )
+    check_maximum(total, invoice.currency, "The invoice's total")
+    session.flush()
+    return total
 
 
 # ---- editing drafts --------------------------------------------------------------------------
@@ -467,6 +542,26 @@ def update_draft(
     return invoice
 
 
+def priced_item(
+    session: Session, *, org_id: uuid.UUID, item_id: uuid.UUID, currency: str, what: str
+) -> CatalogItem:
+    """The active catalog item with a fixed unit price in `currency`, or a 422 saying why
+    it cannot be a line of `what` ("this invoice")."""
+    item = catalog.items.find(session, org_id=org_id, id=item_id)
+    if item is None:
+        raise UnknownItem("catalog_item_id does not match any catalog item")
+    if not item.active:
+        raise ItemInactive(f"catalog item '{item.name}' is inactive")
+    check_fixed_price(item)  # tiered, metered, custom or fractional: 422
+    if item.unit_amount is None or item.currency is None:
+        raise ItemUnpriced(f"catalog item '{item.name}' has no price")
+    if item.currency != currency:
+        raise ItemCurrency(
+            f"catalog item '{item.name}' is priced in {item.currency} but {what} is in {currency}"
+        )
+    return item
+
+
 def add_line(
     session: Session, *, org: Org, user: User, invoice_id: uuid.UUID, data: LineCreate
 ) -> Invoice:
@@ -480,19 +575,14 @@ def add_line(
         or 0
     ) + 1
     if data.catalog_item_id is not None:
-        item = catalog.items.find(session, org_id=org.id, id=data.catalog_item_id)
-        if item is None:
-            raise UnknownItem("catalog_item_id does not match any catalog item")
-        if not item.active:
-            raise ItemInactive(f"catalog item '{item.name}' is inactive")
-        check_fixed_price(item)  # tiered, metered, custom or fractional: 422
-        if item.unit_amount is None or item.currency is None:
-            raise ItemUnpriced(f"catalog item '{item.name}' has no price")
-        if item.currency != invoice.currency:
-            raise ItemCurrency(
-                f"catalog item '{item.name}' is priced in {item.currency} but this invoice is "
-                f"in {invoice.currency}"
-            )
+        item = priced_item(
+            session,
+            org_id=org.id,
+            item_id=data.catalog_item_id,
+            currency=invoice.currency,
+            what="this invoice",
+        )
+        assert item.unit_amount is not None
         line = InvoiceLine(
             org_id=org.id,
             invoice_id=invoice.id,
@@ -531,6 +621,25 @@ def remove_line(
         raise NotFound("invoice line not found")
     if line.time_entry_id is not None:
         unlink_entries(session, invoice, entry_ids=[line.time_entry_id])
+    if line.kind == LineKind.agreement.value:
+        # An agreement period is billed whole or not at all: its other lines go too, and
+        # the period is released for the next run.
+        session.execute(
+            delete(InvoiceLine).where(
+                InvoiceLine.org_id == org.id,
+                InvoiceLine.invoice_id == invoice.id,
+                InvoiceLine.kind == LineKind.agreement.value,
+                InvoiceLine.agreement_id == line.agreement_id,
+                InvoiceLine.id != line.id,
+            )
+        )
+        session.execute(
+            delete(AgreementBillingRecord).where(
+                AgreementBillingRecord.org_id == org.id,
+                AgreementBillingRecord.invoice_id == invoice.id,
+                AgreementBillingRecord.agreement_id == line.agreement_id,
+            )
+        )
     session.delete(line)
     session.flush()
     return _lines_changed(session, invoice, user=user, action="invoice.line_removed", line=line)
@@ -574,6 +683,13 @@ def unlink_entries(
     )
     if entry_ids is not None:
         stmt = stmt.where(TimeEntry.id.in_(entry_ids))
+    else:  # the whole invoice goes: its agreement periods can be billed again
+        session.execute(
+            delete(AgreementBillingRecord).where(
+                AgreementBillingRecord.org_id == invoice.org_id,
+                AgreementBillingRecord.invoice_id == invoice.id,
+            )
+        )
     result = session.execute(
         stmt.values(invoice_id=None, updated_at=utcnow()).execution_options(
             synchronize_session=False

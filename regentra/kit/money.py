@@ -56,6 +56,11 @@ def amount_for(rate_minor: int, minutes: int, currency: str | None = None) -> in
     return _round_half_up(exact, currency)
 
 
+def round_minor(exact: Decimal, currency: str) -> int:
+    """An exact amount in minor units (a prorated share) rounded like `amount_for`."""
+    return _round_half_up(exact, currency)
+
+
 def line_amount(unit_minor: int, quantity: int, currency: str) -> int:
     """A quantity times a unit amount, rounded like `amount_for` (to a multiple of 10 in
     the three-decimal currencies)."""

@@ -1,5 +1,14 @@
 """All tables, imported here so Alembic and the mappers see every one."""
 
+from regentra.models.agreement import (
+    Agreement,
+    AgreementBilling,
+    AgreementBillingRecord,
+    AgreementLine,
+    AgreementPeriod,
+    AgreementTerm,
+    QuantityRule,
+)
 from regentra.models.api_token import ApiToken
 from regentra.models.audit_event import ActorType, AuditEvent
 from regentra.models.base import Base
@@ -53,6 +62,12 @@ __all__ = [
     "REFUND_COUNTED",
     "REFUND_REASONS",
     "ActorType",
+    "Agreement",
+    "AgreementBilling",
+    "AgreementBillingRecord",
+    "AgreementLine",
+    "AgreementPeriod",
+    "AgreementTerm",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -80,6 +95,7 @@ __all__ = [
     "PlatformSettings",
     "PostingKind",
     "PostingState",
+    "QuantityRule",
     "QuickBooksConnection",
     "QuickBooksCustomer",
     "QuickBooksMovementPosting",

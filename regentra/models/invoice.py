@@ -101,6 +101,7 @@ class LineKind(enum.StrEnum):
     time = "time"
     manual = "manual"
     catalog = "catalog"
+    agreement = "agreement"  # an agreement's recurring service for one period
 
 
 class InvoiceLine(IdMixin, OrgScoped, Base):
@@ -115,7 +116,7 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
         ),
         # An invoice's lines (every lookup filters by org and invoice).
         Index("ix_invoice_lines_org_invoice", "org_id", "invoice_id"),
-        CheckConstraint("kind IN ('time', 'manual', 'catalog')", name="kind_valid"),
+        CheckConstraint("kind IN ('time', 'manual', 'catalog', 'agreement')", name="kind_valid"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
         CheckConstraint("amount >= 0 AND unit_amount >= 0", name="amount_not_negative"),
         CheckConstraint(
@@ -126,7 +127,7 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text, default="")
     # Not unique: a voided invoice keeps its lines when it releases the entries for re-billing.
     time_entry_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -143,3 +144,7 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
     # The hourly rate for time lines, the unit price otherwise (minor units).
     unit_amount: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(BigInteger)
+    # An agreement's line, or a time line whose minutes its included hours cover in part.
+    agreement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    # Of a time line's minutes, those an agreement's included hours cover (not charged).
+    covered_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
