@@ -152,6 +152,12 @@ class InvoiceLineOut(BaseModel):
     quantity: int
     unit_amount: int
     amount: int
+    agreement_id: uuid.UUID | None = Field(
+        default=None, description="The agreement the line bills, or whose hours cover it"
+    )
+    covered_minutes: int | None = Field(
+        default=None, description="Of a time line's minutes, those its agreement includes"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
