@@ -7,10 +7,14 @@ sets no such limit. So the plan is the first of these that fits:
 2. time lines grouped by (ticket, hourly rate);
 3. time lines grouped by hourly rate alone.
 
+A time line whose minutes an agreement's included hours cover says so (its amount is for
+the rest only; a line covered whole goes as an amount of 0, which Stripe accepts: its
+`amount` has no lower bound, a negative one being a credit).
+
 A group's line sums the hours and the amounts of its lines exactly (so Stripe's total is
-ours) and says how many entries it holds; a group of one stays that line. Manual and
-catalog lines are never grouped: when even step 3 does not fit, the send is refused before
-any Stripe call (`InvoiceTooLongForStripe`). Regentra itself keeps every line.
+ours) and says how many entries it holds; a group of one stays that line. Manual, catalog
+and agreement lines are never grouped: when even step 3 does not fit, the send is refused
+before any Stripe call (`InvoiceTooLongForStripe`). Regentra itself keeps every line.
 
 Every Stripe line carries a stable key in its metadata: `regentra_line_id` for a line of
 ours, `regentra_group` for a group. The plan is a pure function of the invoice's lines,
@@ -71,6 +75,21 @@ def _hours(minutes: int) -> str:
     return format(hours.normalize(), "f")
 
 
+def _time_figures(minutes: int, covered: int, rate: int, currency: str) -> str:
+    """The hours, as "2 h @ $150.00/h"; with minutes an agreement's included hours cover
+    (the line's amount is then only for the rest): "2 h, 1 h covered by the agreement,
+    1 h @ $150.00/h", or "2 h, covered by the agreement" when they cover it all."""
+    at = f"@ {format_money(rate, currency)}/h"
+    if covered <= 0:
+        return f"{_hours(minutes)} h {at}"
+    if covered >= minutes:
+        return f"{_hours(minutes)} h, covered by the agreement"
+    return (
+        f"{_hours(minutes)} h, {_hours(covered)} h covered by the agreement, "
+        f"{_hours(minutes - covered)} h {at}"
+    )
+
+
 def line_description(line: InvoiceLine, currency: str) -> str:
     """What the client reads on the Stripe invoice for one line."""
     if line.kind == LineKind.time.value:
@@ -78,7 +97,7 @@ def line_description(line: InvoiceLine, currency: str) -> str:
             line.work_date.isoformat() if line.work_date else None,
             line.ticket_title,
             line.technician_name,
-            f"{_hours(line.minutes or 0)} h @ {format_money(line.unit_amount, currency)}/h",
+            _time_figures(line.minutes or 0, line.covered_minutes or 0, line.unit_amount, currency),
         ]
         text = " · ".join(part for part in parts if part)
         if line.description.strip():
@@ -101,6 +120,7 @@ def _group(
 ) -> StripeLine:
     rate = format_money(members[0].unit_amount, invoice.currency)
     minutes = sum(line.minutes or 0 for line in members)
+    covered = sum(line.covered_minutes or 0 for line in members)
     tickets = {line.ticket_id for line in members}
     if key.startswith("ticket:"):
         head = members[0].ticket_title or "Time"
@@ -108,7 +128,8 @@ def _group(
     else:
         head = f"Time at {rate}/h"
         count = f"{len(members)} entries on {len(tickets)} tickets"
-    parts = [head, count, _span(members), f"{_hours(minutes)} h @ {rate}/h"]
+    figures = _time_figures(minutes, covered, members[0].unit_amount, invoice.currency)
+    parts = [head, count, _span(members), figures]
     text = " · ".join(part for part in parts if part)[:DESCRIPTION_MAX]
     # Each line's own (vendor-converted) amount, summed: the group is exactly its lines.
     amount = sum(int(item_params(line)["amount"]) for line in members)
@@ -172,9 +193,9 @@ def plan(
     others = sum(1 for line in lines if line.kind != LineKind.time.value)
     raise InvoiceTooLongForStripe(
         f"invoice {invoice.number} needs {len(planned)} lines on Stripe even with its time "
-        f"grouped by rate ({others} manual or catalog lines, which are never grouped), and a "
-        f"Stripe invoice holds at most {MAX_STRIPE_LINES}: move some manual or catalog lines "
-        "to another invoice, then send it again"
+        f"grouped by rate ({others} manual, catalog or agreement lines, which are never "
+        f"grouped), and a Stripe invoice holds at most {MAX_STRIPE_LINES}: move some of those "
+        "lines to another invoice, then send it again"
     )
 
 
