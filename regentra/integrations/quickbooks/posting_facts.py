@@ -92,7 +92,10 @@ def _line(line: InvoiceLine) -> documents.Line:
         parts = [line.ticket_title or "", line.technician_name or ""]
         text = " — ".join(p for p in parts if p) or "Services"
     if line.minutes:
-        text = f"{text} ({line.minutes} min)"
+        covered = line.covered_minutes or 0  # by an agreement's included hours: not charged
+        extra = f", {covered} covered by the agreement" if covered else ""
+        text = f"{text} ({line.minutes} min{extra})"
+    # Every kind (time, manual, catalog, agreement) posts to the org's income item.
     return documents.Line(text, int(line.amount), int(line.quantity), line.work_date)
 
 

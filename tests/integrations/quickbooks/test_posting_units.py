@@ -79,3 +79,34 @@ def test_stripes_rate_is_derived_to_reproduce_the_settled_amount(
         Decimal("0.01"), ROUND_HALF_UP
     ) == Decimal(settled).scaleb(-2)
     assert (rate == Decimal(shown)) == reproduces  # Stripe's own rate whenever it is right
+
+
+def test_agreement_lines_and_covered_time_post_like_any_line_to_the_income_item() -> None:
+    """Issue 17: an agreement line is mirrored as it reads on the invoice; a time line says
+    how many of its minutes the agreement covered (its amount is only for the rest); all go
+    on the one income item of the mapping (no kind is left out)."""
+    from datetime import date
+
+    from regentra.integrations.quickbooks.posting_facts import _line
+    from regentra.models import InvoiceLine
+
+    agreement = InvoiceLine(
+        kind="agreement", description="Managed endpoint · Nov 2026", quantity=25,
+        unit_amount=1200, amount=30000,
+    )  # fmt: skip
+    time = InvoiceLine(
+        kind="time", description="Patching", quantity=1, unit_amount=15000, amount=30000,
+        minutes=420, covered_minutes=300, work_date=date(2026, 11, 7),
+    )  # fmt: skip
+    lines = [_line(agreement), _line(time)]
+    assert lines == [
+        documents.Line("Managed endpoint · Nov 2026", 30000, 25, None),
+        documents.Line(
+            "Patching (420 min, 300 covered by the agreement)", 30000, 1, date(2026, 11, 7)
+        ),
+    ]
+    sent = documents._sales_lines(lines, "USD", "7")
+    assert [(x["Amount"], x["SalesItemLineDetail"]["ItemRef"]) for x in sent] == [
+        (Decimal("300.00"), {"value": "7"}),
+        (Decimal("300.00"), {"value": "7"}),
+    ]
