@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy.orm import Session
 
+from regentra.agreements import service as agreements
+from regentra.agreements.schemas import AgreementCreate, LineCreate
 from regentra.audit.service import Actor
 from regentra.clients import service as clients
 from regentra.clients.schemas import ClientCreate
@@ -18,7 +20,7 @@ from regentra.config import VAR_DIR, get_settings
 from regentra.db import get_engine, get_sessionmaker, session_scope
 from regentra.kit.files import private_file
 from regentra.migrate import upgrade
-from regentra.models import Org, TimeEntry, User
+from regentra.models import Client, Org, TimeEntry, User
 from regentra.orgs import service as orgs
 from regentra.tickets import service as tickets
 from regentra.tickets.schemas import TicketCreate
@@ -169,6 +171,9 @@ def seed(session: Session) -> None:
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     for tech, idx, day, mins, text in (
         (taylor, 0, 6, 60, "Replaced the front desk UPS batteries"),
+        # Contoso's 10 included hours a month are used up: the rest is billed at its rate.
+        (taylor, 1, 14, 480, "Hygienist workstations: imaging, practice software, sensors"),
+        (jordan, 1, 26, 180, "Chairside sensor drivers on the hygienist workstations"),
         (jordan, 2, 12, 90, "Monthly backup review with the office manager"),
         (taylor, 3, 19, 45, "Conditional access policy for partners"),
         (jordan, 4, 21, 120, "Label printer drivers on the warehouse PCs"),
@@ -176,6 +181,9 @@ def seed(session: Session) -> None:
         e = log(tech, idx, 0, mins, text, on=last_month.replace(day=day))
         entries.submit(session, user=tech, entry_id=e.id)
         entries.approve(session, org=org, user=approver, entry_id=e.id)
+    seed_agreements(
+        session, org=org, admin=admin, contoso=contoso, fabrikam=fabrikam, since=last_month
+    )
     # Rejected
     e = log(taylor, 3, 6, 480, "MFA rollout")
     entries.submit(session, user=taylor, entry_id=e.id)
@@ -186,6 +194,37 @@ def seed(session: Session) -> None:
         entry_id=e.id,
         reason="8 hours looks high for this ticket: split it by day and add detail",
     )
+
+
+def seed_agreements(
+    session: Session, *, org: Org, admin: User, contoso: Client, fabrikam: Client, since: date
+) -> None:
+    """The recurring services (issue 17), from the first of last month: Contoso's managed
+    services billed monthly in advance, 25 managed endpoints at the demo catalog's price with
+    10 hours included (time beyond at Contoso's rate); Fabrikam's backup billed in arrears,
+    10 seats at $5.00. The catalog reaches Regentra only when Stripe is connected (after this
+    seed), so the endpoint line is a description at the catalog's price."""
+    endpoint_price = next(
+        amount for name, _, amount, _ in DEMO_CATALOG if name == "Managed endpoint"
+    )
+    for client, name, billing, included, line in (
+        (contoso, "Managed services", "advance", 600, ("Managed endpoint", 25, endpoint_price)),
+        (fabrikam, "Backup", "arrears", None, ("Backup seat", 10, 500)),
+    ):
+        description, quantity, unit = line
+        agreements.create(
+            session,
+            org=org,
+            user=admin,
+            data=AgreementCreate(
+                client_id=client.id,
+                name=name,
+                starts_on=since,
+                billing=billing,
+                included_minutes=included,
+                lines=[LineCreate(description=description, quantity=quantity, unit_amount=unit)],
+            ),
+        )
 
 
 # ---- Stripe (the local sandbox) --------------------------------------------------------------
