@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("period_end", sa.Date(), nullable=False),
         sa.Column("invoice_id", sa.Uuid(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("fixed_amount", sa.BigInteger(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -167,6 +168,12 @@ def upgrade() -> None:
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("agreement_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("covered_minutes", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("agreement_period_start", sa.Date(), nullable=True))
+        batch_op.drop_constraint(op.f("ck_invoice_lines_amount_not_negative"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_invoice_lines_amount_not_negative"),
+            "(amount >= 0 AND unit_amount >= 0) OR kind = 'agreement'",
+        )
         batch_op.alter_column("kind", existing_type=sa.String(length=8), type_=sa.String(length=16))
         batch_op.drop_constraint(op.f("ck_invoice_lines_kind_valid"), type_="check")
         batch_op.create_check_constraint(
@@ -183,6 +190,11 @@ def downgrade() -> None:
             op.f("ck_invoice_lines_kind_valid"), "kind IN ('time', 'manual', 'catalog')"
         )
         batch_op.alter_column("kind", existing_type=sa.String(length=16), type_=sa.String(length=8))
+        batch_op.drop_constraint(op.f("ck_invoice_lines_amount_not_negative"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_invoice_lines_amount_not_negative"), "amount >= 0 AND unit_amount >= 0"
+        )
+        batch_op.drop_column("agreement_period_start")
         batch_op.drop_column("covered_minutes")
         batch_op.drop_column("agreement_id")
 

@@ -21,14 +21,15 @@ minutes; time beyond is charged at the agreement's rate, else the entry's own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from regentra.kit.ids import new_id
 from regentra.kit.money import amount_for, format_money, round_minor
 from regentra.models import (
     Agreement,
@@ -38,6 +39,7 @@ from regentra.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    LineKind,
     QuantityRule,
     Ticket,
     TicketStatus,
@@ -95,20 +97,27 @@ class ChargeLine:
     quantity: int
     unit_amount: int
     amount: int
+    counted: bool = False  # its quantity counted when billed (open tickets): never adjusted
 
 
 @dataclass
 class Charge:
-    """One agreement period as it would be billed now."""
+    """One agreement period as it would be billed now; or, with `adjusts`, the change to a
+    period billed already (a credit when negative)."""
 
     agreement: Agreement
     start: date
     end: date
     lines: list[ChargeLine] = field(default_factory=list)
+    adjusts: AgreementBillingRecord | None = None
 
     @property
     def total(self) -> int:
         return sum(line.amount for line in self.lines)
+
+    @property
+    def fixed_total(self) -> int:
+        return sum(line.amount for line in self.lines if not line.counted)
 
 
 def terms_of(session: Session, line: AgreementLine) -> list[AgreementTerm]:
@@ -166,7 +175,13 @@ def _stretches(
 
 
 def charge(
-    session: Session, agreement: Agreement, start: date, end: date, *, currency: str
+    session: Session,
+    agreement: Agreement,
+    start: date,
+    end: date,
+    *,
+    currency: str,
+    fixed_only: bool = False,
 ) -> Charge:
     """The agreement's charge for the period [start, end]: a line per agreement line with a
     quantity in it, prorated by days where the agreement or a term covers part of it."""
@@ -179,8 +194,11 @@ def charge(
     label = period_label(agreement.period, start)
     tickets: int | None = None
     for line in lines_of(session, agreement):
+        counted = line.quantity_rule == QuantityRule.open_tickets.value
+        if counted and fixed_only:
+            continue
         stretches = _stretches(terms_of(session, line), first, last)
-        if line.quantity_rule == QuantityRule.open_tickets.value:
+        if counted:
             if tickets is None:
                 tickets = open_tickets(session, agreement)
             stretches = [(a, b, tickets, unit) for a, b, _, unit in stretches]
@@ -206,7 +224,7 @@ def charge(
             ]
             text = f"{name} · {label}, prorated: " + " + ".join(parts)
         found.lines.append(
-            ChargeLine(agreement.id, line.catalog_item_id, text, quantity, unit, amount)
+            ChargeLine(agreement.id, line.catalog_item_id, text, quantity, unit, amount, counted)
         )
     return found
 
@@ -237,7 +255,8 @@ def due_charges(
     session: Session, *, org_id: uuid.UUID, client_id: uuid.UUID, currency: str, through: date
 ) -> list[Charge]:
     """Every unbilled agreement period of the client a run ending on `through` bills, with
-    its lines (periods with no line are left out, and stay unbilled)."""
+    its lines (periods with no line are left out, and stay unbilled); then the adjustments
+    of periods billed already whose fixed lines now come to another amount (`adjustments`)."""
     charges = []
     for agreement in agreements_of(session, org_id=org_id, client_id=client_id):
         billed = billed_periods(session, agreement)
@@ -247,7 +266,59 @@ def due_charges(
             found = charge(session, agreement, start, end, currency=currency)
             if found.lines:
                 charges.append(found)
+        charges.extend(adjustments(session, agreement, currency=currency))
     return charges
+
+
+# Billed periods a run checks again for changes (a change may not reach further back).
+ADJUSTABLE_PERIODS = 2
+
+
+def adjustments(session: Session, agreement: Agreement, *, currency: str) -> list[Charge]:
+    """The agreement's last billed periods whose fixed lines, computed again now, differ from
+    what was billed (a quantity change or an end inside a period billed in advance): one
+    line each with the difference, and the calculation as it now stands."""
+    records = list(
+        session.scalars(
+            select(AgreementBillingRecord)
+            .where(
+                AgreementBillingRecord.org_id == agreement.org_id,
+                AgreementBillingRecord.agreement_id == agreement.id,
+            )
+            .order_by(AgreementBillingRecord.period_start.desc())
+            .limit(ADJUSTABLE_PERIODS)
+        )
+    )
+    found = []
+    for record in reversed(records):
+        now = charge(
+            session,
+            agreement,
+            record.period_start,
+            record.period_end,
+            currency=currency,
+            fixed_only=True,
+        )
+        difference = now.fixed_total - record.fixed_amount
+        if difference == 0:
+            continue
+        label = period_label(agreement.period, record.period_start)
+        detail = "; ".join(line.description for line in now.lines) or "nothing left to charge"
+        text = (
+            f"{agreement.name} · {label}: adjustment, now "
+            f"{format_money(now.fixed_total, currency)} instead of "
+            f"{format_money(record.fixed_amount, currency)} billed ({detail})"
+        )
+        found.append(
+            Charge(
+                agreement,
+                record.period_start,
+                record.period_end,
+                [ChargeLine(agreement.id, None, text, 1, difference, difference)],
+                adjusts=record,
+            )
+        )
+    return found
 
 
 def clients_with_agreements(session: Session, *, org_id: uuid.UUID) -> list[uuid.UUID]:
@@ -358,3 +429,128 @@ def cover_all(
     """`Coverage.cover` for each (work date, minutes, rate), in the order given."""
     coverage = Coverage(session, org_id=org_id, client_id=client_id)
     return [coverage.cover(day, minutes, rate, currency) for day, minutes, rate in entries]
+
+
+# ---- writing on an invoice -------------------------------------------------------------------
+
+
+def _line(invoice: Invoice, found: Charge, line: ChargeLine, position: int) -> InvoiceLine:
+    return InvoiceLine(
+        id=new_id(),
+        org_id=invoice.org_id,
+        invoice_id=invoice.id,
+        position=position,
+        kind=LineKind.agreement.value,
+        description=line.description,
+        catalog_item_id=line.catalog_item_id,
+        quantity=line.quantity,
+        unit_amount=line.unit_amount,
+        amount=line.amount,
+        agreement_id=line.agreement_id,
+        agreement_period_start=found.start,
+    )
+
+
+def bill(
+    session: Session,
+    invoice: Invoice,
+    charges: list[Charge],
+    *,
+    position: int,
+    check: Callable[[int, str], None],
+) -> tuple[int, int]:
+    """Write the periods' lines on the draft after `position`, and each period as billed by
+    it (its unique row refuses a second billing); (their total, the last position).
+    `check(amount, what)`: Stripe's maximum per line."""
+    total = 0
+    for found in charges:
+        for line in found.lines:
+            position += 1
+            check(line.amount, f"Line {position}'s amount")
+            total += line.amount
+            session.add(_line(invoice, found, line, position))
+        session.add(
+            AgreementBillingRecord(
+                id=new_id(),
+                org_id=invoice.org_id,
+                agreement_id=found.agreement.id,
+                period_start=found.start,
+                period_end=found.end,
+                invoice_id=invoice.id,
+                amount=found.total,
+                fixed_amount=found.fixed_total,
+            )
+        )
+    session.flush()
+    return total, position
+
+
+def adjust(
+    session: Session, invoice: Invoice, found: list[Charge], *, total: int, position: int
+) -> tuple[int, int]:
+    """Write the adjustments after `position`, charges first: a credit takes at most what
+    the invoice totals so far (an invoice never totals below zero), and what it cannot take
+    stays owed to the client: the period's billed amount moves only by what was applied, so
+    the next run offers the rest. (the invoice's total, the last position)."""
+    for item in sorted(found, key=lambda c: c.total < 0):
+        record = item.adjusts
+        assert record is not None
+        (line,) = item.lines
+        applied = max(line.amount, -total)
+        if applied == 0:
+            continue
+        moved = session.execute(
+            update(AgreementBillingRecord)
+            .where(
+                AgreementBillingRecord.id == record.id,
+                AgreementBillingRecord.fixed_amount == record.fixed_amount,
+            )
+            .values(fixed_amount=record.fixed_amount + applied)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(moved, "rowcount", 0):
+            continue  # adjusted meanwhile by another invoice
+        if applied != line.amount:
+            carried = format_money(applied - line.amount, invoice.currency)
+            line.description += f"; {carried} of this credit goes on the next invoice"
+        line.amount = line.unit_amount = applied
+        position += 1
+        total += applied
+        session.add(_line(invoice, item, line, position))
+    session.flush()
+    return total, position
+
+
+def release(session: Session, invoice: Invoice, *, agreement_id: uuid.UUID | None = None) -> None:
+    """The invoice goes (void, deleted draft) or loses an agreement's lines: the periods it
+    billed can be billed again, and the adjustments it made to periods billed by other
+    invoices are undone (so they are offered again)."""
+    lines = list(
+        session.scalars(
+            select(InvoiceLine).where(
+                InvoiceLine.org_id == invoice.org_id,
+                InvoiceLine.invoice_id == invoice.id,
+                InvoiceLine.kind == LineKind.agreement.value,
+                *([InvoiceLine.agreement_id == agreement_id] if agreement_id else []),
+            )
+        )
+    )
+    for line in lines:
+        session.execute(
+            update(AgreementBillingRecord)
+            .where(
+                AgreementBillingRecord.org_id == invoice.org_id,
+                AgreementBillingRecord.agreement_id == line.agreement_id,
+                AgreementBillingRecord.period_start == line.agreement_period_start,
+                AgreementBillingRecord.invoice_id != invoice.id,
+            )
+            .values(fixed_amount=AgreementBillingRecord.fixed_amount - line.amount)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        delete(AgreementBillingRecord).where(
+            AgreementBillingRecord.org_id == invoice.org_id,
+            AgreementBillingRecord.invoice_id == invoice.id,
+            *([AgreementBillingRecord.agreement_id == agreement_id] if agreement_id else []),
+        )
+    )

@@ -1,10 +1,11 @@
 """Client agreements: made, changed from a date on, previewed; billed by invoice runs
 (`agreements.billing`, `invoices.service.generate`).
 
-A change never rewrites a period already billed: a line's new quantity or price, a new line
-and an end date take effect from a date after the last period billed (for an agreement billed
-in advance, that is the next period; in arrears, it may be inside the current period, which
-is then prorated by days).
+A price never changes retroactively: a new unit price, like a new line, takes effect after
+the last period billed. A quantity change or an end date may fall inside the last period
+billed (a client drops ten endpoints on the 15th of a month billed in advance): the next run
+bills the difference, prorated by days, as an adjustment (a credit when it decreases;
+`billing.adjustments`). Nothing reaches further back.
 """
 
 from __future__ import annotations
@@ -70,6 +71,29 @@ def _check_not_billed(session: Session, agreement: Agreement, day: date, what: s
         raise Invalid(
             f"{what} must be after {billed.isoformat()}: the periods up to then are billed "
             "already, and a change never rewrites an invoiced period"
+        )
+
+
+def last_billed_start(session: Session, agreement: Agreement) -> date | None:
+    """The start of the last period billed (None: none yet)."""
+    found: date | None = session.scalar(
+        select(func.max(AgreementBillingRecord.period_start)).where(
+            AgreementBillingRecord.org_id == agreement.org_id,
+            AgreementBillingRecord.agreement_id == agreement.id,
+        )
+    )
+    return found
+
+
+def _check_adjustable(session: Session, agreement: Agreement, day: date, what: str) -> None:
+    """422 when `day` lies before the last period billed (which a run can still adjust)."""
+    if day < agreement.starts_on:
+        raise Invalid(f"{what} cannot be before the agreement starts ({agreement.starts_on})")
+    start = last_billed_start(session, agreement)
+    if start is not None and day < start:
+        raise Invalid(
+            f"{what} must be on or after {start.isoformat()}: earlier periods are billed and "
+            "closed (the last one billed can still be adjusted)"
         )
 
 
@@ -184,14 +208,15 @@ def update(
     if data.clear_end:
         changes["ends_on"] = None
     elif data.ends_on is not None:
-        # The last day billed stays billed: the end may be that day, not before.
-        billed = last_billed_end(session, agreement)
+        # Inside the last period billed: the next run credits the days after the end.
         if data.ends_on < agreement.starts_on:
             raise Invalid("The end date must not be before the start date")
-        if billed is not None and data.ends_on < billed:
+        start = last_billed_start(session, agreement)
+        if start is not None and data.ends_on < start - timedelta(days=1):
             raise Invalid(
-                f"The end date must be on or after {billed.isoformat()}: the periods up to "
-                "then are billed already"
+                f"The end date must be on or after {(start - timedelta(days=1)).isoformat()}: "
+                "earlier periods are billed and closed (the last one billed can still be "
+                "adjusted)"
             )
         changes["ends_on"] = data.ends_on
     if data.included_minutes is not None:
@@ -278,13 +303,23 @@ def change_line(
     if data.description is not None:
         line.description = data.description.strip()
     if data.quantity is not None or data.unit_amount is not None:
-        _check_not_billed(session, agreement, data.effective_from, "The change's date")
+        if data.unit_amount is not None:  # never retroactive
+            _check_not_billed(session, agreement, data.effective_from, "A price change's date")
+        _check_adjustable(session, agreement, data.effective_from, "The change's date")
         terms = billing.terms_of(session, line)
         current = next(
             (t for t in reversed(terms) if t.effective_from <= data.effective_from), terms[0]
         )
         quantity = data.quantity if data.quantity is not None else current.quantity
         unit = data.unit_amount if data.unit_amount is not None else current.unit_amount
+        # From this date on: a later scheduled change keeps its own date, with this one's
+        # new quantity or price.
+        for later in terms:
+            if later.effective_from > data.effective_from:
+                if data.quantity is not None:
+                    later.quantity = data.quantity
+                if data.unit_amount is not None:
+                    later.unit_amount = data.unit_amount
         if current.effective_from == data.effective_from:
             current.quantity, current.unit_amount = quantity, unit
         else:

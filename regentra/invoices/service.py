@@ -34,7 +34,6 @@ from regentra.kit.money import amount_for, format_money, line_amount, maximum_ch
 from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
-    AgreementBillingRecord,
     AuditEvent,
     CatalogItem,
     Client,
@@ -395,8 +394,13 @@ def generate(
     rows = session.execute(rows_stmt)
     lines_stmt = insert(InvoiceLine)
     connection = session.connection()
-    total = _bill_agreements(session, invoice, charges)
-    position = sum(len(c.lines) for c in charges)
+    total, position = agreement_billing.bill(
+        session,
+        invoice,
+        [c for c in charges if c.adjusts is None],
+        position=0,
+        check=lambda amount, what: check_maximum(amount, invoice.currency, what),
+    )
     coverage = agreement_billing.Coverage(session, org_id=org.id, client_id=client.id)
     for batch in rows.partitions():
         values: list[dict[str, Any]] = []
@@ -433,6 +437,16 @@ def generate(
                 }
             )
         connection.execute(lines_stmt, values)
+    total, position = agreement_billing.adjust(
+        session,
+        invoice,
+        [c for c in charges if c.adjusts is not None],
+        total=total,
+        position=position,
+    )
+    if position == 0:  # only a credit, which waits for an invoice to take it
+        raise NothingToInvoice(f"{client.name} has nothing to bill but a credit: it waits")
+    check_maximum(total, invoice.currency, "The invoice's total")
     invoice.total = total
     session.flush()
     record(
@@ -445,49 +459,6 @@ def generate(
         details={"number": number, "lines": position, "total": total},
     )
     return invoice
-
-
-def _bill_agreements(
-    session: Session, invoice: Invoice, charges: list[agreement_billing.Charge]
-) -> int:
-    """Write the charges' lines first on the draft, and each period as billed by it (the
-    unique period row refuses a second billing); their total."""
-    total = 0
-    position = 0
-    for found in charges:
-        for line in found.lines:
-            position += 1
-            check_maximum(line.amount, invoice.currency, f"Line {position}'s amount")
-            total += line.amount
-            session.add(
-                InvoiceLine(
-                    id=new_id(),
-                    org_id=invoice.org_id,
-                    invoice_id=invoice.id,
-                    position=position,
-                    kind=LineKind.agreement.value,
-                    description=line.description,
-                    catalog_item_id=line.catalog_item_id,
-                    quantity=line.quantity,
-                    unit_amount=line.unit_amount,
-                    amount=line.amount,
-                    agreement_id=line.agreement_id,
-                )
-            )
-        session.add(
-            AgreementBillingRecord(
-                id=new_id(),
-                org_id=invoice.org_id,
-                agreement_id=found.agreement.id,
-                period_start=found.start,
-                period_end=found.end,
-                invoice_id=invoice.id,
-                amount=found.total,
-            )
-        )
-    check_maximum(total, invoice.currency, "The invoice's total")
-    session.flush()
-    return total
 
 
 # ---- editing drafts --------------------------------------------------------------------------
@@ -622,8 +593,9 @@ def remove_line(
     if line.time_entry_id is not None:
         unlink_entries(session, invoice, entry_ids=[line.time_entry_id])
     if line.kind == LineKind.agreement.value:
-        # An agreement period is billed whole or not at all: its other lines go too, and
-        # the period is released for the next run.
+        # An agreement is billed whole on a draft or not at all: its other lines go too,
+        # its periods are released and its adjustments undone, for the next run.
+        agreement_billing.release(session, invoice, agreement_id=line.agreement_id)
         session.execute(
             delete(InvoiceLine).where(
                 InvoiceLine.org_id == org.id,
@@ -631,13 +603,6 @@ def remove_line(
                 InvoiceLine.kind == LineKind.agreement.value,
                 InvoiceLine.agreement_id == line.agreement_id,
                 InvoiceLine.id != line.id,
-            )
-        )
-        session.execute(
-            delete(AgreementBillingRecord).where(
-                AgreementBillingRecord.org_id == org.id,
-                AgreementBillingRecord.invoice_id == invoice.id,
-                AgreementBillingRecord.agreement_id == line.agreement_id,
             )
         )
     session.delete(line)
@@ -684,12 +649,7 @@ def unlink_entries(
     if entry_ids is not None:
         stmt = stmt.where(TimeEntry.id.in_(entry_ids))
     else:  # the whole invoice goes: its agreement periods can be billed again
-        session.execute(
-            delete(AgreementBillingRecord).where(
-                AgreementBillingRecord.org_id == invoice.org_id,
-                AgreementBillingRecord.invoice_id == invoice.id,
-            )
-        )
+        agreement_billing.release(session, invoice)
     result = session.execute(
         stmt.values(invoice_id=None, updated_at=utcnow()).execution_options(
             synchronize_session=False

@@ -143,3 +143,7 @@ class AgreementBillingRecord(IdMixin, OrgScoped, TimestampMixin, Base):
     period_end: Mapped[date] = mapped_column(Date)
     invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     amount: Mapped[int] = mapped_column(BigInteger)
+    # What the period's fixed-quantity lines come to as billed so far: the charge, then each
+    # adjustment a later change gave (a decrease or an end inside the period: a credit).
+    # Lines counting tickets are counted once, when billed, and never adjusted.
+    fixed_amount: Mapped[int] = mapped_column(BigInteger, default=0)

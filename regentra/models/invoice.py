@@ -118,7 +118,10 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
         Index("ix_invoice_lines_org_invoice", "org_id", "invoice_id"),
         CheckConstraint("kind IN ('time', 'manual', 'catalog', 'agreement')", name="kind_valid"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
-        CheckConstraint("amount >= 0 AND unit_amount >= 0", name="amount_not_negative"),
+        # An agreement's adjustment may be a credit; every other line charges.
+        CheckConstraint(
+            "(amount >= 0 AND unit_amount >= 0) OR kind = 'agreement'", name="amount_not_negative"
+        ),
         CheckConstraint(
             "(kind = 'time') = (time_entry_id IS NOT NULL AND minutes IS NOT NULL)",
             name="time_has_entry",
@@ -148,3 +151,5 @@ class InvoiceLine(IdMixin, OrgScoped, Base):
     agreement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     # Of a time line's minutes, those an agreement's included hours cover (not charged).
     covered_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # An agreement line's period (its start): the charge of that period, or an adjustment.
+    agreement_period_start: Mapped[date | None] = mapped_column(Date, nullable=True)

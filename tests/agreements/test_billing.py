@@ -311,3 +311,84 @@ def test_unused_hours_roll_over_only_when_the_agreement_says_so(k: Kit) -> None:
     assert [(x.covered_minutes, x.amount) for x in k.lines(november) if x.kind == "time"] == [
         (100, 5000)
     ]
+
+
+# ---- changes inside a period billed in advance: adjustments ----------------------------------
+
+DEC = (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def _change(k: Kit, agreement_id: uuid.UUID, **change: Any) -> None:
+    with k.db.session() as s:
+        org, admin = k._who(s)
+        line_id = billing.lines_of(s, s.get(Agreement, agreement_id))[0].id  # type: ignore[arg-type]
+        agreements.change_line(
+            s,
+            org=org,
+            user=admin,
+            agreement_id=agreement_id,
+            line_id=line_id,
+            data=LineChange(**change),
+        )
+        s.commit()
+
+
+def test_a_decrease_inside_a_period_billed_in_advance_is_credited_by_the_next_run(k: Kit) -> None:
+    made = k.agreement(starts_on=date(2026, 11, 1), lines=[line(25, 1200)])
+    first = k.generate(NOV)  # November and December (in advance): 2 x 30000
+    assert k.total(first) == 60000
+    with pytest.raises(RegentraError):  # November is closed: only December can change
+        _change(k, made, effective_from=date(2026, 11, 20), quantity=15)
+    _change(k, made, effective_from=date(2026, 12, 16), quantity=15)
+    second = k.generate(DEC)
+    amounts = [(x.agreement_period_start, x.amount) for x in k.lines(second)]
+    # January in advance: 15 x 1200 = 18000. December again: 25 x 1200 x 15/31 +
+    # 15 x 1200 x 16/31 = 738000/31 = 23806.45 -> 23806, billed 30000: a credit of 6194.
+    assert amounts == [(date(2027, 1, 1), 18000), (date(2026, 12, 1), -6194)]
+    assert k.total(second) == 11806
+    credit = k.lines(second)[1]
+    assert "instead of $300.00 billed" in credit.description
+    with pytest.raises(NothingToInvoice):  # nothing new: the credit was given once
+        k.generate(DEC)
+
+
+def test_a_credit_larger_than_the_invoice_is_carried_to_the_next_one(k: Kit) -> None:
+    made = k.agreement(starts_on=date(2026, 11, 1), lines=[line(25, 1200)])
+    k.generate(NOV)  # November and December billed
+    with k.db.session() as s:
+        org, admin = k._who(s)
+        from regentra.agreements.schemas import AgreementUpdate
+
+        agreements.update(
+            s,
+            org=org,
+            user=admin,
+            agreement_id=made,
+            data=AgreementUpdate(ends_on=date(2026, 12, 10)),
+        )
+        s.commit()
+    tech = k.kit.add_user("technician")
+    ticket = k.kit.ticket(_client(k))
+    k.kit.entry(tech, ticket=ticket, minutes=60, status="approved", work_date=date(2026, 12, 1))
+    december = k.generate(DEC)
+    # December now: 25 x 1200 x 10/31 = 9677.42 -> 9677, billed 30000: a credit of 20323,
+    # of which the invoice (an hour at $150.00) takes 15000; 5323 waits.
+    assert [x.amount for x in k.lines(december)] == [15000, -15000]
+    assert k.total(december) == 0
+    assert "$53.23 of this credit goes on the next invoice" in k.lines(december)[1].description
+    # More December time, on the next invoice: it takes the rest of the credit.
+    k.kit.entry(tech, ticket=ticket, minutes=120, status="approved", work_date=date(2026, 12, 2))
+    following = k.generate(DEC)
+    assert [x.amount for x in k.lines(following)] == [30000, -5323]
+    assert k.total(following) == 24677
+    # Voiding it gives its part of the credit back, to be taken again.
+    with k.db.session() as s:
+        org, admin = k._who(s)
+        draft = s.get(Invoice, following)
+        assert draft is not None
+        transitions.mark_void(
+            s, org=org, actor=Actor.of(admin), invoice=draft, release_entries=True
+        )
+        s.commit()
+    again = k.generate(DEC)
+    assert [x.amount for x in k.lines(again)] == [30000, -5323]
