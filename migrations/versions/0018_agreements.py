@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("included_minutes", sa.Integer(), nullable=True),
         sa.Column("rollover", sa.Boolean(), nullable=False),
         sa.Column("hourly_rate", sa.BigInteger(), nullable=True),
+        sa.Column("separate_invoice", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", sa.Uuid(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
@@ -181,8 +182,26 @@ def upgrade() -> None:
             "kind IN ('time', 'manual', 'catalog', 'agreement')",
         )
 
+    with op.batch_alter_table("invoice_run_items", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("agreement_id", sa.Uuid(), nullable=True))
+        batch_op.add_column(
+            sa.Column("slot", sa.String(length=36), server_default="", nullable=False)
+        )
+        batch_op.drop_constraint(op.f("uq_invoice_run_items_run_id_client_id"), type_="unique")
+        batch_op.create_unique_constraint(
+            op.f("uq_invoice_run_items_run_id_client_id_slot"), ["run_id", "client_id", "slot"]
+        )
+
 
 def downgrade() -> None:
+    op.execute("DELETE FROM invoice_run_items WHERE slot <> ''")
+    with op.batch_alter_table("invoice_run_items", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("uq_invoice_run_items_run_id_client_id_slot"), type_="unique")
+        batch_op.create_unique_constraint(
+            op.f("uq_invoice_run_items_run_id_client_id"), ["run_id", "client_id"]
+        )
+        batch_op.drop_column("slot")
+        batch_op.drop_column("agreement_id")
     op.execute("DELETE FROM invoice_lines WHERE kind = 'agreement'")
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_invoice_lines_kind_valid"), type_="check")

@@ -252,13 +252,24 @@ def billed_periods(session: Session, agreement: Agreement) -> set[date]:
 
 
 def due_charges(
-    session: Session, *, org_id: uuid.UUID, client_id: uuid.UUID, currency: str, through: date
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    client_id: uuid.UUID,
+    currency: str,
+    through: date,
+    separate: uuid.UUID | None = None,
 ) -> list[Charge]:
     """Every unbilled agreement period of the client a run ending on `through` bills, with
     its lines (periods with no line are left out, and stay unbilled); then the adjustments
-    of periods billed already whose fixed lines now come to another amount (`adjustments`)."""
+    of periods billed already whose fixed lines now come to another amount (`adjustments`).
+    The agreements billed with the client's time; with `separate`, that one agreement billed
+    on an invoice of its own."""
     charges = []
     for agreement in agreements_of(session, org_id=org_id, client_id=client_id):
+        wanted = agreement.id == separate if separate else not agreement.separate_invoice
+        if not wanted:
+            continue
         billed = billed_periods(session, agreement)
         for start, end in due_periods(agreement, through=through):
             if start in billed:

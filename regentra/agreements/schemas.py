@@ -55,6 +55,7 @@ class AgreementCreate(BaseModel):
     included_minutes: StrictInt | None = Field(default=None, ge=0, le=100_000)
     rollover: bool = False
     hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
+    separate_invoice: bool = False
     lines: list[LineCreate] = Field(default_factory=list, max_length=100)
 
 
@@ -70,6 +71,7 @@ class AgreementUpdate(BaseModel):
     included_minutes: StrictInt | None = Field(default=None, ge=0, le=100_000)
     rollover: bool | None = None
     hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
+    separate_invoice: bool | None = None
 
 
 class TermOut(BaseModel):
@@ -110,6 +112,7 @@ class AgreementOut(BaseModel):
     included_minutes: int | None
     rollover: bool
     hourly_rate: int | None
+    separate_invoice: bool
     created_at: IsoDatetime
     lines: list[LineOut]
     billed: list[BilledOut]

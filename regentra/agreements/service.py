@@ -177,6 +177,7 @@ def create(session: Session, *, org: Org, user: User, data: AgreementCreate) -> 
         included_minutes=data.included_minutes or None,
         rollover=data.rollover,
         hourly_rate=data.hourly_rate,
+        separate_invoice=data.separate_invoice,
         created_by_id=user.id,
     )
     session.add(agreement)
@@ -225,6 +226,8 @@ def update(
         changes["rollover"] = data.rollover
     if data.hourly_rate is not None:
         changes["hourly_rate"] = data.hourly_rate
+    if data.separate_invoice is not None:
+        changes["separate_invoice"] = data.separate_invoice
     for name, value in changes.items():
         setattr(agreement, name, value)
     session.flush()
@@ -381,6 +384,7 @@ def describe(session: Session, agreement: Agreement) -> dict[str, Any]:
         "included_minutes": agreement.included_minutes,
         "rollover": agreement.rollover,
         "hourly_rate": agreement.hourly_rate,
+        "separate_invoice": agreement.separate_invoice,
         "created_at": agreement.created_at,
         "lines": [
             {

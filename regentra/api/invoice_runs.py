@@ -65,6 +65,10 @@ class RunProgress(BaseModel):
 class RunItemOut(BaseModel):
     client_id: uuid.UUID
     client_name: str
+    agreement_id: uuid.UUID | None = Field(
+        default=None,
+        description="An agreement billed on an invoice of its own; null: the client's invoice",
+    )
     currency: str
     entries: int
     minutes: int

@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -128,6 +129,7 @@ def create(
     session.add(run)
     session.flush()
     for position, item in enumerate(found, start=1):
+        separate = item.separate if isinstance(item, Separate) else None
         session.add(
             InvoiceRunItem(
                 id=new_id(),
@@ -135,7 +137,9 @@ def create(
                 run_id=run.id,
                 position=position,
                 client_id=item.client_id,
-                client_name=item.name,
+                client_name=item.name[:200],
+                agreement_id=separate,
+                slot=str(separate) if separate else "",
                 currency=item.currency,
                 entries=item.entries,
                 minutes=item.minutes,
@@ -169,8 +173,10 @@ def _with_agreements(
 ) -> list[invoices.Unbilled]:
     """`found` (each client's unbilled time of the period) as generating will bill it under
     the clients' agreements: time less what included hours cover, plus every agreement period
-    the run bills; clients with only an agreement to bill join the list."""
+    the run bills; clients with only an agreement to bill join the list, and an agreement
+    billed on its own invoice is an item of its own (a `Separate`)."""
     by = {u.client_id: u for u in found}
+    separate: list[invoices.Unbilled] = []
     for client_id in agreement_billing.clients_with_agreements(session, org_id=org.id):
         client = clients.get(session, org_id=org.id, id=client_id)
         item = by.get(client_id)
@@ -197,12 +203,41 @@ def _with_agreements(
             currency=client.currency,
             through=period_end,
         )
-        if not charges:
-            continue
-        if item is None:
-            item = by[client_id] = invoices.Unbilled(client_id, client.name, client.currency)
-        item.amount += sum(c.total for c in charges)
-    return sorted(by.values(), key=lambda u: (u.name.lower(), str(u.client_id)))
+        if charges:
+            if item is None:
+                item = by[client_id] = invoices.Unbilled(client_id, client.name, client.currency)
+            item.amount += sum(c.total for c in charges)
+        for agreement in agreement_billing.agreements_of(
+            session, org_id=org.id, client_id=client_id
+        ):
+            if not agreement.separate_invoice:
+                continue
+            own = agreement_billing.due_charges(
+                session,
+                org_id=org.id,
+                client_id=client_id,
+                currency=client.currency,
+                through=period_end,
+                separate=agreement.id,
+            )
+            if own:
+                separate.append(
+                    Separate(
+                        client_id,
+                        f"{client.name} · {agreement.name}",
+                        client.currency,
+                        amount=sum(c.total for c in own),
+                        separate=agreement.id,
+                    )
+                )
+    return sorted([*by.values(), *separate], key=lambda u: (u.name.lower(), str(u.client_id)))
+
+
+@dataclass
+class Separate(invoices.Unbilled):
+    """An agreement billed on an invoice of its own, listed as an item of its own."""
+
+    separate: uuid.UUID | None = None
 
 
 def get(
@@ -279,6 +314,7 @@ def generate(
                     user=user,
                     data=InvoiceCreate(client_id=item.client_id, **data),
                     agreements_through=run.period_end,
+                    separate_agreement=item.agreement_id,
                 )
         except NothingToInvoice:
             item.state, item.error = S.nothing.value, "nothing left to bill: billed meanwhile"
@@ -504,6 +540,7 @@ def describe(session: Session, run: InvoiceRun) -> dict[str, Any]:
             {
                 "client_id": i.client_id,
                 "client_name": i.client_name,
+                "agreement_id": i.agreement_id,
                 "currency": i.currency,
                 "entries": i.entries,
                 "minutes": i.minutes,

@@ -315,13 +315,15 @@ def generate(
     user: User,
     data: InvoiceCreate,
     agreements_through: date | None = None,
+    separate_agreement: uuid.UUID | None = None,
 ) -> Invoice:
     """A draft holding the client's approved, billable, uninvoiced entries of the period (or
     exactly `entry_ids`), their minutes covered by the client's agreements' included hours
     (`agreements.billing`); with `agreements_through` (a run's last day), also every
     agreement period a run ending then bills. The entries are claimed with one conditional
     UPDATE, and each agreement period written once (unique), so two generations racing for
-    one client can never bill an entry or a period twice."""
+    one client can never bill an entry or a period twice. `separate_agreement`: only that
+    agreement's periods (one billed on its own invoice), no time."""
     client = _client(session, org, data.client_id)
     number = _take_number(session, org.id)
     invoice = Invoice(
@@ -350,13 +352,15 @@ def generate(
         period_end=data.period_end,
         entry_ids=entry_ids,
     )
-    claim = session.execute(
-        update(TimeEntry)
-        .where(*where)
-        .values(invoice_id=invoice.id, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    claimed = int(getattr(claim, "rowcount", 0) or 0)
+    claimed = 0
+    if separate_agreement is None:
+        claim = session.execute(
+            update(TimeEntry)
+            .where(*where)
+            .values(invoice_id=invoice.id, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        claimed = int(getattr(claim, "rowcount", 0) or 0)
     if entry_ids is not None and claimed != len(entry_ids):
         raise EntriesNotBillable(
             f"{len(entry_ids) - claimed} of the {len(entry_ids)} entries cannot be billed to "
@@ -370,6 +374,7 @@ def generate(
             client_id=client.id,
             currency=client.currency,
             through=agreements_through,
+            separate=separate_agreement,
         )
         if agreements_through is not None
         else []

@@ -82,6 +82,8 @@ class Agreement(IdMixin, OrgScoped, TimestampMixin, Base):
     rollover: Mapped[bool] = mapped_column(Boolean, default=False)
     # The rate of time beyond the included hours (None: each entry's own rate, the client's).
     hourly_rate: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Billed on an invoice of its own, not beside the client's time and other agreements.
+    separate_invoice: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
 
 

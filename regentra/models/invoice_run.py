@@ -73,7 +73,9 @@ class InvoiceRun(IdMixin, OrgScoped, TimestampMixin, Base):
 class InvoiceRunItem(IdMixin, OrgScoped, TimestampMixin, Base):
     __tablename__ = "invoice_run_items"
     __table_args__ = (
-        UniqueConstraint("run_id", "client_id"),
+        # One item per client, and one per agreement billed on its own invoice (`slot`: the
+        # agreement's id, empty for the client's main invoice).
+        UniqueConstraint("run_id", "client_id", "slot"),
         ForeignKeyConstraint(
             ["org_id", "run_id"], ["invoice_runs.org_id", "invoice_runs.id"], ondelete="CASCADE"
         ),
@@ -88,6 +90,9 @@ class InvoiceRunItem(IdMixin, OrgScoped, TimestampMixin, Base):
     position: Mapped[int] = mapped_column(Integer)
     client_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     client_name: Mapped[str] = mapped_column(String(200))
+    # An agreement billed on an invoice of its own (None: the client's main invoice).
+    agreement_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    slot: Mapped[str] = mapped_column(String(36), default="", server_default="")
     currency: Mapped[str] = mapped_column(String(3))
     entries: Mapped[int] = mapped_column(Integer, default=0)
     minutes: Mapped[int] = mapped_column(Integer, default=0)

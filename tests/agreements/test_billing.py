@@ -392,3 +392,39 @@ def test_a_credit_larger_than_the_invoice_is_carried_to_the_next_one(k: Kit) -> 
         s.commit()
     again = k.generate(DEC)
     assert [x.amount for x in k.lines(again)] == [30000, -5323]
+
+
+# ---- an agreement on an invoice of its own ---------------------------------------------------
+
+
+def test_an_agreement_billed_separately_is_a_run_item_and_an_invoice_of_its_own(k: Kit) -> None:
+    from regentra.invoice_runs import service as runs
+
+    with k.db.session() as s:
+        org, _ = k._who(s)
+        start, end = runs.last_month(org)
+    k.agreement(name="Endpoints", starts_on=start, billing="arrears", lines=[line(25, 1200)])
+    own = k.agreement(
+        name="Backup",
+        starts_on=start,
+        billing="arrears",
+        separate_invoice=True,
+        lines=[{"description": "Backup seat", "quantity": 10, "unit_amount": 500}],
+    )
+    with k.db.session() as s:
+        org, admin = k._who(s)
+        run = runs.create(s, org=org, user=admin, period_start=start, period_end=end)
+        items = runs.items_of(s, run)
+        listed = [(i.client_name, i.agreement_id, i.amount) for i in items]
+        assert listed == [("Contoso", None, 30000), ("Contoso · Backup", own, 5000)]
+        runs.generate(s, org=org, user=admin, run_id=run.id)
+        drafts = [i.invoice_id for i in runs.items_of(s, run)]
+        s.commit()
+    main, separate = (k.lines(d) for d in drafts if d is not None)
+    assert [(x.description.split(" · ")[0], x.amount) for x in main] == [
+        ("Managed endpoint", 30000)
+    ]
+    assert [(x.agreement_id, x.amount) for x in separate] == [(own, 5000)]
+    with k.db.session() as s, pytest.raises(RegentraError):  # both periods billed: nothing new
+        org, admin = k._who(s)
+        runs.create(s, org=org, user=admin, period_start=start, period_end=end)
