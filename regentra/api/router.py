@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from regentra.api import (
+    agreements,
     audit,
     billing,
     catalog,
@@ -36,6 +37,7 @@ for module in (
     catalog,
     invoices,
     invoice_runs,
+    agreements,
     payouts,
     receivables,
     billing,

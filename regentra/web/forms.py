@@ -158,15 +158,19 @@ _H_AND_M = re.compile(r"^(?:(\d{1,3})h)?(?:(\d{1,4})m(?:in)?)?$")
 DURATION_HELP = "enter minutes (90), hours and minutes (1:30) or hours (1.5h)"
 
 
-def parse_duration(raw: str, field: str = "duration") -> int:
-    """A typed duration in whole minutes: "90", "1:30", "1.5h", "1h 30m", "45m"."""
+def parse_duration(
+    raw: str, field: str = "duration", *, label: str = "Duration", maximum: int = MAX_MINUTES
+) -> int:
+    """A typed duration in whole minutes: "90", "1:30", "1.5h", "1h 30m", "45m" (at most
+    `maximum` minutes: a day by default)."""
     try:
-        return _duration(raw)
+        return _duration(raw, maximum)
     except Invalid as exc:
-        raise FieldInvalid(exc.message, field=field, label="Duration") from exc
+        message = label + exc.message.removeprefix("Duration")
+        raise FieldInvalid(message, field=field, label=label) from exc
 
 
-def _duration(raw: str) -> int:
+def _duration(raw: str, maximum: int = MAX_MINUTES) -> int:
     value = raw.strip().lower().replace(" ", "")
     minutes: Decimal | None = None
     if not value:
@@ -187,9 +191,10 @@ def _duration(raw: str) -> int:
         raise Invalid(f"Duration '{shown}' is not understood: {DURATION_HELP}.")
     if minutes != minutes.to_integral_value():
         raise Invalid(f"Duration '{shown}' is not a whole number of minutes.")
-    if not 1 <= minutes <= MAX_MINUTES:
+    if not 1 <= minutes <= maximum:
+        most = "24 hours" if maximum == MAX_MINUTES else f"{maximum // 60} hours"
         raise Invalid(
-            f"Duration must be between 1 minute and 24 hours ({MAX_MINUTES} minutes); "
+            f"Duration must be between 1 minute and {most} ({maximum} minutes); "
             f"'{shown}' is {int(minutes)} minutes."
         )
     return int(minutes)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from regentra.web.security import verify_csrf
 from regentra.web.views import (
+    agreements,
     approvals,
     audit,
     auth,
@@ -36,6 +37,7 @@ for module in (
     password_reset,
     dashboard,
     clients,
+    agreements,
     tickets,
     timesheet,  # before time: /time/week/submit is not /time/{entry_id}/submit
     time,

@@ -229,6 +229,29 @@ def _run(w: World) -> str:
     return str(w.kit._commit(make))
 
 
+def _agreement(w: World) -> Req:
+    """A fresh agreement of org A for its client, with one line (never billed: deletable)."""
+    from regentra.agreements import service as agreements
+    from regentra.agreements.schemas import AgreementCreate, LineCreate
+    from regentra.models import Org
+
+    def make(s: Any) -> Req:
+        data = AgreementCreate(
+            client_id=w.client.id,
+            name=f"Managed {_uniq()}",
+            starts_on=date(2026, 11, 1),
+            lines=[LineCreate(description="Managed endpoint", quantity=5, unit_amount=2500)],
+        )
+        made = agreements.create(
+            s, org=s.get(Org, w.kit.org.id), user=s.get(User, w.users["admin"].id), data=data
+        )
+        line = agreements.billing.lines_of(s, made)[0]
+        return Req(params={"agreement_id": str(made.id), "line_id": str(line.id)})
+
+    made: Req = w.kit._commit(make)
+    return made
+
+
 def _member(w: World, *, active: bool = True) -> Req:
     """A fresh technician of org A to act on (deactivated first when asked)."""
     from regentra.audit.service import Actor
@@ -470,6 +493,55 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/invoice-runs/{run_id}/send"): Case(
         ADMIN, lambda w, u: Req(params={"run_id": _run(w)}), 409
+    ),
+    # Agreements: admins and approvers read them (prices, like invoices); admins change them.
+    ("GET", "/api/v1/agreements"): Case(
+        APPROVE, lambda w, u: Req(listed_id=_agreement(w).params["agreement_id"])
+    ),
+    ("POST", "/api/v1/agreements"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            json={
+                "client_id": str(w.client.id),
+                "name": f"Backup {_uniq()}",
+                "starts_on": "2026-11-01",
+                "lines": [{"description": "Backup seat", "quantity": 3, "unit_amount": 900}],
+            }
+        ),
+        201,
+    ),
+    ("GET", "/api/v1/agreements/{agreement_id}"): Case(
+        APPROVE, lambda w, u: Req(params={"agreement_id": _agreement(w).params["agreement_id"]})
+    ),
+    ("PATCH", "/api/v1/agreements/{agreement_id}"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            params={"agreement_id": _agreement(w).params["agreement_id"]},
+            json={"name": "Renamed agreement"},
+        ),
+    ),
+    ("DELETE", "/api/v1/agreements/{agreement_id}"): Case(
+        ADMIN,
+        lambda w, u: Req(params={"agreement_id": _agreement(w).params["agreement_id"]}),
+        204,
+    ),
+    ("POST", "/api/v1/agreements/{agreement_id}/lines"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            params={"agreement_id": _agreement(w).params["agreement_id"]},
+            json={"description": "Backup seat", "quantity": 2, "unit_amount": 900},
+        ),
+        201,
+    ),
+    ("POST", "/api/v1/agreements/{agreement_id}/lines/{line_id}/changes"): Case(
+        ADMIN,
+        lambda w, u: Req(
+            params=_agreement(w).params, json={"effective_from": "2026-12-01", "quantity": 7}
+        ),
+        201,
+    ),
+    ("GET", "/api/v1/agreements/{agreement_id}/preview"): Case(
+        APPROVE, lambda w, u: Req(params={"agreement_id": _agreement(w).params["agreement_id"]})
     ),
     # The org's own Regentra subscription: billing is off on the test server (every org
     # active), so subscribing is refused in words (409) for A and B alike.

@@ -50,6 +50,7 @@ PAGES = [
     "billing",
 ]
 OTHER_PAGES = [
+    "agreement",
     "time list",
     "tickets",
     "ticket",
@@ -173,6 +174,29 @@ def org(billed_server: StripeApp, chromium: Browser) -> Org:
         )
         s.commit()
 
+    # An agreement with included hours and a line changed from next month (issue 17).
+    with kit.api() as api:
+        agreement = api.post(
+            "/agreements",
+            json={
+                "client_id": str(clients[0].id),
+                "name": "Managed services with a rather long name for a phone",
+                "starts_on": date.today().replace(day=1).isoformat(),
+                "included_minutes": 600,
+                "hourly_rate": 15000,
+                "lines": [
+                    {"description": "Managed endpoint", "quantity": 25, "unit_amount": 2500},
+                    {"description": wordy, "quantity": 3, "unit_amount": 900},
+                ],
+            },
+        ).json()
+        line_id = agreement["lines"][0]["id"]
+        next_month = (date.today().replace(day=28) + timedelta(days=4)).replace(day=1)
+        api.post(
+            f"/agreements/{agreement['id']}/lines/{line_id}/changes",
+            json={"effective_from": next_month.isoformat(), "quantity": 30},
+        ).raise_for_status()
+
     base = billed_server.server.url
     context = chromium.new_context()
     page = context.new_page()
@@ -194,6 +218,7 @@ def org(billed_server: StripeApp, chromium: Browser) -> Org:
         "ticket": f"/tickets/{ticket.id}",
         "clients": "/clients",
         "client": f"/clients/{clients[0].id}",
+        "agreement": f"/agreements/{agreement['id']}",
         "invoice runs": "/invoice-runs",
         "new invoice": "/invoices/new",
         "payouts": "/payouts",

@@ -17,6 +17,7 @@ from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
 from regentra.models import Client
 from regentra.web import listing
+from regentra.web.agreement_section import client_section
 from regentra.web.auth import Account, AdminPage, SignedIn
 from regentra.web.forms import FormDep, checkbox, failure, parse_amount, text
 from regentra.web.templating import major_units, redirect, render
@@ -130,15 +131,39 @@ def _typed(form: FormDep) -> dict[str, str]:
     return {name: text(form, name) for name in _TYPED}
 
 
-def _edit_page(
+def _values(client: Client) -> dict[str, str]:
+    return {
+        "name": client.name,
+        "billing_email": client.billing_email,
+        "currency": client.currency,
+        "hourly_rate": major_units(client.hourly_rate, client.currency),
+        "compliance_enabled": "on" if client.compliance_enabled else "",
+    }
+
+
+def client_page(
     request: Request,
+    session: Session,
+    account: Account,
     client: Client,
-    values: dict[str, str],
     *,
+    values: dict[str, str] | None = None,
     error: str | None = None,
+    agreement_values: dict[str, str] | None = None,
+    agreement_error: str | None = None,
     status: int = 200,
 ) -> Response:
-    context = {"title": f"Edit {client.name}", "client": client, "values": values, "error": error}
+    """The client's page: its details (a form) and its agreements, with the New agreement
+    form (`agreement_values`/`agreement_error`: that form typed and refused)."""
+    context = {
+        "title": f"Edit {client.name}",
+        "client": client,
+        "values": values if values is not None else _values(client),
+        "error": error,
+        "agreement_values": agreement_values or {"period": "monthly", "billing": "advance"},
+        "agreement_error": agreement_error,
+        **client_section(session, org_id=account.org.id, client=client),
+    }
     return render(request, "clients/edit.html", context, status=status)
 
 
@@ -147,14 +172,7 @@ def edit_client_page(
     request: Request, client_id: uuid.UUID, session: SessionDep, account: AdminPage
 ) -> Response:
     client = service.clients.get(session, org_id=account.org.id, id=client_id)
-    values = {
-        "name": client.name,
-        "billing_email": client.billing_email,
-        "currency": client.currency,
-        "hourly_rate": major_units(client.hourly_rate, client.currency),
-        "compliance_enabled": "on" if client.compliance_enabled else "",
-    }
-    return _edit_page(request, client, values)
+    return client_page(request, session, account, client)
 
 
 @router.post("/{client_id}")
@@ -174,5 +192,7 @@ def edit_client(
     except (RegentraError, ValidationError) as exc:
         session.rollback()
         message, status = failure(exc)
-        return _edit_page(request, client, _typed(form), error=message, status=status)
+        return client_page(
+            request, session, account, client, values=_typed(form), error=message, status=status
+        )
     return redirect("/clients", success=f"Client {client.name} saved.")

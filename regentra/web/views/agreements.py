@@ -1,0 +1,290 @@
+"""Client agreements as pages (issue 17): the client page lists a client's agreements and
+makes new ones (admins); an agreement's page shows its lines with their dated terms, the next
+invoice as a run would bill it now, and the periods billed; admins add a line and change one
+from a date on. Admins and approvers read them, as they read invoices."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from regentra.agreements import service
+from regentra.agreements.schemas import MAX_QUANTITY, AgreementCreate, LineChange, LineCreate
+from regentra.clients.service import clients
+from regentra.errors import RegentraError
+from regentra.http.deps import SessionDep
+from regentra.kit.money import format_money
+from regentra.models import Role
+from regentra.web.agreement_section import BILLINGS, PERIODS, catalog_items
+from regentra.web.auth import Account, AdminPage, ApproverPage
+from regentra.web.forms import (
+    FieldInvalid,
+    FormDep,
+    FormMessage,
+    checkbox,
+    failure,
+    optional_date,
+    optional_id,
+    parse_amount,
+    parse_date,
+    parse_duration,
+    parse_id,
+    text,
+)
+from regentra.web.templating import redirect, render
+from regentra.web.views.clients import client_page  # the page the New agreement form is on
+
+router = APIRouter(prefix="/agreements")
+
+MAX_INCLUDED_MINUTES = 100_000
+_PLAIN_HOURS = re.compile(r"^\d+(?:\.\d+)?$")
+
+_AGREEMENT_FIELDS = (
+    "name",
+    "starts_on",
+    "ends_on",
+    "period",
+    "billing",
+    "included_hours",
+    "rollover",
+    "hourly_rate",
+    "catalog_item_id",
+    "description",
+    "unit_amount",
+    "quantity",
+)
+_LINE_FIELDS = ("catalog_item_id", "description", "unit_amount", "quantity", "effective_from")
+_CHANGE_FIELDS = ("line_id", "effective_from", "quantity", "unit_amount")
+
+
+def _included_minutes(raw: str) -> int | None:
+    """Included hours typed as hours ("10", "7.5") or h:mm ("7:30"); blank: none."""
+    if not raw:
+        return None
+    typed = raw + "h" if _PLAIN_HOURS.match(raw) else raw
+    return parse_duration(
+        typed, "included_hours", label="Included hours", maximum=MAX_INCLUDED_MINUTES
+    )
+
+
+def _quantity(raw: str, *, low: int = 0) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if not low <= value <= MAX_QUANTITY:
+        raise FieldInvalid(
+            f"Quantity must be a whole number from {low} to {MAX_QUANTITY}.",
+            field="quantity",
+            label="Quantity",
+        )
+    return value
+
+
+def _line(raw: dict[str, str], currency: str, *, required: bool) -> LineCreate | None:
+    """A line typed in a form: a catalog item (its name and price unless typed), or a
+    description and a unit price. None: nothing typed and none required."""
+    item_id = optional_id(raw["catalog_item_id"], "catalog item")
+    price = parse_amount(raw["unit_amount"], currency, "Unit price", field="unit_amount")
+    description = raw["description"] or None
+    if item_id is None and description is None and price is None:
+        if required:
+            raise FieldInvalid(
+                "Choose a catalog item, or describe the line and give its unit price.",
+                field="catalog_item_id",
+                label="Catalog item",
+            )
+        return None
+    if item_id is None and description is None:
+        raise FieldInvalid(
+            "Describe the line, e.g. 'Managed endpoint', or choose a catalog item.",
+            field="description",
+            label="Description",
+        )
+    if item_id is None and price is None:
+        raise FieldInvalid(
+            "Enter the unit price, e.g. 25.00.", field="unit_amount", label="Unit price"
+        )
+    return LineCreate(
+        catalog_item_id=item_id,
+        description=description,
+        unit_amount=price,
+        quantity=_quantity(raw["quantity"] or "1"),
+        effective_from=optional_date(raw.get("effective_from"), "From date", "effective_from"),
+    )
+
+
+def _with_field(message: str, field: str, label: str) -> str:
+    """A service's message about a date of the form, pointed at that input."""
+    if getattr(message, "field", None):
+        return message
+    return FormMessage(message, field, label)
+
+
+@router.post("")
+def create_agreement(
+    request: Request, session: SessionDep, account: AdminPage, form: FormDep
+) -> Response:
+    raw = {name: text(form, name) for name in _AGREEMENT_FIELDS}
+    client_id = parse_id(text(form, "client_id"), "client")
+    client = clients.get(session, org_id=account.org.id, id=client_id)  # 404: not ours
+    try:
+        starts_on = parse_date(raw["starts_on"], "Start date", "starts_on")
+        ends_on = optional_date(raw["ends_on"], "End date", "ends_on")
+        if ends_on is not None and ends_on < starts_on:
+            raise FieldInvalid(
+                "The end date must not be before the start date.", field="ends_on", label="End date"
+            )
+        line = _line(raw, client.currency, required=False)
+        data = AgreementCreate(
+            client_id=client.id,
+            name=raw["name"],
+            starts_on=starts_on,
+            ends_on=ends_on,
+            period=raw["period"] or "monthly",
+            billing=raw["billing"] or "advance",
+            included_minutes=_included_minutes(raw["included_hours"]),
+            rollover=checkbox(form, "rollover"),
+            hourly_rate=parse_amount(raw["hourly_rate"], client.currency, "Hourly rate"),
+            lines=[line] if line is not None else [],
+        )
+        agreement = service.create(session, org=account.org, user=account.user, data=data)
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        return client_page(
+            request,
+            session,
+            account,
+            client,
+            agreement_values=raw,
+            agreement_error=message,
+            status=status,
+        )
+    return redirect(f"/agreements/{agreement.id}", success=f"Agreement {agreement.name} created.")
+
+
+def _page(
+    request: Request,
+    session: Session,
+    account: Account,
+    agreement_id: uuid.UUID,
+    *,
+    form_name: str | None = None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    agreement = service.agreements.get(session, org_id=account.org.id, id=agreement_id)
+    shown = service.describe(session, agreement)
+    admin = account.user.has_role(Role.admin)
+    context = {
+        "title": agreement.name,
+        "agreement": shown,
+        "preview": service.preview(session, agreement),
+        "period_words": dict(PERIODS),
+        "billing_words": dict(BILLINGS),
+        "catalog_items": catalog_items(session, account.org.id, shown["currency"]) if admin else [],
+        "form_name": form_name,
+        "values": values or {},
+        "error": error,
+    }
+    return render(request, "agreements/detail.html", context, status=status)
+
+
+@router.get("/{agreement_id}")
+def agreement_page(
+    request: Request, agreement_id: uuid.UUID, session: SessionDep, account: ApproverPage
+) -> Response:
+    return _page(request, session, account, agreement_id)
+
+
+@router.post("/{agreement_id}/lines")
+def add_line(
+    request: Request,
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    account: AdminPage,
+    form: FormDep,
+) -> Response:
+    agreement = service.agreements.get(session, org_id=account.org.id, id=agreement_id)
+    client = clients.get(session, org_id=account.org.id, id=agreement.client_id)
+    raw = {name: text(form, name) for name in _LINE_FIELDS}
+    try:
+        data = _line(raw, client.currency, required=True)
+        assert data is not None
+        line = service.add_line(
+            session, org=account.org, user=account.user, agreement_id=agreement_id, data=data
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        if "date" in message.lower():
+            message = _with_field(message, "effective_from", "From date")
+        return _page(
+            request,
+            session,
+            account,
+            agreement_id,
+            form_name="line",
+            values=raw,
+            error=message,
+            status=status,
+        )
+    return redirect(f"/agreements/{agreement_id}", success=f"Line {line.description} added.")
+
+
+@router.post("/{agreement_id}/changes")
+def change_line(
+    request: Request,
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    account: AdminPage,
+    form: FormDep,
+) -> Response:
+    agreement = service.agreements.get(session, org_id=account.org.id, id=agreement_id)
+    client = clients.get(session, org_id=account.org.id, id=agreement.client_id)
+    raw = {name: text(form, name) for name in _CHANGE_FIELDS}
+    try:
+        line_id = parse_id(raw["line_id"], "line")
+        effective_from = parse_date(raw["effective_from"], "From date", "effective_from")
+        quantity = _quantity(raw["quantity"]) if raw["quantity"] else None
+        price = parse_amount(raw["unit_amount"], client.currency, "Unit price", "unit_amount")
+        if quantity is None and price is None:
+            raise FieldInvalid(
+                "Give a new quantity or a new unit price.", field="quantity", label="Quantity"
+            )
+        data = LineChange(effective_from=effective_from, quantity=quantity, unit_amount=price)
+        service.change_line(
+            session,
+            org=account.org,
+            user=account.user,
+            agreement_id=agreement_id,
+            line_id=line_id,
+            data=data,
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        if "date" in message.lower():
+            message = _with_field(message, "effective_from", "From date")
+        return _page(
+            request,
+            session,
+            account,
+            agreement_id,
+            form_name="change",
+            values=raw,
+            error=message,
+            status=status,
+        )
+    preview = service.preview(session, agreement)
+    total = format_money(preview["total"], preview["currency"])
+    return redirect(
+        f"/agreements/{agreement_id}",
+        success=f"Line changed from {effective_from}. The next invoice's total is {total}.",
+    )
