@@ -250,7 +250,7 @@ def test_the_cli_runs_a_month_and_sends_it_with_a_progress_bar(billing: Billing)
 
 
 def test_send_all_reports_each_invoice_refused_for_a_canceled_subscription(
-    regentra_billing: Platform,
+    platform: Platform,
     billing: Billing,
     stripe_app: StripeApp,
     run_tasks: Callable[..., list[str]],
@@ -261,7 +261,7 @@ def test_send_all_reports_each_invoice_refused_for_a_canceled_subscription(
     run = _post(billing, RUNS, json={"period": last.strftime("%Y-%m")}).json()
     run = _post(billing, f"{RUNS}/{run['id']}/generate").json()
     assert run["send_refused"] is None
-    cancel_platform_subscription(regentra_billing, billing)
+    cancel_platform_subscription(platform, billing)
     with billing.control() as control:
         before = len(control.get("/_sandbox/requests", params={"limit": 100}).json()["data"])
 

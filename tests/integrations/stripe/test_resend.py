@@ -185,13 +185,13 @@ def test_the_invoice_page_offers_resend_to_admins_of_open_invoices(
 
 
 def test_a_canceled_regentra_subscription_refuses_resending_as_it_refuses_sending(
-    regentra_billing: Platform, stripe_app: StripeApp
+    platform: Platform, stripe_app: StripeApp
 ) -> None:
     billing = connect_billing(stripe_app)
     invoice = sent_invoice(billing)
     sid = invoice["stripe_invoice_id"]
     assert _resend(billing, invoice["id"]).status_code == 200  # in its trial: allowed
-    cancel_platform_subscription(regentra_billing, billing)
+    cancel_platform_subscription(platform, billing)
 
     r = _resend(billing, invoice["id"])
     assert r.status_code == 409, r.text
