@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Integer,
@@ -32,7 +31,7 @@ from regentra.audit.service import Actor, record
 from regentra.errors import Conflict
 from regentra.invoices.errors import InvoicePaid, InvoiceVoid
 from regentra.invoices.service import OPEN, unlink_entries
-from regentra.kit.time import utcnow
+from regentra.kit.time import today_in, utcnow
 from regentra.models import ActorType, Invoice, InvoiceStatus, Org, QuickBooksConnection
 
 VOIDABLE = (InvoiceStatus.draft.value, *OPEN)
@@ -380,7 +379,7 @@ def note_stripe_event(
 
 
 def org_today(org: Org, now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(ZoneInfo(org.timezone)).date()
+    return today_in(org.timezone, now)
 
 
 def mark_overdue(session: Session, *, now: datetime | None = None) -> int:

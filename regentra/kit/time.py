@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Annotated
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import PlainSerializer, WithJsonSchema
 
@@ -25,6 +25,11 @@ IsoDatetime = Annotated[
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def today_in(zone: str, now: datetime | None = None) -> date:
+    """Today's date in the time zone `zone` (an org's): what "today" means to its people."""
+    return (now or utcnow()).astimezone(ZoneInfo(zone)).date()
 
 
 def as_utc(value: datetime) -> datetime:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from regentra.catalog import service as catalog
 from regentra.clients.service import clients
 from regentra.errors import Conflict, Forbidden, Invalid, NotFound, RegentraError
 from regentra.kit.pagination import Page, paginate
-from regentra.kit.time import utcnow
+from regentra.kit.time import today_in, utcnow
 from regentra.models import EntryStatus, Org, Role, Ticket, TicketStatus, TimeEntry, User
 from regentra.orgs.repository import OrgScopedRepository
 from regentra.orgs.service import users
@@ -66,8 +65,7 @@ def _open_ticket(session: Session, *, org_id: uuid.UUID, ticket_id: uuid.UUID) -
 
 
 def _check_work_date(org: Org, work_date: date) -> None:
-    today = datetime.now(ZoneInfo(org.timezone)).date()
-    if work_date > today + timedelta(days=1):
+    if work_date > today_in(org.timezone) + timedelta(days=1):
         raise Invalid("work_date cannot be in the future")
     if work_date < date(2000, 1, 1):
         raise Invalid("work_date is too far in the past")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
@@ -17,6 +15,7 @@ from regentra.catalog import service as catalog
 from regentra.clients.service import all_clients, clients
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
+from regentra.kit.time import today_in
 from regentra.models import Org, Role, Ticket
 from regentra.tickets import service
 from regentra.tickets.schemas import TicketCreate, TicketUpdate
@@ -38,10 +37,6 @@ from regentra.web.forms import (
 from regentra.web.templating import format_duration, redirect, render
 
 router = APIRouter(prefix="/tickets")
-
-
-def org_today(org: Org) -> str:
-    return datetime.now(ZoneInfo(org.timezone)).date().isoformat()
 
 
 _CLIENT_NAME = listing.client_name(Ticket)
@@ -165,7 +160,7 @@ def _detail_page(
         "entries": entries,
         "names": queries.names_for(session, org_id=org.id, with_users=True),
         "can_set_rate": account.user.has_role(*time_service.RATE_SETTERS),
-        "values": values or {"work_date": org_today(org), "billable": "on"},
+        "values": values or {"work_date": today_in(org.timezone).isoformat(), "billable": "on"},
         "error": error,
     }
     return render(request, "tickets/detail.html", context, status=code)
