@@ -169,7 +169,7 @@ def _read_filter(spec: Filter, raw: str) -> Any:
         except ValueError as exc:
             raise Invalid(f"{spec.label} must be a date like 2024-05-31.") from exc
         if not 1900 <= day.year <= 9998:
-            raise Invalid(f"{spec.label} must be a year between 1900 and 9998.")
+            raise Invalid(f"{spec.label} must be a date in the years 1900 to 9998.")
         return day
     if spec.kind == "flag":
         return raw.lower() in ("1", "on", "true", "yes")

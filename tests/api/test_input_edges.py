@@ -131,5 +131,5 @@ def test_out_of_range_audit_dates_are_422_on_the_page(make_org: Any, site: Any) 
         ):
             r = page.get(f"/audit?{query}")
             assert r.status_code == 422, (query, r.status_code)
-            assert f"{label} must be a year between 1900 and 9998." in r.text  # in words
+            assert f"{label} must be a date in the years 1900 to 9998." in r.text  # in words
         assert page.get("/audit?date_from=1900-01-01&date_to=9998-12-31").status_code == 200
