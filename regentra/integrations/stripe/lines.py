@@ -3,7 +3,8 @@
 Stripe refuses the 251st invoice item on an invoice (changelog 2016-02-22), and Regentra
 sets no such limit. So the plan is the first of these that fits:
 
-1. one Stripe line per line of ours (the usual case);
+1. one Stripe line per line of ours (the usual case; a catalog or agreement line through
+   its catalog item's Stripe price when that price can carry it: `line_prices`);
 2. time lines grouped by (ticket, hourly rate);
 3. time lines grouped by hourly rate alone.
 
@@ -47,9 +48,10 @@ ItemParams = Callable[[InvoiceLine], dict[str, Any]]
 class StripeLine:
     """One line of the Stripe invoice: `key` recognizes it there again; `params` are an
     `add_lines` line, or (`as_item`) the body of an `invoice_items.create`, for a line with a
-    quantity: an `add_lines` line takes a quantity only with `pricing[price]` or `price_data`
-    (which needs a Stripe product, and manual lines have none), and `amount` excludes
-    `quantity`; so such lines still cost one call each."""
+    quantity and no Stripe price: an `add_lines` line takes a quantity only with
+    `pricing[price]` or `price_data` (which needs a Stripe product, and manual lines have
+    none), and `amount` excludes `quantity`; so such lines still cost one call each. A line
+    through its catalog item's price (`pricing[price]` + `quantity`) goes by `add_lines`."""
 
     key: str
     params: dict[str, Any]
@@ -64,7 +66,7 @@ def key_of(metadata: dict[str, Any] | None) -> str | None:
 
 def _single(line: InvoiceLine, item_params: ItemParams) -> StripeLine:
     params = item_params(line)
-    if "quantity" in params:
+    if "quantity" in params and "pricing" not in params:
         return StripeLine(str(line.id), params, as_item=True)
     params = {name: value for name, value in params.items() if name != "currency"}
     return StripeLine(str(line.id), params)

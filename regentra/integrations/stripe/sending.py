@@ -42,8 +42,8 @@ from regentra.billing import service as billing
 from regentra.clients.service import clients
 from regentra.errors import Conflict, NotFound, RegentraError
 from regentra.integrations.stripe import client as stripe_client
+from regentra.integrations.stripe import line_prices, payment_methods, totals
 from regentra.integrations.stripe import lines as stripe_lines
-from regentra.integrations.stripe import payment_methods, totals
 from regentra.integrations.stripe.amounts import amount_of, from_stripe, to_stripe, unit_to_stripe
 from regentra.integrations.stripe.client import (
     OrgStripe,
@@ -113,7 +113,10 @@ def payment_method_types(currency: str, offered: list[str]) -> list[str]:
     return payment_methods.for_invoice(offered, currency)
 
 
-def _item_params(line: InvoiceLine, invoice: Invoice) -> dict[str, Any]:
+def _item_params(line: InvoiceLine, invoice: Invoice, price: str | None = None) -> dict[str, Any]:
+    """A Stripe line for one of ours: through `price` (its catalog item's Stripe price, when
+    `line_prices` found it can carry the line), else quantity x unit when exact, else an
+    amount."""
     metadata = {"regentra_invoice_id": str(invoice.id), "regentra_line_id": str(line.id)}
     if line.time_entry_id is not None:
         metadata["regentra_time_entry_id"] = str(line.time_entry_id)
@@ -124,7 +127,10 @@ def _item_params(line: InvoiceLine, invoice: Invoice) -> dict[str, Any]:
     }
     currency = invoice.currency
     exact = line.amount == line.unit_amount * line.quantity  # else rounded (three-decimal)
-    if line.kind != LineKind.time.value and line.quantity > 1 and exact:
+    if price is not None:
+        # Stripe computes quantity x the price's unit amount: exactly ours (`line_prices`).
+        params.update(pricing={"price": price}, quantity=line.quantity)
+    elif line.kind != LineKind.time.value and line.quantity > 1 and exact:
         # Stripe shows the quantity and unit price; the amount is their exact product.
         params.update(
             quantity=line.quantity, unit_amount_decimal=unit_to_stripe(line.unit_amount, currency)
@@ -214,8 +220,9 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
     methods = payment_methods.offered_for_org(session, org_id=org.id)
     # Hold no database lock while Stripe answers, nor while the lines are written for it (on
     # SQLite every transaction holds the one write lock: four senders queued behind it).
+    prices = _prices(session, invoice, lines)
     session.commit()
-    _plan(lines, invoice)  # too long for Stripe: refused here, before any Stripe call
+    _plan(lines, invoice, prices)  # too long for Stripe: refused here, before any Stripe call
 
     customer_id = ensure_customer(session, stripe, org=org, client=customer)
     found, fresh = _stripe_invoice(
@@ -233,8 +240,9 @@ def send(session: Session, *, org: Org, user: User, invoice_id: uuid.UUID) -> In
         return current  # another request finished sending it
     lines = service.lines_of(session, current)
     total = current.total
+    prices = _prices(session, current, lines)
     session.commit()
-    planned = _plan(lines, current)
+    planned = _plan(lines, current, prices)
 
     if found["status"] == "draft":
         totals.check_draft(current, sid=sid, found=found, total=total)
@@ -464,9 +472,19 @@ def _note(
     raise problem
 
 
-def _plan(lines: list[InvoiceLine], invoice: Invoice) -> list[stripe_lines.StripeLine]:
+def _prices(session: Session, invoice: Invoice, lines: list[InvoiceLine]) -> dict[uuid.UUID, str]:
+    return line_prices.prices_for(
+        session, org_id=invoice.org_id, currency=invoice.currency, lines=lines
+    )
+
+
+def _plan(
+    lines: list[InvoiceLine], invoice: Invoice, prices: dict[uuid.UUID, str]
+) -> list[stripe_lines.StripeLine]:
     return stripe_lines.plan(
-        lines, invoice=invoice, item_params=lambda line: _item_params(line, invoice)
+        lines,
+        invoice=invoice,
+        item_params=lambda line: _item_params(line, invoice, prices.get(line.id)),
     )
 
 
