@@ -428,3 +428,50 @@ def test_an_agreement_billed_separately_is_a_run_item_and_an_invoice_of_its_own(
     with k.db.session() as s, pytest.raises(RegentraError):  # both periods billed: nothing new
         org, admin = k._who(s)
         runs.create(s, org=org, user=admin, period_start=start, period_end=end)
+
+
+# ---- which periods a run bills ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("period", "billing_", "starts_on", "through", "expected"),
+    [
+        # The run for November: monthly in arrears bills November; in advance December too.
+        ("monthly", "arrears", date(2026, 11, 16), date(2026, 11, 30), ["2026-11-01"]),
+        (
+            "monthly",
+            "advance",
+            date(2026, 11, 16),
+            date(2026, 11, 30),
+            ["2026-11-01", "2026-12-01"],
+        ),
+        # Quarterly in arrears: Q4 only once it is over (the run for December).
+        ("quarterly", "arrears", date(2026, 10, 1), date(2026, 11, 30), []),
+        ("quarterly", "arrears", date(2026, 10, 1), date(2026, 12, 31), ["2026-10-01"]),
+        # Quarterly in advance: Q1 2027 in the run for December, the quarter before it starts.
+        ("quarterly", "advance", date(2026, 11, 1), date(2026, 11, 30), ["2026-10-01"]),
+        (
+            "quarterly",
+            "advance",
+            date(2026, 11, 1),
+            date(2026, 12, 31),
+            ["2026-10-01", "2027-01-01"],
+        ),
+        ("yearly", "advance", date(2026, 3, 1), date(2026, 12, 31), ["2026-01-01", "2027-01-01"]),
+        ("yearly", "arrears", date(2026, 3, 1), date(2026, 11, 30), []),
+    ],
+)
+def test_the_periods_a_run_bills(
+    period: str, billing_: str, starts_on: date, through: date, expected: list[str]
+) -> None:
+    agreement = Agreement(period=period, billing=billing_, starts_on=starts_on, ends_on=None)
+    found = [start.isoformat() for start, _ in billing.due_periods(agreement, through=through)]
+    assert found == expected
+
+
+def test_an_ended_agreement_bills_no_period_after_its_end() -> None:
+    agreement = Agreement(
+        period="monthly", billing="advance", starts_on=date(2026, 9, 1), ends_on=date(2026, 10, 15)
+    )
+    found = [s.isoformat() for s, _ in billing.due_periods(agreement, through=date(2026, 11, 30))]
+    assert found == ["2026-09-01", "2026-10-01"]
