@@ -263,3 +263,31 @@ def test_preferences_decide_duplicate_numbers_and_multicurrency(qbo: QboSandbox)
         body = {"Id": stale["Id"], "SyncToken": "0", "sparse": True,
                 "SalesFormsPrefs": {"CustomTxnNumbers": False}}  # fmt: skip
         assert fault(post(api, "Preferences", body))["code"] == "5010"
+
+
+def test_invoice_lines_name_their_own_items_and_may_be_negative(
+    qbo: QboSandbox, us: AuthClient
+) -> None:
+    """Each sales line names its item (lines of one invoice may differ); a credit line on a
+    Service item may be negative; `TotalAmt` is the lines' sum."""
+    with qbo.http(us) as api:
+        cust = customer(api)["Id"]
+        services = find(api, "Item", "Services")
+        income = services["IncomeAccountRef"]["value"]
+        hardware = created(
+            api,
+            "Item",
+            {"Name": unique("Hardware"), "Type": "NonInventory",
+             "IncomeAccountRef": {"value": income}},
+        )  # fmt: skip
+
+        def line(amount: float, item: str) -> dict[str, Any]:
+            return {"Amount": amount, "DetailType": "SalesItemLineDetail",
+                    "SalesItemLineDetail": {"ItemRef": {"value": item}}}  # fmt: skip
+
+        lines = [line(40, hardware["Id"]), line(-10, hardware["Id"]), line(5, services["Id"])]
+        made = created(api, "Invoice", {"CustomerRef": {"value": cust}, "Line": lines})
+        assert made["TotalAmt"] == 35 and made["Balance"] == 35
+        assert [
+            (x["Amount"], x["SalesItemLineDetail"]["ItemRef"]["value"]) for x in made["Line"]
+        ] == [(40, hardware["Id"]), (-10, hardware["Id"]), (5, services["Id"])]
