@@ -683,3 +683,64 @@ def test_0017_upgrades_a_database_holding_approved_time(
         _assert_models_match(conn)
     with _engine(url) as engine, pytest.raises(IntegrityError), engine.begin() as conn:
         _insert(conn, backend, "invoice_run_items", id=ids["again"], **item)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0019_upgrades_a_database_holding_catalog_items(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Any
+) -> None:
+    """Migration 0019 (income items per catalog item) over a 0018 database with an org and a
+    catalog item: the item's QuickBooks income item can be recorded, a second one for the
+    same catalog item is refused, and one for a catalog item of another org too."""
+    url = _old_database(backend, request, tmp_path, "0018")
+    ids = _ids(backend, "org", "other", "item", "mapping", "again", "foreign")
+    with _engine(url) as engine, engine.begin() as conn:
+        for key, slug in (("org", "old-msp"), ("other", "other-msp")):
+            _insert(
+                conn,
+                backend,
+                "orgs",
+                id=ids[key],
+                name=slug,
+                slug=slug,
+                timezone="UTC",
+                default_currency="USD",
+                default_hourly_rate=10000,
+                allow_self_approval=False,
+                default_days_until_due=30,
+                next_invoice_number=1,
+            )
+        _insert(
+            conn,
+            backend,
+            "catalog_items",
+            id=ids["item"],
+            org_id=ids["org"],
+            name="Firewall",
+            unit_amount=4000,
+            currency="USD",
+            source="manual",
+            active=True,
+        )
+
+    upgrade(url)
+
+    row = {
+        "org_id": ids["org"],
+        "catalog_item_id": ids["item"],
+        "realm_id": "9130",
+        "quickbooks_item_id": "12",
+        "quickbooks_item_name": "Hardware",
+    }
+    with _engine(url) as engine, engine.begin() as conn:
+        _insert(conn, backend, "quickbooks_item_mappings", id=ids["mapping"], **row)
+        found = conn.execute(sa.text("SELECT quickbooks_item_id FROM quickbooks_item_mappings"))
+        assert found.scalar() == "12"
+        _assert_models_match(conn)
+    with _engine(url) as engine, pytest.raises(IntegrityError), engine.begin() as conn:
+        _insert(conn, backend, "quickbooks_item_mappings", id=ids["again"], **row)
+    with _engine(url) as engine, pytest.raises(IntegrityError), engine.begin() as conn:
+        if backend == "sqlite":
+            conn.execute(sa.text("PRAGMA foreign_keys = ON"))
+        foreign = {**row, "org_id": ids["other"]}
+        _insert(conn, backend, "quickbooks_item_mappings", id=ids["foreign"], **foreign)

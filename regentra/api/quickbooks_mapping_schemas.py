@@ -65,6 +65,18 @@ class SavedMapping(BaseModel):
     fields: dict[MappingFieldName, SavedField]
 
 
+class CatalogItemMapping(BaseModel):
+    """An active catalog item and the QuickBooks item its invoice lines post to."""
+
+    catalog_item_id: uuid.UUID
+    name: str
+    currency: str | None
+    quickbooks_item_id: str | None = Field(
+        description="Null: its lines post to the mapping's income item"
+    )
+    quickbooks_item_name: str | None = Field(description="As named when it was chosen")
+
+
 class QuickBooksMapping(BaseModel):
     """The org's mapping: what is saved, notes about it (Undeposited Funds), and on GET the
     company's live choices with a suggestion per field."""
@@ -74,6 +86,11 @@ class QuickBooksMapping(BaseModel):
     saved: SavedMapping | None = Field(description="Null until a mapping is saved")
     notes: list[str]
     choices: MappingChoices | None = Field(description="Read live on GET; null on PUT")
+    catalog_items: list[CatalogItemMapping] = Field(
+        default_factory=list,
+        description="The org's active catalog items, each with the income item its lines post "
+        "to (chosen among `choices.fields.income_item.options`)",
+    )
     suggested_post_from: date
 
 

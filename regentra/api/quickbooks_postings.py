@@ -24,7 +24,7 @@ from regentra.api.quickbooks_mapping_schemas import (
 from regentra.api.responses import BODY, CONFLICT, FOUND, PARAMS, ROLE, Group, errors
 from regentra.api.schemas import Page
 from regentra.audit.service import Actor
-from regentra.integrations.quickbooks import mapping, movements, postings
+from regentra.integrations.quickbooks import item_mappings, mapping, movements, postings
 from regentra.integrations.quickbooks.mapping import MappingBody
 from regentra.kit.pagination import paginate
 from regentra.models import (
@@ -47,8 +47,9 @@ QBO: Group = {
     503: "QuickBooks could not be reached or is rate limiting (`quickbooks_unavailable`).",
 }
 MAPPING: Group = {
-    422: "An id is missing, inactive or of the wrong type (`quickbooks_mapping_invalid`, "
-    "with `fields` naming each field and the object's actual type).",
+    422: "An id is missing, inactive or of the wrong type, or a catalog item is not one of "
+    "the org's active ones (`quickbooks_mapping_invalid`, with `fields` naming each field, "
+    "e.g. `catalog_items[0]`, and the object's actual type).",
 }
 
 
@@ -61,6 +62,7 @@ def _view(session: Session, org_id: uuid.UUID, *, live: bool) -> QuickBooksMappi
         "notes": mapping.notes(conn),
         "suggested_post_from": mapping.today_for(session, org_id),
         "choices": None,
+        "catalog_items": item_mappings.listed(session, org_id=org_id, realm_id=conn.realm_id),
     }
     if live:
         session.commit()  # no transaction open while QuickBooks answers

@@ -19,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     String,
     UniqueConstraint,
@@ -76,6 +77,28 @@ class QuickBooksConnection(IdMixin, OrgScoped, TimestampMixin, Base):
     # What the mapping's accounts are, as read when it was saved (names and types for the
     # card, e.g. {"deposit_account": {"name": "Stripe Clearing", "type": "Bank"}}).
     mapping_labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class QuickBooksItemMapping(IdMixin, OrgScoped, TimestampMixin, Base):
+    """The income item a catalog item's invoice lines post to (chosen on the mapping; a
+    catalog item without a row posts to the connection's `income_item_id`). `realm_id` is
+    the company the item belongs to: a row kept from another company is not used."""
+
+    __tablename__ = "quickbooks_item_mappings"
+    __table_args__ = (
+        UniqueConstraint("org_id", "catalog_item_id"),
+        ForeignKeyConstraint(
+            ["org_id", "catalog_item_id"],
+            ["catalog_items.org_id", "catalog_items.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    catalog_item_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    realm_id: Mapped[str] = mapped_column(String(64))
+    quickbooks_item_id: Mapped[str] = mapped_column(String(64))
+    # The item's name when chosen (for the card when QuickBooks cannot be read).
+    quickbooks_item_name: Mapped[str] = mapped_column(String(255), default="")
 
 
 class QuickBooksOAuthState(IdMixin, OrgScoped, Base):

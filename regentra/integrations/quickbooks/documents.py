@@ -50,6 +50,7 @@ class Line:
     amount: int  # minor units of the invoice's currency
     quantity: int = 1
     service_date: date | None = None
+    item_id: str | None = None  # its own income item (a mapped catalog item's), else the body's
 
 
 def _ref(value: str) -> dict[str, str]:
@@ -67,7 +68,7 @@ def _currency(body: dict[str, Any], currency: str, home: str, rate: Decimal | No
 def _sales_lines(lines: list[Line], currency: str, item_id: str) -> list[dict[str, Any]]:
     out = []
     for number, line in enumerate(lines, start=1):
-        detail: dict[str, Any] = {"ItemRef": _ref(item_id)}
+        detail: dict[str, Any] = {"ItemRef": _ref(line.item_id or item_id)}
         if line.service_date is not None:
             detail["ServiceDate"] = line.service_date.isoformat()
         out.append(
@@ -95,7 +96,8 @@ def invoice(
     due_date: date | None,
     memo: str,
 ) -> dict[str, Any]:
-    """The mirror of one of our invoices (one line per our line, on the mapped item)."""
+    """The mirror of one of our invoices (one line per our line, on its own item when it
+    has one, else `item_id`: QuickBooks names the item on each line)."""
     body: dict[str, Any] = {
         "DocNumber": doc_number(number),
         "CustomerRef": _ref(customer_id),

@@ -36,9 +36,10 @@ from regentra import queue
 from regentra.audit.service import Actor, record
 from regentra.config import get_settings
 from regentra.errors import Invalid
-from regentra.integrations.quickbooks import connection, oauth
+from regentra.integrations.quickbooks import connection, item_mappings, oauth
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.integrations.quickbooks.errors import QuickBooksNotConnected, ReconnectNeeded
+from regentra.integrations.quickbooks.item_mappings import CatalogItemIncome
 from regentra.integrations.quickbooks.postings import RESUME_TASK, stable_id
 from regentra.invoices.transitions import org_today
 from regentra.kit.time import utcnow
@@ -175,6 +176,12 @@ class MappingBody(BaseModel):
     post_from: date | None = Field(
         default=None,
         description="Nothing dated before this is posted; default today in the org's time zone",
+    )
+    catalog_items: list[CatalogItemIncome] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Income items per catalog item: each named catalog item's lines post to "
+        "its item (null: back to the income item); catalog items not named keep theirs",
     )
 
     @field_validator("create_vendor")
@@ -465,6 +472,8 @@ def save(
     realm_id = conn.realm_id
     assert realm_id is not None
     post_from = body.post_from or today_for(session, org_id)
+    per_item = body.catalog_items or []
+    catalog_names = item_mappings.check_catalog(session, org_id=org_id, choices=per_item)
     session.commit()
     ids = {
         "deposit_account": body.deposit_account_id,
@@ -487,6 +496,10 @@ def save(
                 problems.append({"field": spec.name, "message": why})
         if not problems and (why := _undeposited_problem(ids, company)):
             problems.append({"field": "fee_paid_from_account", "message": why})
+        income = BY_NAME["income_item"]
+        problems += item_mappings.problems(
+            per_item, lambda item_id: _problem(income, item_id, company), catalog_names
+        )
         if problems:
             raise Invalid(
                 "; ".join(f"{p['field']}: {p['message']}" for p in problems),
@@ -521,6 +534,13 @@ def save(
     conn.post_from = post_from
     conn.mapping_saved_at = utcnow()
     conn.mapping_labels = {name: _label(obj) for name, obj in chosen.items()}
+    per_item_changed = item_mappings.store(
+        session,
+        org_id=org_id,
+        realm_id=realm_id,
+        choices=per_item,
+        items={i["id"]: i for i in company.items},
+    )
     record(
         session,
         org_id=org_id,
@@ -533,6 +553,7 @@ def save(
             "post_from": post_from.isoformat(),
             **{name: {"id": obj["id"], "name": obj["name"]} for name, obj in chosen.items()},
             **({"vendor_created": body.create_vendor} if body.create_vendor else {}),
+            **({"catalog_items": per_item_changed} if per_item_changed else {}),
         },
     )
     session.flush()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from regentra.db import session_scope
-from regentra.integrations.quickbooks import documents
+from regentra.integrations.quickbooks import documents, item_mappings
 from regentra.models import (
     Client,
     Invoice,
@@ -86,7 +86,8 @@ class Mapping:
 # ---- reading ------------------------------------------------------------------------------
 
 
-def _line(line: InvoiceLine) -> documents.Line:
+def _line(line: InvoiceLine, items: dict[uuid.UUID, str] | None = None) -> documents.Line:
+    """`items`: catalog item id → its income item (`item_mappings.for_postings`)."""
     text = line.description.strip()
     if not text:
         parts = [line.ticket_title or "", line.technician_name or ""]
@@ -95,8 +96,11 @@ def _line(line: InvoiceLine) -> documents.Line:
         covered = line.covered_minutes or 0  # by an agreement's included hours: not charged
         extra = f", {covered} covered by the agreement" if covered else ""
         text = f"{text} ({line.minutes} min{extra})"
-    # Every kind (time, manual, catalog, agreement) posts to the org's income item.
-    return documents.Line(text, int(line.amount), int(line.quantity), line.work_date)
+    # Every kind (time, manual, catalog, agreement) is mirrored; a line of a catalog item
+    # (catalog, agreement) posts to that item's income item when one is chosen, any other
+    # to the org's income item (`item_id` None).
+    item_id = (items or {}).get(line.catalog_item_id) if line.catalog_item_id else None
+    return documents.Line(text, int(line.amount), int(line.quantity), line.work_date, item_id)
 
 
 def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
@@ -118,7 +122,8 @@ def load(invoice_id: uuid.UUID) -> tuple[Facts, Mapping] | None:
             .where(InvoiceLine.org_id == invoice.org_id, InvoiceLine.invoice_id == invoice.id)
             .order_by(InvoiceLine.position)
         ).all()
-        ours = [_line(x) for x in lines]
+        items = item_mappings.for_postings(session, org_id=invoice.org_id, realm_id=conn.realm_id)
+        ours = [_line(x, items) for x in lines]
         rest = invoice.total - sum(x.amount for x in ours)
         if rest:  # our lines always add up; never post a total that does not
             ours.append(documents.Line("Adjustment", rest))

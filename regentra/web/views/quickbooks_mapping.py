@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from regentra.audit.service import Actor
 from regentra.errors import RegentraError
 from regentra.http.deps import SessionDep
-from regentra.integrations.quickbooks import connection, mapping, movements, postings
+from regentra.integrations.quickbooks import connection, item_mappings, mapping, movements, postings
 from regentra.integrations.quickbooks.mapping import FIELDS, MappingBody
 from regentra.models import Invoice, PostingState, QuickBooksPosting
 from regentra.web.auth import Account, AdminPage, safe_next
@@ -49,6 +49,7 @@ MOVEMENT_LABELS = {
 }
 RECENT_FAILURES = 10
 CREATE = "create"
+CATALOG_PREFIX = "catalog_item:"  # a form field per catalog item: its income item (blank: default)
 
 
 def _typed(form: FormData | None, limit: int = 100) -> dict[str, str]:
@@ -56,6 +57,17 @@ def _typed(form: FormData | None, limit: int = 100) -> dict[str, str]:
         return {}
     names = [f"{spec.name}_id" for spec in FIELDS] + ["create_vendor", "post_from"]
     return {name: text(form, name)[:limit] for name in names}
+
+
+def _catalog_typed(form: FormData | None) -> dict[str, str]:
+    """catalog item id (text) → the item chosen on the form ("" for the default)."""
+    if form is None:
+        return {}
+    return {
+        key[len(CATALOG_PREFIX) :][:100]: text(form, key)[:100]
+        for key in form.keys()  # noqa: SIM118 (FormData is a multi-dict)
+        if key.startswith(CATALOG_PREFIX)
+    }
 
 
 def _failures(session: Session, org_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -136,6 +148,8 @@ def card(
         conn.post_from.isoformat() if conn.post_from else today.isoformat()
     )
     view["create_vendor"] = typed.get("create_vendor", "")
+    catalog = item_mappings.listed(session, org_id=org_id, realm_id=conn.realm_id)
+    view["catalog_items"] = []
     if view["reconnect_needed"]:
         return view
     session.commit()  # no transaction open while QuickBooks answers
@@ -157,6 +171,22 @@ def card(
             chosen = CREATE
             view["create_vendor"] = view["create_vendor"] or field["create_suggested"]
         view["fields"].append({"name": spec.name, "key": key, "chosen": chosen, **field})
+    # Income items per catalog item: the income item's choices, blank for the default.
+    options = live["fields"]["income_item"]["options"]
+    known = {o["id"] for o in options}
+    catalog_typed = _catalog_typed(form)
+    for item in catalog:
+        key = str(item["catalog_item_id"])
+        chosen = catalog_typed.get(key, item["quickbooks_item_id"] or "")
+        view["catalog_items"].append(
+            {
+                **item,
+                "key": CATALOG_PREFIX + key,
+                "chosen": chosen if chosen in known else "",
+                "missing": item["quickbooks_item_name"] if chosen and chosen not in known else None,
+                "options": options,
+            }
+        )
     return view
 
 
@@ -166,7 +196,11 @@ def _body(form: FormData) -> MappingBody:
         typed["fee_vendor_id"] = None
     else:
         typed["create_vendor"] = None
-    return MappingBody.model_validate(typed)
+    catalog = [
+        {"catalog_item_id": key, "quickbooks_item_id": value or None}
+        for key, value in _catalog_typed(form).items()
+    ]
+    return MappingBody.model_validate({**typed, "catalog_items": catalog})
 
 
 def _page(request: Request, view: dict[str, Any] | None, status: int = 200) -> Response:

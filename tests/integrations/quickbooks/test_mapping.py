@@ -24,7 +24,7 @@ from regentra import queue
 from regentra.integrations.quickbooks import tokens
 from regentra.integrations.quickbooks.client import QuickBooks
 from regentra.kit.time import utcnow
-from regentra.models import AuditEvent, QuickBooksConnection
+from regentra.models import AuditEvent, QuickBooksConnection, QuickBooksItemMapping
 
 MAPPING = "/integrations/quickbooks/mapping"
 
@@ -478,3 +478,97 @@ def test_a_real_server_reads_the_company_without_waiting_on_its_own_lock(
         stop_server(server)
         regentra.db.get_engine.cache_clear()
         regentra.db.get_sessionmaker.cache_clear()
+
+
+def test_income_items_per_catalog_item_are_saved_shown_and_checked(
+    make_org, connect_quickbooks, db
+):
+    """Issue 17: an income item per active catalog item, chosen among the income item's
+    choices; shown on GET (null: the default); an unknown or non-income QuickBooks item, or a
+    catalog item of another org, is a 422 naming it, and nothing is saved."""
+    kit, other = make_org(), make_org()
+    connect_quickbooks(kit)
+    ids = company_ids(kit)
+    with QuickBooks(kit.org.id) as qbo:
+        hardware = str(
+            qbo.create(
+                "Item",
+                {
+                    "Name": "Hardware",
+                    "Type": "NonInventory",
+                    "IncomeAccountRef": {"value": ids["Services"]},
+                },
+                request_id=uuid.uuid4().hex,
+            )["Id"]
+        )
+    api = kit.api()
+    firewall = api.post(
+        "/catalog", json={"name": "Firewall", "unit_amount": 4000, "currency": "usd"}
+    )
+    backup = api.post(
+        "/catalog", json={"name": "Backup seat", "unit_amount": 500, "currency": "usd"}
+    )
+    assert firewall.status_code == 201 and backup.status_code == 201, firewall.text
+    firewall_id, backup_id = firewall.json()["id"], backup.json()["id"]
+    theirs = other.api().post(
+        "/catalog", json={"name": "Theirs", "unit_amount": 1, "currency": "usd"}
+    )
+    assert theirs.status_code == 201, theirs.text
+
+    shown = api.get(MAPPING).json()
+    assert [(c["name"], c["quickbooks_item_id"]) for c in shown["catalog_items"]] == [
+        ("Backup seat", None),
+        ("Firewall", None),
+    ]
+    options = {o["id"] for o in shown["choices"]["fields"]["income_item"]["options"]}
+    assert hardware in options
+
+    choice = [{"catalog_item_id": firewall_id, "quickbooks_item_id": hardware}]
+    saved = api.put(MAPPING, json=valid_body(ids, catalog_items=choice))
+    assert saved.status_code == 200, saved.text
+    by_name = {c["name"]: c for c in saved.json()["catalog_items"]}
+    assert by_name["Firewall"]["quickbooks_item_id"] == hardware
+    assert by_name["Firewall"]["quickbooks_item_name"] == "Hardware"
+    assert by_name["Backup seat"]["quickbooks_item_id"] is None
+    with db.session() as s:
+        event = s.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "quickbooks.mapping_saved", AuditEvent.org_id == kit.org.id
+            )
+        ).all()[-1]
+    assert event.details["catalog_items"] == [
+        {"catalog_item_id": firewall_id, "item": {"id": hardware, "name": "Hardware"}}
+    ]
+    # A save that does not name catalog items keeps them.
+    assert api.put(MAPPING, json=valid_body(ids)).status_code == 200
+    kept = {c["name"]: c["quickbooks_item_id"] for c in api.get(MAPPING).json()["catalog_items"]}
+    assert kept == {"Firewall": hardware, "Backup seat": None}
+
+    refused = [
+        ({"catalog_item_id": backup_id, "quickbooks_item_id": "9999"}, "there is no item"),
+        (
+            {"catalog_item_id": backup_id, "quickbooks_item_id": ids["Checking"]},
+            "there is no item",  # an account's id is not an item's
+        ),
+        (
+            {"catalog_item_id": theirs.json()["id"], "quickbooks_item_id": hardware},
+            "no active catalog item",
+        ),
+        ({"catalog_item_id": str(uuid.uuid4()), "quickbooks_item_id": hardware}, "no active"),
+    ]
+    for bad, words in refused:
+        answer = api.put(MAPPING, json=valid_body(ids, catalog_items=[bad]))
+        assert answer.status_code == 422, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "quickbooks_mapping_invalid" and words in error["message"], error
+        assert error["fields"][0]["field"] == "catalog_items[0]"
+    twice = [choice[0], choice[0]]
+    assert api.put(MAPPING, json=valid_body(ids, catalog_items=twice)).status_code == 422
+
+    # Null: back to the default.
+    back = [{"catalog_item_id": firewall_id, "quickbooks_item_id": None}]
+    cleared = api.put(MAPPING, json=valid_body(ids, catalog_items=back))
+    assert cleared.status_code == 200, cleared.text
+    assert all(c["quickbooks_item_id"] is None for c in cleared.json()["catalog_items"])
+    with db.session() as s:
+        assert s.scalars(select(QuickBooksItemMapping)).all() == []

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from web.pages import PageClient, flash
 
 from integrations.conftest import assert_no_secret
@@ -27,7 +28,7 @@ from integrations.quickbooks.mapping_helpers import (
 )
 from regentra import queue
 from regentra.integrations.quickbooks import tokens
-from regentra.models import QuickBooksPosting
+from regentra.models import QuickBooksItemMapping, QuickBooksPosting
 
 
 @pytest.fixture(autouse=True)
@@ -312,3 +313,51 @@ def test_object_links(monkeypatch):
     assert object_link(conn, "Payment", "7", realm_id="555").endswith("/company/555")
     assert object_link(conn, "Payment", None) is None
     assert object_link(None, "Payment", "7") is None
+
+
+def test_card_chooses_an_income_item_per_catalog_item(make_org, connect_quickbooks, site, db):
+    """Issue 17: a select per active catalog item among the income item's choices ("Default"
+    first); the choice is saved and shown selected; another org's catalog item, or an item
+    that is not one of the company's, is a 422 next to the form and nothing changes."""
+    kit, other = make_org(), make_org()
+    connect_quickbooks(kit)
+    ids = company_ids(kit)
+    firewall = kit.api().post(
+        "/catalog", json={"name": "Firewall", "unit_amount": 4000, "currency": "usd"}
+    )
+    theirs = other.api().post(
+        "/catalog", json={"name": "Theirs", "unit_amount": 100, "currency": "usd"}
+    )
+    assert firewall.status_code == 201 and theirs.status_code == 201, firewall.text
+    firewall_id = firewall.json()["id"]
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        text = page.get("/integrations/quickbooks/mapping").text
+        assert selected(text, f"catalog-{firewall_id}") == ""
+        assert "Default: the income item above" in text
+        form = {**form_of(text), f"catalog_item:{firewall_id}": ids["item:Services"]}
+        saved = page.post("/integrations/quickbooks/mapping", form)
+        assert saved.status_code == 303, saved.text[:3000]
+        shown = page.get("/integrations/quickbooks/mapping").text
+        assert selected(shown, f"catalog-{firewall_id}") == ids["item:Services"]
+        with db.session() as s:
+            rows = s.scalars(select(QuickBooksItemMapping)).all()
+        assert [(str(r.catalog_item_id), r.quickbooks_item_id) for r in rows] == [
+            (firewall_id, ids["item:Services"])
+        ]
+
+        for bad, words in (
+            (
+                {f"catalog_item:{theirs.json()['id']}": ids["item:Services"]},
+                "there is no active catalog item with id",
+            ),
+            ({f"catalog_item:{firewall_id}": "9999"}, "Firewall: there is no item with id '9999'"),
+        ):
+            wrong = page.post("/integrations/quickbooks/mapping", {**form, **bad})
+            assert wrong.status_code == 422, wrong.text[:2000]
+            error = html.unescape(re.search(r'id="form-error">([^<]*)<', wrong.text).group(1))
+            assert words in error, error
+        # Back to the default.
+        page.post("/integrations/quickbooks/mapping", {**form, f"catalog_item:{firewall_id}": ""})
+        with db.session() as s:
+            assert s.scalars(select(QuickBooksItemMapping)).all() == []

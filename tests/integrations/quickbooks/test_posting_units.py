@@ -110,3 +110,37 @@ def test_agreement_lines_and_covered_time_post_like_any_line_to_the_income_item(
         (Decimal("300.00"), {"value": "7"}),
         (Decimal("300.00"), {"value": "7"}),
     ]
+
+
+def test_a_line_of_a_mapped_catalog_item_names_its_own_item() -> None:
+    """Issue 17: catalog and agreement lines carry their catalog item: mapped, the line names
+    that item; unmapped (or no catalog item), the body's income item. A credit line of an
+    agreement (negative) goes as it is: QuickBooks takes negative sales lines."""
+    import uuid
+
+    from regentra.integrations.quickbooks.posting_facts import _line
+    from regentra.models import InvoiceLine
+
+    firewall, backup = uuid.uuid4(), uuid.uuid4()
+    items = {firewall: "12"}
+    lines = [
+        _line(InvoiceLine(kind=kind, description=text, quantity=1, unit_amount=amount,
+                          amount=amount, catalog_item_id=catalog), items)
+        for kind, text, amount, catalog in (
+            ("catalog", "Firewall", 4000, firewall),
+            ("agreement", "Firewall credit", -1000, firewall),
+            ("agreement", "Backup seat", 500, backup),
+            ("manual", "Site visit", 7500, None),
+        )
+    ]  # fmt: skip
+    assert [x.item_id for x in lines] == ["12", "12", None, None]
+    body = documents.invoice(
+        number="INV-1", customer_id="3", item_id="7", lines=lines, currency="USD", home="USD",
+        rate=None, txn_date=datetime(2026, 12, 1, tzinfo=UTC).date(), due_date=None, memo="m",
+    )  # fmt: skip
+    assert [(x["Amount"], x["SalesItemLineDetail"]["ItemRef"]["value"]) for x in body["Line"]] == [
+        (Decimal("40.00"), "12"),
+        (Decimal("-10.00"), "12"),
+        (Decimal("5.00"), "7"),
+        (Decimal("75.00"), "7"),
+    ]

@@ -7,6 +7,7 @@ void; the post-from date."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from integrations.conftest import StripeApp
 from integrations.quickbooks.posting_helpers import Books, books, day, minor, money
 from integrations.stripe.test_money import draft, send
 from regentra.integrations.quickbooks import postings
+from regentra.integrations.quickbooks.client import QuickBooks
 
 Connect = Callable[..., QboOrg]
 
@@ -263,3 +265,65 @@ def test_a_void_after_the_mirror_changed_in_quickbooks_rereads_the_sync_token(b:
     b.run_tasks()
     assert b.states(sent["id"]) == {"invoice": "posted", "void": "posted"}
     assert b.one("Invoice")["PrivateNote"] == "Voided"
+
+
+def test_catalog_lines_post_to_their_catalog_items_income_item(b: Books) -> None:
+    """Issue 17: a line of a catalog item mapped on the QuickBooks mapping posts to that
+    item's income item; a line of an unmapped catalog item, and a time line, to the default
+    (the mapping's income item). QuickBooks names an item on every line."""
+    kit = b.billing.kit
+    with QuickBooks(kit.org.id) as qbo:
+        hardware = qbo.create(
+            "Item",
+            {
+                "Name": "Hardware",
+                "Type": "NonInventory",
+                "IncomeAccountRef": {"value": b.accounts["Services"]},
+            },
+            request_id=uuid.uuid4().hex,
+        )
+    with kit.api() as api:
+        mapped = api.post(
+            "/catalog", json={"name": "Firewall", "unit_amount": 4000, "currency": "usd"}
+        ).json()
+        unmapped = api.post(
+            "/catalog", json={"name": "Backup seat", "unit_amount": 500, "currency": "usd"}
+        ).json()
+        body = {
+            "deposit_account_id": b.accounts["Stripe Clearing"],
+            "other_deposit_account_id": b.accounts["Undeposited Funds"],
+            "fee_account_id": b.accounts["Merchant Fees"],
+            "fee_paid_from_account_id": b.accounts["Stripe Clearing"],
+            "fee_vendor_id": b.accounts["vendor:Stripe"],
+            "income_item_id": b.accounts["item:Services"],
+            "post_from": "2020-01-01",
+            "catalog_items": [
+                {"catalog_item_id": mapped["id"], "quickbooks_item_id": hardware["Id"]}
+            ],
+        }
+        saved = api.put("/integrations/quickbooks/mapping", json=body)
+        assert saved.status_code == 200, saved.text
+    b.run_tasks()
+    _, invoice = draft(b.billing)
+    with kit.api() as api:
+        for item, quantity in ((mapped, 2), (unmapped, 3)):
+            added = api.post(
+                f"/invoices/{invoice['id']}/lines",
+                json={"catalog_item_id": item["id"], "quantity": quantity},
+            )
+            assert added.status_code == 201, added.text
+    assert send(b.billing, invoice).status_code == 200
+    assert "quickbooks.mirror_invoice" in b.run_tasks()
+    mirrored = b.one("Invoice")
+    lines = [
+        (line["Description"], minor(line["Amount"]), line["SalesItemLineDetail"]["ItemRef"])
+        for line in mirrored["Line"]
+        if line["DetailType"] == "SalesItemLineDetail"
+    ]
+    services = {"value": b.accounts["item:Services"]}
+    assert [(amount, ref) for _, amount, ref in lines] == [
+        (18000, services),  # the time line: 90 min at $120.00 an hour
+        (8000, {"value": str(hardware["Id"])}),
+        (1500, services),
+    ], lines
+    assert minor(mirrored["TotalAmt"]) == 18000 + 8000 + 1500
