@@ -71,6 +71,7 @@ class AgreementUpdate(BaseModel):
     included_minutes: StrictInt | None = Field(default=None, ge=0, le=100_000)
     rollover: bool | None = None
     hourly_rate: StrictInt | None = Field(default=None, ge=0, le=100_000_000)
+    clear_hourly_rate: bool = False  # time beyond the included hours at the client's rate
     separate_invoice: bool | None = None
 
 

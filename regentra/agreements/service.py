@@ -224,7 +224,9 @@ def update(
         changes["included_minutes"] = data.included_minutes or None
     if data.rollover is not None:
         changes["rollover"] = data.rollover
-    if data.hourly_rate is not None:
+    if data.clear_hourly_rate:
+        changes["hourly_rate"] = None
+    elif data.hourly_rate is not None:
         changes["hourly_rate"] = data.hourly_rate
     if data.separate_invoice is not None:
         changes["separate_invoice"] = data.separate_invoice

@@ -5,10 +5,14 @@ org's agreement unknown (404), technicians refused (403)."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from web.pages import PageClient, flash, form_error
+
+from regentra.invoice_runs import service as runs
+from regentra.models import Org
 
 LINE = {"description": "Managed endpoint", "quantity": 5, "unit_amount": 2500}
 
@@ -294,3 +298,215 @@ def test_pages_roles_and_other_org(kit: Any, make_org: Any, site: Any) -> None:
         assert page.get(path).status_code == 404
         assert page.post(f"{path}/lines", {"description": "x"}).status_code == 404
         assert page.post("/agreements", _form(client.id)).status_code == 404
+
+
+# ---- editing, deleting, the quantity rule, a separate agreement on the run page --------------
+
+
+def _last_month(db: Any, kit: Any) -> tuple[date, date]:
+    with db.session() as s:
+        org = s.get(Org, kit.org.id)
+        assert org is not None
+        return runs.last_month(org)
+
+
+def _edit(**kw: str) -> dict[str, str]:
+    return {
+        "name": "Managed IT",
+        "ends_on": "",
+        "included_hours": "10",
+        "rollover": "on",
+        "hourly_rate": "",
+        "separate_invoice": "",
+        **kw,
+    }
+
+
+def test_pages_edit_an_agreement(kit: Any, site: Any) -> None:
+    client = kit.client("Contoso")
+    with kit.api() as api:
+        made = _create(api, client.id, included_minutes=450, hourly_rate=16000)
+    path = f"/agreements/{made['id']}"
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        html = page.get(path).text
+        # The form starts from the agreement as it is.
+        assert 'id="edit-agreement-form"' in html
+        assert 'id="edit-included" name="included_hours"' in html and 'value="7:30"' in html
+        assert 'value="160.00"' in html
+        assert "the next run credits the days after it" in html
+
+        r = page.post(f"{path}/edit", _edit(ends_on="2027-03-31", separate_invoice="on"))
+        html = page.follow(r).text
+        assert flash(html) == ("success", "Agreement Managed IT saved.")
+        assert "<h1>Managed IT</h1>" in html and "until 2027-03-31" in html
+        assert "10:00 per period, unused hours roll over" in html
+        assert "the client's rate" in html
+        assert "Billed on its own invoice" in html
+        with kit.api() as api:
+            now = api.get(path).json()
+        assert (now["ends_on"], now["included_minutes"], now["hourly_rate"]) == (
+            "2027-03-31",
+            600,
+            None,
+        )
+        assert now["rollover"] is True and now["separate_invoice"] is True
+
+        # Blank end date: open-ended again; blank included hours: none.
+        r = page.post(f"{path}/edit", _edit(included_hours="", rollover="", hourly_rate="150"))
+        html = page.follow(r).text
+        assert "open-ended" in html and 'id="agreement-included"><span class="muted">none' in html
+        assert "$150.00" in html and "On the client's invoice" in html
+
+        # Bad input: refused in words on its field, what was typed kept, nothing changed.
+        for typed, field, words in (
+            ({"name": ""}, "name", "Name is required"),
+            ({"ends_on": "2026-10-01"}, "ends_on", "end date must not be before the start"),
+            ({"ends_on": "soon"}, "ends_on", "End date must be a date"),
+            ({"included_hours": "lots"}, "included_hours", "Included hours"),
+            ({"hourly_rate": "-5"}, "hourly_rate", "Hourly rate must not be negative"),
+        ):
+            r = page.post(f"{path}/edit", _edit(**{"name": "Renamed", **typed}))
+            assert r.status_code == 422, (typed, r.text[:300])
+            assert words.lower() in (form_error(r.text) or "").lower(), form_error(r.text)
+            assert f'data-field="{field}"' in r.text
+            assert 'id="edit-agreement" open' in r.text
+        assert "<h1>Managed IT</h1>" in page.get(path).text
+
+
+def test_pages_an_end_before_the_last_billed_period_is_refused_in_words(
+    kit: Any, site: Any, db: Any
+) -> None:
+    start, end = _last_month(db, kit)
+    this_month = end + timedelta(days=1)
+    client = kit.client("Contoso")
+    with kit.api() as api:
+        made = _create(api, client.id, starts_on=start.isoformat())  # monthly, in advance
+        run = api.post("/invoice-runs", json={"period": start.strftime("%Y-%m")})
+        assert run.status_code == 201, run.text
+        api.post(f"/invoice-runs/{run.json()['id']}/generate", json={}).raise_for_status()
+        # Last month and this month are billed (in advance).
+        billed = [b["period_start"] for b in api.get(f"/agreements/{made['id']}").json()["billed"]]
+        assert billed == [this_month.isoformat(), start.isoformat()]
+    path = f"/agreements/{made['id']}"
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        r = page.post(f"{path}/edit", _edit(ends_on=(start + timedelta(days=14)).isoformat()))
+        assert r.status_code == 422
+        said = form_error(r.text) or ""
+        assert f"The end date must be on or after {end.isoformat()}" in said, said
+        assert "billed and closed" in said and 'data-field="ends_on"' in r.text
+        # Inside the last billed period: allowed (the next run credits the rest).
+        inside = this_month + timedelta(days=9)
+        r = page.post(f"{path}/edit", _edit(ends_on=inside.isoformat()))
+        html = page.follow(r).text
+        assert flash(html) == ("success", "Agreement Managed IT saved.")
+        assert f"until {inside.isoformat()}" in html
+
+        # A billed agreement cannot be deleted: the page says why and suggests ending it.
+        assert 'id="delete-refused"' in html and 'id="delete-agreement-form"' not in html
+        assert "set an end date" in html
+        r = page.post(f"{path}/delete", {"confirm": "yes"})
+        assert r.status_code == 409
+        said = form_error(r.text) or ""
+        assert "has billed periods: set an end date instead of deleting it" in said, said
+        assert page.get(path).status_code == 200
+
+
+def test_pages_delete_an_agreement_never_billed(kit: Any, site: Any) -> None:
+    client = kit.client("Contoso")
+    with kit.api() as api:
+        made = _create(api, client.id)
+    path = f"/agreements/{made['id']}"
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        html = page.get(path).text
+        assert 'id="delete-agreement-form"' in html and 'id="delete-agreement-confirm"' in html
+        # Without the tick: refused, still there.
+        r = page.post(f"{path}/delete", {})
+        assert r.status_code == 422
+        assert "Tick the box to confirm deleting" in (form_error(r.text) or "")
+        assert page.get(path).status_code == 200
+        r = page.post(f"{path}/delete", {"confirm": "yes"})
+        assert r.headers["location"] == f"/clients/{client.id}"
+        html = page.follow(r).text
+        assert flash(html) == ("success", "Agreement Managed services deleted.")
+        assert 'id="no-agreements"' in html
+        assert page.get(path).status_code == 404
+    approver = kit.add_user("approver")
+    with kit.api() as api:
+        other = _create(api, client.id)
+    with PageClient(site) as page:
+        page.login(approver.email)
+        html = page.get(f"/agreements/{other['id']}").text
+        assert 'id="delete-agreement"' not in html and 'id="edit-agreement"' not in html
+        assert page.post(f"/agreements/{other['id']}/delete", {"confirm": "yes"}).status_code == 403
+        assert page.post(f"/agreements/{other['id']}/edit", _edit()).status_code == 403
+
+
+def test_pages_the_quantity_rule_on_a_new_agreement_and_a_new_line(kit: Any, site: Any) -> None:
+    client = kit.client("Contoso")
+    for _ in range(3):
+        kit.ticket(client)
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        html = page.get(f"/clients/{client.id}").text
+        assert 'id="agreement-rule-tickets"' in html and 'id="agreement-separate"' in html
+        r = page.post(
+            "/agreements",
+            _form(
+                client.id,
+                description="Helpdesk ticket",
+                unit_amount="10",
+                quantity_rule="open_tickets",
+            ),
+        )
+        html = page.follow(r).text
+        assert "(open tickets, counted when billed)" in html
+        assert 'data-amount="3000"' in html  # 3 open tickets x $10.00
+        agreement_path = r.headers["location"]
+
+        r = page.post(
+            f"{agreement_path}/lines",
+            {
+                "description": "Ticket review",
+                "unit_amount": "2.00",
+                "quantity": "",
+                "quantity_rule": "open_tickets",
+            },
+        )
+        html = page.follow(r).text
+        assert flash(html) == ("success", "Line Ticket review added.")
+        assert 'data-amount="3600"' in html  # 3000 + 3 x $2.00
+        r = page.post(
+            f"{agreement_path}/lines",
+            {"description": "x", "unit_amount": "1", "quantity_rule": "devices"},
+        )
+        assert r.status_code == 422 and 'data-field="quantity_rule"' in r.text
+    with kit.api() as api:
+        made = api.get(agreement_path).json()
+    assert [line["quantity_rule"] for line in made["lines"]] == ["open_tickets", "open_tickets"]
+    assert made["separate_invoice"] is False
+
+
+def test_the_run_page_links_an_agreement_on_its_own_invoice(kit: Any, site: Any, db: Any) -> None:
+    start, _ = _last_month(db, kit)
+    client = kit.client("Contoso")
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        page.get(f"/clients/{client.id}")
+        form = _form(client.id, name="Backup", starts_on=start.isoformat(), billing="arrears")
+        r = page.post("/agreements", {**form, "included_hours": "", "separate_invoice": "on"})
+        agreement_path = r.headers["location"]
+        assert "Billed on its own invoice" in page.follow(r).text
+    with kit.api() as api:
+        _create(api, client.id, name="Endpoints", starts_on=start.isoformat(), billing="arrears")
+        run = api.post("/invoice-runs", json={"period": start.strftime("%Y-%m")}).json()
+    shown = [(i["client_name"], i["agreement_id"]) for i in run["items"]]
+    own = agreement_path.rsplit("/", 1)[1]
+    assert shown == [("Contoso", None), ("Contoso · Backup", own)]
+    with PageClient(site) as page:
+        page.login(kit.admin.email)
+        html = page.get(f"/invoice-runs/{run['id']}").text
+        assert f'<a href="{agreement_path}" data-agreement-id="{own}">Contoso · Backup</a>' in html
+        assert f'<a href="/clients/{client.id}">Contoso</a>' in html

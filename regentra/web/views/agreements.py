@@ -1,7 +1,9 @@
 """Client agreements as pages (issue 17): the client page lists a client's agreements and
 makes new ones (admins); an agreement's page shows its lines with their dated terms, the next
-invoice as a run would bill it now, and the periods billed; admins add a line and change one
-from a date on. Admins and approvers read them, as they read invoices."""
+invoice as a run would bill it now, and the periods billed; admins add a line (a fixed quantity
+or the client's open tickets), change one from a date on, edit the agreement (name, end, hours,
+rate, its own invoice) and delete one never billed (a ticked "Yes, delete" box, as Disconnect
+Stripe asks). Admins and approvers read them, as they read invoices."""
 
 from __future__ import annotations
 
@@ -13,9 +15,15 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from regentra.agreements import service
-from regentra.agreements.schemas import MAX_QUANTITY, AgreementCreate, LineChange, LineCreate
+from regentra.agreements.schemas import (
+    MAX_QUANTITY,
+    AgreementCreate,
+    AgreementUpdate,
+    LineChange,
+    LineCreate,
+)
 from regentra.clients.service import clients
-from regentra.errors import RegentraError
+from regentra.errors import Invalid, RegentraError
 from regentra.http.deps import SessionDep
 from regentra.kit.money import format_money
 from regentra.models import Role
@@ -35,7 +43,7 @@ from regentra.web.forms import (
     parse_id,
     text,
 )
-from regentra.web.templating import redirect, render
+from regentra.web.templating import major_units, redirect, render
 from regentra.web.views.clients import client_page  # the page the New agreement form is on
 
 router = APIRouter(prefix="/agreements")
@@ -56,8 +64,26 @@ _AGREEMENT_FIELDS = (
     "description",
     "unit_amount",
     "quantity",
+    "quantity_rule",
+    "separate_invoice",
 )
-_LINE_FIELDS = ("catalog_item_id", "description", "unit_amount", "quantity", "effective_from")
+_LINE_FIELDS = (
+    "catalog_item_id",
+    "description",
+    "unit_amount",
+    "quantity",
+    "quantity_rule",
+    "effective_from",
+)
+_EDIT_FIELDS = (
+    "name",
+    "ends_on",
+    "included_hours",
+    "rollover",
+    "hourly_rate",
+    "separate_invoice",
+)
+RULES = ("fixed", "open_tickets")
 _CHANGE_FIELDS = ("line_id", "effective_from", "quantity", "unit_amount")
 
 
@@ -109,11 +135,21 @@ def _line(raw: dict[str, str], currency: str, *, required: bool) -> LineCreate |
         raise FieldInvalid(
             "Enter the unit price, e.g. 25.00.", field="unit_amount", label="Unit price"
         )
+    rule = raw.get("quantity_rule") or "fixed"
+    if rule not in RULES:
+        raise FieldInvalid(
+            "Choose a fixed quantity or the client's open tickets.",
+            field="quantity_rule",
+            label="Quantity",
+        )
+    # Open tickets: counted when billed; the typed quantity is not used.
+    quantity = _quantity(raw["quantity"] or "1") if rule == "fixed" else 1
     return LineCreate(
         catalog_item_id=item_id,
         description=description,
         unit_amount=price,
-        quantity=_quantity(raw["quantity"] or "1"),
+        quantity=quantity,
+        quantity_rule=rule,  # checked against RULES above
         effective_from=optional_date(raw.get("effective_from"), "From date", "effective_from"),
     )
 
@@ -150,6 +186,7 @@ def create_agreement(
             included_minutes=_included_minutes(raw["included_hours"]),
             rollover=checkbox(form, "rollover"),
             hourly_rate=parse_amount(raw["hourly_rate"], client.currency, "Hourly rate"),
+            separate_invoice=checkbox(form, "separate_invoice"),
             lines=[line] if line is not None else [],
         )
         agreement = service.create(session, org=account.org, user=account.user, data=data)
@@ -182,6 +219,8 @@ def _page(
     agreement = service.agreements.get(session, org_id=account.org.id, id=agreement_id)
     shown = service.describe(session, agreement)
     admin = account.user.has_role(Role.admin)
+    # The edit form starts from the agreement as it is, unless it comes back with an error.
+    values_edit = (values or {}) if form_name == "edit" else _edit_values(shown)
     context = {
         "title": agreement.name,
         "agreement": shown,
@@ -191,9 +230,27 @@ def _page(
         "catalog_items": catalog_items(session, account.org.id, shown["currency"]) if admin else [],
         "form_name": form_name,
         "values": values or {},
+        "edit_values": values_edit,
         "error": error,
     }
     return render(request, "agreements/detail.html", context, status=status)
+
+
+def _edit_values(shown: dict[str, object]) -> dict[str, str]:
+    """The edit form's inputs as the agreement is now."""
+    minutes = shown["included_minutes"]
+    rate = shown["hourly_rate"]
+    currency = str(shown["currency"])
+    return {
+        "name": str(shown["name"]),
+        "ends_on": str(shown["ends_on"] or ""),
+        "included_hours": (
+            f"{minutes // 60}:{minutes % 60:02d}" if isinstance(minutes, int) and minutes else ""
+        ),
+        "rollover": "on" if shown["rollover"] else "",
+        "hourly_rate": major_units(rate if isinstance(rate, int) else None, currency),
+        "separate_invoice": "on" if shown["separate_invoice"] else "",
+    }
 
 
 @router.get("/{agreement_id}")
@@ -288,3 +345,84 @@ def change_line(
         f"/agreements/{agreement_id}",
         success=f"Line changed from {effective_from}. The next invoice's total is {total}.",
     )
+
+
+@router.post("/{agreement_id}/edit")
+def edit_agreement(
+    request: Request,
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    account: AdminPage,
+    form: FormDep,
+) -> Response:
+    """Name, end date (blank: open-ended), included hours, rollover, hourly rate (blank: the
+    client's) and a separate invoice; the service refuses an end before the last period
+    billed (one inside it: the next run credits the days after the end)."""
+    agreement = service.agreements.get(session, org_id=account.org.id, id=agreement_id)
+    client = clients.get(session, org_id=account.org.id, id=agreement.client_id)
+    raw = {name: text(form, name) for name in _EDIT_FIELDS}
+    try:
+        if not raw["name"]:
+            raise FieldInvalid("Name is required.", field="name", label="Name")
+        ends_on = optional_date(raw["ends_on"], "End date", "ends_on")
+        rate = parse_amount(raw["hourly_rate"], client.currency, "Hourly rate")
+        data = AgreementUpdate(
+            name=raw["name"],
+            ends_on=ends_on,
+            clear_end=ends_on is None,
+            included_minutes=_included_minutes(raw["included_hours"]) or 0,
+            rollover=checkbox(form, "rollover"),
+            hourly_rate=rate,
+            clear_hourly_rate=rate is None,
+            separate_invoice=checkbox(form, "separate_invoice"),
+        )
+        service.update(
+            session, org=account.org, user=account.user, agreement_id=agreement_id, data=data
+        )
+    except (RegentraError, ValidationError) as exc:
+        session.rollback()
+        message, status = failure(exc)
+        if "end date" in message.lower():
+            message = _with_field(message, "ends_on", "End date")
+        return _page(
+            request,
+            session,
+            account,
+            agreement_id,
+            form_name="edit",
+            values=raw,
+            error=message,
+            status=status,
+        )
+    return redirect(f"/agreements/{agreement_id}", success=f"Agreement {raw['name']} saved.")
+
+
+@router.post("/{agreement_id}/delete")
+def delete_agreement(
+    request: Request,
+    agreement_id: uuid.UUID,
+    session: SessionDep,
+    account: AdminPage,
+    form: FormDep,
+) -> Response:
+    """Delete an agreement never billed, once its "Yes, delete" box is ticked; one billed is
+    refused in words (409): it ends instead."""
+    agreement = service.agreements.get(session, org_id=account.org.id, id=agreement_id)
+    name, client_id = agreement.name, agreement.client_id
+    try:
+        if not checkbox(form, "confirm"):
+            raise Invalid("Tick the box to confirm deleting this agreement.")
+        service.delete(session, org=account.org, user=account.user, agreement_id=agreement_id)
+    except RegentraError as exc:
+        session.rollback()
+        message, status = failure(exc)
+        return _page(
+            request,
+            session,
+            account,
+            agreement_id,
+            form_name="delete",
+            error=message,
+            status=status,
+        )
+    return redirect(f"/clients/{client_id}", success=f"Agreement {name} deleted.")
