@@ -41,7 +41,10 @@ class RunGenerate(BaseModel):
     client_ids: list[uuid.UUID] | None = Field(
         default=None,
         max_length=service.MAX_CLIENTS,
-        description="The ticked clients (default: every client the run lists)",
+        description=(
+            "The ticked clients (default: every client the run lists); an agreement billed "
+            "on its own invoice is ticked by its agreement_id"
+        ),
     )
 
 

@@ -272,6 +272,12 @@ def list_runs(
 # ---- generating ------------------------------------------------------------------------------
 
 
+def tick_key(item: InvoiceRunItem) -> uuid.UUID:
+    """What ticks an item: its client's id, or for an agreement billed on its own invoice,
+    the agreement's id (so the client's invoice and that one are ticked apart)."""
+    return item.agreement_id or item.client_id
+
+
 def generate(
     session: Session,
     *,
@@ -281,25 +287,25 @@ def generate(
     client_ids: list[uuid.UUID] | None = None,
     progress: Callable[[InvoiceRunItem], None] | None = None,
 ) -> InvoiceRun:
-    """One draft per ticked client (`client_ids`: the ticked ones; default every listed
-    client), each in its own savepoint: a client whose time was billed meanwhile is marked
-    "nothing left", one that fails keeps its reason; the others go on. Running it again makes
-    only the drafts still missing."""
+    """One draft per ticked client (`client_ids`: the ticked ones, by `tick_key`; default
+    every listed client), each in its own savepoint: a client whose time was billed meanwhile
+    is marked "nothing left", one that fails keeps its reason; the others go on. Running it
+    again makes only the drafts still missing."""
     run = get(session, org_id=org.id, run_id=run_id, lock=True)
     if run.status not in (RunStatus.review.value, RunStatus.generated.value):
         raise RunBusy(f"This run is {run.status}: its drafts were already made and sent")
     items = items_of(session, run)
     if client_ids is not None:
-        unknown = set(client_ids) - {i.client_id for i in items}
+        unknown = set(client_ids) - {tick_key(i) for i in items}
         if unknown:
             raise Invalid(
                 f"{len(unknown)} of the clients given are not in this run (it lists the clients "
-                "with approved, uninvoiced time in its period)"
+                "with approved, uninvoiced time or an agreement to bill in its period)"
             )
         ticked = set(client_ids)
         for item in items:
             if item.state in (S.listed.value, S.excluded.value):
-                item.included = item.client_id in ticked
+                item.included = tick_key(item) in ticked
                 item.state = S.listed.value if item.included else S.excluded.value
     data = {"period_start": run.period_start, "period_end": run.period_end}
     made = 0

@@ -475,3 +475,25 @@ def test_an_ended_agreement_bills_no_period_after_its_end() -> None:
     )
     found = [s.isoformat() for s, _ in billing.due_periods(agreement, through=date(2026, 11, 30))]
     assert found == ["2026-09-01", "2026-10-01"]
+
+
+def test_a_separate_agreement_is_ticked_apart_from_its_clients_invoice(k: Kit) -> None:
+    from regentra.invoice_runs import service as runs
+
+    with k.db.session() as s:
+        org, _ = k._who(s)
+        start, end = runs.last_month(org)
+    k.agreement(name="Endpoints", starts_on=start, billing="arrears", lines=[line(25, 1200)])
+    own = k.agreement(
+        name="Backup",
+        starts_on=start,
+        billing="arrears",
+        separate_invoice=True,
+        lines=[{"description": "Backup seat", "quantity": 10, "unit_amount": 500}],
+    )
+    with k.db.session() as s:
+        org, admin = k._who(s)
+        run = runs.create(s, org=org, user=admin, period_start=start, period_end=end)
+        runs.generate(s, org=org, user=admin, run_id=run.id, client_ids=[own])  # only Backup
+        states = {i.client_name: i.state for i in runs.items_of(s, run)}
+        assert states == {"Contoso": "excluded", "Contoso · Backup": "draft"}
