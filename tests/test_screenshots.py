@@ -1,5 +1,5 @@
 """`scripts/screenshots` (what `make screenshots` runs): it starts the demo on its own ports,
-makes an invoice run and a payment in Chromium, and writes the README's eight PNGs."""
+makes an invoice run and a payment in Chromium, and writes the README's nine PNGs."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ WIDTHS = {
     "invoice.png": 1280,
     "invoice-run.png": 1280,
     "integrations.png": 1280,
+    "agreement.png": 1280,
     "dashboard-phone.png": 390,
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -34,7 +35,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_the_script_writes_the_eight_screenshots(tmp_path: Path) -> None:
+def test_the_script_writes_the_nine_screenshots(tmp_path: Path) -> None:
     out = tmp_path / "shots"
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "screenshots"), "--out", str(out)],
