@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from regentra.agreements import billing
 from regentra.agreements.schemas import AgreementCreate, AgreementUpdate, LineChange, LineCreate
 from regentra.audit.service import Actor, record
+from regentra.catalog.service import priced_item
 from regentra.clients.service import clients
 from regentra.errors import Conflict, Invalid
-from regentra.invoices.service import priced_item
 from regentra.kit.ids import new_id
 from regentra.models import (
     Agreement,

@@ -596,3 +596,23 @@ def deactivate_missing(
     if gone:
         session.execute(sql_update(CatalogItem), gone)
     return len(gone)
+
+
+def priced_item(
+    session: Session, *, org_id: uuid.UUID, item_id: uuid.UUID, currency: str, what: str
+) -> CatalogItem:
+    """The active catalog item with a fixed unit price in `currency`, or a 422 saying why
+    it cannot be a line of `what` ("this invoice")."""
+    item = items.find(session, org_id=org_id, id=item_id)
+    if item is None:
+        raise UnknownItem("catalog_item_id does not match any catalog item")
+    if not item.active:
+        raise ItemInactive(f"catalog item '{item.name}' is inactive")
+    check_fixed_price(item)  # tiered, metered, custom or fractional: 422
+    if item.unit_amount is None or item.currency is None:
+        raise ItemUnpriced(f"catalog item '{item.name}' has no price")
+    if item.currency != currency:
+        raise ItemCurrency(
+            f"catalog item '{item.name}' is priced in {item.currency} but {what} is in {currency}"
+        )
+    return item

@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 from regentra.agreements import billing as agreement_billing
 from regentra.audit.service import Actor, record
 from regentra.catalog import service as catalog
-from regentra.catalog.errors import ItemCurrency, ItemInactive, ItemUnpriced, UnknownItem
-from regentra.catalog.lines import check_fixed_price
 from regentra.clients.errors import UnknownClient
 from regentra.clients.service import clients
 from regentra.errors import Invalid, NotFound
@@ -35,7 +33,6 @@ from regentra.kit.pagination import Page, paginate
 from regentra.kit.time import utcnow
 from regentra.models import (
     AuditEvent,
-    CatalogItem,
     Client,
     EntryStatus,
     Invoice,
@@ -518,26 +515,6 @@ def update_draft(
     return invoice
 
 
-def priced_item(
-    session: Session, *, org_id: uuid.UUID, item_id: uuid.UUID, currency: str, what: str
-) -> CatalogItem:
-    """The active catalog item with a fixed unit price in `currency`, or a 422 saying why
-    it cannot be a line of `what` ("this invoice")."""
-    item = catalog.items.find(session, org_id=org_id, id=item_id)
-    if item is None:
-        raise UnknownItem("catalog_item_id does not match any catalog item")
-    if not item.active:
-        raise ItemInactive(f"catalog item '{item.name}' is inactive")
-    check_fixed_price(item)  # tiered, metered, custom or fractional: 422
-    if item.unit_amount is None or item.currency is None:
-        raise ItemUnpriced(f"catalog item '{item.name}' has no price")
-    if item.currency != currency:
-        raise ItemCurrency(
-            f"catalog item '{item.name}' is priced in {item.currency} but {what} is in {currency}"
-        )
-    return item
-
-
 def add_line(
     session: Session, *, org: Org, user: User, invoice_id: uuid.UUID, data: LineCreate
 ) -> Invoice:
@@ -551,7 +528,7 @@ def add_line(
         or 0
     ) + 1
     if data.catalog_item_id is not None:
-        item = priced_item(
+        item = catalog.priced_item(
             session,
             org_id=org.id,
             item_id=data.catalog_item_id,
