@@ -31,6 +31,7 @@ from regentra.models import (
     AgreementTerm,
     Client,
     Invoice,
+    InvoiceLine,
     Org,
     QuantityRule,
     User,
@@ -247,11 +248,23 @@ def update(
 
 
 def delete(session: Session, *, org: Org, user: User, agreement_id: uuid.UUID) -> None:
-    """Delete an agreement never billed (one billed ends instead: set its end date)."""
+    """Delete an agreement never billed, whose hours or rate no invoice line names (one
+    that billed or covered time ends instead: set its end date)."""
     agreement = agreements.get(session, org_id=org.id, id=agreement_id, lock=True)
     if last_billed_end(session, agreement) is not None:
         raise Conflict(
             "This agreement has billed periods: set an end date instead of deleting it",
+            code="agreement_billed",
+        )
+    named = session.scalar(
+        select(InvoiceLine.id)
+        .where(InvoiceLine.org_id == org.id, InvoiceLine.agreement_id == agreement.id)
+        .limit(1)
+    )
+    if named is not None:
+        raise Conflict(
+            "Invoices bill time under this agreement (its included hours or its rate): set an "
+            "end date instead of deleting it",
             code="agreement_billed",
         )
     name = agreement.name

@@ -497,3 +497,14 @@ def test_a_separate_agreement_is_ticked_apart_from_its_clients_invoice(k: Kit) -
         runs.generate(s, org=org, user=admin, run_id=run.id, client_ids=[own])  # only Backup
         states = {i.client_name: i.state for i in runs.items_of(s, run)}
         assert states == {"Contoso": "excluded", "Contoso · Backup": "draft"}
+
+
+def test_an_agreement_whose_hours_covered_invoiced_time_is_ended_not_deleted(k: Kit) -> None:
+    made = k.agreement(starts_on=date(2026, 11, 1), billing="arrears", included_minutes=60)
+    _time(k, (3, 30))
+    k.generate(NOV, agreements=False)  # the time only: the agreement has no line to bill
+    with k.db.session() as s:
+        org, admin = k._who(s)
+        with pytest.raises(RegentraError) as refused:
+            agreements.delete(s, org=org, user=admin, agreement_id=made)
+        assert "set an end date instead" in refused.value.message
