@@ -236,6 +236,35 @@ def _page(
     return render(request, "agreements/detail.html", context, status=status)
 
 
+def _refused(
+    request: Request,
+    session: Session,
+    account: Account,
+    agreement_id: uuid.UUID,
+    exc: RegentraError | ValidationError,
+    *,
+    form_name: str,
+    values: dict[str, str] | None = None,
+    pointing: tuple[str, str, str] | None = None,
+) -> Response:
+    """The agreement page again, its `form_name` form showing why `exc` refused it (nothing
+    kept); `pointing` (word, field, label): a message naming the word goes on that input."""
+    session.rollback()
+    message, status = failure(exc)
+    if pointing is not None and pointing[0] in message.lower():
+        message = _with_field(message, pointing[1], pointing[2])
+    return _page(
+        request,
+        session,
+        account,
+        agreement_id,
+        form_name=form_name,
+        values=values,
+        error=message,
+        status=status,
+    )
+
+
 def _edit_values(shown: dict[str, object]) -> dict[str, str]:
     """The edit form's inputs as the agreement is now."""
     minutes = shown["included_minutes"]
@@ -278,19 +307,15 @@ def add_line(
             session, org=account.org, user=account.user, agreement_id=agreement_id, data=data
         )
     except (RegentraError, ValidationError) as exc:
-        session.rollback()
-        message, status = failure(exc)
-        if "date" in message.lower():
-            message = _with_field(message, "effective_from", "From date")
-        return _page(
+        return _refused(
             request,
             session,
             account,
             agreement_id,
+            exc,
             form_name="line",
             values=raw,
-            error=message,
-            status=status,
+            pointing=("date", "effective_from", "From date"),
         )
     return redirect(f"/agreements/{agreement_id}", success=f"Line {line.description} added.")
 
@@ -325,19 +350,15 @@ def change_line(
             data=data,
         )
     except (RegentraError, ValidationError) as exc:
-        session.rollback()
-        message, status = failure(exc)
-        if "date" in message.lower():
-            message = _with_field(message, "effective_from", "From date")
-        return _page(
+        return _refused(
             request,
             session,
             account,
             agreement_id,
+            exc,
             form_name="change",
             values=raw,
-            error=message,
-            status=status,
+            pointing=("date", "effective_from", "From date"),
         )
     preview = service.preview(session, agreement)
     total = format_money(preview["total"], preview["currency"])
@@ -380,19 +401,15 @@ def edit_agreement(
             session, org=account.org, user=account.user, agreement_id=agreement_id, data=data
         )
     except (RegentraError, ValidationError) as exc:
-        session.rollback()
-        message, status = failure(exc)
-        if "end date" in message.lower():
-            message = _with_field(message, "ends_on", "End date")
-        return _page(
+        return _refused(
             request,
             session,
             account,
             agreement_id,
+            exc,
             form_name="edit",
             values=raw,
-            error=message,
-            status=status,
+            pointing=("end date", "ends_on", "End date"),
         )
     return redirect(f"/agreements/{agreement_id}", success=f"Agreement {raw['name']} saved.")
 
@@ -414,15 +431,5 @@ def delete_agreement(
             raise Invalid("Tick the box to confirm deleting this agreement.")
         service.delete(session, org=account.org, user=account.user, agreement_id=agreement_id)
     except RegentraError as exc:
-        session.rollback()
-        message, status = failure(exc)
-        return _page(
-            request,
-            session,
-            account,
-            agreement_id,
-            form_name="delete",
-            error=message,
-            status=status,
-        )
+        return _refused(request, session, account, agreement_id, exc, form_name="delete")
     return redirect(f"/clients/{client_id}", success=f"Agreement {name} deleted.")
